@@ -1,0 +1,69 @@
+import type { Readable } from "node:stream";
+import type { Descriptor } from "./descriptor.js";
+import type { Platform } from "./platform.js";
+
+/**
+ * The seam between the copy engine and every medium (registry, OCI layout, bundle, archives).
+ * The engine verifies every byte (sha256 + size) in one place; transports only move bytes.
+ *
+ * Protocol for a sink: blobs first, then manifests (children before their index), then
+ * `commit()`. `abort()` (or a crash) before `commit()` leaves nothing visible.
+ */
+
+/** One image (or index, or artifact) a source offers, and the name it goes by. */
+export interface SourceImage {
+  /** Full reference the image is known by (e.g. `docker.io/library/alpine:3.19`). */
+  name: string;
+  /** The root descriptor: a manifest or an index. */
+  descriptor: Descriptor;
+  /** Where it came from, for provenance (e.g. `oci:/path:tag`). Never holds a secret. */
+  origin: string;
+  /** Ferry's own per-image facts carried through a bundle (e.g. WIM metadata). */
+  annotations?: Record<string, string>;
+}
+
+export interface Source {
+  /** A short human label: `oci:/tmp/layout`, `bundle:/media/usb/x.zip`. */
+  readonly label: string;
+  /** The images this source offers (as selected when the source was opened). */
+  images(): Promise<SourceImage[]>;
+  /** The exact bytes of a manifest or index. The engine checks them against the digest. */
+  fetchManifest(descriptor: Descriptor): Promise<Buffer>;
+  /** A stream of a blob's bytes. The engine checks digest and size. */
+  openBlob(descriptor: Descriptor): Promise<Readable>;
+  /** True when the source cannot provide the blob (e.g. a delta bundle that requires it). */
+  lacksBlob?(descriptor: Descriptor): boolean;
+  close(): Promise<void>;
+}
+
+/** What the engine tells a sink about an image it is about to commit. */
+export interface ImageRecord {
+  name: string;
+  descriptor: Descriptor;
+  origin: string;
+  platforms: Platform[];
+  /** Total bytes of all blobs and manifests reachable from the root. */
+  size: number;
+  /** Every digest reachable from the root (manifests, configs, layers). */
+  digests: string[];
+  /** The original index digest when a platform subset was taken from it. */
+  sourceIndexDigest?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface Sink {
+  readonly label: string;
+  /** How many blobs the sink accepts at once (a zip writer takes one). */
+  readonly maxConcurrentBlobs: number;
+  hasBlob(descriptor: Descriptor): Promise<boolean>;
+  /**
+   * Store a blob from a stream that the engine verifies as it flows: when the stream
+   * errors, the sink must discard what it wrote and reject.
+   */
+  putBlob(descriptor: Descriptor, stream: Readable): Promise<void>;
+  putManifest(descriptor: Descriptor, bytes: Buffer): Promise<void>;
+  /** Record an image to name at commit. Called after all its content was put. */
+  addImage(record: ImageRecord): void;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
