@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { Descriptor } from "./descriptor.js";
+import type { Digest } from "./digest.js";
 import type { Platform } from "./platform.js";
 
 /**
@@ -44,8 +45,8 @@ export interface ImageRecord {
   platforms: Platform[];
   /** Total bytes of all blobs and manifests reachable from the root. */
   size: number;
-  /** Every digest reachable from the root (manifests, configs, layers). */
-  digests: string[];
+  /** Every manifest and blob reachable from the root (manifests, configs, layers). */
+  contents: Array<{ digest: Digest; size: number; mediaType: string }>;
   /** The original index digest when a platform subset was taken from it. */
   sourceIndexDigest?: string;
   annotations?: Record<string, string>;

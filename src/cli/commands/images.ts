@@ -1,0 +1,31 @@
+import type { Command } from "commander";
+import { listImages } from "../../ops/images.js";
+import { shortDigest } from "../../types/digest.js";
+import { createOutput, formatAge, formatSize, formatTable } from "../output.js";
+import { resolveStoreDir } from "../store-location.js";
+
+export function registerImages(program: Command): void {
+  program
+    .command("images")
+    .description("list the images in the local store (like docker images)")
+    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .option("--digests", "show full digests")
+    .option("--json", "print JSON")
+    .action(async (flags: { store?: string; json?: boolean; digests?: boolean }) => {
+      const out = createOutput(flags);
+      const images = await listImages(resolveStoreDir(flags.store));
+      out.result(images, () =>
+        formatTable(
+          ["REPOSITORY", "TAG", "DIGEST", "PLATFORMS", "SIZE", "CREATED"],
+          images.map((i) => [
+            i.repository,
+            i.tag,
+            flags.digests ? i.digest : shortDigest(i.digest),
+            i.error ? `DAMAGED: ${i.error}` : i.platforms.join(",") || "-",
+            formatSize(i.size),
+            formatAge(i.created),
+          ]),
+        ),
+      );
+    });
+}

@@ -1,0 +1,47 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { UsageError } from "../errors.js";
+import { type PlatformSelector, parsePlatform } from "../types/platform.js";
+
+/** ferry's version, from its package.json. */
+export function toolVersion(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const pkg = JSON.parse(readFileSync(path.join(here, "..", "..", "package.json"), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+export function toolName(): string {
+  return `ferry ${toolVersion()}`;
+}
+
+/** `--platform` values (repeatable, comma lists allowed) to a selector; none means `fallback`. */
+export function platformSelector(
+  values: string[] | undefined,
+  fallback: PlatformSelector,
+): PlatformSelector {
+  const list = (values ?? [])
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter(Boolean);
+  if (list.length === 0) return fallback;
+  if (list.includes("all")) {
+    if (list.length > 1)
+      throw new UsageError("--platform all cannot be combined with other platforms");
+    return "all";
+  }
+  return list.map(parsePlatform);
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new UsageError(`${value} is not a whole number from 1 to 64`);
+  return n;
+}

@@ -1,0 +1,77 @@
+/** Rendering for humans (aligned tables, sizes) and machines (JSON). Only the CLI prints. */
+
+export interface Output {
+  json: boolean;
+  /** Print a result: JSON when --json, else the human text. */
+  result(value: unknown, human: () => string): void;
+  /** A note for humans on stderr (silent under --json or --quiet). */
+  note(text: string): void;
+}
+
+export function createOutput(options: { json?: boolean; quiet?: boolean }): Output {
+  const json = Boolean(options.json);
+  return {
+    json,
+    result(value, human) {
+      if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      else {
+        const text = human();
+        if (text) process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+      }
+    },
+    note(text) {
+      if (!json && !options.quiet) process.stderr.write(`${text}\n`);
+    },
+  };
+}
+
+/** Sizes the way docker prints them: decimal units, three significant digits. */
+export function formatSize(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  const digits = unit === 0 ? 0 : value < 10 ? 2 : value < 100 ? 1 : 0;
+  return `${value.toFixed(digits)}${units[unit]}`;
+}
+
+export function formatSeconds(seconds: number): string {
+  return seconds < 10 ? `${seconds.toFixed(2)}s` : `${seconds.toFixed(1)}s`;
+}
+
+/** "3 minutes ago", like docker's CREATED column. */
+export function formatAge(iso: string | undefined, now = Date.now()): string {
+  if (!iso) return "N/A";
+  const then = Date.parse(iso);
+  if (Number.isNaN(then)) return "N/A";
+  const seconds = Math.max(0, Math.round((now - then) / 1000));
+  const steps: Array<[number, string]> = [
+    [60 * 60 * 24 * 365, "year"],
+    [60 * 60 * 24 * 30, "month"],
+    [60 * 60 * 24 * 7, "week"],
+    [60 * 60 * 24, "day"],
+    [60 * 60, "hour"],
+    [60, "minute"],
+  ];
+  for (const [size, name] of steps) {
+    if (seconds >= size) {
+      const n = Math.floor(seconds / size);
+      return `${n} ${name}${n === 1 ? "" : "s"} ago`;
+    }
+  }
+  return "Less than a minute ago";
+}
+
+/** An aligned table with a header row, columns separated by three spaces (docker style). */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("   ")
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join("\n");
+}

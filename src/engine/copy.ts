@@ -1,0 +1,244 @@
+import { Readable } from "node:stream";
+import { VerifyingStream } from "../digest/verifying-stream.js";
+import { FerryError, isFerryError } from "../errors.js";
+import type { ImageRecord, Sink, Source } from "../types/transport.js";
+import type { ImagePlan, PlannedBlob } from "./plan.js";
+
+export type CopyEvent =
+  | { type: "start"; images: number; blobs: number; bytes: number }
+  | { type: "blob-start"; digest: string; size: number; role: string }
+  | { type: "blob-progress"; digest: string; bytes: number }
+  | { type: "blob-done"; digest: string; size: number }
+  | { type: "blob-skip"; digest: string; size: number }
+  | { type: "commit" };
+
+/** A blob that failed verification, with the images it belongs to. */
+export interface BlobProblem {
+  digest: string;
+  code: string;
+  message: string;
+  images: string[];
+  expected?: unknown;
+  found?: unknown;
+}
+
+export interface CopyOptions {
+  /** Blob transfers at once (bounded further by the sink). */
+  jobs?: number;
+  onEvent?: (event: CopyEvent) => void;
+  /**
+   * Verify mode: a blob that fails verification is recorded and the copy goes on, so every
+   * bad blob is reported; the sink is then aborted instead of committed.
+   */
+  keepGoing?: boolean;
+}
+
+export interface CopyResult {
+  images: ImageRecord[];
+  blobsCopied: number;
+  blobsSkipped: number;
+  bytesCopied: number;
+  bytesSkipped: number;
+  problems: BlobProblem[];
+  committed: boolean;
+}
+
+interface BlobJob extends PlannedBlob {
+  source: Source;
+  images: string[];
+  configBytes?: Buffer;
+}
+
+function collectBlobJobs(plans: ImagePlan[]): BlobJob[] {
+  const jobs = new Map<string, BlobJob>();
+  for (const plan of plans) {
+    for (const blob of plan.blobs) {
+      const job = jobs.get(blob.descriptor.digest);
+      if (job) {
+        if (!job.images.includes(plan.name)) job.images.push(plan.name);
+        continue;
+      }
+      const newJob: BlobJob = { ...blob, source: plan.source, images: [plan.name] };
+      const configBytes = plan.configBytes.get(blob.descriptor.digest);
+      if (configBytes) newJob.configBytes = configBytes;
+      jobs.set(blob.descriptor.digest, newJob);
+    }
+  }
+  return [...jobs.values()];
+}
+
+function recordOf(plan: ImagePlan): ImageRecord {
+  const record: ImageRecord = {
+    name: plan.name,
+    descriptor: plan.root,
+    origin: plan.origin,
+    platforms: plan.platforms,
+    size: plan.size,
+    contents: [...plan.manifests, ...plan.blobs].map(({ descriptor }) => ({
+      digest: descriptor.digest,
+      size: descriptor.size,
+      mediaType: descriptor.mediaType,
+    })),
+  };
+  if (plan.sourceIndexDigest) record.sourceIndexDigest = plan.sourceIndexDigest;
+  if (plan.annotations) record.annotations = plan.annotations;
+  return record;
+}
+
+function problemOf(job: BlobJob, error: FerryError): BlobProblem {
+  const problem: BlobProblem = {
+    digest: job.descriptor.digest,
+    code: error.code,
+    message: error.message,
+    images: job.images,
+  };
+  if (error.details.expected !== undefined) problem.expected = error.details.expected;
+  if (error.details.found !== undefined) problem.found = error.details.found;
+  return problem;
+}
+
+/** Run `worker` over `items` with at most `limit` at once; stop taking new items on `stop()`. */
+async function runBounded<T>(
+  items: T[],
+  limit: number,
+  worker: (item: T) => Promise<void>,
+  shouldStop: () => boolean,
+): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length && !shouldStop()) {
+      const item = items[next++] as T;
+      await worker(item);
+    }
+  });
+  const results = await Promise.allSettled(lanes);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+/** Fail before writing anything when the source lacks blobs the sink does not have either. */
+async function checkRequiredBlobs(sink: Sink, jobs: BlobJob[]): Promise<void> {
+  const missing: BlobJob[] = [];
+  for (const job of jobs) {
+    if (job.source.lacksBlob?.(job.descriptor) && !(await sink.hasBlob(job.descriptor))) {
+      missing.push(job);
+    }
+  }
+  if (missing.length === 0) return;
+  const lines = missing.map((m) => `  ${m.descriptor.digest} (${m.role})`).join("\n");
+  throw new FerryError(
+    "ENOTFOUND",
+    `${missing[0]?.source.label} is a delta: it requires ${missing.length} blob(s) that ${sink.label} lacks:\n${lines}`,
+    {
+      hint: "load the bundle this delta is based on first, or save a full bundle (without --since)",
+      details: { missing: missing.map((m) => ({ digest: m.descriptor.digest, images: m.images })) },
+    },
+  );
+}
+
+/**
+ * Copy planned images (each from its own source) to a sink: blobs (verified as they flow, bounded
+ * concurrency, skipping what the sink has), then manifests, then commit. Any failure aborts
+ * the sink, so nothing partial becomes visible.
+ */
+export async function copyImages(
+  sink: Sink,
+  plans: ImagePlan[],
+  options: CopyOptions = {},
+): Promise<CopyResult> {
+  const emit = options.onEvent ?? (() => {});
+  const jobs = collectBlobJobs(plans);
+  const result: CopyResult = {
+    images: plans.map(recordOf),
+    blobsCopied: 0,
+    blobsSkipped: 0,
+    bytesCopied: 0,
+    bytesSkipped: 0,
+    problems: [],
+    committed: false,
+  };
+  const totalBytes = jobs.reduce((sum, job) => sum + job.descriptor.size, 0);
+  emit({ type: "start", images: plans.length, blobs: jobs.length, bytes: totalBytes });
+
+  let fatal: unknown;
+  const active = new Set<Readable>();
+
+  const copyBlob = async (job: BlobJob): Promise<void> => {
+    const { descriptor } = job;
+    if (await sink.hasBlob(descriptor)) {
+      result.blobsSkipped++;
+      result.bytesSkipped += descriptor.size;
+      emit({ type: "blob-skip", digest: descriptor.digest, size: descriptor.size });
+      return;
+    }
+    emit({ type: "blob-start", digest: descriptor.digest, size: descriptor.size, role: job.role });
+    const what = `blob ${descriptor.digest} (${job.role})`;
+    const input = job.configBytes
+      ? Readable.from([job.configBytes])
+      : await job.source.openBlob(descriptor);
+    const verifier = new VerifyingStream(descriptor, what, (bytes) =>
+      emit({ type: "blob-progress", digest: descriptor.digest, bytes }),
+    );
+    input.on("error", (error) => verifier.destroy(error));
+    input.pipe(verifier);
+    active.add(verifier);
+    try {
+      await sink.putBlob(descriptor, verifier);
+    } catch (error) {
+      input.destroy();
+      verifier.destroy();
+      if (
+        options.keepGoing &&
+        isFerryError(error) &&
+        ["EINTEGRITY", "ESIZE"].includes(error.code)
+      ) {
+        result.problems.push(problemOf(job, error));
+        return;
+      }
+      throw error;
+    } finally {
+      active.delete(verifier);
+    }
+    result.blobsCopied++;
+    result.bytesCopied += descriptor.size;
+    emit({ type: "blob-done", digest: descriptor.digest, size: descriptor.size });
+  };
+
+  try {
+    await checkRequiredBlobs(sink, jobs);
+    const limit = Math.max(1, Math.min(options.jobs ?? 4, sink.maxConcurrentBlobs));
+    await runBounded(
+      jobs,
+      limit,
+      async (job) => {
+        try {
+          await copyBlob(job);
+        } catch (error) {
+          if (fatal === undefined) fatal = error;
+          for (const stream of active) stream.destroy(new FerryError("EINTERNAL", "cancelled"));
+          throw error;
+        }
+      },
+      () => fatal !== undefined,
+    );
+    if (result.problems.length > 0) {
+      await sink.abort();
+      return result;
+    }
+    for (const plan of plans) {
+      for (const manifest of plan.manifests) {
+        if (!(await sink.hasBlob(manifest.descriptor))) {
+          await sink.putManifest(manifest.descriptor, manifest.bytes);
+        }
+      }
+    }
+    for (const record of result.images) sink.addImage(record);
+    emit({ type: "commit" });
+    await sink.commit();
+    result.committed = true;
+    return result;
+  } catch (error) {
+    await sink.abort().catch(() => {});
+    throw fatal ?? error;
+  }
+}

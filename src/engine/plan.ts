@@ -1,0 +1,230 @@
+import { Buffer } from "node:buffer";
+import type { Readable } from "node:stream";
+import { sha256Digest } from "../digest/sha256.js";
+import { verifyBytes } from "../digest/verifying-stream.js";
+import { FerryError, NotFoundError } from "../errors.js";
+import type { Descriptor } from "../types/descriptor.js";
+import {
+  type ImageIndex,
+  type ParsedManifest,
+  parseImageConfig,
+  parseManifest,
+  platformOfConfig,
+} from "../types/manifest.js";
+import { MediaType } from "../types/media-types.js";
+import {
+  describeAvailablePlatforms,
+  formatPlatform,
+  matchesPlatform,
+  type Platform,
+  type PlatformSelector,
+  selectPlatforms,
+} from "../types/platform.js";
+import type { Source, SourceImage } from "../types/transport.js";
+
+/** A manifest or index whose bytes were fetched and verified while planning. */
+export interface PlannedManifest {
+  descriptor: Descriptor;
+  bytes: Buffer;
+}
+
+/** A blob the plan needs, with what it is for (used in messages). */
+export interface PlannedBlob {
+  descriptor: Descriptor;
+  role: string;
+}
+
+/** Everything the copy of one image needs, fetched and checked up front. */
+export interface ImagePlan {
+  /** Where the image's bytes come from. */
+  source: Source;
+  name: string;
+  origin: string;
+  annotations?: Record<string, string>;
+  /** What the image's name points at after the copy (possibly a new, narrowed index). */
+  root: Descriptor;
+  /** Manifests in put order: children before the index that names them. */
+  manifests: PlannedManifest[];
+  /** Configs and layers (each digest once). */
+  blobs: PlannedBlob[];
+  /** Config bytes read during planning, so the copy does not read them again. */
+  configBytes: Map<string, Buffer>;
+  platforms: Platform[];
+  /** Bytes of every distinct manifest and blob reachable from the root. */
+  size: number;
+  /** The source index digest when a platform subset was taken from it. */
+  sourceIndexDigest?: string;
+}
+
+export interface PlanOptions {
+  platforms: PlatformSelector;
+}
+
+const CONFIG_MEDIA_TYPES = new Set<string>([MediaType.OciConfig, MediaType.DockerConfig]);
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+async function readStream(stream: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      stream.destroy();
+      throw new FerryError("EBADIMAGE", `${what} is larger than ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function fetchVerifiedManifest(
+  source: Source,
+  descriptor: Descriptor,
+  what: string,
+): Promise<{ bytes: Buffer; parsed: ParsedManifest }> {
+  const bytes = await source.fetchManifest(descriptor);
+  verifyBytes(bytes, descriptor, what);
+  return { bytes, parsed: parseManifest(bytes, descriptor.mediaType, what) };
+}
+
+class PlanBuilder {
+  readonly manifests: PlannedManifest[] = [];
+  readonly blobs = new Map<string, PlannedBlob>();
+  readonly configBytes = new Map<string, Buffer>();
+  readonly platforms: Platform[] = [];
+  private readonly seenManifests = new Set<string>();
+
+  constructor(
+    private readonly source: Source,
+    private readonly name: string,
+  ) {}
+
+  addBlob(descriptor: Descriptor, role: string): void {
+    if (!this.blobs.has(descriptor.digest)) this.blobs.set(descriptor.digest, { descriptor, role });
+  }
+
+  addManifest(descriptor: Descriptor, bytes: Buffer): void {
+    if (this.seenManifests.has(descriptor.digest)) return;
+    this.seenManifests.add(descriptor.digest);
+    this.manifests.push({ descriptor, bytes });
+  }
+
+  /** Walk an image manifest: its config (read and checked now) and its layers. */
+  async walkManifest(
+    descriptor: Descriptor,
+    parsed: Extract<ParsedManifest, { kind: "manifest" }>,
+    bytes: Buffer,
+  ): Promise<void> {
+    const { manifest } = parsed;
+    const config = manifest.config;
+    const what = `config ${config.digest} of ${this.name}`;
+    this.addBlob(config, `config of ${this.name}`);
+    if (CONFIG_MEDIA_TYPES.has(config.mediaType) && config.size <= MAX_CONFIG_BYTES) {
+      const configBytes = await readStream(await this.source.openBlob(config), config.size, what);
+      verifyBytes(configBytes, config, what);
+      this.configBytes.set(config.digest, configBytes);
+      const platform = descriptor.platform ?? platformOfConfig(parseImageConfig(configBytes, what));
+      if (platform) this.platforms.push(platform);
+    } else if (descriptor.platform) {
+      this.platforms.push(descriptor.platform);
+    }
+    manifest.layers.forEach((layer, i) => {
+      this.addBlob(layer, `layer ${i + 1}/${manifest.layers.length} of ${this.name}`);
+    });
+    this.addManifest(descriptor, bytes);
+  }
+
+  async walk(descriptor: Descriptor, depth = 0): Promise<void> {
+    if (depth > 4) throw new FerryError("EBADIMAGE", `${this.name}: indexes nested too deeply`);
+    const what = `manifest ${descriptor.digest} of ${this.name}`;
+    const { bytes, parsed } = await fetchVerifiedManifest(this.source, descriptor, what);
+    if (parsed.kind === "manifest") {
+      await this.walkManifest(descriptor, parsed, bytes);
+      return;
+    }
+    for (const child of parsed.index.manifests) await this.walk(child, depth + 1);
+    this.addManifest(descriptor, bytes);
+  }
+}
+
+/** Serialize a narrowed index: the original, naming only the chosen children. */
+function narrowIndex(original: ImageIndex, mediaType: string, children: Descriptor[]): Buffer {
+  const narrowed: ImageIndex = { ...original, mediaType, manifests: children };
+  return Buffer.from(JSON.stringify(narrowed));
+}
+
+function sumSizes(plan: Pick<ImagePlan, "manifests" | "blobs">): number {
+  let size = 0;
+  for (const m of plan.manifests) size += m.descriptor.size;
+  for (const b of plan.blobs) size += b.descriptor.size;
+  return size;
+}
+
+/**
+ * Fetch and check an image's manifests and configs, choose platforms, and list the blobs the
+ * copy must move. Nothing is written anywhere.
+ */
+export async function planImage(
+  source: Source,
+  image: SourceImage,
+  options: PlanOptions,
+): Promise<ImagePlan> {
+  const builder = new PlanBuilder(source, image.name);
+  const rootWhat = `manifest ${image.descriptor.digest} of ${image.name}`;
+  const { bytes, parsed } = await fetchVerifiedManifest(source, image.descriptor, rootWhat);
+  let root = image.descriptor;
+  let sourceIndexDigest: string | undefined;
+
+  if (parsed.kind === "manifest") {
+    await builder.walkManifest(root, parsed, bytes);
+    if (options.platforms !== "all" && builder.platforms.length > 0) {
+      const wanted = options.platforms;
+      const platform = builder.platforms[0] as Platform;
+      if (!wanted.some((spec) => matchesPlatform(platform, spec))) {
+        throw new NotFoundError(
+          `${image.name} is for ${formatPlatform(platform)}, not ${wanted.map(formatPlatform).join(", ")}`,
+          { hint: "choose its platform with --platform, or --platform all" },
+        );
+      }
+    }
+  } else if (options.platforms === "all") {
+    await builder.walk(root);
+  } else {
+    const children = parsed.index.manifests;
+    const choice = selectPlatforms(children, options.platforms);
+    if (choice.missing.length > 0) {
+      throw new NotFoundError(
+        `${image.name} has no manifest for ${choice.missing.map(formatPlatform).join(", ")}; it offers ${describeAvailablePlatforms(children) || "no platforms"}`,
+        { hint: "pick one of the offered platforms with --platform, or --platform all" },
+      );
+    }
+    for (const child of choice.selected) await builder.walk(child, 1);
+    if (choice.selected.length === children.length) {
+      builder.addManifest(root, bytes);
+    } else if (choice.selected.length === 1) {
+      sourceIndexDigest = root.digest;
+      root = choice.selected[0] as Descriptor;
+    } else {
+      sourceIndexDigest = root.digest;
+      const narrowed = narrowIndex(parsed.index, parsed.mediaType, choice.selected);
+      root = { mediaType: parsed.mediaType, digest: sha256Digest(narrowed), size: narrowed.length };
+      builder.addManifest(root, narrowed);
+    }
+  }
+
+  const plan: ImagePlan = {
+    source,
+    name: image.name,
+    origin: image.origin,
+    root: { mediaType: root.mediaType, digest: root.digest, size: root.size },
+    manifests: builder.manifests,
+    blobs: [...builder.blobs.values()],
+    configBytes: builder.configBytes,
+    platforms: builder.platforms,
+    size: 0,
+  };
+  if (image.annotations) plan.annotations = image.annotations;
+  if (sourceIndexDigest) plan.sourceIndexDigest = sourceIndexDigest;
+  plan.size = sumSizes(plan);
+  return plan;
+}

@@ -1,0 +1,88 @@
+import { type CopyEvent, copyImages } from "../engine/copy.js";
+import { planImage } from "../engine/plan.js";
+import { BundleReader } from "../transports/bundle/reader.js";
+import { BundleSource } from "../transports/bundle/source.js";
+import { refNameOf } from "../transports/layout/index-file.js";
+import { StoreSink, type StoreSinkOptions, type TagChange } from "../transports/layout/sink.js";
+import { Store } from "../transports/layout/store.js";
+
+export type ImageStatus = "new" | "updated" | "unchanged";
+
+export interface LoadReport {
+  bundle: string;
+  bundleId: string;
+  store: string;
+  images: Array<{ ref: string; digest: string; status: ImageStatus; previous?: string }>;
+  blobsWritten: number;
+  blobsSkipped: number;
+  bytesWritten: number;
+  bytesSkipped: number;
+  tagsMoved: TagChange[];
+  seconds: number;
+}
+
+export interface LoadOptions {
+  storeDir: string;
+  onEvent?: (event: CopyEvent) => void;
+  jobs?: number;
+  /** Extra store-sink behaviour (OS-image tags, annotations). */
+  sinkOptions?: Omit<StoreSinkOptions, "logEntry">;
+}
+
+/**
+ * Verify a bundle while installing it into the store: structure first (a hostile bundle is
+ * refused before anything is written), then every blob hashed as it is written to the store's
+ * staging area, then one atomic index update. Any failure leaves the store as it was.
+ */
+export async function loadBundle(path: string, options: LoadOptions): Promise<LoadReport> {
+  const started = Date.now();
+  const reader = await BundleReader.open(path);
+  try {
+    const manifest = reader.manifest;
+    if (!manifest) throw reader.problemsError();
+    const store = await Store.open(options.storeDir, { create: true });
+    const before = new Map(
+      (await store.readIndex()).manifests.map((d) => [refNameOf(d), d.digest]),
+    );
+    const source = new BundleSource(reader);
+    const plans = [];
+    for (const image of await source.images())
+      plans.push(await planImage(source, image, { platforms: "all" }));
+    const sink = new StoreSink(store, {
+      ...options.sinkOptions,
+      logEntry: { action: "load", bundle: path, bundleId: manifest.id, created: manifest.created },
+    });
+    const result = await copyImages(sink, plans, {
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.jobs ? { jobs: options.jobs } : {}),
+    });
+    return {
+      bundle: path,
+      bundleId: manifest.id,
+      store: store.dir,
+      images: result.images.map((record) => {
+        const previous = before.get(record.name);
+        const status: ImageStatus =
+          previous === undefined
+            ? "new"
+            : previous === record.descriptor.digest
+              ? "unchanged"
+              : "updated";
+        return {
+          ref: record.name,
+          digest: record.descriptor.digest,
+          status,
+          ...(previous && status === "updated" ? { previous } : {}),
+        };
+      }),
+      blobsWritten: result.blobsCopied,
+      blobsSkipped: result.blobsSkipped,
+      bytesWritten: result.bytesCopied,
+      bytesSkipped: result.bytesSkipped,
+      tagsMoved: sink.tagChanges,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    await reader.close();
+  }
+}

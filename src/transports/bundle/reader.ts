@@ -1,0 +1,348 @@
+import type { Readable } from "node:stream";
+import { createInflateRaw } from "node:zlib";
+import { digestOfIntegrity } from "../../digest/integrity.js";
+import { sha256Digest } from "../../digest/sha256.js";
+import { BadBundleError, type BundleProblem, FerryError, NotFoundError } from "../../errors.js";
+import {
+  BundleFile,
+  type BundleManifest,
+  judgeEntryName,
+  parseBundleManifest,
+} from "../../types/bundle.js";
+import { REF_NAME_ANNOTATION } from "../../types/descriptor.js";
+import { type Digest, digestHex } from "../../types/digest.js";
+import type { ImageIndex } from "../../types/manifest.js";
+import { blobPath, parseLayoutIndex } from "../layout/index-file.js";
+import { FileRandomAccess, type RandomAccess, readAt } from "./random-access.js";
+import { indexZip, type ZipEntry } from "./zip-index.js";
+
+const MAX_MANIFEST_FILE = 64 * 1024 * 1024;
+const MAX_SMALL_FILE = 16 * 1024 * 1024;
+
+export interface BundleOpenOptions {
+  /**
+   * Collect structural problems instead of throwing on the first batch (for `verify`, which
+   * reports everything). Without it, any problem throws EBADBUNDLE listing all of them.
+   */
+  collectProblems?: boolean;
+}
+
+/**
+ * Opens a bundle and checks its structure before anything trusts it: entry names against an
+ * allow-list, no links, duplicates or overlaps, ferry.json against the zip (every carried blob
+ * present with its declared size, nothing unlisted), index.json and oci-layout against their
+ * recorded integrity, SHA256SUMS against ferry.json. Blob bytes are not read here.
+ */
+export class BundleReader {
+  readonly problems: BundleProblem[] = [];
+  manifest: BundleManifest | undefined;
+  index: ImageIndex | undefined;
+  private entries = new Map<string, ZipEntry>();
+  /** Images each digest belongs to (from ferry.json), for naming what a bad blob breaks. */
+  private readonly owners = new Map<string, string[]>();
+
+  private constructor(readonly source: RandomAccess) {}
+
+  get label(): string {
+    return this.source.label;
+  }
+
+  static async open(path: string, options: BundleOpenOptions = {}): Promise<BundleReader> {
+    return BundleReader.fromRandomAccess(await FileRandomAccess.open(path), options);
+  }
+
+  static async fromRandomAccess(
+    source: RandomAccess,
+    options: BundleOpenOptions = {},
+  ): Promise<BundleReader> {
+    const reader = new BundleReader(source);
+    try {
+      await reader.check();
+    } catch (error) {
+      await source.close().catch(() => {});
+      throw error;
+    }
+    if (reader.problems.length > 0 && !options.collectProblems) {
+      await source.close().catch(() => {});
+      throw reader.problemsError();
+    }
+    return reader;
+  }
+
+  problemsError(): BadBundleError {
+    const shown = this.problems.slice(0, 20).map((p) => `  ${p.message}`);
+    if (this.problems.length > 20) shown.push(`  ... and ${this.problems.length - 20} more`);
+    return new BadBundleError(
+      `${this.label} failed its structure check (${this.problems.length} problem(s)); nothing was written:\n${shown.join("\n")}`,
+      this.problems,
+      {
+        hint: "copy the bundle again from the original, or save a new one; run `ferry verify` for the full list",
+      },
+    );
+  }
+
+  private problem(
+    subject: string,
+    message: string,
+    code: BundleProblem["code"] = "EBADBUNDLE",
+  ): void {
+    const images = this.owners.get(subject.replace(/^blobs\/sha256\//, "sha256:"));
+    this.problems.push({ subject, code, message, ...(images ? { images } : {}) });
+  }
+
+  entry(name: string): ZipEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  /** Images that need a digest, per ferry.json. */
+  imagesOf(digest: string): string[] {
+    return this.owners.get(digest) ?? [];
+  }
+
+  /** A stream of an entry's uncompressed bytes (not verified: the engine verifies). */
+  openEntry(entry: ZipEntry): Readable {
+    const raw = this.source.createReadStream(
+      entry.dataStart,
+      entry.dataStart + entry.compressedSize,
+    );
+    if (entry.method === 0) return raw;
+    const inflate = createInflateRaw();
+    raw.on("error", (error) => inflate.destroy(error));
+    return raw.pipe(inflate);
+  }
+
+  async readEntry(entry: ZipEntry, maxBytes: number): Promise<Buffer> {
+    if (entry.size > maxBytes) {
+      throw new FerryError(
+        "EBADBUNDLE",
+        `${this.label}: ${entry.name} is ${entry.size} bytes, more than ${maxBytes} allowed`,
+      );
+    }
+    if (entry.method === 0) return readAt(this.source, entry.dataStart, entry.size);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of this.openEntry(entry)) {
+      total += (chunk as Buffer).length;
+      if (total > entry.size)
+        throw new FerryError(
+          "EBADBUNDLE",
+          `${this.label}: ${entry.name} inflates past its declared size`,
+        );
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  private async check(): Promise<void> {
+    const zip = await indexZip(this.source);
+    this.entries = zip.entries;
+    this.problems.push(...zip.problems);
+    for (const name of this.entries.keys()) {
+      const verdict = judgeEntryName(name);
+      if (!verdict.ok) {
+        this.problem(name, `entry ${JSON.stringify(name)} is not allowed: ${verdict.reason}`);
+        this.entries.delete(name);
+      }
+    }
+    const manifest = await this.readManifest();
+    if (!manifest) return;
+    this.manifest = manifest;
+    for (const image of manifest.images) {
+      for (const digest of image.blobs) {
+        const owners = this.owners.get(digest) ?? [];
+        owners.push(image.ref);
+        this.owners.set(digest, owners);
+      }
+    }
+    this.checkBlobListing(manifest);
+    const files = await this.checkRecordedFiles(manifest);
+    if (files.index) this.checkIndex(manifest, files.index);
+    await this.checkChecksums(manifest, files);
+  }
+
+  private async readManifest(): Promise<BundleManifest | undefined> {
+    for (const required of [BundleFile.Layout, BundleFile.Index, BundleFile.Manifest]) {
+      if (!this.entries.has(required))
+        this.problem(required, `${required} is missing: this is not a complete ferry bundle`);
+    }
+    const entry = this.entries.get(BundleFile.Manifest);
+    if (!entry) return undefined;
+    try {
+      return parseBundleManifest(await this.readEntry(entry, MAX_MANIFEST_FILE));
+    } catch (error) {
+      this.problem(BundleFile.Manifest, (error as Error).message);
+      return undefined;
+    }
+  }
+
+  /** Every carried blob is listed with the right size; every listed blob is carried. */
+  private checkBlobListing(manifest: BundleManifest): void {
+    const listed = new Set<string>();
+    for (const blob of manifest.blobs) {
+      const name = blobPath(blob.digest);
+      if (listed.has(name)) this.problem(name, `ferry.json lists blob ${blob.digest} twice`);
+      listed.add(name);
+      if (digestOfIntegrity(blob.integrity) !== blob.digest) {
+        this.problem(
+          name,
+          `ferry.json's integrity for blob ${blob.digest} does not match its digest`,
+        );
+      }
+      const entry = this.entries.get(name);
+      if (!entry) {
+        this.problem(
+          name,
+          `blob ${blob.digest} is listed in ferry.json but missing from the bundle`,
+          "ENOTFOUND",
+        );
+      } else if (entry.size !== blob.size) {
+        this.problem(
+          name,
+          `blob ${blob.digest} is ${entry.size} bytes in the zip, ferry.json says ${blob.size}`,
+          "ESIZE",
+        );
+      }
+    }
+    const required = new Set(manifest.requires.map((r) => r.digest as string));
+    for (const name of this.entries.keys()) {
+      if (name.startsWith("blobs/sha256/") && !listed.has(name)) {
+        this.problem(name, `entry ${name} is not listed in ferry.json`);
+      }
+    }
+    for (const image of manifest.images) {
+      for (const digest of image.blobs) {
+        if (!listed.has(blobPath(digest)) && !required.has(digest)) {
+          this.problem(
+            blobPath(digest),
+            `${image.ref} needs ${digest}, which ferry.json neither carries nor requires`,
+          );
+        }
+      }
+    }
+  }
+
+  private async checkRecordedFiles(
+    manifest: BundleManifest,
+  ): Promise<{ index?: Buffer; layout?: Buffer }> {
+    const result: { index?: Buffer; layout?: Buffer } = {};
+    for (const name of [BundleFile.Layout, BundleFile.Index] as const) {
+      const entry = this.entries.get(name);
+      const record = manifest.files[name];
+      if (!entry) continue;
+      if (!record) {
+        this.problem(name, `ferry.json records no integrity for ${name}`);
+        continue;
+      }
+      const bytes = await this.readEntry(entry, MAX_SMALL_FILE);
+      const found = sha256Digest(bytes);
+      if (bytes.length !== record.size || digestOfIntegrity(record.integrity) !== found) {
+        this.problem(
+          name,
+          `${name} does not match the size and integrity ferry.json records for it`,
+          "EINTEGRITY",
+        );
+        continue;
+      }
+      if (name === BundleFile.Index) result.index = bytes;
+      else result.layout = bytes;
+    }
+    return result;
+  }
+
+  /** index.json names exactly the images ferry.json lists, by the same digests. */
+  private checkIndex(manifest: BundleManifest, bytes: Buffer): void {
+    let index: ImageIndex;
+    try {
+      index = parseLayoutIndex(bytes, this.label);
+    } catch (error) {
+      this.problem(BundleFile.Index, (error as Error).message);
+      return;
+    }
+    this.index = index;
+    const expected = new Map(manifest.images.map((image) => [image.ref, image.digest as string]));
+    for (const descriptor of index.manifests) {
+      const ref = descriptor.annotations?.[REF_NAME_ANNOTATION] ?? "(unnamed)";
+      const digest = expected.get(ref);
+      if (digest === undefined)
+        this.problem(BundleFile.Index, `index.json names ${ref}, which ferry.json does not list`);
+      else if (digest !== descriptor.digest) {
+        this.problem(
+          BundleFile.Index,
+          `index.json points ${ref} at ${descriptor.digest}, ferry.json at ${digest}`,
+        );
+      }
+      expected.delete(ref);
+    }
+    for (const ref of expected.keys())
+      this.problem(BundleFile.Index, `ferry.json lists ${ref}, which index.json lacks`);
+  }
+
+  /** SHA256SUMS must agree with ferry.json (it is there for `sha256sum -c` without ferry). */
+  private async checkChecksums(
+    manifest: BundleManifest,
+    files: { index?: Buffer; layout?: Buffer },
+  ): Promise<void> {
+    const entry = this.entries.get(BundleFile.Checksums);
+    if (!entry) {
+      this.problem(BundleFile.Checksums, "SHA256SUMS is missing");
+      return;
+    }
+    const expected = new Map<string, string>();
+    for (const blob of manifest.blobs)
+      expected.set(blobPath(blob.digest), digestHex(blob.digest as Digest));
+    if (files.layout) expected.set(BundleFile.Layout, digestHex(sha256Digest(files.layout)));
+    if (files.index) expected.set(BundleFile.Index, digestHex(sha256Digest(files.index)));
+    const manifestEntry = this.entries.get(BundleFile.Manifest);
+    if (manifestEntry) {
+      expected.set(
+        BundleFile.Manifest,
+        digestHex(sha256Digest(await this.readEntry(manifestEntry, MAX_MANIFEST_FILE))),
+      );
+    }
+    const text = (await this.readEntry(entry, MAX_MANIFEST_FILE)).toString("utf8");
+    const seen = new Set<string>();
+    for (const line of text.split("\n")) {
+      if (line.trim() === "") continue;
+      const match = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+      if (!match) {
+        this.problem(
+          BundleFile.Checksums,
+          `SHA256SUMS has a malformed line: ${JSON.stringify(line.slice(0, 100))}`,
+        );
+        continue;
+      }
+      const [, hex, name] = match as unknown as [string, string, string];
+      seen.add(name);
+      const want = expected.get(name);
+      if (want === undefined)
+        this.problem(
+          BundleFile.Checksums,
+          `SHA256SUMS lists ${name}, which ferry.json does not cover`,
+        );
+      else if (want !== hex)
+        this.problem(
+          BundleFile.Checksums,
+          `SHA256SUMS disagrees with ferry.json about ${name}`,
+          "EINTEGRITY",
+        );
+    }
+    for (const name of expected.keys()) {
+      if (!seen.has(name)) this.problem(BundleFile.Checksums, `SHA256SUMS does not list ${name}`);
+    }
+  }
+
+  /** The entry for a blob, or NotFoundError naming it. */
+  blobEntry(digest: Digest): ZipEntry {
+    const entry = this.entries.get(blobPath(digest));
+    if (!entry) {
+      throw new NotFoundError(`${this.label} does not carry blob ${digest}`, {
+        details: { digest },
+      });
+    }
+    return entry;
+  }
+
+  async close(): Promise<void> {
+    await this.source.close();
+  }
+}

@@ -1,0 +1,186 @@
+import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
+import { integrityOf } from "../../digest/integrity.js";
+import { sha256Digest } from "../../digest/sha256.js";
+import { FerryError } from "../../errors.js";
+import {
+  BUNDLE_SCHEMA,
+  type BundleBlob,
+  BundleFile,
+  type BundleImage,
+  type BundleManifest,
+} from "../../types/bundle.js";
+import { type Descriptor, REF_NAME_ANNOTATION } from "../../types/descriptor.js";
+import { type Digest, digestHex } from "../../types/digest.js";
+import type { ImageIndex } from "../../types/manifest.js";
+import { MediaType } from "../../types/media-types.js";
+import { formatPlatform } from "../../types/platform.js";
+import type { ImageRecord, Sink } from "../../types/transport.js";
+import { blobPath, OCI_LAYOUT_FILE } from "../layout/index-file.js";
+import { ZipWriter } from "./zip-writer.js";
+
+export interface BundleSinkOptions {
+  /** `ferry <version>`. */
+  tool: string;
+  created?: Date;
+  /** Blobs the images need that this bundle leaves out (a delta), with what it is based on. */
+  delta?: {
+    base: NonNullable<BundleManifest["base"]>;
+    /** True when the other side has the blob already. */
+    has: (descriptor: Descriptor) => boolean;
+  };
+}
+
+/** The whole result of a bundle write, for summaries. */
+export interface WrittenBundle {
+  path: string;
+  manifest: BundleManifest;
+  bytes: number;
+}
+
+/**
+ * Writes bundle format v1: a zip (STORED entries) holding an OCI image layout, ferry.json (the
+ * root of trust: every blob's size and integrity) and SHA256SUMS. Blobs shared between images
+ * are written once. The file appears under its name only when complete.
+ */
+export class BundleSink implements Sink {
+  readonly label: string;
+  readonly maxConcurrentBlobs = 1;
+  written: WrittenBundle | undefined;
+  private readonly blobs = new Map<string, BundleBlob>();
+  private readonly records: ImageRecord[] = [];
+  private readonly created: Date;
+
+  private constructor(
+    private readonly zip: ZipWriter,
+    private readonly options: BundleSinkOptions,
+  ) {
+    this.label = `bundle ${zip.target}`;
+    this.created = options.created ?? new Date();
+  }
+
+  static async create(target: string, options: BundleSinkOptions): Promise<BundleSink> {
+    const zip = await ZipWriter.create(target, options.created);
+    try {
+      await zip.addBytes(BundleFile.Layout, Buffer.from(OCI_LAYOUT_FILE));
+    } catch (error) {
+      await zip.abort();
+      throw error;
+    }
+    return new BundleSink(zip, options);
+  }
+
+  async hasBlob(descriptor: Descriptor): Promise<boolean> {
+    return this.blobs.has(descriptor.digest) || (this.options.delta?.has(descriptor) ?? false);
+  }
+
+  private remember(descriptor: Descriptor): void {
+    this.blobs.set(descriptor.digest, {
+      digest: descriptor.digest,
+      size: descriptor.size,
+      mediaType: descriptor.mediaType,
+      integrity: integrityOf(descriptor.digest),
+    });
+  }
+
+  async putBlob(descriptor: Descriptor, stream: Readable): Promise<void> {
+    await this.zip.addStream(blobPath(descriptor.digest), descriptor.size, stream);
+    this.remember(descriptor);
+  }
+
+  async putManifest(descriptor: Descriptor, bytes: Buffer): Promise<void> {
+    await this.zip.addBytes(blobPath(descriptor.digest), bytes);
+    this.remember(descriptor);
+  }
+
+  addImage(record: ImageRecord): void {
+    if (this.records.some((r) => r.name === record.name)) {
+      throw new FerryError("EUSAGE", `${record.name} is named twice in this save`, {
+        hint: "give each image once",
+      });
+    }
+    this.records.push(record);
+  }
+
+  private indexDocument(): ImageIndex {
+    return {
+      schemaVersion: 2,
+      mediaType: MediaType.OciIndex,
+      manifests: this.records.map((record) => ({
+        mediaType: record.descriptor.mediaType,
+        digest: record.descriptor.digest,
+        size: record.descriptor.size,
+        annotations: { ...record.annotations, [REF_NAME_ANNOTATION]: record.name },
+      })),
+    };
+  }
+
+  private imageEntry(record: ImageRecord): BundleImage {
+    const image: BundleImage = {
+      ref: record.name,
+      digest: record.descriptor.digest,
+      mediaType: record.descriptor.mediaType,
+      size: record.size,
+      platforms: record.platforms.map(formatPlatform),
+      source: record.origin,
+      blobs: record.contents.map((c) => c.digest),
+      kind: record.annotations?.["vnd.ferry.kind"] === "os-image" ? "os-image" : "image",
+    };
+    if (record.sourceIndexDigest) image.sourceIndexDigest = record.sourceIndexDigest as Digest;
+    if (record.annotations) image.annotations = record.annotations;
+    return image;
+  }
+
+  private requiredBlobs(): BundleManifest["requires"] {
+    const required = new Map<string, BundleManifest["requires"][number]>();
+    for (const record of this.records) {
+      for (const content of record.contents) {
+        if (!this.blobs.has(content.digest)) required.set(content.digest, { ...content });
+      }
+    }
+    return [...required.values()];
+  }
+
+  async commit(): Promise<void> {
+    const layoutBytes = Buffer.from(OCI_LAYOUT_FILE);
+    const indexBytes = Buffer.from(`${JSON.stringify(this.indexDocument(), null, 2)}\n`);
+    await this.zip.addBytes(BundleFile.Index, indexBytes);
+    const manifest: BundleManifest = {
+      schema: BUNDLE_SCHEMA,
+      id: randomUUID(),
+      created: this.created.toISOString(),
+      tool: this.options.tool,
+      images: this.records.map((record) => this.imageEntry(record)),
+      blobs: [...this.blobs.values()],
+      requires: this.requiredBlobs(),
+      base: this.options.delta?.base ?? null,
+      files: {
+        [BundleFile.Layout]: {
+          size: layoutBytes.length,
+          integrity: integrityOf(sha256Digest(layoutBytes)),
+        },
+        [BundleFile.Index]: {
+          size: indexBytes.length,
+          integrity: integrityOf(sha256Digest(indexBytes)),
+        },
+      },
+    };
+    const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+    await this.zip.addBytes(BundleFile.Manifest, manifestBytes);
+    const sums = [
+      ...[...this.blobs.values()].map(
+        (blob) => `${digestHex(blob.digest)}  ${blobPath(blob.digest)}`,
+      ),
+      `${digestHex(sha256Digest(layoutBytes))}  ${BundleFile.Layout}`,
+      `${digestHex(sha256Digest(indexBytes))}  ${BundleFile.Index}`,
+      `${digestHex(sha256Digest(manifestBytes))}  ${BundleFile.Manifest}`,
+    ];
+    await this.zip.addBytes(BundleFile.Checksums, Buffer.from(`${sums.join("\n")}\n`));
+    await this.zip.finish();
+    this.written = { path: this.zip.target, manifest, bytes: this.zip.size };
+  }
+
+  async abort(): Promise<void> {
+    await this.zip.abort();
+  }
+}

@@ -1,0 +1,54 @@
+import type { Readable } from "node:stream";
+import { type Descriptor, REF_NAME_ANNOTATION } from "../../types/descriptor.js";
+import type { Source, SourceImage } from "../../types/transport.js";
+import type { BundleReader } from "./reader.js";
+
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+/** A checked bundle as a copy source (for load, push, export). */
+export class BundleSource implements Source {
+  readonly label: string;
+  private readonly required: Set<string>;
+
+  constructor(private readonly reader: BundleReader) {
+    this.label = `bundle ${reader.label}`;
+    this.required = new Set(reader.manifest?.requires.map((r) => r.digest) ?? []);
+  }
+
+  /** Images as index.json names them (the reader checked it agrees with ferry.json). */
+  async images(): Promise<SourceImage[]> {
+    const roots = new Map(
+      (this.reader.index?.manifests ?? []).map((d) => [d.annotations?.[REF_NAME_ANNOTATION], d]),
+    );
+    return (this.reader.manifest?.images ?? []).flatMap((image) => {
+      const root = roots.get(image.ref);
+      if (!root) return [];
+      const sourceImage: SourceImage = {
+        name: image.ref,
+        descriptor: { mediaType: root.mediaType, digest: root.digest, size: root.size },
+        origin: image.source,
+      };
+      if (image.annotations) sourceImage.annotations = image.annotations;
+      return sourceImage;
+    });
+  }
+
+  async fetchManifest(descriptor: Descriptor): Promise<Buffer> {
+    return this.reader.readEntry(this.reader.blobEntry(descriptor.digest), MAX_MANIFEST_BYTES);
+  }
+
+  async openBlob(descriptor: Descriptor): Promise<Readable> {
+    return this.reader.openEntry(this.reader.blobEntry(descriptor.digest));
+  }
+
+  lacksBlob(descriptor: Descriptor): boolean {
+    return (
+      this.required.has(descriptor.digest) &&
+      this.reader.entry(`blobs/sha256/${descriptor.digest.slice(7)}`) === undefined
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.reader.close();
+  }
+}

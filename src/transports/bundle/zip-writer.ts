@@ -1,0 +1,255 @@
+import { open, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { crc32 } from "node:zlib";
+import { FerryError, fromSystemError, SizeError } from "../../errors.js";
+import { syncDirectory, uniqueTempName } from "../../util/atomic-file.js";
+
+const LOCAL_HEADER_SIGNATURE = 0x04034b50;
+const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
+const ZIP64_END_SIGNATURE = 0x06064b50;
+const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+const END_SIGNATURE = 0x06054b50;
+const ZIP64_EXTRA_ID = 0x0001;
+const MAX32 = 0xffffffff;
+const MAX16 = 0xffff;
+const FLAG_UTF8 = 0x0800;
+const VERSION_ZIP64 = 45;
+const VERSION_DEFAULT = 20;
+/** Unix host, spec version 4.5. */
+const VERSION_MADE_BY = (3 << 8) | VERSION_ZIP64;
+/** A regular file, rw-r--r--. */
+const EXTERNAL_ATTRIBUTES = (0o100644 << 16) >>> 0;
+const CRC_OFFSET_IN_LOCAL_HEADER = 14;
+
+interface WrittenEntry {
+  name: Buffer;
+  size: number;
+  crc: number;
+  offset: number;
+}
+
+function dosDateTime(date: Date): { time: number; date: number } {
+  const year = Math.max(1980, date.getUTCFullYear());
+  return {
+    time: (date.getUTCHours() << 11) | (date.getUTCMinutes() << 5) | (date.getUTCSeconds() >> 1),
+    date: ((year - 1980) << 9) | ((date.getUTCMonth() + 1) << 5) | date.getUTCDate(),
+  };
+}
+
+/**
+ * A STORED-only zip writer for a seekable file. Each entry's size is known up front (blob
+ * descriptors carry it), so the local header is complete — with a zip64 extra field when the
+ * entry needs one — and its CRC-32 is patched in after the data, instead of trailing data
+ * descriptors. Streaming readers (bsdtar from a pipe) and central-directory readers (unzip,
+ * yauzl, Python) then agree. CRC-32 uses Node's native zlib.crc32.
+ *
+ * The archive is written under a temp name beside the target and renamed into place by
+ * `finish()`: the target name only ever holds a complete archive.
+ */
+export class ZipWriter {
+  private readonly entries: WrittenEntry[] = [];
+  private position = 0;
+  private closed = false;
+  private readonly stamp: { time: number; date: number };
+
+  private constructor(
+    readonly target: string,
+    readonly tempPath: string,
+    private readonly handle: Awaited<ReturnType<typeof open>>,
+    modified: Date,
+  ) {
+    this.stamp = dosDateTime(modified);
+  }
+
+  static async create(target: string, modified = new Date()): Promise<ZipWriter> {
+    const tempPath = uniqueTempName(target);
+    try {
+      const handle = await open(tempPath, "wx", 0o644);
+      return new ZipWriter(target, tempPath, handle, modified);
+    } catch (error) {
+      throw fromSystemError(error, target, "creating");
+    }
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.position;
+  }
+
+  private async write(buffer: Uint8Array, position = this.position): Promise<void> {
+    let written = 0;
+    while (written < buffer.length) {
+      const { bytesWritten } = await this.handle.write(
+        buffer,
+        written,
+        buffer.length - written,
+        position + written,
+      );
+      written += bytesWritten;
+    }
+    if (position === this.position) this.position += buffer.length;
+  }
+
+  private localHeader(name: Buffer, size: number, crc: number): Buffer {
+    const zip64 = size >= MAX32;
+    const extraLength = zip64 ? 20 : 0;
+    const header = Buffer.alloc(30 + name.length + extraLength);
+    header.writeUInt32LE(LOCAL_HEADER_SIGNATURE, 0);
+    header.writeUInt16LE(zip64 ? VERSION_ZIP64 : VERSION_DEFAULT, 4);
+    header.writeUInt16LE(FLAG_UTF8, 6);
+    header.writeUInt16LE(0, 8);
+    header.writeUInt16LE(this.stamp.time, 10);
+    header.writeUInt16LE(this.stamp.date, 12);
+    header.writeUInt32LE(crc, 14);
+    header.writeUInt32LE(zip64 ? MAX32 : size, 18);
+    header.writeUInt32LE(zip64 ? MAX32 : size, 22);
+    header.writeUInt16LE(name.length, 26);
+    header.writeUInt16LE(extraLength, 28);
+    name.copy(header, 30);
+    if (zip64) {
+      const extra = 30 + name.length;
+      header.writeUInt16LE(ZIP64_EXTRA_ID, extra);
+      header.writeUInt16LE(16, extra + 2);
+      header.writeBigUInt64LE(BigInt(size), extra + 4);
+      header.writeBigUInt64LE(BigInt(size), extra + 12);
+    }
+    return header;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new FerryError("EINTERNAL", `zip writer for ${this.target} is closed`);
+  }
+
+  /** Add an entry from memory. */
+  async addBytes(name: string, bytes: Uint8Array): Promise<void> {
+    this.checkOpen();
+    const nameBytes = Buffer.from(name, "utf8");
+    const crc = crc32(bytes);
+    const offset = this.position;
+    await this.write(this.localHeader(nameBytes, bytes.length, crc));
+    await this.write(bytes);
+    this.entries.push({ name: nameBytes, size: bytes.length, crc, offset });
+  }
+
+  /**
+   * Add an entry from a stream of exactly `size` bytes. If the stream fails, the archive is
+   * unusable: the caller aborts it.
+   */
+  async addStream(name: string, size: number, stream: Readable): Promise<void> {
+    this.checkOpen();
+    const nameBytes = Buffer.from(name, "utf8");
+    const offset = this.position;
+    await this.write(this.localHeader(nameBytes, size, 0));
+    let crc = 0;
+    let written = 0;
+    for await (const chunk of stream) {
+      const buffer = chunk as Buffer;
+      crc = crc32(buffer, crc);
+      written += buffer.length;
+      await this.write(buffer);
+    }
+    if (written !== size) throw new SizeError(`zip entry ${name}`, size, written);
+    const crcBytes = Buffer.alloc(4);
+    crcBytes.writeUInt32LE(crc >>> 0, 0);
+    await this.write(crcBytes, offset + CRC_OFFSET_IN_LOCAL_HEADER);
+    this.entries.push({ name: nameBytes, size, crc: crc >>> 0, offset });
+  }
+
+  private centralHeader(entry: WrittenEntry): Buffer {
+    const sizeNeeds64 = entry.size >= MAX32;
+    const offsetNeeds64 = entry.offset >= MAX32;
+    const extraLength =
+      sizeNeeds64 || offsetNeeds64 ? 4 + (sizeNeeds64 ? 16 : 0) + (offsetNeeds64 ? 8 : 0) : 0;
+    const header = Buffer.alloc(46 + entry.name.length + extraLength);
+    header.writeUInt32LE(CENTRAL_HEADER_SIGNATURE, 0);
+    header.writeUInt16LE(VERSION_MADE_BY, 4);
+    header.writeUInt16LE(extraLength ? VERSION_ZIP64 : VERSION_DEFAULT, 6);
+    header.writeUInt16LE(FLAG_UTF8, 8);
+    header.writeUInt16LE(0, 10);
+    header.writeUInt16LE(this.stamp.time, 12);
+    header.writeUInt16LE(this.stamp.date, 14);
+    header.writeUInt32LE(entry.crc, 16);
+    header.writeUInt32LE(sizeNeeds64 ? MAX32 : entry.size, 20);
+    header.writeUInt32LE(sizeNeeds64 ? MAX32 : entry.size, 24);
+    header.writeUInt16LE(entry.name.length, 28);
+    header.writeUInt16LE(extraLength, 30);
+    header.writeUInt16LE(0, 32);
+    header.writeUInt16LE(0, 34);
+    header.writeUInt16LE(0, 36);
+    header.writeUInt32LE(EXTERNAL_ATTRIBUTES, 38);
+    header.writeUInt32LE(offsetNeeds64 ? MAX32 : entry.offset, 42);
+    entry.name.copy(header, 46);
+    if (extraLength) {
+      let at = 46 + entry.name.length;
+      header.writeUInt16LE(ZIP64_EXTRA_ID, at);
+      header.writeUInt16LE(extraLength - 4, at + 2);
+      at += 4;
+      if (sizeNeeds64) {
+        header.writeBigUInt64LE(BigInt(entry.size), at);
+        header.writeBigUInt64LE(BigInt(entry.size), at + 8);
+        at += 16;
+      }
+      if (offsetNeeds64) header.writeBigUInt64LE(BigInt(entry.offset), at);
+    }
+    return header;
+  }
+
+  private endRecords(centralOffset: number, centralSize: number): Buffer {
+    const count = this.entries.length;
+    const needs64 = count >= MAX16 || centralOffset >= MAX32 || centralSize >= MAX32;
+    const parts: Buffer[] = [];
+    if (needs64) {
+      const zip64End = Buffer.alloc(56);
+      zip64End.writeUInt32LE(ZIP64_END_SIGNATURE, 0);
+      zip64End.writeBigUInt64LE(44n, 4);
+      zip64End.writeUInt16LE(VERSION_MADE_BY, 12);
+      zip64End.writeUInt16LE(VERSION_ZIP64, 14);
+      zip64End.writeBigUInt64LE(BigInt(count), 24);
+      zip64End.writeBigUInt64LE(BigInt(count), 32);
+      zip64End.writeBigUInt64LE(BigInt(centralSize), 40);
+      zip64End.writeBigUInt64LE(BigInt(centralOffset), 48);
+      const locator = Buffer.alloc(20);
+      locator.writeUInt32LE(ZIP64_LOCATOR_SIGNATURE, 0);
+      locator.writeBigUInt64LE(BigInt(centralOffset + centralSize), 8);
+      locator.writeUInt32LE(1, 16);
+      parts.push(zip64End, locator);
+    }
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(END_SIGNATURE, 0);
+    end.writeUInt16LE(needs64 ? MAX16 : count, 8);
+    end.writeUInt16LE(needs64 ? MAX16 : count, 10);
+    end.writeUInt32LE(needs64 ? MAX32 : centralSize, 12);
+    end.writeUInt32LE(needs64 ? MAX32 : centralOffset, 16);
+    parts.push(end);
+    return Buffer.concat(parts);
+  }
+
+  /** Write the central directory, flush to disk, and move the archive to its name. */
+  async finish(): Promise<void> {
+    this.checkOpen();
+    try {
+      const central = Buffer.concat(this.entries.map((entry) => this.centralHeader(entry)));
+      const centralOffset = this.position;
+      await this.write(central);
+      await this.write(this.endRecords(centralOffset, central.length));
+      await this.handle.datasync();
+      await this.handle.close();
+      this.closed = true;
+      await rename(this.tempPath, this.target);
+      await syncDirectory(path.dirname(this.target));
+    } catch (error) {
+      await this.abort();
+      throw fromSystemError(error, this.target, "writing");
+    }
+  }
+
+  /** Drop the unfinished archive; the target name is left as it was. */
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => {});
+    }
+    await rm(this.tempPath, { force: true }).catch(() => {});
+  }
+}

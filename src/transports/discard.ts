@@ -1,0 +1,24 @@
+import type { Readable } from "node:stream";
+import type { Descriptor } from "../types/descriptor.js";
+import type { ImageRecord, Sink } from "../types/transport.js";
+
+/** A sink that reads every byte and keeps none: the engine's verification is the point. */
+export class DiscardSink implements Sink {
+  readonly label = "verification";
+  readonly maxConcurrentBlobs = 2;
+
+  async hasBlob(_descriptor: Descriptor): Promise<boolean> {
+    return false;
+  }
+
+  async putBlob(_descriptor: Descriptor, stream: Readable): Promise<void> {
+    for await (const _chunk of stream) {
+      // the verifying stream hashes as the bytes pass
+    }
+  }
+
+  async putManifest(_descriptor: Descriptor, _bytes: Buffer): Promise<void> {}
+  addImage(_record: ImageRecord): void {}
+  async commit(): Promise<void> {}
+  async abort(): Promise<void> {}
+}

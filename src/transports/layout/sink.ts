@@ -1,0 +1,183 @@
+import { link, mkdir, open, rename, rm, unlink } from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { FerryError, fromSystemError } from "../../errors.js";
+import type { Descriptor } from "../../types/descriptor.js";
+import { digestHex } from "../../types/digest.js";
+import type { ImageRecord, Sink } from "../../types/transport.js";
+import { upsertRef } from "./index-file.js";
+import type { Store } from "./store.js";
+
+/** A name that moved: `ref` pointed at `from` and now points at `to`. */
+export interface TagChange {
+  ref: string;
+  from?: string;
+  to: string;
+}
+
+export interface StoreSinkOptions {
+  /** Extra annotations for index entries, per image name. */
+  indexAnnotations?: (record: ImageRecord) => Record<string, string>;
+  /** Extra names to point at images at commit (e.g. `latest` for OS images). */
+  extraTags?: (records: ImageRecord[]) => Array<{ ref: string; record: ImageRecord }>;
+  /** Written to the load log at commit. */
+  logEntry?: Record<string, unknown>;
+}
+
+/**
+ * Writes into the local store. Blobs are staged in the store's tmp/ (each hashed by the engine
+ * as it is written, then fsynced); nothing is visible until `commit()`, which, under the store
+ * lock, moves staged blobs into blobs/ and then replaces index.json in one rename.
+ */
+export class StoreSink implements Sink {
+  readonly label: string;
+  readonly maxConcurrentBlobs = 4;
+  readonly tagChanges: TagChange[] = [];
+  private stagingDir: Promise<string> | undefined;
+  private readonly staged = new Map<string, Descriptor>();
+  private readonly records: ImageRecord[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: StoreSinkOptions = {},
+  ) {
+    this.label = `store ${store.dir}`;
+  }
+
+  private staging(): Promise<string> {
+    this.stagingDir ??= this.store.createStagingDir("load");
+    return this.stagingDir;
+  }
+
+  async hasBlob(descriptor: Descriptor): Promise<boolean> {
+    return this.staged.has(descriptor.digest) || this.store.hasBlob(descriptor);
+  }
+
+  private async stagedPath(descriptor: Descriptor): Promise<string> {
+    return path.join(await this.staging(), digestHex(descriptor.digest));
+  }
+
+  async putBlob(descriptor: Descriptor, stream: Readable): Promise<void> {
+    const target = await this.stagedPath(descriptor);
+    const partial = `${target}.partial`;
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      handle = await open(partial, "w", 0o644);
+      for await (const chunk of stream) await handle.write(chunk as Buffer);
+      await handle.datasync();
+      await handle.close();
+      handle = undefined;
+      await rename(partial, target);
+    } catch (error) {
+      await handle?.close().catch(() => {});
+      await rm(partial, { force: true }).catch(() => {});
+      throw fromSystemError(error, this.store.blobFile(descriptor.digest), "writing");
+    }
+    this.staged.set(descriptor.digest, descriptor);
+  }
+
+  async putManifest(descriptor: Descriptor, bytes: Buffer): Promise<void> {
+    const target = await this.stagedPath(descriptor);
+    try {
+      const handle = await open(target, "w", 0o644);
+      try {
+        await handle.writeFile(bytes);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      throw fromSystemError(error, this.store.blobFile(descriptor.digest), "writing");
+    }
+    this.staged.set(descriptor.digest, descriptor);
+  }
+
+  addImage(record: ImageRecord): void {
+    this.records.push(record);
+  }
+
+  /** Move staged blobs into blobs/: a blob already there (a concurrent load) is kept. */
+  private async publishBlobs(): Promise<void> {
+    await mkdir(path.dirname(this.store.blobFile(`sha256:${"0".repeat(64)}`)), { recursive: true });
+    for (const descriptor of this.staged.values()) {
+      const from = await this.stagedPath(descriptor);
+      const to = this.store.blobFile(descriptor.digest);
+      try {
+        await link(from, to);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+          if (
+            (error as NodeJS.ErrnoException).code === "EPERM" ||
+            (error as NodeJS.ErrnoException).code === "ENOTSUP"
+          ) {
+            await rename(from, to);
+            continue;
+          }
+          throw fromSystemError(error, to, "installing");
+        }
+      }
+      await unlink(from).catch(() => {});
+    }
+    await this.store.syncBlobDirectory();
+  }
+
+  private async checkComplete(): Promise<void> {
+    for (const record of this.records) {
+      for (const content of record.contents) {
+        const { digest } = content;
+        if (this.staged.has(digest)) continue;
+        if (!(await this.store.hasBlob(content))) {
+          throw new FerryError(
+            "ECONFLICT",
+            `blob ${digest} of ${record.name} disappeared from the store during the load (a concurrent rmi or gc?)`,
+            { hint: "run the same load again" },
+          );
+        }
+      }
+    }
+  }
+
+  async commit(): Promise<void> {
+    await this.store.withLock("loading images", async () => {
+      await this.publishBlobs();
+      await this.checkComplete();
+      let index = await this.store.readIndex();
+      const names: Array<{ ref: string; record: ImageRecord }> = this.records.map((record) => ({
+        ref: record.name,
+        record,
+      }));
+      names.push(...(this.options.extraTags?.(this.records) ?? []));
+      for (const { ref, record } of names) {
+        const annotations = this.options.indexAnnotations?.(record) ?? {};
+        const { index: next, previous } = upsertRef(index, ref, record.descriptor, annotations);
+        index = next;
+        if (previous?.digest !== record.descriptor.digest) {
+          const change: TagChange = { ref, to: record.descriptor.digest };
+          if (previous) change.from = previous.digest;
+          this.tagChanges.push(change);
+        }
+      }
+      if (this.tagChanges.length > 0) await this.store.writeIndex(index);
+      if (this.options.logEntry) {
+        await this.store.appendLog({
+          ...this.options.logEntry,
+          time: new Date().toISOString(),
+          images: this.records.map((r) => ({ name: r.name, digest: r.descriptor.digest })),
+          tagsMoved: this.tagChanges,
+        });
+      }
+    });
+    await this.cleanUp();
+  }
+
+  async abort(): Promise<void> {
+    await this.cleanUp();
+  }
+
+  private async cleanUp(): Promise<void> {
+    const dir = await this.stagingDir?.catch(() => undefined);
+    if (dir) await this.store.removeStagingDir(dir);
+    this.stagingDir = undefined;
+    this.staged.clear();
+  }
+}
