@@ -180,6 +180,9 @@ export async function copyImages(
       emit({ type: "blob-progress", digest: descriptor.digest, bytes }),
     );
     input.on("error", (error) => verifier.destroy(error));
+    // The verdict may come before the sink starts reading (small blobs fit in the buffers);
+    // the sink still sees the error through its read, so an early one must not crash.
+    verifier.on("error", () => {});
     input.pipe(verifier);
     active.add(verifier);
     try {

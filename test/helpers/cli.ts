@@ -1,0 +1,55 @@
+import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const ferryBin = path.join(repoRoot, "bin", "ferry");
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the built ferry CLI as a user would (`npm test` builds first). */
+export function ferry(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunResult {
+  const result = spawnSync(process.execPath, [ferryBin, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: { ...process.env, ...options.env },
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Run ferry and parse its --json output. */
+export function ferryJson<T = Record<string, unknown>>(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): { code: number; json: T; stderr: string } {
+  const result = ferry([...args, "--json"], options);
+  let json: T;
+  try {
+    json = JSON.parse(result.stdout) as T;
+  } catch {
+    throw new Error(`ferry ${args.join(" ")} printed no JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+  }
+  return { code: result.code, json, stderr: result.stderr };
+}
+
+/** Start ferry in the background (for kill tests). */
+export function spawnFerry(args: string[], options: SpawnOptions = {}) {
+  return spawn(process.execPath, [ferryBin, ...args], { cwd: repoRoot, stdio: "ignore", ...options });
+}
+
+/** Run another program (skopeo, umoci, unzip, sha256sum). */
+export function run(command: string, args: string[], cwd?: string): RunResult {
+  const result = spawnSync(command, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  if (result.error) throw result.error;
+  return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A temp directory removed after the test file. */
+export function tempDir(prefix = "ferry-test-"): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
