@@ -169,18 +169,22 @@ async function runAll(jobs, limit) {
 const sha256 = (bytes) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
 /**
- * The layer plan for `total` bytes: a shared base of 40%, and per image two layers of 12% and
- * 8% (so 3 images x 20% + 40% = 100%). Payload sizes are whole MiB where the total allows.
+ * The layer plan for `total` bytes: per image two layers of about 12% and 8% of the total, and a
+ * shared base layer of the rest (about 40%). Payload sizes are whole MiB where the total allows.
  */
 function layerPlan(total) {
-  const round = (fraction) => Math.max(4096, Math.floor((total * fraction) / MiB) * MiB || 4096);
+  const unit = total >= 64 * MiB ? MiB : 4096;
+  const part = (fraction) => Math.max(1, Math.floor((total * fraction) / unit)) * unit;
+  const deps = part(0.12);
+  const code = part(0.08);
+  const base = Math.max(unit, total - 3 * (deps + code));
   return {
-    base: { name: "base", payloadSize: round(0.4) },
+    base: { name: "base", payloadSize: base },
     images: IMAGE_REFS.map((ref, i) => ({
       ref,
       layers: [
-        { name: `app${i + 1}-deps`, payloadSize: round(0.12) },
-        { name: `app${i + 1}-code`, payloadSize: round(0.08) },
+        { name: `app${i + 1}-deps`, payloadSize: deps },
+        { name: `app${i + 1}-code`, payloadSize: code },
       ],
     })),
   };
@@ -198,7 +202,7 @@ function putJson(blobDir, value, mediaType) {
  * `dir/.ferry-bench.json`: images (ref, manifest digest), blobs (digest, size) and bytes.
  */
 export async function generate(dir, { size = 1024 * MiB, seed = "ferry", force = false } = {}) {
-  const params = { version: 1, size, seed };
+  const params = { version: 2, size, seed };
   const markerFile = path.join(dir, MARKER);
   if (!force && existsSync(markerFile)) {
     const previous = JSON.parse(readFileSync(markerFile, "utf8"));

@@ -24,10 +24,12 @@ export interface StoredImage {
 
 /** List the images in the store, like `docker images`. */
 export async function listImages(storeDir: string): Promise<StoredImage[]> {
+  if (!(await Store.exists(storeDir))) return [];
   const store = await Store.open(storeDir);
   const source = await LayoutSource.open(store.files, {
     transport: "store",
     fallbackRepository: "localhost/unnamed",
+    allowEmpty: true,
   });
   const images: StoredImage[] = [];
   for (const sourceImage of await source.images()) {

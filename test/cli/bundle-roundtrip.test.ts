@@ -22,7 +22,13 @@ describe("save -> inspect -> verify -> load -> images (samples)", () => {
   let saved: SaveSummary;
 
   beforeAll(() => {
-    const result = ferryJson<SaveSummary>(["save", `oci:${samplesOci}`, `docker-archive:${samplesDocker}`, "-o", bundle]);
+    const result = ferryJson<SaveSummary>([
+      "save",
+      `oci:${samplesOci}`,
+      `docker-archive:${samplesDocker}`,
+      "-o",
+      bundle,
+    ]);
     expect(result.code, result.stderr).toBe(0);
     saved = result.json;
   });
@@ -36,7 +42,11 @@ describe("save -> inspect -> verify -> load -> images (samples)", () => {
       "example.com/ferry/tools:latest",
     ]);
     const multi = saved.images.find((i) => i.ref.endsWith(":multi"));
-    expect(multi?.platforms).toEqual(["linux/amd64", "linux/arm64/v8", "windows/amd64:10.0.20348.2113"]);
+    expect(multi?.platforms).toEqual([
+      "linux/amd64",
+      "linux/arm64/v8",
+      "windows/amd64:10.0.20348.2113",
+    ]);
     expect(existsSync(bundle)).toBe(true);
     expect(readdirSync(tmp.dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
@@ -67,10 +77,11 @@ describe("save -> inspect -> verify -> load -> images (samples)", () => {
   });
 
   it("inspect describes the bundle from ferry.json without problems", () => {
-    const { code, json } = ferryJson<{ images: Array<{ ref: string; blobCount: number; kind: string }>; delta: unknown; problems: unknown[] }>([
-      "inspect",
-      bundle,
-    ]);
+    const { code, json } = ferryJson<{
+      images: Array<{ ref: string; blobCount: number; kind: string }>;
+      delta: unknown;
+      problems: unknown[];
+    }>(["inspect", bundle]);
     expect(code).toBe(0);
     expect(json.problems).toEqual([]);
     expect(json.delta).toBeNull();
@@ -88,17 +99,18 @@ describe("save -> inspect -> verify -> load -> images (samples)", () => {
   });
 
   it("load installs every image; skopeo and umoci read the store", () => {
-    const { code, json } = ferryJson<{ images: Array<{ ref: string; status: string; digest: string }> }>([
-      "load",
-      bundle,
-      "--store",
-      store,
-    ]);
+    const { code, json } = ferryJson<{
+      images: Array<{ ref: string; status: string; digest: string }>;
+    }>(["load", bundle, "--store", store]);
     expect(code).toBe(0);
     expect(json.images.every((i) => i.status === "new")).toBe(true);
     const hello = json.images.find((i) => i.ref === "example.com/ferry/hello:1.0");
     const other = path.join(tmp.dir, "other");
-    const copy = run("skopeo", ["copy", `oci:${store}:example.com/ferry/hello:1.0`, `oci:${other}:example.com/ferry/hello:1.0`]);
+    const copy = run("skopeo", [
+      "copy",
+      `oci:${store}:example.com/ferry/hello:1.0`,
+      `oci:${other}:example.com/ferry/hello:1.0`,
+    ]);
     expect(copy.code, copy.stderr).toBe(0);
     const otherIndex = JSON.parse(readFileSync(path.join(other, "index.json"), "utf8"));
     expect(otherIndex.manifests[0].digest).toBe(hello?.digest);
@@ -108,11 +120,9 @@ describe("save -> inspect -> verify -> load -> images (samples)", () => {
   });
 
   it("images lists what was loaded, like docker images", () => {
-    const { code, json } = ferryJson<Array<{ repository: string; tag: string; size: number; created: string }>>([
-      "images",
-      "--store",
-      store,
-    ]);
+    const { code, json } = ferryJson<
+      Array<{ repository: string; tag: string; size: number; created: string }>
+    >(["images", "--store", store]);
     expect(code).toBe(0);
     expect(json.map((i) => `${i.repository}:${i.tag}`).sort()).toEqual([
       "example.com/ferry/hello:1.0",
@@ -127,7 +137,12 @@ describe("save -> inspect -> verify -> load -> images (samples)", () => {
 
   it("loading the same bundle again changes nothing", () => {
     const before = fingerprint(store);
-    const { code, json } = ferryJson<{ images: Array<{ status: string }>; blobsWritten: number }>(["load", bundle, "--store", store]);
+    const { code, json } = ferryJson<{ images: Array<{ status: string }>; blobsWritten: number }>([
+      "load",
+      bundle,
+      "--store",
+      store,
+    ]);
     expect(code).toBe(0);
     expect(json.blobsWritten).toBe(0);
     expect(json.images.every((i) => i.status === "unchanged")).toBe(true);
@@ -152,7 +167,10 @@ describe("shared layers and corruption", () => {
     void layout;
     const index = JSON.parse(readFileSync(path.join(layoutDir, "index.json"), "utf8"));
     const manifest = JSON.parse(
-      readFileSync(path.join(layoutDir, "blobs", "sha256", index.manifests[0].digest.slice(7)), "utf8"),
+      readFileSync(
+        path.join(layoutDir, "blobs", "sha256", index.manifests[0].digest.slice(7)),
+        "utf8",
+      ),
     );
     baseDigest = manifest.layers[0].digest;
     expect(ferry(["save", `oci:${layoutDir}`, "-o", bundle]).code).toBe(0);
@@ -171,17 +189,21 @@ describe("shared layers and corruption", () => {
     const bad = path.join(tmp.dir, "bad.zip");
     run("cp", [bundle, bad]);
     await corruptEntry(bad, `blobs/sha256/${baseDigest.slice(7)}`);
-    const { code, json } = ferryJson<{ ok: boolean; problems: Array<{ subject: string; code: string; images: string[]; message: string }> }>([
-      "verify",
-      bad,
-    ]);
+    const { code, json } = ferryJson<{
+      ok: boolean;
+      problems: Array<{ subject: string; code: string; images: string[]; message: string }>;
+    }>(["verify", bad]);
     expect(code).toBe(3);
     expect(json.ok).toBe(false);
     expect(json.problems).toHaveLength(1);
     const [problem] = json.problems;
     expect(problem?.subject).toBe(baseDigest);
     expect(problem?.code).toBe("EINTEGRITY");
-    expect(problem?.images.sort()).toEqual(["test.example/app:1", "test.example/app:2", "test.example/app:3"]);
+    expect(problem?.images.sort()).toEqual([
+      "test.example/app:1",
+      "test.example/app:2",
+      "test.example/app:3",
+    ]);
     expect(problem?.message).toMatch(/expected sha256:[0-9a-f]{64}, found sha256:[0-9a-f]{64}/);
   });
 
@@ -202,8 +224,15 @@ describe("shared layers and corruption", () => {
 
   it("load of a corrupt bundle fails, naming the blob, and leaves the store as it was", async () => {
     const store = path.join(tmp.dir, "store");
-    expect(ferry(["load", path.join(repoRoot, "ferry-demo-missing.zip"), "--store", store]).code).not.toBe(0);
-    const good = ferry(["save", `oci:${path.join(repoRoot, "samples", "oci")}`, "-o", path.join(tmp.dir, "samples.zip")]);
+    expect(
+      ferry(["load", path.join(repoRoot, "ferry-demo-missing.zip"), "--store", store]).code,
+    ).not.toBe(0);
+    const good = ferry([
+      "save",
+      `oci:${path.join(repoRoot, "samples", "oci")}`,
+      "-o",
+      path.join(tmp.dir, "samples.zip"),
+    ]);
     expect(good.code).toBe(0);
     expect(ferry(["load", path.join(tmp.dir, "samples.zip"), "--store", store]).code).toBe(0);
     const before = fingerprint(store);

@@ -14,7 +14,10 @@ export interface RunResult {
 }
 
 /** Run the built ferry CLI as a user would (`npm test` builds first). */
-export function ferry(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): RunResult {
+export function ferry(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): RunResult {
   const result = spawnSync(process.execPath, [ferryBin, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, ...options.env },
@@ -25,20 +28,29 @@ export function ferry(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: 
 }
 
 /** Run ferry and parse its --json output. */
-export function ferryJson<T = Record<string, unknown>>(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): { code: number; json: T; stderr: string } {
+export function ferryJson<T = Record<string, unknown>>(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): { code: number; json: T; stderr: string } {
   const result = ferry([...args, "--json"], options);
   let json: T;
   try {
     json = JSON.parse(result.stdout) as T;
   } catch {
-    throw new Error(`ferry ${args.join(" ")} printed no JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+    throw new Error(
+      `ferry ${args.join(" ")} printed no JSON (exit ${result.code}):\n${result.stdout}\n${result.stderr}`,
+    );
   }
   return { code: result.code, json, stderr: result.stderr };
 }
 
 /** Start ferry in the background (for kill tests). */
 export function spawnFerry(args: string[], options: SpawnOptions = {}) {
-  return spawn(process.execPath, [ferryBin, ...args], { cwd: repoRoot, stdio: "ignore", ...options });
+  return spawn(process.execPath, [ferryBin, ...args], {
+    cwd: repoRoot,
+    stdio: "ignore",
+    ...options,
+  });
 }
 
 /** Run another program (skopeo, umoci, unzip, sha256sum). */

@@ -47,7 +47,11 @@ export function createLayout(dir: string): LayoutBuilder {
       writeFileSync(path.join(dir, "blobs", "sha256", hex), bytes);
       return { digest: `sha256:${hex}`, size: bytes.length };
     },
-    image({ layers, platform = { os: "linux", architecture: "amd64" }, created = "2026-01-01T00:00:00Z" }) {
+    image({
+      layers,
+      platform = { os: "linux", architecture: "amd64" },
+      created = "2026-01-01T00:00:00Z",
+    }) {
       const layerDescriptors = layers.map((bytes) => ({
         mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
         ...builder.blob(bytes),
@@ -60,7 +64,10 @@ export function createLayout(dir: string): LayoutBuilder {
           history: layers.map(() => ({ created, created_by: "test" })),
         }),
       );
-      const configDescriptor = { mediaType: "application/vnd.oci.image.config.v1+json", ...builder.blob(config) };
+      const configDescriptor = {
+        mediaType: "application/vnd.oci.image.config.v1+json",
+        ...builder.blob(config),
+      };
       const manifest = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
@@ -78,7 +85,11 @@ export function createLayout(dir: string): LayoutBuilder {
     },
     index(children) {
       const bytes = Buffer.from(
-        JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: children }),
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: "application/vnd.oci.image.index.v1+json",
+          manifests: children,
+        }),
       );
       return { mediaType: "application/vnd.oci.image.index.v1+json", ...builder.blob(bytes) };
     },
@@ -94,7 +105,11 @@ export function createLayout(dir: string): LayoutBuilder {
       writeFileSync(path.join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
       writeFileSync(
         path.join(dir, "index.json"),
-        JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: entries }),
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: "application/vnd.oci.image.index.v1+json",
+          manifests: entries,
+        }),
       );
     },
   };
@@ -110,7 +125,10 @@ export function randomLayer(size: number): Buffer {
  * A layout with three images sharing a base layer, named test.example/app:1..3.
  * Sizes in bytes.
  */
-export function threeImageLayout(dir: string, sizes = { base: 64 * 1024, own: 16 * 1024 }): LayoutBuilder {
+export function threeImageLayout(
+  dir: string,
+  sizes = { base: 64 * 1024, own: 16 * 1024 },
+): LayoutBuilder {
   const layout = createLayout(dir);
   const base = randomLayer(sizes.base);
   for (const n of [1, 2, 3]) {

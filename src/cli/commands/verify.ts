@@ -28,9 +28,11 @@ export function registerVerify(program: Command): void {
         return [...lines, verdict].join("\n");
       });
       if (!report.ok) {
-        const first = report.problems[0];
+        const integrity = report.problems.some(
+          (p) => p.code === "EINTEGRITY" || p.code === "ESIZE",
+        );
         throw new FerryError(
-          (first?.code as FerryError["code"]) ?? "EBADBUNDLE",
+          integrity ? "EINTEGRITY" : "EBADBUNDLE",
           `verification failed: ${report.problems.length} problem(s) in ${bundle}`,
           {
             hint: "copy the bundle again from the original, or save a new one",

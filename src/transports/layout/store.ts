@@ -67,6 +67,11 @@ export class Store {
     return store;
   }
 
+  /** True when the directory holds a store (its oci-layout file is written last). */
+  static async exists(dir: string): Promise<boolean> {
+    return (await new DirectoryFiles(path.resolve(dir)).size("oci-layout")) !== undefined;
+  }
+
   private async initialize(): Promise<void> {
     try {
       await mkdir(path.join(this.dir, "blobs", "sha256"), { recursive: true });

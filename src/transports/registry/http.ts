@@ -1,0 +1,200 @@
+import http from "node:http";
+import https from "node:https";
+import { rootCertificates } from "node:tls";
+import { RegistryError } from "./errors.js";
+import { displayUrl } from "./redact.js";
+
+/** TLS material for one registry host. */
+export interface TlsSettings {
+  /** Extra CA certificates (PEM), trusted in addition to the system's. */
+  ca?: string[];
+  /** A client certificate and key (PEM) for registries that ask for one. */
+  cert?: string;
+  key?: string;
+  /** False only for hosts named with --insecure-registry. */
+  verify: boolean;
+}
+
+export interface HttpRequestInit {
+  method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  /** The connection pool to use (see `createAgent`); none means Node's default one. */
+  agent?: http.Agent;
+  /** Fail when no byte moves for this long (connecting, waiting, or mid-body). */
+  stallTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** The body stream; the caller consumes or destroys it. Stalls fail it with a RegistryError. */
+  body: http.IncomingMessage;
+  url: URL;
+}
+
+const TRUST_ERRORS = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_UNTRUSTED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/** Errors that say "this port does not speak TLS" (an http:// registry answered). */
+const PROTOCOL_MISMATCH = new Set([
+  "EPROTO",
+  "ERR_SSL_WRONG_VERSION_NUMBER",
+  "ERR_SSL_PACKET_LENGTH_TOO_LONG",
+]);
+
+/** A keep-alive connection pool for one scheme and TLS configuration. */
+export function createAgent(protocol: string, tls: TlsSettings | undefined): http.Agent {
+  if (protocol === "http:") return new http.Agent({ keepAlive: true, maxSockets: 32 });
+  return new https.Agent({
+    keepAlive: true,
+    maxSockets: 32,
+    ...(tls?.ca?.length ? { ca: [...rootCertificates, ...tls.ca] } : {}),
+    ...(tls?.cert ? { cert: tls.cert } : {}),
+    ...(tls?.key ? { key: tls.key } : {}),
+    rejectUnauthorized: tls?.verify ?? true,
+  });
+}
+
+/** Whether a failed https attempt means the server speaks plain http on that port. */
+export function isProtocolMismatch(error: unknown): boolean {
+  const code = (error as { details?: { systemCode?: string } }).details?.systemCode;
+  return code !== undefined && PROTOCOL_MISMATCH.has(code);
+}
+
+/** Translate a socket or TLS error into a RegistryError naming the host. */
+export function networkError(error: unknown, url: URL): RegistryError {
+  if (error instanceof RegistryError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "";
+  const detail = error instanceof Error ? error.message : String(error);
+  const where = displayUrl(url);
+  if (TRUST_ERRORS.has(code)) {
+    return new RegistryError("ETRUST", `${url.host}: TLS certificate not trusted (${code})`, {
+      hint: `give its CA with --ca-cert FILE or put it in /etc/docker/certs.d/${url.host}/ca.crt; --insecure-registry ${url.host} skips the check`,
+      details: { host: url.host, systemCode: code },
+      cause: error,
+    });
+  }
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return new RegistryError("ENETWORK", `${url.host}: host name not found (${code})`, {
+      hint: "check the registry name and this machine's DNS",
+      transient: code === "EAI_AGAIN",
+      details: { host: url.host, systemCode: code },
+      cause: error,
+    });
+  }
+  if (code === "ABORT_ERR") {
+    return new RegistryError("ENETWORK", `${where}: cancelled`, { cause: error });
+  }
+  return new RegistryError("ENETWORK", `${where}: ${describeCode(code, detail)}`, {
+    transient: !PROTOCOL_MISMATCH.has(code),
+    details: { host: url.host, ...(code ? { systemCode: code } : {}) },
+    cause: error,
+  });
+}
+
+function describeCode(code: string, detail: string): string {
+  switch (code) {
+    case "ECONNRESET":
+      return "connection reset";
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "ETIMEDOUT":
+      return "connection timed out";
+    case "EPIPE":
+      return "connection closed while sending";
+    default:
+      return code ? `${detail} (${code})` : detail;
+  }
+}
+
+function stallError(url: URL, ms: number): RegistryError {
+  return new RegistryError(
+    "ENETWORK",
+    `${displayUrl(url)}: stalled (no data for ${Math.round(ms / 1000)} s)`,
+    { transient: true, details: { host: url.host } },
+  );
+}
+
+/**
+ * One HTTP request over node:http/https (keep-alive pools, custom CAs, streamed bodies).
+ * Resolves when the response head arrives; redirects are not followed here.
+ */
+export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse> {
+  const transport = url.protocol === "https:" ? https : http;
+  return new Promise<HttpResponse>((resolve, reject) => {
+    let response: http.IncomingMessage | undefined;
+    const request = transport.request(
+      url,
+      {
+        method: init.method ?? "GET",
+        headers: init.headers ?? {},
+        ...(init.agent ? { agent: init.agent } : {}),
+        ...(init.signal ? { signal: init.signal } : {}),
+      },
+      (res) => {
+        response = res;
+        res.on("error", () => {});
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
+      },
+    );
+    request.setTimeout(init.stallTimeoutMs, () => {
+      const error = stallError(url, init.stallTimeoutMs);
+      if (response) response.destroy(error);
+      request.destroy(error);
+    });
+    request.on("error", (error) => {
+      const translated = networkError(error, url);
+      if (response) response.destroy(translated);
+      else reject(translated);
+    });
+    request.end(init.body);
+  });
+}
+
+/** Read a (small) body into memory, refusing more than `limit` bytes. */
+export async function readBody(response: HttpResponse, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of response.body) {
+      total += (chunk as Buffer).length;
+      if (total > limit) {
+        response.body.destroy();
+        throw new RegistryError(
+          "EREGISTRY",
+          `${displayUrl(response.url)}: response larger than ${limit} bytes`,
+        );
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    throw networkError(error, response.url);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Throw the rest of a body away so the connection can be reused. */
+export async function discardBody(response: HttpResponse): Promise<void> {
+  try {
+    await readBody(response, 1024 * 1024);
+  } catch {
+    response.body.destroy();
+  }
+}
+
+/** A header's single value (the first one when repeated). */
+export function headerValue(headers: http.IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
