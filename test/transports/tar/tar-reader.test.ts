@@ -358,7 +358,7 @@ describe("TarReader over skopeo output", () => {
   });
 });
 
-function hasCommand(command: string): boolean {
+function _hasCommand(command: string): boolean {
   try {
     execFileSync(command, ["--version"], { stdio: "ignore" });
     return true;

@@ -8,7 +8,6 @@ import {
   wimHeaderFlagNames,
 } from "../../../src/transports/wim/header.js";
 import {
-  hasWimtools,
   makeSourceTree,
   makeTempDir,
   removeTempDir,

@@ -13,7 +13,6 @@ import {
 import type { WimImageInfo, WimInfo } from "../../../src/types/wim.js";
 import { legacyFullName, wimImageRefName } from "../../../src/types/wim.js";
 import {
-  hasWimtools,
   makeSourceTree,
   makeTempDir,
   removeTempDir,
