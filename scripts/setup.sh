@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Everything the test suite needs on a fresh Debian machine (run as root): the real
+# distribution registry, skopeo and umoci for interoperability, wimtools for real WIM files,
+# unzip/zip, then the npm packages from the lock file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(docker-registry skopeo umoci wimtools unzip zip python3 openssl apache2-utils time)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Debian package enables a registry service; the tests start their own on loopback ports.
+if command -v systemctl >/dev/null 2>&1; then systemctl stop docker-registry 2>/dev/null || true; fi
+npm ci --no-audit --no-fund
