@@ -1,0 +1,171 @@
+import { createHash } from "node:crypto";
+import path from "node:path";
+import { Readable, Transform } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { copyImages } from "../../src/engine/copy.js";
+import { type ImagePlan, planImage } from "../../src/engine/plan.js";
+import { isFerryError } from "../../src/errors.js";
+import { DirectoryFiles } from "../../src/transports/layout/layout-files.js";
+import { LayoutSource } from "../../src/transports/layout/source.js";
+import type { Descriptor } from "../../src/types/descriptor.js";
+import type { Sink, Source } from "../../src/types/transport.js";
+import { tempDir } from "../helpers/cli.js";
+import { threeImageLayout } from "../helpers/oci-layout.js";
+import { fingerprint } from "../helpers/tree.js";
+
+/** What a sink under test must offer the conformance suite. */
+export interface SinkUnderTest {
+  sink: Sink;
+  /** Read back what was committed, as a source. */
+  readBack(): Promise<Source>;
+}
+
+export interface SinkFactory {
+  /** Make the empty target (a store, an output folder); return the folder that must not change on failure or abort. */
+  prepare(dir: string): Promise<string>;
+  create(dir: string, attempt: number): Promise<SinkUnderTest>;
+}
+
+async function fixture(dir: string): Promise<LayoutSource> {
+  const layoutDir = path.join(dir, "fixture");
+  threeImageLayout(layoutDir);
+  return LayoutSource.open(new DirectoryFiles(layoutDir), {
+    transport: `oci:${layoutDir}`,
+    fallbackRepository: "localhost/fixture",
+  });
+}
+
+async function plansOf(source: Source): Promise<ImagePlan[]> {
+  return Promise.all(
+    (await source.images()).map((image) => planImage(source, image, { platforms: "all" })),
+  );
+}
+
+async function hashBlob(source: Source, descriptor: Descriptor): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of await source.openBlob(descriptor)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest("hex")}`;
+}
+
+/** A source that serves one blob with a flipped byte. */
+function corrupting(source: Source, victim: string): Source {
+  return {
+    label: source.label,
+    images: () => source.images(),
+    fetchManifest: (d) => source.fetchManifest(d),
+    close: () => source.close(),
+    async openBlob(descriptor) {
+      const stream = await source.openBlob(descriptor);
+      if (descriptor.digest !== victim) return stream;
+      let flipped = false;
+      return stream.pipe(
+        new Transform({
+          transform(chunk: Buffer, _e, callback) {
+            const copy = Buffer.from(chunk);
+            if (!flipped && copy.length > 0) {
+              copy[0] = (copy[0] ?? 0) ^ 0xff;
+              flipped = true;
+            }
+            callback(null, copy);
+          },
+        }),
+      );
+    },
+  };
+}
+
+/** The shared suite every sink runs. */
+export function sinkConformance(name: string, factory: SinkFactory): void {
+  describe(`${name} (sink conformance)`, () => {
+    it("round-trips images: same roots, every blob byte-identical", async () => {
+      const tmp = tempDir();
+      try {
+        const source = await fixture(tmp.dir);
+        const plans = await plansOf(source);
+        const target = await factory.create(tmp.dir, 0);
+        const result = await copyImages(target.sink, plans);
+        expect(result.committed).toBe(true);
+        const back = await target.readBack();
+        const images = await back.images();
+        expect(images.map((i) => [i.name, i.descriptor.digest]).sort()).toEqual(
+          plans.map((p) => [p.name, p.root.digest]).sort(),
+        );
+        for (const plan of await plansOf(back)) {
+          for (const blob of plan.blobs)
+            expect(await hashBlob(back, blob.descriptor)).toBe(blob.descriptor.digest);
+        }
+        await back.close();
+        await source.close();
+      } finally {
+        tmp.cleanup();
+      }
+    });
+
+    it("skips blobs it already has: shared layers once, a second copy re-puts nothing", async () => {
+      const tmp = tempDir();
+      try {
+        const source = await fixture(tmp.dir);
+        const plans = await plansOf(source);
+        const distinct = new Set(plans.flatMap((p) => p.blobs.map((b) => b.descriptor.digest)));
+        const first = await factory.create(tmp.dir, 0);
+        const result = await copyImages(first.sink, plans);
+        expect(result.blobsCopied + result.blobsSkipped).toBe(distinct.size);
+        const second = await factory.create(tmp.dir, 1);
+        const again = await copyImages(second.sink, plans);
+        expect(again.committed).toBe(true);
+        await source.close();
+      } finally {
+        tmp.cleanup();
+      }
+    });
+
+    it("a corrupt blob fails with EINTEGRITY naming it, and leaves nothing behind", async () => {
+      const tmp = tempDir();
+      try {
+        const source = await fixture(tmp.dir);
+        const plans = await plansOf(source);
+        const victim = plans[0]?.blobs.find((b) => b.descriptor.size > 1000)?.descriptor
+          .digest as string;
+        const bad = corrupting(source, victim);
+        const badPlans = plans.map((p) => ({ ...p, source: bad }));
+        const visible = await factory.prepare(tmp.dir);
+        const before = fingerprint(visible);
+        const target = await factory.create(tmp.dir, 0);
+        const error = await copyImages(target.sink, badPlans).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(isFerryError(error) && error.code).toBe("EINTEGRITY");
+        expect((error as Error).message).toContain(victim);
+        expect(fingerprint(visible)).toEqual(before);
+        await source.close();
+      } finally {
+        tmp.cleanup();
+      }
+    });
+
+    it("abort after some blobs leaves nothing visible", async () => {
+      const tmp = tempDir();
+      try {
+        const source = await fixture(tmp.dir);
+        const plans = await plansOf(source);
+        const visible = await factory.prepare(tmp.dir);
+        const before = fingerprint(visible);
+        const target = await factory.create(tmp.dir, 0);
+        const blob = plans[0]?.blobs[0]?.descriptor as Descriptor;
+        await target.sink.putBlob(blob, Readable.from([await readAll(source, blob)]));
+        await target.sink.abort();
+        expect(fingerprint(visible)).toEqual(before);
+        await source.close();
+      } finally {
+        tmp.cleanup();
+      }
+    });
+  });
+}
+
+async function readAll(source: Source, descriptor: Descriptor): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await source.openBlob(descriptor)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
