@@ -1,23 +1,67 @@
 import { Command, CommanderError } from "commander";
-import { EXIT_CODES, FerryError, isFerryError } from "../errors.js";
+import { EXIT_CODES, FerryError, isFerryError, UsageError } from "../errors.js";
+import { registerCache } from "./commands/cache.js";
+import { registerCheck } from "./commands/check.js";
+import { registerExport } from "./commands/export.js";
+import { registerGc } from "./commands/gc.js";
+import { registerHave } from "./commands/have.js";
+import { registerHistory } from "./commands/history.js";
 import { registerImages } from "./commands/images.js";
 import { registerInspect } from "./commands/inspect.js";
+import { registerKeygen } from "./commands/keygen.js";
 import { registerLoad } from "./commands/load.js";
+import { registerLog } from "./commands/log.js";
+import { registerLogin } from "./commands/login.js";
+import { registerLogout } from "./commands/logout.js";
+import { registerPull } from "./commands/pull.js";
+import { registerRepair } from "./commands/repair.js";
+import { registerRmi } from "./commands/rmi.js";
 import { registerSave } from "./commands/save.js";
+import { registerSearch } from "./commands/search.js";
+import { registerTag } from "./commands/tag.js";
+import { registerTags } from "./commands/tags.js";
 import { registerVerify } from "./commands/verify.js";
+import { registerWim } from "./commands/wim.js";
 import { toolVersion } from "./context.js";
 
 export function buildProgram(): Command {
   const program = new Command("ferry")
     .description("move container images and Windows base OS images across an air gap")
     .version(toolVersion())
+    .option("--progress <mode>", "auto (bars on a terminal), json (JSON lines on stderr) or none")
+    .hook("preAction", (command) => {
+      const mode = command.opts().progress as string | undefined;
+      if (mode !== undefined) {
+        if (!["auto", "json", "none"].includes(mode)) {
+          throw new UsageError(`--progress ${mode}: use auto, json or none`);
+        }
+        process.env.FERRY_PROGRESS = mode;
+      }
+    })
     .showHelpAfterError()
     .exitOverride();
   registerSave(program);
   registerVerify(program);
   registerInspect(program);
   registerLoad(program);
+  registerRepair(program);
   registerImages(program);
+  registerHave(program);
+  registerExport(program);
+  registerHistory(program);
+  registerCheck(program);
+  registerLog(program);
+  registerGc(program);
+  registerSearch(program);
+  registerKeygen(program);
+  registerTag(program);
+  registerRmi(program);
+  registerWim(program);
+  registerPull(program);
+  registerLogin(program);
+  registerLogout(program);
+  registerTags(program);
+  registerCache(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

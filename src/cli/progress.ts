@@ -2,6 +2,46 @@ import cliProgress from "cli-progress";
 import type { CopyEvent } from "../engine/copy.js";
 import { formatSize } from "./output.js";
 
+const MIN_BAR_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Progress as JSON lines on stderr (`ferry --progress json ...` or FERRY_PROGRESS=json), for
+ * unattended jobs: one line at start, per finished or skipped blob, at most one per second in
+ * between, and at commit.
+ */
+function jsonLines(operation: string): { onEvent: (event: CopyEvent) => void; stop: () => void } {
+  let bytes = 0;
+  let total = 0;
+  let last = 0;
+  const emit = (record: Record<string, unknown>) =>
+    process.stderr.write(
+      `${JSON.stringify({ operation, time: new Date().toISOString(), ...record })}\n`,
+    );
+  return {
+    onEvent(event) {
+      if (event.type === "start") {
+        total = event.bytes;
+        emit({ event: "start", images: event.images, blobs: event.blobs, bytes: event.bytes });
+      } else if (event.type === "blob-progress") {
+        bytes += event.bytes;
+        const now = Date.now();
+        if (now - last >= 1000) {
+          last = now;
+          emit({ event: "progress", bytes, total });
+        }
+      } else if (event.type === "blob-skip") {
+        bytes += event.size;
+        emit({ event: "blob-skipped", digest: event.digest, size: event.size });
+      } else if (event.type === "blob-done") {
+        emit({ event: "blob-done", digest: event.digest, size: event.size, bytes, total });
+      } else if (event.type === "commit") {
+        emit({ event: "commit" });
+      }
+    },
+    stop() {},
+  };
+}
+
 /**
  * A byte progress bar on stderr, only when stderr is a terminal and the output is not JSON;
  * silent otherwise (cron jobs and pipes get no escape codes).
@@ -10,7 +50,10 @@ export function createProgress(
   label: string,
   enabled: boolean,
 ): { onEvent: (event: CopyEvent) => void; stop: () => void } {
-  if (!enabled || !process.stderr.isTTY) return { onEvent: () => {}, stop: () => {} };
+  const mode = process.env.FERRY_PROGRESS ?? "auto";
+  if (mode === "json") return jsonLines(label);
+  if (!enabled || mode === "none" || !process.stderr.isTTY)
+    return { onEvent: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
@@ -37,21 +80,24 @@ export function createProgress(
         case "start":
           total = event.bytes;
           blobsTotal = event.blobs;
-          bar.start(Math.max(1, total), 0, payload());
-          started = true;
+          // Short work gets no bar: it would only flash.
+          if (total >= MIN_BAR_BYTES) {
+            bar.start(Math.max(1, total), 0, payload());
+            started = true;
+          }
           break;
         case "blob-progress":
           bytes += event.bytes;
-          bar.update(bytes, payload());
+          if (started) bar.update(bytes, payload());
           break;
         case "blob-skip":
           bytes += event.size;
           blobsDone++;
-          bar.update(bytes, payload());
+          if (started) bar.update(bytes, payload());
           break;
         case "blob-done":
           blobsDone++;
-          bar.update(bytes, payload());
+          if (started) bar.update(bytes, payload());
           break;
         default:
           break;

@@ -6,12 +6,18 @@ import { DirectoryFiles } from "../transports/layout/layout-files.js";
 import { localRepositoryName } from "../transports/layout/local-name.js";
 import { LayoutSource } from "../transports/layout/source.js";
 import { openOciArchive } from "../transports/oci-archive/source.js";
+import type { RegistrySession } from "../transports/registry/session.js";
+import { RegistrySource } from "../transports/registry/source.js";
+import { isHttpUrl, WimSource } from "../transports/wim/source.js";
+import { parseReference } from "../types/reference.js";
 import type { Source } from "../types/transport.js";
 
 export type SourceSpec =
   | { transport: "oci"; path: string; ref?: string }
   | { transport: "oci-archive"; path: string; ref?: string }
-  | { transport: "docker-archive"; path: string; ref?: string };
+  | { transport: "docker-archive"; path: string; ref?: string }
+  | { transport: "wim"; location: string; sha256?: string }
+  | { transport: "docker"; ref: string };
 
 const TRANSPORTS = ["oci", "oci-archive", "docker-archive"] as const;
 
@@ -33,21 +39,86 @@ export function parseSourceSpec(text: string): SourceSpec {
   if ((TRANSPORTS as readonly string[]).includes(prefix)) {
     const { path: where, ref } = splitPathAndRef(text.slice(colon + 1));
     if (!where) throw new UsageError(`${text}: the ${prefix} source needs a path`);
-    return { transport: prefix as SourceSpec["transport"], path: where, ...(ref ? { ref } : {}) };
+    return {
+      transport: prefix as (typeof TRANSPORTS)[number],
+      path: where,
+      ...(ref ? { ref } : {}),
+    };
   }
-  if (text.startsWith("docker://") || prefix === "") {
-    throw new UsageError(`${text}: registry sources are not supported yet`, {
-      hint: "use oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:REF]",
-    });
-  }
+  const wim = parseWimSpec(text, prefix);
+  if (wim) return wim;
+  const registry = parseRegistrySpec(text, prefix);
+  if (registry) return registry;
   throw new UsageError(`${text}: unknown source transport ${JSON.stringify(prefix)}`, {
     hint: "use oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:REF]",
   });
 }
 
+/**
+ * `wim:PATH`, `wim:URL`, a bare path ending in `.wim` (or `.swm`, to name a split set's missing
+ * parts), or an http(s) URL whose path ends in `.wim`.
+ */
+function parseWimSpec(text: string, prefix: string): SourceSpec | undefined {
+  if (prefix === "wim") {
+    const location = text.slice("wim:".length);
+    if (!location) throw new UsageError(`${text}: the wim source needs a path or URL`);
+    return { transport: "wim", location };
+  }
+  if (isHttpUrl(text)) {
+    let pathname = "";
+    try {
+      pathname = new URL(text).pathname;
+    } catch {
+      throw new UsageError(`${text}: not a valid URL`);
+    }
+    return /\.wim$/i.test(pathname) ? { transport: "wim", location: text } : undefined;
+  }
+  return /\.(wim|swm)$/i.test(text) ? { transport: "wim", location: text } : undefined;
+}
+
+/**
+ * `docker://REF`, or a bare image reference (`alpine:3.19`, `host:5000/team/app@sha256:...`).
+ * A malformed `docker://` reference, or a bare word that is no reference, fails with EBADREF.
+ */
+function parseRegistrySpec(text: string, prefix: string): SourceSpec | undefined {
+  if (text.startsWith("docker://")) {
+    const ref = text.slice("docker://".length);
+    parseReference(ref);
+    return { transport: "docker", ref };
+  }
+  try {
+    parseReference(text);
+  } catch (error) {
+    if (prefix === "") throw error;
+    return undefined;
+  }
+  return { transport: "docker", ref: text };
+}
+
+export interface OpenSourceOptions {
+  /** Where downloads are kept while saving (the bundle's folder: same disk, room for it). */
+  tempDir?: string;
+  /** The registry session (clients, download cache) for `docker://` and bare references. */
+  registry?: { session: RegistrySession; skipForeign?: boolean };
+}
+
 /** Open a parsed source. */
-export async function openSource(spec: SourceSpec): Promise<Source> {
+export async function openSource(
+  spec: SourceSpec,
+  options: OpenSourceOptions = {},
+): Promise<Source> {
   switch (spec.transport) {
+    case "docker":
+      if (!options.registry)
+        throw new UsageError(`${spec.ref}: registry sources need a registry session`);
+      return new RegistrySource(options.registry.session, spec.ref, {
+        skipForeign: options.registry.skipForeign ?? false,
+      });
+    case "wim":
+      return WimSource.open(spec.location, {
+        ...(spec.sha256 ? { sha256: spec.sha256 } : {}),
+        ...(options.tempDir ? { tempDir: options.tempDir } : {}),
+      });
     case "oci": {
       const info = await stat(spec.path).catch(() => undefined);
       if (!info?.isDirectory()) throw new UsageError(`oci:${spec.path}: no such directory`);
@@ -62,4 +133,19 @@ export async function openSource(spec: SourceSpec): Promise<Source> {
     case "docker-archive":
       return DockerArchiveSource.open(spec.path, spec.ref);
   }
+}
+
+/** Resolve a local source's relative path against a folder (an image list's own folder). */
+export function resolveSpecPath(spec: SourceSpec, baseDir: string): SourceSpec {
+  if (
+    spec.transport === "oci" ||
+    spec.transport === "oci-archive" ||
+    spec.transport === "docker-archive"
+  ) {
+    return { ...spec, path: path.resolve(baseDir, spec.path) };
+  }
+  if (spec.transport === "wim" && !/^https?:\/\//i.test(spec.location)) {
+    return { ...spec, location: path.resolve(baseDir, spec.location) };
+  }
+  return spec;
 }

@@ -1,6 +1,7 @@
 import { Readable } from "node:stream";
 import { VerifyingStream } from "../digest/verifying-stream.js";
 import { FerryError, isFerryError } from "../errors.js";
+import type { Descriptor } from "../types/descriptor.js";
 import type { ImageRecord, Sink, Source } from "../types/transport.js";
 import type { ImagePlan, PlannedBlob } from "./plan.js";
 
@@ -10,7 +11,33 @@ export type CopyEvent =
   | { type: "blob-progress"; digest: string; bytes: number }
   | { type: "blob-done"; digest: string; size: number }
   | { type: "blob-skip"; digest: string; size: number }
+  | { type: "blob-omit"; digest: string; size: number; reason: string }
   | { type: "commit" };
+
+/**
+ * Optional extras a source may offer the engine (the registry source does both).
+ */
+export interface SourceHooks {
+  /**
+   * The blobs this copy will open from the source (those the sink lacks), in copy order, so
+   * a network source can download them ahead of a sink that takes one blob at a time.
+   */
+  prefetch?(descriptors: Descriptor[]): void;
+  /**
+   * Why the source leaves a blob out on purpose (e.g. `--skip-foreign`), else undefined. Such
+   * a blob is not copied; it stays in the image's contents, so a bundle lists it as required.
+   */
+  omitReason?(descriptor: Descriptor): string | undefined;
+}
+
+/** A blob left out on purpose, and why. */
+export interface OmittedBlob {
+  digest: string;
+  size: number;
+  mediaType: string;
+  reason: string;
+  images: string[];
+}
 
 /** A blob that failed verification, with the images it belongs to. */
 export interface BlobProblem {
@@ -40,6 +67,8 @@ export interface CopyResult {
   bytesCopied: number;
   bytesSkipped: number;
   problems: BlobProblem[];
+  /** Blobs a source left out on purpose (see `SourceHooks.omitReason`). */
+  omitted: OmittedBlob[];
   committed: boolean;
 }
 
@@ -116,6 +145,34 @@ async function runBounded<T>(
   if (failed) throw failed.reason;
 }
 
+/** Take the blobs their source leaves out on purpose off the job list. */
+function takeOmitted(jobs: BlobJob[]): { kept: BlobJob[]; omitted: OmittedBlob[] } {
+  const kept: BlobJob[] = [];
+  const omitted: OmittedBlob[] = [];
+  for (const job of jobs) {
+    const reason = (job.source as Source & SourceHooks).omitReason?.(job.descriptor);
+    if (reason === undefined) kept.push(job);
+    else {
+      const { digest, size, mediaType } = job.descriptor;
+      omitted.push({ digest, size, mediaType, reason, images: job.images });
+    }
+  }
+  return { kept, omitted };
+}
+
+/** Tell each source that can fetch ahead which of its blobs the sink still needs, in order. */
+async function announcePrefetch(sink: Sink, jobs: BlobJob[]): Promise<void> {
+  const wanted = new Map<Source & SourceHooks, Descriptor[]>();
+  for (const job of jobs) {
+    const source = job.source as Source & SourceHooks;
+    if (!source.prefetch || job.configBytes || (await sink.hasBlob(job.descriptor))) continue;
+    const list = wanted.get(source) ?? [];
+    list.push(job.descriptor);
+    wanted.set(source, list);
+  }
+  for (const [source, descriptors] of wanted) source.prefetch?.(descriptors);
+}
+
 /** Fail before writing anything when the source lacks blobs the sink does not have either. */
 async function checkRequiredBlobs(sink: Sink, jobs: BlobJob[]): Promise<void> {
   const missing: BlobJob[] = [];
@@ -147,7 +204,7 @@ export async function copyImages(
   options: CopyOptions = {},
 ): Promise<CopyResult> {
   const emit = options.onEvent ?? (() => {});
-  const jobs = collectBlobJobs(plans);
+  const { kept: jobs, omitted } = takeOmitted(collectBlobJobs(plans));
   const result: CopyResult = {
     images: plans.map(recordOf),
     blobsCopied: 0,
@@ -155,10 +212,14 @@ export async function copyImages(
     bytesCopied: 0,
     bytesSkipped: 0,
     problems: [],
+    omitted,
     committed: false,
   };
   const totalBytes = jobs.reduce((sum, job) => sum + job.descriptor.size, 0);
   emit({ type: "start", images: plans.length, blobs: jobs.length, bytes: totalBytes });
+  for (const blob of omitted) {
+    emit({ type: "blob-omit", digest: blob.digest, size: blob.size, reason: blob.reason });
+  }
 
   let fatal: unknown;
   const active = new Set<Readable>();
@@ -209,6 +270,7 @@ export async function copyImages(
 
   try {
     await checkRequiredBlobs(sink, jobs);
+    await announcePrefetch(sink, jobs);
     const limit = Math.max(1, Math.min(options.jobs ?? 4, sink.maxConcurrentBlobs));
     await runBounded(
       jobs,

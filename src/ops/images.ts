@@ -3,7 +3,14 @@ import { isFerryError } from "../errors.js";
 import { refNameOf } from "../transports/layout/index-file.js";
 import { LayoutSource } from "../transports/layout/source.js";
 import { Store } from "../transports/layout/store.js";
-import { parseImageConfig } from "../types/manifest.js";
+import {
+  type OsImageFacts,
+  osImageFactsFromManifestBytes,
+  osImagePlatform,
+  parseOsImageRef,
+} from "../transports/wim/artifact.js";
+import { CREATED_ANNOTATION } from "../types/descriptor.js";
+import { type ImageManifest, parseImageConfig } from "../types/manifest.js";
 import { formatPlatform } from "../types/platform.js";
 import { familiarRepository, parseReference } from "../types/reference.js";
 
@@ -20,10 +27,58 @@ export interface StoredImage {
   annotations: Record<string, string>;
   /** Set when the image's content could not be read (a damaged store: run `ferry check`). */
   error?: string;
+  /** For a Windows base OS image: what its (verified) manifest says. */
+  os?: StoredOsImage;
+}
+
+/** The facts `ferry images` shows for a Windows base OS image. */
+export interface StoredOsImage {
+  name: string;
+  version: string;
+  architecture: string;
+  fullName: string;
+  imageCount: number;
+  images: string[];
+  /** The .wim file's digest and size. */
+  wim: string;
+  wimSize: number;
+}
+
+export interface ListImagesOptions {
+  /** Only Windows base OS images (`ferry images --os`). */
+  osOnly?: boolean;
+}
+
+/** Fill in what an OS image row shows: short repository, platform, creation time, facts. */
+function describeOsImage(image: StoredImage, os: OsImageFacts, manifestBytes?: Buffer): void {
+  image.kind = "os-image";
+  const parts = parseOsImageRef(image.ref);
+  if (parts) image.repository = parts.repository;
+  image.platforms = [formatPlatform(osImagePlatform(os))];
+  try {
+    const created = (JSON.parse(manifestBytes?.toString("utf8") ?? "{}") as ImageManifest)
+      .annotations?.[CREATED_ANNOTATION];
+    if (created) image.created = created;
+  } catch {
+    // the manifest was verified and parsed already; no creation time is not an error
+  }
+  image.os = {
+    name: os.name,
+    version: os.version,
+    architecture: os.architecture,
+    fullName: os.fullName,
+    imageCount: os.imageCount,
+    images: os.imageNames,
+    wim: os.wim.digest,
+    wimSize: os.wim.size,
+  };
 }
 
 /** List the images in the store, like `docker images`. */
-export async function listImages(storeDir: string): Promise<StoredImage[]> {
+export async function listImages(
+  storeDir: string,
+  options: ListImagesOptions = {},
+): Promise<StoredImage[]> {
   if (!(await Store.exists(storeDir))) return [];
   const store = await Store.open(storeDir);
   const source = await LayoutSource.open(store.files, {
@@ -65,10 +120,13 @@ export async function listImages(storeDir: string): Promise<StoredImage[]> {
         const created = parseImageConfig(firstConfig.value, "config").created;
         if (created) image.created = created;
       }
+      const root = plan.manifests.find((m) => m.descriptor.digest === descriptor.digest);
+      const os = root ? osImageFactsFromManifestBytes(root.bytes) : undefined;
+      if (os) describeOsImage(image, os, root?.bytes);
     } catch (error) {
       image.error = isFerryError(error) ? error.message : String(error);
     }
     images.push(image);
   }
-  return images;
+  return options.osOnly ? images.filter((i) => i.kind === "os-image") : images;
 }

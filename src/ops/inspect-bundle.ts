@@ -1,6 +1,7 @@
 import type { BundleProblem } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
-import type { BundleImage } from "../types/bundle.js";
+import { findSplitBundle } from "../transports/bundle/split-open.js";
+import { type BundleImage, type BundleOsImage, osImagesOf } from "../types/bundle.js";
 
 export interface BundleInspection {
   bundle: string;
@@ -11,7 +12,16 @@ export interface BundleInspection {
   blobs: number;
   bytes: number;
   delta: { requires: number; requiredBytes: number; base: unknown } | null;
+  /** Windows base OS images (ferry.json osImages, or derived from os-image entries). */
+  osImages: BundleOsImage[];
   problems: BundleProblem[];
+  /** Split volumes read in place: how many parts, of what size, and the parity volume. */
+  split?: {
+    partsFile: string | null;
+    parts: number;
+    partSize: number | null;
+    parity: string | null;
+  };
 }
 
 /**
@@ -28,7 +38,9 @@ export async function inspectBundle(path: string): Promise<BundleInspection> {
       blobs: 0,
       bytes: 0,
       delta: null,
+      osImages: [],
       problems: reader.problems,
+      ...(await splitSummary(path)),
     };
     if (!manifest) return report;
     const carried = new Map(manifest.blobs.map((b) => [b.digest as string, b.size]));
@@ -42,6 +54,7 @@ export async function inspectBundle(path: string): Promise<BundleInspection> {
       blobCount: blobs.length,
       carriedBytes: blobs.reduce((sum, digest) => sum + (carried.get(digest) ?? 0), 0),
     }));
+    report.osImages = manifest.osImages ?? osImagesOf(manifest.images);
     if (manifest.requires.length > 0 || manifest.base) {
       report.delta = {
         requires: manifest.requires.length,
@@ -53,4 +66,17 @@ export async function inspectBundle(path: string): Promise<BundleInspection> {
   } finally {
     await reader.close();
   }
+}
+
+async function splitSummary(path: string): Promise<Pick<BundleInspection, "split">> {
+  const split = await findSplitBundle(path);
+  if (!split) return {};
+  return {
+    split: {
+      partsFile: split.partsFile ?? null,
+      parts: split.parts.length,
+      partSize: split.manifest?.partSize ?? null,
+      parity: split.parity?.name ?? null,
+    },
+  };
 }

@@ -5,6 +5,9 @@ import { BundleSource } from "../transports/bundle/source.js";
 import { refNameOf } from "../transports/layout/index-file.js";
 import { StoreSink, type StoreSinkOptions, type TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
+import type { TrustedKey } from "../trust/keys.js";
+import { explainSplitFailure } from "./open-bundle.js";
+import { type LatestMove, type LoadedOsImage, osImageLoad } from "./wim-load.js";
 
 export type ImageStatus = "new" | "updated" | "unchanged";
 
@@ -18,6 +21,10 @@ export interface LoadReport {
   bytesWritten: number;
   bytesSkipped: number;
   tagsMoved: TagChange[];
+  /** Windows base OS images this load installed (ferry.json kind os-image). */
+  osImages: LoadedOsImage[];
+  /** `latest` tags of OS images that moved. */
+  latestMoved: LatestMove[];
   seconds: number;
 }
 
@@ -27,6 +34,10 @@ export interface LoadOptions {
   jobs?: number;
   /** Extra store-sink behaviour (OS-image tags, annotations). */
   sinkOptions?: Omit<StoreSinkOptions, "logEntry">;
+  /** Require a signature by one of these keys (checked before anything is written). */
+  trust?: TrustedKey[];
+  /** Point each OS image name's `latest` at its newest installed version (default true). */
+  latest?: boolean;
 }
 
 /**
@@ -36,7 +47,7 @@ export interface LoadOptions {
  */
 export async function loadBundle(path: string, options: LoadOptions): Promise<LoadReport> {
   const started = Date.now();
-  const reader = await BundleReader.open(path);
+  const reader = await BundleReader.open(path, { trust: options.trust ?? [] });
   try {
     const manifest = reader.manifest;
     if (!manifest) throw reader.problemsError();
@@ -48,8 +59,12 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
     const plans = [];
     for (const image of await source.images())
       plans.push(await planImage(source, image, { platforms: "all" }));
+    const wim = osImageLoad(plans, {
+      latest: options.latest !== false,
+      ...(options.sinkOptions ? { base: options.sinkOptions } : {}),
+    });
     const sink = new StoreSink(store, {
-      ...options.sinkOptions,
+      ...wim.sinkOptions,
       logEntry: { action: "load", bundle: path, bundleId: manifest.id, created: manifest.created },
     });
     const result = await copyImages(sink, plans, {
@@ -80,8 +95,12 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
       bytesWritten: result.bytesCopied,
       bytesSkipped: result.bytesSkipped,
       tagsMoved: sink.tagChanges,
+      osImages: wim.osImages(),
+      latestMoved: wim.latestMoved(sink.tagChanges),
       seconds: (Date.now() - started) / 1000,
     };
+  } catch (error) {
+    throw explainSplitFailure(reader, error);
   } finally {
     await reader.close();
   }

@@ -1,38 +1,66 @@
+import type { KeyObject } from "node:crypto";
 import { type CopyEvent, copyImages } from "../engine/copy.js";
 import { type ImagePlan, planImage } from "../engine/plan.js";
 import { UsageError } from "../errors.js";
 import { BundleSink } from "../transports/bundle/sink.js";
+import type { SplitOptions } from "../transports/bundle/split-writer.js";
 import type { BundleManifest } from "../types/bundle.js";
+import type { PartsManifest } from "../types/parts.js";
 import type { PlatformSelector } from "../types/platform.js";
 import type { Source } from "../types/transport.js";
+import { type DeltaBase, deltaMayOmit } from "./delta-base.js";
+
+/** One source and the platforms to take from it. */
+export interface SaveInput {
+  source: Source;
+  platforms: PlatformSelector;
+}
 
 export interface SaveOptions {
   output: string;
-  platforms: PlatformSelector;
   tool: string;
   onEvent?: (event: CopyEvent) => void;
   jobs?: number;
+  /** Leave out what the other side has (a delta bundle). */
+  since?: DeltaBase;
+  signer?: { key: KeyObject; id: string };
+  /** Write split volumes (and optionally a parity volume) instead of one file. */
+  split?: SplitOptions;
 }
+
+export type SaveStatus = "new" | "updated" | "unchanged";
 
 export interface SaveReport {
   bundle: string;
   id: string;
-  images: Array<{ ref: string; digest: string; platforms: string[]; size: number; source: string }>;
+  images: Array<{
+    ref: string;
+    digest: string;
+    platforms: string[];
+    size: number;
+    source: string;
+    /** Against --since: new, updated (previous digest given), or unchanged. */
+    status?: SaveStatus;
+    previous?: string;
+  }>;
   blobs: number;
   bytes: number;
+  /** Delta: blobs needed but left out because the other side has them. */
+  requires: number;
+  requiredBytes: number;
   fileSize: number;
+  signedBy?: string;
+  /** The `.parts` written (part names, sizes, sha256s, parity) when split. */
+  parts?: PartsManifest;
   seconds: number;
   manifest: BundleManifest;
 }
 
 /** Plan every image of every source; the same name twice is a usage error. */
-export async function planSources(
-  sources: Source[],
-  platforms: PlatformSelector,
-): Promise<ImagePlan[]> {
+export async function planInputs(inputs: SaveInput[]): Promise<ImagePlan[]> {
   const plans: ImagePlan[] = [];
   const names = new Map<string, string>();
-  for (const source of sources) {
+  for (const { source, platforms } of inputs) {
     for (const image of await source.images()) {
       const earlier = names.get(image.name);
       if (earlier !== undefined) {
@@ -47,14 +75,32 @@ export async function planSources(
   return plans;
 }
 
+function statusAgainst(
+  since: DeltaBase | undefined,
+  ref: string,
+  digest: string,
+): { status?: SaveStatus; previous?: string } {
+  if (!since) return {};
+  const previous = since.images.get(ref);
+  if (previous === undefined) return { status: "new" };
+  return previous === digest ? { status: "unchanged" } : { status: "updated", previous };
+}
+
 /**
  * Save images from any sources into one bundle. Blobs shared between images are written once;
- * the bundle appears under its name only when complete.
+ * with `since`, layers the other side has are left out (listed in ferry.json `requires`).
+ * The bundle appears under its name only when complete.
  */
-export async function saveBundle(sources: Source[], options: SaveOptions): Promise<SaveReport> {
+export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Promise<SaveReport> {
   const started = Date.now();
-  const plans = await planSources(sources, options.platforms);
-  const sink = await BundleSink.create(options.output, { tool: options.tool });
+  const plans = await planInputs(inputs);
+  const since = options.since;
+  const sink = await BundleSink.create(options.output, {
+    tool: options.tool,
+    ...(options.signer ? { signer: options.signer } : {}),
+    ...(options.split ? { split: options.split } : {}),
+    ...(since ? { delta: { base: since.base, has: (d) => deltaMayOmit(since, d) } } : {}),
+  });
   await copyImages(sink, plans, {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.jobs ? { jobs: options.jobs } : {}),
@@ -71,11 +117,21 @@ export async function saveBundle(sources: Source[], options: SaveOptions): Promi
       platforms: image.platforms,
       size: image.size,
       source: image.source,
+      ...statusAgainst(since, image.ref, image.digest),
     })),
     blobs: manifest.blobs.length,
     bytes: manifest.blobs.reduce((sum, blob) => sum + blob.size, 0),
+    requires: manifest.requires.length,
+    requiredBytes: manifest.requires.reduce((sum, r) => sum + r.size, 0),
     fileSize: written.bytes,
+    ...(written.parts ? { parts: written.parts } : {}),
+    ...(options.signer ? { signedBy: options.signer.id } : {}),
     seconds: (Date.now() - started) / 1000,
     manifest,
   };
+}
+
+/** Plan every image of several sources with one platform choice. */
+export function planSources(sources: Source[], platforms: PlatformSelector): Promise<ImagePlan[]> {
+  return planInputs(sources.map((source) => ({ source, platforms })));
 }

@@ -5,7 +5,9 @@ import { type BundleProblem, isFerryError } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import { BundleSource } from "../transports/bundle/source.js";
 import { DiscardSink } from "../transports/discard.js";
+import type { TrustedKey } from "../trust/keys.js";
 import type { BundleManifest } from "../types/bundle.js";
+import { checkSplitVolumes, type SplitReport } from "./open-bundle.js";
 
 export interface VerifyReport {
   bundle: string;
@@ -15,6 +17,10 @@ export interface VerifyReport {
   blobsChecked: number;
   bytesChecked: number;
   problems: BundleProblem[];
+  /** The key that signed ferry.json, and whether it was checked against trusted keys. */
+  signature?: { keyId: string; verified: boolean };
+  /** Split volumes: each part's check (presence, size, sha256) and whether repair can help. */
+  split?: SplitReport;
   seconds: number;
 }
 
@@ -57,10 +63,21 @@ async function checkRemainingBlobs(
  */
 export async function verifyBundle(
   path: string,
-  options: { onEvent?: (event: CopyEvent) => void } = {},
+  options: { onEvent?: (event: CopyEvent) => void; trust?: TrustedKey[] } = {},
 ): Promise<VerifyReport> {
   const started = Date.now();
-  const reader = await BundleReader.open(path, { collectProblems: true });
+  const split = await checkSplitVolumes(path);
+  if (split && !split.partsOk) {
+    // Bad parts are named by file before anything else is read; the rest would only echo them.
+    return {
+      ...{ bundle: path, ok: false, images: [], blobsChecked: 0, bytesChecked: 0 },
+      ...{ problems: split.problems, split, seconds: (Date.now() - started) / 1000 },
+    };
+  }
+  const reader = await BundleReader.open(path, {
+    collectProblems: true,
+    trust: options.trust ?? [],
+  });
   const report: VerifyReport = {
     bundle: path,
     ok: false,
@@ -68,10 +85,14 @@ export async function verifyBundle(
     blobsChecked: 0,
     bytesChecked: 0,
     problems: [...reader.problems],
+    ...(split ? { split } : {}),
     seconds: 0,
   };
   try {
     const manifest = reader.manifest;
+    if (reader.signatureKeyId) {
+      report.signature = { keyId: reader.signatureKeyId, verified: reader.signatureVerified };
+    }
     if (manifest) {
       report.id = manifest.id;
       const source = new BundleSource(reader);
@@ -84,6 +105,7 @@ export async function verifyBundle(
         }
       }
       const checked = new Set<string>();
+      const countedManifests = new Set<string>();
       for (const plan of plans) {
         for (const m of plan.manifests) checked.add(m.descriptor.digest);
         for (const b of plan.blobs)
@@ -99,6 +121,14 @@ export async function verifyBundle(
       });
       report.blobsChecked += result.blobsCopied;
       report.bytesChecked += result.bytesCopied;
+      for (const plan of plans) {
+        for (const m of plan.manifests) {
+          if (countedManifests.has(m.descriptor.digest)) continue;
+          countedManifests.add(m.descriptor.digest);
+          report.blobsChecked++;
+          report.bytesChecked += m.descriptor.size;
+        }
+      }
       for (const problem of result.problems) {
         report.problems.push({
           subject: problem.digest,

@@ -1,5 +1,6 @@
 import { type BundleProblem, FerryError } from "../errors.js";
 import { type Digest, isDigest } from "./digest.js";
+import { FerryAnnotation, OS_IMAGE_KIND } from "./media-types.js";
 
 /** The schema name ferry.json declares. */
 export const BUNDLE_SCHEMA = "ferry.bundle/v1";
@@ -59,6 +60,93 @@ export interface BundleManifest {
   /** What a delta was computed against. */
   base: { kind: string; id?: string; description?: string } | null;
   files: Record<string, BundleFileRecord>;
+  /** The Windows base OS images among `images` (absent when there are none). */
+  osImages?: BundleOsImage[];
+}
+
+/** A Windows base OS image (.wim) the bundle carries; also in `images` with kind os-image. */
+export interface BundleOsImage {
+  /** The image's ref in `images` and index.json: `os.ferry.invalid/nanoserver:10.0.14300.1010`. */
+  ref: string;
+  /** Image 1's NAME (`NanoServer`). */
+  name: string;
+  /** MAJOR.MINOR.BUILD.SPBUILD. */
+  version: string;
+  architecture: string;
+  /** `CN=Microsoft_NanoServer_10.0.14300.1010`. */
+  fullName: string;
+  imageCount: number;
+  /** Every image's NAME in index order (2: the Hyper-V utility VM). */
+  images: string[];
+  /** The artifact manifest. */
+  manifest: Digest;
+  /** The .wim file itself. */
+  wim: Digest;
+  /** Bytes of the .wim file. */
+  size: number;
+}
+
+/** The os-image entries of `images`, described from their annotations (ferry.json osImages). */
+export function osImagesOf(images: BundleImage[]): BundleOsImage[] {
+  return images.flatMap((image): BundleOsImage[] => {
+    const a = image.annotations ?? {};
+    const wim = a[FerryAnnotation.WimDigest];
+    const name = a[FerryAnnotation.OsName];
+    const version = a[FerryAnnotation.OsVersion];
+    if (image.kind !== OS_IMAGE_KIND || !isDigest(wim) || !name || !version) return [];
+    let names: string[] = [];
+    try {
+      const parsed = JSON.parse(a[FerryAnnotation.WimImages] ?? "[]") as unknown;
+      if (Array.isArray(parsed)) names = parsed.map(String);
+    } catch {
+      names = [];
+    }
+    return [
+      {
+        ref: image.ref,
+        name,
+        version,
+        architecture: a[FerryAnnotation.OsArchitecture] ?? "unknown",
+        fullName: a[FerryAnnotation.OsFullName] ?? "",
+        imageCount: Number(a[FerryAnnotation.WimImageCount] ?? names.length),
+        images: names,
+        manifest: image.digest,
+        wim,
+        size: Number(a[FerryAnnotation.WimSize] ?? 0),
+      },
+    ];
+  });
+}
+
+function checkOsImages(doc: Record<string, unknown>, check: Check): void {
+  if (doc.osImages === undefined) return;
+  if (!Array.isArray(doc.osImages)) {
+    check(false, "ferry.json", "has an osImages value that is not a list");
+    return;
+  }
+  const images = Array.isArray(doc.images) ? (doc.images as Array<Record<string, unknown>>) : [];
+  for (const [i, entry] of doc.osImages.entries()) {
+    const subject = `ferry.json osImages[${i}]`;
+    const o = (typeof entry === "object" && entry !== null ? entry : {}) as Record<string, unknown>;
+    check(typeof o.ref === "string", subject, "has no ref");
+    check(
+      typeof o.name === "string" && typeof o.version === "string",
+      subject,
+      "has no name/version",
+    );
+    check(isDigest(o.manifest) && isDigest(o.wim), subject, "has no valid manifest/wim digests");
+    check(Number.isSafeInteger(o.size) && (o.size as number) >= 0, subject, "has no valid size");
+    const image = images.find((candidate) => candidate?.ref === o.ref);
+    check(
+      image !== undefined &&
+        image.kind === OS_IMAGE_KIND &&
+        image.digest === o.manifest &&
+        Array.isArray(image.blobs) &&
+        image.blobs.includes(o.wim),
+      subject,
+      "does not match an os-image entry of images (same ref, manifest and wim digests)",
+    );
+  }
 }
 
 type Check = (condition: boolean, subject: string, message: string) => void;
@@ -146,6 +234,7 @@ export function parseBundleManifest(bytes: Uint8Array): BundleManifest {
   if (Array.isArray(m.requires)) {
     for (const [i, blob] of m.requires.entries()) checkBlob(blob, i, "requires", check);
   }
+  checkOsImages(m, check);
   if (problems.length > 0) {
     throw new FerryError(
       "EBADBUNDLE",

@@ -54,3 +54,25 @@ with zipfile.ZipFile(out, "w") as dst:
         plain(hostile_names[case], b"evil", dst)
     if case == "duplicate":
         plain(first_blob, src.read(first_blob), dst)
+
+if case == "rehash-ferry-json":
+    # An attacker's edit that keeps the bundle self-consistent: change ferry.json and
+    # rewrite its line in SHA256SUMS. Only a signature can tell.
+    import hashlib
+    with zipfile.ZipFile(out, "w") as dst:
+        new_manifest = None
+        for info, data in entries:
+            if info.filename == "ferry.json":
+                doc = json.loads(data)
+                doc["tool"] = "not ferry"
+                data = new_manifest = json.dumps(doc).encode()
+            if info.filename == "SHA256SUMS":
+                continue
+            plain(info.filename, data, dst)
+        sums = []
+        for line in src.read("SHA256SUMS").decode().splitlines():
+            hexd, name = line.split("  ", 1)
+            if name == "ferry.json":
+                hexd = hashlib.sha256(new_manifest).hexdigest()
+            sums.append(f"{hexd}  {name}")
+        plain("SHA256SUMS", ("\n".join(sums) + "\n").encode(), dst)

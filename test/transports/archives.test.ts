@@ -81,7 +81,7 @@ describe("docker-archive in the Docker 25+ layout (OCI layout inside, digests ke
     run("cp", ["-r", samples, root]);
     const index = JSON.parse(readFileSync(path.join(root, "index.json"), "utf8"));
     const hello = index.manifests.find((m: { annotations: Record<string, string> }) =>
-      m.annotations["org.opencontainers.image.ref.name"].endsWith("hello:1.0"),
+      m.annotations["org.opencontainers.image.ref.name"]?.endsWith("hello:1.0"),
     );
     manifestDigest = hello.digest;
     const manifest = JSON.parse(
@@ -147,7 +147,7 @@ describe("oci-archive written by skopeo", () => {
   it("reads the multi-platform index in place with its digest unchanged", async () => {
     const index = JSON.parse(readFileSync(path.join(samples, "index.json"), "utf8"));
     const multi = index.manifests.find((m: { annotations: Record<string, string> }) =>
-      m.annotations["org.opencontainers.image.ref.name"].endsWith(":multi"),
+      m.annotations["org.opencontainers.image.ref.name"]?.endsWith(":multi"),
     );
     const source = await openOciArchive(archive);
     const [image] = await source.images();

@@ -3,6 +3,7 @@ import { listImages } from "../../ops/images.js";
 import { shortDigest } from "../../types/digest.js";
 import { createOutput, formatAge, formatSize, formatTable } from "../output.js";
 import { resolveStoreDir } from "../store-location.js";
+import { osImagesTable } from "./wim.js";
 
 export function registerImages(program: Command): void {
   program
@@ -10,22 +11,29 @@ export function registerImages(program: Command): void {
     .description("list the images in the local store (like docker images)")
     .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
     .option("--digests", "show full digests")
+    .option("--os", "only Windows base OS images (with version and full name)")
     .option("--json", "print JSON")
-    .action(async (flags: { store?: string; json?: boolean; digests?: boolean }) => {
+    .action(async (flags: { store?: string; json?: boolean; digests?: boolean; os?: boolean }) => {
       const out = createOutput(flags);
-      const images = await listImages(resolveStoreDir(flags.store));
+      const images = await listImages(resolveStoreDir(flags.store), { osOnly: Boolean(flags.os) });
+      const osTable = osImagesTable(images, Boolean(flags.digests));
       out.result(images, () =>
-        formatTable(
-          ["REPOSITORY", "TAG", "DIGEST", "PLATFORMS", "SIZE", "CREATED"],
-          images.map((i) => [
-            i.repository,
-            i.tag,
-            flags.digests ? i.digest : shortDigest(i.digest),
-            i.error ? `DAMAGED: ${i.error}` : i.platforms.join(",") || "-",
-            formatSize(i.size),
-            formatAge(i.created),
-          ]),
-        ),
+        flags.os
+          ? osTable || "no Windows base OS images in the store"
+          : [
+              formatTable(
+                ["REPOSITORY", "TAG", "DIGEST", "PLATFORMS", "SIZE", "CREATED"],
+                images.map((i) => [
+                  i.repository,
+                  i.tag,
+                  flags.digests ? i.digest : shortDigest(i.digest),
+                  i.error ? `DAMAGED: ${i.error}` : i.platforms.join(",") || "-",
+                  formatSize(i.size),
+                  formatAge(i.created),
+                ]),
+              ),
+              ...(osTable && !flags.os ? ["", osTable] : []),
+            ].join("\n"),
       );
     });
 }

@@ -1,20 +1,29 @@
 import type { Command } from "commander";
 import { FerryError } from "../../errors.js";
 import { verifyBundle } from "../../ops/verify.js";
+import { collect } from "../context.js";
 import { createOutput, formatSeconds, formatSize } from "../output.js";
 import { createProgress } from "../progress.js";
+import { type TrustFlags, trustedKeys } from "../trust-options.js";
+import { splitLines } from "./repair.js";
 
 export function registerVerify(program: Command): void {
   program
     .command("verify")
     .description("check a bundle's structure and every byte; report every bad entry")
-    .argument("<bundle>", "the bundle zip")
+    .argument("<bundle>", "the bundle zip, or a split bundle's .parts file (or its .001 part)")
+    .option("--trust <key.pub>", "require a signature by this public key (repeatable)", collect)
+    .option(
+      "--trust-dir <dir>",
+      "require a signature by a key in this folder (*.pub); also $FERRY_TRUST_DIR",
+    )
     .option("--json", "print a JSON report")
     .option("-q, --quiet", "no progress")
-    .action(async (bundle: string, flags: { json?: boolean; quiet?: boolean }) => {
+    .action(async (bundle: string, flags: TrustFlags & { json?: boolean; quiet?: boolean }) => {
       const out = createOutput(flags);
       const progress = createProgress("verifying", !flags.json && !flags.quiet);
-      const report = await verifyBundle(bundle, { onEvent: progress.onEvent }).finally(
+      const trust = await trustedKeys(flags);
+      const report = await verifyBundle(bundle, { onEvent: progress.onEvent, trust }).finally(
         progress.stop,
       );
       out.result(report, () => {
@@ -22,6 +31,14 @@ export function registerVerify(program: Command): void {
           const images = p.images?.length ? ` [images: ${p.images.join(", ")}]` : "";
           return `BAD  ${p.code}  ${p.message}${images}`;
         });
+        if (report.signature) {
+          lines.push(
+            report.signature.verified
+              ? `signed by trusted key ${report.signature.keyId}`
+              : `signed by key ${report.signature.keyId} (not checked: no --trust given)`,
+          );
+        }
+        if (report.split) lines.push(...splitLines(report.split));
         const verdict = report.ok
           ? `OK   ${report.bundle}: ${report.images.length} image(s), ${report.blobsChecked} blobs, ${formatSize(report.bytesChecked)} verified in ${formatSeconds(report.seconds)}`
           : `${report.bundle}: ${report.problems.length} problem(s) found`;
@@ -35,7 +52,11 @@ export function registerVerify(program: Command): void {
           integrity ? "EINTEGRITY" : "EBADBUNDLE",
           `verification failed: ${report.problems.length} problem(s) in ${bundle}`,
           {
-            hint: "copy the bundle again from the original, or save a new one",
+            hint: report.split?.repair?.possible
+              ? `rebuild it: ${report.split.repair.command} (add --out DIR if that folder is read-only)`
+              : report.split && !report.split.partsOk
+                ? "copy the damaged or missing part(s) again from the original, or save a new bundle"
+                : "copy the bundle again from the original, or save a new one",
             details: { reported: true },
           },
         );

@@ -3,6 +3,8 @@ import { createInflateRaw } from "node:zlib";
 import { digestOfIntegrity } from "../../digest/integrity.js";
 import { sha256Digest } from "../../digest/sha256.js";
 import { BadBundleError, type BundleProblem, FerryError, NotFoundError } from "../../errors.js";
+import type { TrustedKey } from "../../trust/keys.js";
+import { verifySignature } from "../../trust/signature.js";
 import {
   BundleFile,
   type BundleManifest,
@@ -13,7 +15,8 @@ import { REF_NAME_ANNOTATION } from "../../types/descriptor.js";
 import { type Digest, digestHex } from "../../types/digest.js";
 import type { ImageIndex } from "../../types/manifest.js";
 import { blobPath, parseLayoutIndex } from "../layout/index-file.js";
-import { FileRandomAccess, type RandomAccess, readAt } from "./random-access.js";
+import { type RandomAccess, readAt } from "./random-access.js";
+import { openBundleAccess, withSplitHint } from "./split-open.js";
 import { indexZip, type ZipEntry } from "./zip-index.js";
 
 const MAX_MANIFEST_FILE = 64 * 1024 * 1024;
@@ -25,6 +28,11 @@ export interface BundleOpenOptions {
    * reports everything). Without it, any problem throws EBADBUNDLE listing all of them.
    */
   collectProblems?: boolean;
+  /**
+   * Public keys to require a signature by. When given (non-empty), an unsigned bundle, a bad
+   * signature or one by another key fails with ETRUST before anything else is trusted.
+   */
+  trust?: TrustedKey[];
 }
 
 /**
@@ -36,6 +44,10 @@ export interface BundleOpenOptions {
 export class BundleReader {
   readonly problems: BundleProblem[] = [];
   manifest: BundleManifest | undefined;
+  /** The key id ferry.json.sig names (checked only when trust was configured). */
+  signatureKeyId: string | undefined;
+  /** True when the signature was checked against a trusted key. */
+  signatureVerified = false;
   index: ImageIndex | undefined;
   private entries = new Map<string, ZipEntry>();
   /** Images each digest belongs to (from ferry.json), for naming what a bad blob breaks. */
@@ -47,8 +59,15 @@ export class BundleReader {
     return this.source.label;
   }
 
+  /**
+   * Open a bundle file, or split volumes read in place (`B.zip.parts`, `B.zip.001`, or `B.zip`
+   * when only its parts exist; every part's presence and size checked first).
+   */
   static async open(path: string, options: BundleOpenOptions = {}): Promise<BundleReader> {
-    return BundleReader.fromRandomAccess(await FileRandomAccess.open(path), options);
+    const { source, split } = await openBundleAccess(path);
+    return BundleReader.fromRandomAccess(source, options).catch((error: unknown) => {
+      throw split ? withSplitHint(error, split) : error;
+    });
   }
 
   static async fromRandomAccess(
@@ -57,7 +76,7 @@ export class BundleReader {
   ): Promise<BundleReader> {
     const reader = new BundleReader(source);
     try {
-      await reader.check();
+      await reader.check(options.trust ?? []);
     } catch (error) {
       await source.close().catch(() => {});
       throw error;
@@ -133,7 +152,7 @@ export class BundleReader {
     return Buffer.concat(chunks);
   }
 
-  private async check(): Promise<void> {
+  private async check(trust: TrustedKey[]): Promise<void> {
     const zip = await indexZip(this.source);
     this.entries = zip.entries;
     this.problems.push(...zip.problems);
@@ -144,6 +163,8 @@ export class BundleReader {
         this.entries.delete(name);
       }
     }
+    if (trust.length > 0) await this.checkSignature(trust);
+    else await this.noteSignature();
     const manifest = await this.readManifest();
     if (!manifest) return;
     this.manifest = manifest;
@@ -158,6 +179,35 @@ export class BundleReader {
     const files = await this.checkRecordedFiles(manifest);
     if (files.index) this.checkIndex(manifest, files.index);
     await this.checkChecksums(manifest, files);
+  }
+
+  /** ferry.json is the root of trust: with trusted keys configured, its signature must verify. */
+  private async checkSignature(trust: TrustedKey[]): Promise<void> {
+    const manifestEntry = this.entries.get(BundleFile.Manifest);
+    if (!manifestEntry) {
+      throw new FerryError("ETRUST", `${this.label} has no ferry.json to check a signature over`);
+    }
+    const signatureEntry = this.entries.get(BundleFile.Signature);
+    const manifestBytes = await this.readEntry(manifestEntry, MAX_MANIFEST_FILE);
+    const signatureBytes = signatureEntry
+      ? await this.readEntry(signatureEntry, 64 * 1024)
+      : undefined;
+    const key = verifySignature(manifestBytes, signatureBytes, trust, this.label);
+    this.signatureKeyId = key.id;
+    this.signatureVerified = true;
+  }
+
+  private async noteSignature(): Promise<void> {
+    const entry = this.entries.get(BundleFile.Signature);
+    if (!entry) return;
+    try {
+      const doc = JSON.parse((await this.readEntry(entry, 64 * 1024)).toString("utf8")) as {
+        keyId?: unknown;
+      };
+      if (typeof doc.keyId === "string") this.signatureKeyId = doc.keyId;
+    } catch {
+      this.problem(BundleFile.Signature, "ferry.json.sig is not a ferry signature file");
+    }
   }
 
   private async readManifest(): Promise<BundleManifest | undefined> {

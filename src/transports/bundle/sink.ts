@@ -1,25 +1,33 @@
-import { randomUUID } from "node:crypto";
+import { type KeyObject, randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import { integrityOf } from "../../digest/integrity.js";
 import { sha256Digest } from "../../digest/sha256.js";
 import { FerryError } from "../../errors.js";
+import { signBytes } from "../../trust/signature.js";
 import {
   BUNDLE_SCHEMA,
   type BundleBlob,
   BundleFile,
   type BundleImage,
   type BundleManifest,
+  osImagesOf,
 } from "../../types/bundle.js";
 import { type Descriptor, REF_NAME_ANNOTATION } from "../../types/descriptor.js";
 import { type Digest, digestHex } from "../../types/digest.js";
 import type { ImageIndex } from "../../types/manifest.js";
 import { MediaType } from "../../types/media-types.js";
+import type { PartsManifest } from "../../types/parts.js";
 import { formatPlatform } from "../../types/platform.js";
 import type { ImageRecord, Sink } from "../../types/transport.js";
 import { blobPath, OCI_LAYOUT_FILE } from "../layout/index-file.js";
+import type { SplitOptions } from "./split-writer.js";
 import { ZipWriter } from "./zip-writer.js";
 
 export interface BundleSinkOptions {
+  /** Write split volumes (`B.zip.001`, ..., `B.zip.parts`, optional parity) instead of one file. */
+  split?: SplitOptions;
+  /** Sign ferry.json with this Ed25519 key (writes ferry.json.sig). */
+  signer?: { key: KeyObject; id: string };
   /** `ferry <version>`. */
   tool: string;
   created?: Date;
@@ -36,6 +44,8 @@ export interface WrittenBundle {
   path: string;
   manifest: BundleManifest;
   bytes: number;
+  /** The `.parts` written, when the bundle was split. */
+  parts?: PartsManifest;
 }
 
 /**
@@ -60,7 +70,7 @@ export class BundleSink implements Sink {
   }
 
   static async create(target: string, options: BundleSinkOptions): Promise<BundleSink> {
-    const zip = await ZipWriter.create(target, options.created);
+    const zip = await ZipWriter.create(target, options.created, { split: options.split });
     try {
       await zip.addBytes(BundleFile.Layout, Buffer.from(OCI_LAYOUT_FILE));
     } catch (error) {
@@ -165,8 +175,14 @@ export class BundleSink implements Sink {
         },
       },
     };
+    const osImages = osImagesOf(manifest.images);
+    if (osImages.length > 0) manifest.osImages = osImages;
     const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
     await this.zip.addBytes(BundleFile.Manifest, manifestBytes);
+    if (this.options.signer) {
+      const { key, id } = this.options.signer;
+      await this.zip.addBytes(BundleFile.Signature, signBytes(manifestBytes, key, id));
+    }
     const sums = [
       ...[...this.blobs.values()].map(
         (blob) => `${digestHex(blob.digest)}  ${blobPath(blob.digest)}`,
@@ -176,8 +192,9 @@ export class BundleSink implements Sink {
       `${digestHex(sha256Digest(manifestBytes))}  ${BundleFile.Manifest}`,
     ];
     await this.zip.addBytes(BundleFile.Checksums, Buffer.from(`${sums.join("\n")}\n`));
-    await this.zip.finish();
-    this.written = { path: this.zip.target, manifest, bytes: this.zip.size };
+    const finished = await this.zip.finish({ bundleId: manifest.id });
+    this.written = { path: this.zip.target, manifest, bytes: finished.size };
+    if (finished.parts) this.written.parts = finished.parts;
   }
 
   async abort(): Promise<void> {

@@ -1,9 +1,12 @@
-import { open, rename, rm } from "node:fs/promises";
+import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { crc32 } from "node:zlib";
 import { FerryError, fromSystemError, SizeError } from "../../errors.js";
+import type { PartsManifest } from "../../types/parts.js";
 import { syncDirectory, uniqueTempName } from "../../util/atomic-file.js";
+import { writeFully } from "./random-access.js";
+import { type SplitOptions, SplitOutput } from "./split-writer.js";
 
 const LOCAL_HEADER_SIGNATURE = 0x04034b50;
 const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
@@ -37,58 +40,181 @@ function dosDateTime(date: Date): { time: number; date: number } {
   };
 }
 
+/** What `finish()` hands the output: facts only the bundle writer knows. */
+export interface ZipFinishInfo {
+  /** ferry.json's id (recorded in a split bundle's `.parts` file). */
+  bundleId?: string;
+}
+
+/** What a finished archive is: its size, and for a split bundle its parts. */
+export interface ZipFinished {
+  size: number;
+  parts?: PartsManifest;
+}
+
 /**
- * A STORED-only zip writer for a seekable file. Each entry's size is known up front (blob
- * descriptors carry it), so the local header is complete — with a zip64 extra field when the
- * entry needs one — and its CRC-32 is patched in after the data, instead of trailing data
- * descriptors. Streaming readers (bsdtar from a pipe) and central-directory readers (unzip,
- * yauzl, Python) then agree. CRC-32 uses Node's native zlib.crc32.
- *
- * The archive is written under a temp name beside the target and renamed into place by
- * `finish()`: the target name only ever holds a complete archive.
+ * Where a ZipWriter's bytes go: one file, or split volumes. Positions are offsets in the
+ * whole archive. Writes are mostly appends; the only rewrites are CRC-32 patches into the
+ * local header of the entry being written, never below a position already settled.
  */
-export class ZipWriter {
-  private readonly entries: WrittenEntry[] = [];
-  private position = 0;
+export interface ZipOutput {
+  /** The archive's final name (for messages). */
+  readonly target: string;
+  /** Write all of `buffer` at `position`. */
+  write(buffer: Uint8Array, position: number): Promise<void>;
+  /** Bytes below `position` are on disk and final: they will never be written again. */
+  settle(position: number): void;
+  /** Flush to disk and move into place under the final name(s). */
+  commit(size: number, info: ZipFinishInfo): Promise<ZipFinished>;
+  /** Drop everything written; no final name is touched. */
+  abort(): Promise<void>;
+}
+
+/** One file, written under a temp name beside the target and renamed by `commit()`. */
+export class FileOutput implements ZipOutput {
   private closed = false;
-  private readonly stamp: { time: number; date: number };
 
   private constructor(
     readonly target: string,
     readonly tempPath: string,
-    private readonly handle: Awaited<ReturnType<typeof open>>,
-    modified: Date,
-  ) {
-    this.stamp = dosDateTime(modified);
-  }
+    private readonly handle: FileHandle,
+  ) {}
 
-  static async create(target: string, modified = new Date()): Promise<ZipWriter> {
+  static async create(target: string): Promise<FileOutput> {
     const tempPath = uniqueTempName(target);
     try {
-      const handle = await open(tempPath, "wx", 0o644);
-      return new ZipWriter(target, tempPath, handle, modified);
+      return new FileOutput(target, tempPath, await open(tempPath, "wx", 0o644));
     } catch (error) {
       throw fromSystemError(error, target, "creating");
     }
   }
 
-  /** Bytes written so far. */
-  get size(): number {
-    return this.position;
+  async write(buffer: Uint8Array, position: number): Promise<void> {
+    await writeFully(this.handle, buffer, position);
   }
 
-  private async write(buffer: Uint8Array, position = this.position): Promise<void> {
-    let written = 0;
-    while (written < buffer.length) {
-      const { bytesWritten } = await this.handle.write(
-        buffer,
-        written,
-        buffer.length - written,
-        position + written,
-      );
-      written += bytesWritten;
+  settle(): void {}
+
+  async commit(size: number): Promise<ZipFinished> {
+    await this.handle.datasync();
+    await this.handle.close();
+    this.closed = true;
+    await rename(this.tempPath, this.target);
+    await syncDirectory(path.dirname(this.target));
+    return { size };
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => {});
     }
-    if (position === this.position) this.position += buffer.length;
+    await rm(this.tempPath, { force: true }).catch(() => {});
+  }
+}
+
+export interface ZipWriterOptions {
+  /** Write split volumes (`target.001`, ... and `target.parts`) instead of one file. */
+  split?: SplitOptions | undefined;
+}
+
+/** Small writes are gathered into one buffer of this size before they reach the output. */
+const GATHER_BYTES = 1024 * 1024;
+/** Writes at least this large go straight to the output. */
+const DIRECT_BYTES = 256 * 1024;
+
+/**
+ * A STORED-only zip writer for a seekable output. Each entry's size is known up front (blob
+ * descriptors carry it), so the local header is complete — with a zip64 extra field when the
+ * entry needs one — and its CRC-32 is patched in after the data, instead of trailing data
+ * descriptors. Streaming readers (bsdtar from a pipe) and central-directory readers (unzip,
+ * yauzl, Python) then agree. CRC-32 uses Node's native zlib.crc32.
+ *
+ * Small writes (headers, manifests, small stream chunks) are gathered into a 1 MiB buffer, so
+ * a bundle of many small entries costs few system calls. After each entry the output is told
+ * which bytes are final (`settle`), so split volumes can hash and build parity as they go.
+ *
+ * The archive is written under temp name(s) and moved into place by `finish()`: the target
+ * name(s) only ever hold a complete archive.
+ */
+export class ZipWriter {
+  private readonly entries: WrittenEntry[] = [];
+  /** Bytes [gatherStart, gatherStart + gatherLength) are in `gather`, not yet written. */
+  private readonly gather = Buffer.allocUnsafe(GATHER_BYTES);
+  private gatherStart = 0;
+  private gatherLength = 0;
+  /** End of the last complete entry: bytes below are final. */
+  private complete = 0;
+  private closed = false;
+  private readonly stamp: { time: number; date: number };
+
+  private constructor(
+    private readonly output: ZipOutput,
+    modified: Date,
+  ) {
+    this.stamp = dosDateTime(modified);
+  }
+
+  static async create(
+    target: string,
+    modified = new Date(),
+    options: ZipWriterOptions = {},
+  ): Promise<ZipWriter> {
+    const output = options.split
+      ? await SplitOutput.create(target, options.split)
+      : await FileOutput.create(target);
+    return new ZipWriter(output, modified);
+  }
+
+  /** A writer onto any output (tests, other media). */
+  static onOutput(output: ZipOutput, modified = new Date()): ZipWriter {
+    return new ZipWriter(output, modified);
+  }
+
+  get target(): string {
+    return this.output.target;
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.gatherStart + this.gatherLength;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.gatherLength > 0) {
+      await this.output.write(this.gather.subarray(0, this.gatherLength), this.gatherStart);
+      this.gatherStart += this.gatherLength;
+      this.gatherLength = 0;
+    }
+    this.output.settle(Math.min(this.complete, this.gatherStart));
+  }
+
+  /** Append at the end of the archive. */
+  private async write(buffer: Uint8Array): Promise<void> {
+    if (buffer.length >= DIRECT_BYTES) {
+      await this.flush();
+      await this.output.write(buffer, this.gatherStart);
+      this.gatherStart += buffer.length;
+      return;
+    }
+    if (this.gatherLength + buffer.length > GATHER_BYTES) await this.flush();
+    this.gather.set(buffer, this.gatherLength);
+    this.gatherLength += buffer.length;
+  }
+
+  /** Rewrite bytes already appended (a CRC patch): in the gather buffer, or on the output. */
+  private async patch(buffer: Uint8Array, position: number): Promise<void> {
+    const onOutput = Math.max(0, Math.min(buffer.length, this.gatherStart - position));
+    if (onOutput > 0) await this.output.write(buffer.subarray(0, onOutput), position);
+    if (onOutput < buffer.length) {
+      this.gather.set(buffer.subarray(onOutput), position + onOutput - this.gatherStart);
+    }
+  }
+
+  /** An entry is complete: everything up to here is final. */
+  private entryDone(): void {
+    this.complete = this.size;
+    this.output.settle(Math.min(this.complete, this.gatherStart));
   }
 
   private localHeader(name: Buffer, size: number, crc: number): Buffer {
@@ -126,10 +252,11 @@ export class ZipWriter {
     this.checkOpen();
     const nameBytes = Buffer.from(name, "utf8");
     const crc = crc32(bytes);
-    const offset = this.position;
+    const offset = this.size;
     await this.write(this.localHeader(nameBytes, bytes.length, crc));
     await this.write(bytes);
     this.entries.push({ name: nameBytes, size: bytes.length, crc, offset });
+    this.entryDone();
   }
 
   /**
@@ -139,7 +266,7 @@ export class ZipWriter {
   async addStream(name: string, size: number, stream: Readable): Promise<void> {
     this.checkOpen();
     const nameBytes = Buffer.from(name, "utf8");
-    const offset = this.position;
+    const offset = this.size;
     await this.write(this.localHeader(nameBytes, size, 0));
     let crc = 0;
     let written = 0;
@@ -147,13 +274,15 @@ export class ZipWriter {
       const buffer = chunk as Buffer;
       crc = crc32(buffer, crc);
       written += buffer.length;
+      if (written > size) break;
       await this.write(buffer);
     }
     if (written !== size) throw new SizeError(`zip entry ${name}`, size, written);
     const crcBytes = Buffer.alloc(4);
     crcBytes.writeUInt32LE(crc >>> 0, 0);
-    await this.write(crcBytes, offset + CRC_OFFSET_IN_LOCAL_HEADER);
+    await this.patch(crcBytes, offset + CRC_OFFSET_IN_LOCAL_HEADER);
     this.entries.push({ name: nameBytes, size, crc: crc >>> 0, offset });
+    this.entryDone();
   }
 
   private centralHeader(entry: WrittenEntry): Buffer {
@@ -225,31 +354,31 @@ export class ZipWriter {
     return Buffer.concat(parts);
   }
 
-  /** Write the central directory, flush to disk, and move the archive to its name. */
-  async finish(): Promise<void> {
+  /**
+   * Write the central directory, flush to disk, and move the archive to its name(s). Returns
+   * its size and, for split volumes, the parts written.
+   */
+  async finish(info: ZipFinishInfo = {}): Promise<ZipFinished> {
     this.checkOpen();
     try {
       const central = Buffer.concat(this.entries.map((entry) => this.centralHeader(entry)));
-      const centralOffset = this.position;
+      const centralOffset = this.size;
       await this.write(central);
       await this.write(this.endRecords(centralOffset, central.length));
-      await this.handle.datasync();
-      await this.handle.close();
+      this.complete = this.size;
+      await this.flush();
+      const finished = await this.output.commit(this.size, info);
       this.closed = true;
-      await rename(this.tempPath, this.target);
-      await syncDirectory(path.dirname(this.target));
+      return finished;
     } catch (error) {
       await this.abort();
       throw fromSystemError(error, this.target, "writing");
     }
   }
 
-  /** Drop the unfinished archive; the target name is left as it was. */
+  /** Drop the unfinished archive; the target name(s) are left as they were. */
   async abort(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      await this.handle.close().catch(() => {});
-    }
-    await rm(this.tempPath, { force: true }).catch(() => {});
+    this.closed = true;
+    await this.output.abort();
   }
 }

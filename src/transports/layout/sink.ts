@@ -4,6 +4,7 @@ import type { Readable } from "node:stream";
 import { FerryError, fromSystemError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import { digestHex } from "../../types/digest.js";
+import type { ImageIndex } from "../../types/manifest.js";
 import type { ImageRecord, Sink } from "../../types/transport.js";
 import { upsertRef } from "./index-file.js";
 import type { Store } from "./store.js";
@@ -18,8 +19,14 @@ export interface TagChange {
 export interface StoreSinkOptions {
   /** Extra annotations for index entries, per image name. */
   indexAnnotations?: (record: ImageRecord) => Record<string, string>;
-  /** Extra names to point at images at commit (e.g. `latest` for OS images). */
-  extraTags?: (records: ImageRecord[]) => Array<{ ref: string; record: ImageRecord }>;
+  /**
+   * Extra names to point at images at commit (e.g. `latest` for OS images). Called under the
+   * store lock with index.json as it is then, after this load's own names were added.
+   */
+  extraTags?: (
+    records: ImageRecord[],
+    index: ImageIndex,
+  ) => Array<{ ref: string; record: ImageRecord }>;
   /** Written to the load log at commit. */
   logEntry?: Record<string, unknown>;
 }
@@ -146,8 +153,7 @@ export class StoreSink implements Sink {
         ref: record.name,
         record,
       }));
-      names.push(...(this.options.extraTags?.(this.records) ?? []));
-      for (const { ref, record } of names) {
+      const upsert = ({ ref, record }: { ref: string; record: ImageRecord }) => {
         const annotations = this.options.indexAnnotations?.(record) ?? {};
         const { index: next, previous } = upsertRef(index, ref, record.descriptor, annotations);
         index = next;
@@ -156,7 +162,9 @@ export class StoreSink implements Sink {
           if (previous) change.from = previous.digest;
           this.tagChanges.push(change);
         }
-      }
+      };
+      for (const name of names) upsert(name);
+      for (const name of this.options.extraTags?.(this.records, index) ?? []) upsert(name);
       if (this.tagChanges.length > 0) await this.store.writeIndex(index);
       if (this.options.logEntry) {
         await this.store.appendLog({

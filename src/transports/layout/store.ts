@@ -156,6 +156,18 @@ export class Store {
     await syncDirectory(path.join(this.dir, "blobs", "sha256"));
   }
 
+  /** The store's stable id (made once, kept in the working area). */
+  async id(): Promise<string> {
+    const file = path.join(this.workArea, "store-id");
+    try {
+      return (await readFile(file, "utf8")).trim();
+    } catch {
+      const id = randomUUID();
+      await writeFileAtomic(file, Buffer.from(`${id}\n`), { tempDirectory: this.tmpDir });
+      return id;
+    }
+  }
+
   /** Append one JSON line to the load log (best effort durability; never holds secrets). */
   async appendLog(entry: Record<string, unknown>): Promise<void> {
     try {

@@ -1,0 +1,259 @@
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import {
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
+import os, { hostname } from "node:os";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { fromSystemError } from "../errors.js";
+import type { Descriptor } from "../types/descriptor.js";
+import { type Digest, digestFromHex, digestHex, isSha256Hex } from "../types/digest.js";
+import { PartialFile } from "./partial-file.js";
+
+/** A verified blob in the cache. */
+export interface CachedBlob {
+  digest: Digest;
+  size: number;
+  /** When a save or pull last used it. */
+  lastUsed: Date;
+}
+
+/** A download that was cut and can resume. */
+export interface CachedPartial {
+  digest: Digest;
+  /** Bytes downloaded so far. */
+  size: number;
+  modified: Date;
+  /** True while another live process is writing it. */
+  busy: boolean;
+}
+
+/** A partial file this process may write, and how to let go of it. */
+export interface PartialClaim {
+  file: PartialFile;
+  /** False when another process holds the resumable partial: this one starts from zero. */
+  resumable: boolean;
+  release(outcome: "published" | "keep" | "discard"): Promise<void>;
+}
+
+interface LockOwner {
+  pid: number;
+  host: string;
+}
+
+/**
+ * The per-user default cache folder: `$FERRY_CACHE`, else `$XDG_CACHE_HOME/ferry`
+ * (`~/.cache/ferry`), `~/Library/Caches/ferry` on macOS, `%LOCALAPPDATA%\ferry\cache` on Windows.
+ */
+export function defaultCacheDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform = process.platform,
+): string {
+  if (env.FERRY_CACHE) return path.resolve(env.FERRY_CACHE);
+  if (platform === "win32") {
+    return path.join(
+      env.LOCALAPPDATA ?? path.join(os.homedir(), "AppData", "Local"),
+      "ferry",
+      "cache",
+    );
+  }
+  if (platform === "darwin") return path.join(os.homedir(), "Library", "Caches", "ferry");
+  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "ferry");
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * A persistent, content-addressed download cache. `blobs/sha256/<hex>` holds only blobs whose
+ * bytes hashed to their name when they were downloaded (then renamed in). Entries are not
+ * fsynced: nothing trusts the cache blindly (the copy engine hashes every byte it reads from
+ * it, and a damaged entry is evicted with advice), so a power cut costs one re-download;
+ * `partial/<hex>` holds cut downloads that resume where they stopped, each guarded by a
+ * `<hex>.lock` naming the process writing it. Wrong bytes are never renamed into `blobs/`.
+ */
+export class BlobCache {
+  private readonly blobsDir: string;
+  private readonly partialDir: string;
+
+  private constructor(readonly dir: string) {
+    this.blobsDir = path.join(dir, "blobs", "sha256");
+    this.partialDir = path.join(dir, "partial");
+  }
+
+  static async open(dir: string): Promise<BlobCache> {
+    const cache = new BlobCache(path.resolve(dir));
+    try {
+      await mkdir(cache.blobsDir, { recursive: true });
+      await mkdir(cache.partialDir, { recursive: true });
+    } catch (error) {
+      throw fromSystemError(error, cache.dir, "creating the download cache");
+    }
+    return cache;
+  }
+
+  blobPath(digest: Digest): string {
+    return path.join(this.blobsDir, digestHex(digest));
+  }
+
+  private partialPath(digest: Digest): string {
+    return path.join(this.partialDir, digestHex(digest));
+  }
+
+  /** Whether a verified copy is here (same size); marks it used. */
+  async has(descriptor: Pick<Descriptor, "digest" | "size">): Promise<boolean> {
+    const file = this.blobPath(descriptor.digest);
+    try {
+      const info = await stat(file);
+      if (!info.isFile() || info.size !== descriptor.size) return false;
+      const now = new Date();
+      await utimes(file, now, now).catch(() => {});
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stream a cached blob (1 MiB reads). */
+  openRead(descriptor: Pick<Descriptor, "digest">): Readable {
+    return createReadStream(this.blobPath(descriptor.digest), { highWaterMark: 1024 * 1024 });
+  }
+
+  /** Remove a cached blob (e.g. one that failed the engine's check). */
+  async evict(digest: Digest): Promise<void> {
+    await rm(this.blobPath(digest), { force: true });
+  }
+
+  /**
+   * Claim the partial download of a blob. When another live process holds it, this one gets a
+   * private file instead (no resume, no interference).
+   */
+  async claimPartial(descriptor: Pick<Descriptor, "digest" | "size">): Promise<PartialClaim> {
+    const shared = this.partialPath(descriptor.digest);
+    const lock = `${shared}.lock`;
+    const owned = await this.takeLock(lock);
+    const target = owned
+      ? shared
+      : `${shared}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+    const file = await PartialFile.open(target, owned, descriptor.size);
+    const release = async (outcome: "published" | "keep" | "discard"): Promise<void> => {
+      await file.close();
+      if (outcome === "published") {
+        await rename(target, this.blobPath(descriptor.digest)).catch((error: unknown) => {
+          throw fromSystemError(error, this.blobPath(descriptor.digest), "writing");
+        });
+      } else if (outcome === "discard" || !owned) {
+        await rm(target, { force: true });
+      }
+      if (owned) await rm(lock, { force: true });
+    };
+    return { file, resumable: owned, release };
+  }
+
+  private async takeLock(lock: string): Promise<boolean> {
+    const me = JSON.stringify({ pid: process.pid, host: hostname() } satisfies LockOwner);
+    try {
+      const handle = await open(lock, "wx", 0o644);
+      await handle.writeFile(me);
+      await handle.close();
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST")
+        throw fromSystemError(error, lock, "creating");
+    }
+    const owner = await this.lockOwner(lock);
+    if (owner && owner.host === hostname() && owner.pid !== process.pid && isAlive(owner.pid))
+      return false;
+    if (owner && owner.host !== hostname()) return false;
+    await writeFile(lock, me);
+    return true;
+  }
+
+  private async lockOwner(lock: string): Promise<LockOwner | undefined> {
+    try {
+      const owner = JSON.parse(await readFile(lock, "utf8")) as LockOwner;
+      return typeof owner.pid === "number" && typeof owner.host === "string" ? owner : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Everything in the cache: verified blobs and resumable partials. */
+  async list(): Promise<{ blobs: CachedBlob[]; partials: CachedPartial[] }> {
+    const blobs: CachedBlob[] = [];
+    for (const name of await readdir(this.blobsDir).catch(() => [] as string[])) {
+      if (!isSha256Hex(name)) continue;
+      const info = await stat(path.join(this.blobsDir, name)).catch(() => undefined);
+      if (info?.isFile())
+        blobs.push({ digest: digestFromHex(name), size: info.size, lastUsed: info.mtime });
+    }
+    const partials: CachedPartial[] = [];
+    for (const name of await readdir(this.partialDir).catch(() => [] as string[])) {
+      if (!isSha256Hex(name)) continue;
+      const file = path.join(this.partialDir, name);
+      const info = await stat(file).catch(() => undefined);
+      if (!info?.isFile()) continue;
+      const owner = await this.lockOwner(`${file}.lock`);
+      partials.push({
+        digest: digestFromHex(name),
+        size: info.size,
+        modified: info.mtime,
+        busy: owner !== undefined && owner.host === hostname() && isAlive(owner.pid),
+      });
+    }
+    blobs.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
+    return { blobs, partials };
+  }
+
+  /**
+   * Remove blobs not used for `olderThanMs` (all of them with `all`) and partials not
+   * touched for as long; partials another live process is writing are left alone.
+   */
+  async prune(options: {
+    all?: boolean;
+    olderThanMs?: number;
+    now?: number;
+  }): Promise<{ removed: number; bytes: number }> {
+    const now = options.now ?? Date.now();
+    const cutoff = options.all ? Number.POSITIVE_INFINITY : now - (options.olderThanMs ?? 0);
+    const { blobs, partials } = await this.list();
+    let removed = 0;
+    let bytes = 0;
+    for (const blob of blobs) {
+      if (!options.all && blob.lastUsed.getTime() > cutoff) continue;
+      await rm(this.blobPath(blob.digest), { force: true });
+      removed++;
+      bytes += blob.size;
+    }
+    for (const partial of partials) {
+      if (partial.busy || (!options.all && partial.modified.getTime() > cutoff)) continue;
+      const file = this.partialPath(partial.digest);
+      await rm(file, { force: true });
+      await rm(`${file}.lock`, { force: true });
+      removed++;
+      bytes += partial.size;
+    }
+    for (const name of await readdir(this.partialDir).catch(() => [] as string[])) {
+      if (!name.endsWith(".tmp")) continue;
+      const pid = Number(/\.(\d+)-[0-9a-f]+\.tmp$/.exec(name)?.[1]);
+      if (!Number.isInteger(pid) || !isAlive(pid))
+        await rm(path.join(this.partialDir, name), { force: true });
+    }
+    return { removed, bytes };
+  }
+}

@@ -1,0 +1,169 @@
+import type { Command } from "commander";
+import { UsageError } from "../../errors.js";
+import { pullImages } from "../../ops/pull.js";
+import {
+  describeDefaultPlatform,
+  hostPlatform,
+  openRegistrySession,
+  type RegistryFlags,
+} from "../../ops/registry-options.js";
+import type { TransferStats } from "../../transports/registry/session.js";
+import { collect, platformSelector, positiveInteger, toolName } from "../context.js";
+import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
+import { createProgress } from "../progress.js";
+import { resolveStoreDir } from "../store-location.js";
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 100)
+    throw new UsageError(`${value} is not a whole number from 0 to 100`);
+  return n;
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600)
+    throw new UsageError(`${value} is not a number of seconds from 1 to 3600`);
+  return n;
+}
+
+/**
+ * The flags every command that talks to registries shares (save, pull, tags, search);
+ * `downloads` adds the cache and transfer tuning flags.
+ */
+export function addRegistryOptions(command: Command, options: { downloads: boolean }): Command {
+  command
+    .option(
+      "--creds <user:password>",
+      "credentials for the registries (default: ferry login, then docker's config)",
+    )
+    .option(
+      "-u, --username <user>",
+      "user name for the registries; the password comes from --password-stdin",
+    )
+    .option("--password-stdin", "read the password from stdin")
+    .option(
+      "--authfile <file>",
+      "docker-format auth file (default: $FERRY_AUTH_FILE or ~/.config/ferry/auth.json; ~/.docker/config.json is read too)",
+    )
+    .option(
+      "--insecure-registry <host>",
+      "allow plain http and unverified TLS for this registry (repeatable)",
+      collect,
+    )
+    .option(
+      "--ca-cert <file>",
+      "also trust this CA certificate (PEM) for registries (repeatable)",
+      collect,
+    );
+  if (options.downloads) {
+    command
+      .option("--cache <dir>", "download cache (default: $FERRY_CACHE or ~/.cache/ferry)")
+      .option(
+        "--retries <n>",
+        "retries after network errors, 5xx and 429 (default 5)",
+        nonNegativeInteger,
+      )
+      .option(
+        "--stall-timeout <seconds>",
+        "give up on a connection that sends nothing this long (default 60)",
+        positiveSeconds,
+      );
+  }
+  return command;
+}
+
+/** One line about what the network and the cache did. */
+export function describeTransfer(stats: TransferStats): string {
+  const parts = [
+    `downloaded ${formatSize(stats.bytesDownloaded)} (${stats.blobsDownloaded} blobs)`,
+  ];
+  if (stats.blobsFromCache > 0)
+    parts.push(
+      `${stats.blobsFromCache} blobs (${formatSize(stats.bytesFromCache)}) from the download cache`,
+    );
+  if (stats.blobsResumed > 0)
+    parts.push(
+      `${stats.blobsResumed} resumed after ${formatSize(stats.bytesResumed)} already there`,
+    );
+  return parts.join(", ");
+}
+
+/** The note about foreign layers left out under --skip-foreign. */
+export function describeOmitted(
+  omitted: Array<{ digest: string; size: number; images?: string[] }>,
+): string {
+  const lines = omitted.map(
+    (blob) =>
+      `  ${blob.digest} (${formatSize(blob.size)})${blob.images?.length ? ` of ${blob.images.join(", ")}` : ""}`,
+  );
+  return [
+    `left out ${omitted.length} foreign layer(s) (--skip-foreign); the bundle lists them as required, so the receiving side must have them:`,
+    ...lines,
+  ].join("\n");
+}
+
+interface PullFlags extends RegistryFlags {
+  store?: string;
+  platform?: string[];
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function registerPull(program: Command): void {
+  const command = program
+    .command("pull")
+    .description("pull images from registries straight into the local store (on a connected host)")
+    .argument(
+      "<reference...>",
+      "image references: alpine:3.19, host:5000/team/app@sha256:..., docker://REF",
+    )
+    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .option(
+      "--platform <os/arch[/variant][:os.version]>",
+      "platform(s) to keep, repeatable, or 'all' (default: this machine's)",
+      collect,
+    )
+    .option("-j, --jobs <n>", "downloads at once (default 4)", positiveInteger)
+    .option("--json", "print a JSON summary")
+    .option("-q, --quiet", "no progress or notes");
+  addRegistryOptions(command, { downloads: true }).action(
+    async (references: string[], flags: PullFlags) => {
+      const out = createOutput(flags);
+      const defaultPlatform = hostPlatform();
+      const platforms = platformSelector(flags.platform, [defaultPlatform]);
+      if (!flags.platform?.length) out.note(describeDefaultPlatform(defaultPlatform));
+      const refs = references.map((ref) =>
+        ref.startsWith("docker://") ? ref.slice("docker://".length) : ref,
+      );
+      const session = await openRegistrySession(flags, { onNote: out.note, userAgent: toolName() });
+      try {
+        const progress = createProgress("pulling", !flags.json && !flags.quiet);
+        const report = await pullImages(refs, {
+          storeDir: resolveStoreDir(flags.store),
+          platforms,
+          session,
+          onEvent: progress.onEvent,
+          ...(flags.jobs ? { jobs: flags.jobs } : {}),
+        }).finally(progress.stop);
+        out.result(report, () =>
+          [
+            formatTable(
+              ["IMAGE", "PLATFORMS", "STATUS", "DIGEST"],
+              report.images.map((i) => [
+                i.ref,
+                i.platforms.join(",") || "-",
+                i.previous ? `${i.status} (was ${i.previous.slice(0, 19)})` : i.status,
+                i.digest,
+              ]),
+            ),
+            "",
+            `pulled ${report.images.length} image(s) into ${report.store}: ${report.blobsWritten} blobs written (${formatSize(report.bytesWritten)}), ${report.blobsSkipped} already present (${formatSize(report.bytesSkipped)}); ${describeTransfer(report.transfer)}; in ${formatSeconds(report.seconds)}`,
+          ].join("\n"),
+        );
+      } finally {
+        await session.close();
+      }
+    },
+  );
+}

@@ -1,0 +1,73 @@
+import path from "node:path";
+import type { Command } from "commander";
+import type { SplitReport } from "../../ops/open-bundle.js";
+import { repairBundle } from "../../ops/repair.js";
+import type { PartsManifest } from "../../types/parts.js";
+import { createOutput, formatSeconds, formatSize } from "../output.js";
+
+/** Summary lines for a split save: the parts, the `.parts` file, the parity volume. */
+export function partsLines(parts: PartsManifest, bundle: string): string[] {
+  const dir = path.dirname(bundle);
+  const first = parts.parts[0]?.name ?? "";
+  const last = parts.parts[parts.parts.length - 1]?.name ?? "";
+  const lines = [
+    `split into ${parts.parts.length} part(s) of at most ${formatSize(parts.partSize)} (${parts.partSize} bytes): ${parts.parts.length > 1 ? `${first} ... ${last}` : first}, listed with their sha256s in ${path.join(dir, `${parts.bundle}.parts`)}`,
+  ];
+  if (parts.parity) {
+    lines.push(
+      `parity: ${parts.parity.name} (${formatSize(parts.parity.size)}) rebuilds any one lost or damaged part: ferry repair ${path.join(dir, `${parts.bundle}.parts`)}`,
+    );
+  }
+  lines.push("copy every file listed above; load and verify read the parts in place");
+  return lines;
+}
+
+/** Lines verify prints about split volumes (each bad part by name, and whether repair helps). */
+export function splitLines(split: SplitReport): string[] {
+  const lines = split.notes.map((note) => `NOTE ${note}`);
+  if (split.repair && !split.partsOk) {
+    lines.push(
+      split.repair.possible
+        ? `REPAIRABLE: ${split.repair.reason}: run \`${split.repair.command}\` (add --out DIR if that folder is read-only)`
+        : `NOT REPAIRABLE: ${split.repair.reason}`,
+    );
+  }
+  return lines;
+}
+
+export function registerRepair(program: Command): void {
+  program
+    .command("repair")
+    .description(
+      "rebuild one missing or damaged part of a split bundle from its parity volume (save --split --parity)",
+    )
+    .argument("<bundle.parts>", "the bundle's .parts file (or any of its parts)")
+    .option(
+      "--out <dir>",
+      "write the rebuilt part here (default: beside the parts; use when their folder is read-only)",
+    )
+    .option("--json", "print a JSON report")
+    .option("-q, --quiet", "no notes")
+    .action(async (input: string, flags: { out?: string; json?: boolean; quiet?: boolean }) => {
+      const out = createOutput(flags);
+      const report = await repairBundle(input, flags.out ? { out: flags.out } : {});
+      out.result(report, () => {
+        const rebuilt = report.rebuilt;
+        if (!rebuilt) {
+          return `OK   ${report.partsFile}: all ${report.volumes.length} volume(s) intact, nothing to repair`;
+        }
+        const lines = [
+          ...report.volumes
+            .filter((volume) => volume.status !== "ok")
+            .map((volume) => `BAD  ${volume.message ?? volume.name}`),
+          `REBUILT ${rebuilt.path} (${formatSize(rebuilt.size)}, sha256 ${rebuilt.sha256} as ${path.basename(report.partsFile)} records) in ${formatSeconds(report.seconds)}`,
+        ];
+        if (!rebuilt.replaced) {
+          lines.push(
+            `copy ${rebuilt.name} beside the other parts (or copy them beside it) before load or verify`,
+          );
+        }
+        return lines.join("\n");
+      });
+    });
+}

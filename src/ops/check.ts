@@ -1,0 +1,222 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import { isFerryError } from "../errors.js";
+import { blobPath, refNameOf } from "../transports/layout/index-file.js";
+import { Store } from "../transports/layout/store.js";
+import type { Descriptor } from "../types/descriptor.js";
+import { type Digest, isSha256Hex } from "../types/digest.js";
+import { parseManifest } from "../types/manifest.js";
+import { isIndexMediaType, isManifestMediaType } from "../types/media-types.js";
+
+export type CheckProblemKind = "damaged-blob" | "missing-blob" | "bad-manifest";
+
+export interface CheckProblem {
+  kind: CheckProblemKind;
+  digest: string;
+  message: string;
+  /** The image names this problem breaks. */
+  images: string[];
+}
+
+export interface CheckReport {
+  store: string;
+  ok: boolean;
+  images: number;
+  blobsChecked: number;
+  bytesChecked: number;
+  problems: CheckProblem[];
+  /** Complete blobs no image names (garbage, reclaimable). */
+  orphans: Array<{ digest: string; size: number }>;
+  /** Staging directories and temp files left by killed runs. */
+  staleTemp: string[];
+  repaired?: {
+    orphansRemoved: number;
+    bytesFreed: number;
+    tempRemoved: number;
+    quarantined: string[];
+  };
+  seconds: number;
+}
+
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 }))
+    hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+interface Walk {
+  /** digest -> images needing it */
+  owners: Map<string, Set<string>>;
+  problems: CheckProblem[];
+}
+
+function own(walk: Walk, digest: string, image: string): void {
+  const set = walk.owners.get(digest) ?? new Set<string>();
+  set.add(image);
+  walk.owners.set(digest, set);
+}
+
+/** Walk one image from its index entry, noting every digest it needs and what is missing. */
+async function walkImage(
+  store: Store,
+  root: Descriptor,
+  image: string,
+  walk: Walk,
+  depth = 0,
+): Promise<void> {
+  own(walk, root.digest, image);
+  if (!isIndexMediaType(root.mediaType) && !isManifestMediaType(root.mediaType)) return;
+  const bytes = await store.files
+    .readFile(blobPath(root.digest), MAX_MANIFEST_BYTES)
+    .catch(() => undefined);
+  if (bytes === undefined) return; // reported as missing by the presence check
+  let parsed: ReturnType<typeof parseManifest>;
+  try {
+    parsed = parseManifest(bytes, root.mediaType, `manifest ${root.digest}`);
+  } catch (error) {
+    walk.problems.push({
+      kind: "bad-manifest",
+      digest: root.digest,
+      message: `manifest ${root.digest} of ${image} cannot be read: ${isFerryError(error) ? error.message : String(error)}`,
+      images: [image],
+    });
+    return;
+  }
+  if (parsed.kind === "index") {
+    if (depth < 8)
+      for (const child of parsed.index.manifests)
+        await walkImage(store, child, image, walk, depth + 1);
+    return;
+  }
+  own(walk, parsed.manifest.config.digest, image);
+  for (const layer of parsed.manifest.layers) own(walk, layer.digest, image);
+}
+
+/** Staging directories whose owner pid no longer runs (`load-<pid>-<uuid>`), and stray temp files. */
+export async function findStaleTemp(store: Store): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(store.tmpDir);
+  } catch {
+    return [];
+  }
+  const stale: string[] = [];
+  for (const name of names) {
+    const pid = Number(
+      /^[a-z]+-(\d+)-/.exec(name)?.[1] ?? /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)?.[1],
+    );
+    let alive = false;
+    if (Number.isInteger(pid) && pid > 0) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (error) {
+        alive = (error as NodeJS.ErrnoException).code === "EPERM";
+      }
+    }
+    if (!alive) stale.push(path.join(store.tmpDir, name));
+  }
+  return stale;
+}
+
+/**
+ * Check a store: re-hash every blob, walk every index entry (each problem says which images it
+ * breaks), find orphans and stale temp files. With `repair`, remove only what is provably
+ * garbage (orphan blobs, temp files of dead processes) and move damaged blobs to
+ * `.ferry/quarantine/` so the next load of their bundle writes them again.
+ */
+export async function checkStore(
+  storeDir: string,
+  options: { repair?: boolean } = {},
+): Promise<CheckReport> {
+  const started = Date.now();
+  const store = await Store.open(storeDir);
+  return store.withLock(options.repair ? "repairing the store" : "checking the store", async () => {
+    const index = await store.readIndex();
+    const walk: Walk = { owners: new Map(), problems: [] };
+    for (const root of index.manifests)
+      await walkImage(store, root, refNameOf(root) ?? root.digest, walk);
+
+    const blobDir = path.join(store.dir, "blobs", "sha256");
+    const present = new Map<string, number>();
+    for (const name of await readdir(blobDir).catch(() => [] as string[])) {
+      if (!isSha256Hex(name)) continue;
+      present.set(`sha256:${name}`, (await stat(path.join(blobDir, name))).size);
+    }
+    const report: CheckReport = {
+      store: store.dir,
+      ok: false,
+      images: index.manifests.length,
+      blobsChecked: 0,
+      bytesChecked: 0,
+      problems: walk.problems,
+      orphans: [],
+      staleTemp: await findStaleTemp(store),
+      seconds: 0,
+    };
+    const damaged: string[] = [];
+    for (const [digest, size] of present) {
+      const found = await sha256File(store.blobFile(digest as Digest));
+      report.blobsChecked++;
+      report.bytesChecked += size;
+      const images = [...(walk.owners.get(digest) ?? [])].sort();
+      if (`sha256:${found}` !== digest) {
+        damaged.push(digest);
+        report.problems.push({
+          kind: "damaged-blob",
+          digest,
+          message: `blob ${digest} is damaged: its bytes hash to sha256:${found}`,
+          images,
+        });
+      } else if (images.length === 0) {
+        report.orphans.push({ digest, size });
+      }
+    }
+    for (const [digest, owners] of walk.owners) {
+      if (present.has(digest)) continue;
+      report.problems.push({
+        kind: "missing-blob",
+        digest,
+        message: `blob ${digest} is missing`,
+        images: [...owners].sort(),
+      });
+    }
+    if (options.repair) report.repaired = await repair(store, report, damaged);
+    report.ok = report.problems.length === 0;
+    report.seconds = (Date.now() - started) / 1000;
+    return report;
+  });
+}
+
+async function repair(
+  store: Store,
+  report: CheckReport,
+  damaged: string[],
+): Promise<NonNullable<CheckReport["repaired"]>> {
+  let bytesFreed = 0;
+  for (const orphan of report.orphans) {
+    await rm(store.blobFile(orphan.digest as Digest), { force: true });
+    bytesFreed += orphan.size;
+  }
+  for (const temp of report.staleTemp) await rm(temp, { recursive: true, force: true });
+  const quarantine = path.join(store.workArea, "quarantine");
+  if (damaged.length > 0) await mkdir(quarantine, { recursive: true });
+  for (const digest of damaged) {
+    await rename(
+      store.blobFile(digest as Digest),
+      path.join(quarantine, `${digest.slice(7)}.${Date.now()}`),
+    );
+  }
+  await store.syncBlobDirectory();
+  return {
+    orphansRemoved: report.orphans.length,
+    bytesFreed,
+    tempRemoved: report.staleTemp.length,
+    quarantined: damaged,
+  };
+}

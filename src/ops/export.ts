@@ -1,0 +1,100 @@
+import { type CopyEvent, copyImages } from "../engine/copy.js";
+import { type ImagePlan, planImage } from "../engine/plan.js";
+import { BundleReader } from "../transports/bundle/reader.js";
+import { BundleSource } from "../transports/bundle/source.js";
+import { DockerArchiveSink, dockerRepoTag } from "../transports/docker-archive/sink.js";
+import { LayoutSource } from "../transports/layout/source.js";
+import { Store } from "../transports/layout/store.js";
+import type { TrustedKey } from "../trust/keys.js";
+import type { PlatformSelector } from "../types/platform.js";
+import type { Source } from "../types/transport.js";
+
+export interface ExportReport {
+  output: string;
+  images: Array<{ ref: string; repoTag?: string; digest: string; platforms: string[] }>;
+  blobs: number;
+  bytes: number;
+  seconds: number;
+}
+
+export interface ExportOptions {
+  output: string;
+  /** For multi-platform images: which platform docker should get (one). */
+  platforms: PlatformSelector;
+  onEvent?: (event: CopyEvent) => void;
+}
+
+async function writeArchive(
+  plans: ImagePlan[],
+  options: ExportOptions,
+  started: number,
+): Promise<ExportReport> {
+  const sink = await DockerArchiveSink.create(options.output);
+  const result = await copyImages(sink, plans, options.onEvent ? { onEvent: options.onEvent } : {});
+  return {
+    output: options.output,
+    images: result.images.map((record) => {
+      const repoTag = dockerRepoTag(record.name);
+      return {
+        ref: record.name,
+        ...(repoTag ? { repoTag } : {}),
+        digest: record.descriptor.digest,
+        platforms: record.platforms.map(
+          (p) => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`,
+        ),
+      };
+    }),
+    blobs: result.blobsCopied,
+    bytes: result.bytesCopied,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+/** Plan images for docker: a multi-platform image is narrowed to the one platform asked for. */
+async function planForDocker(source: Source, platforms: PlatformSelector): Promise<ImagePlan[]> {
+  const plans: ImagePlan[] = [];
+  for (const image of await source.images())
+    plans.push(await planImage(source, image, { platforms }));
+  return plans;
+}
+
+/** `ferry export REF... -o images.tar`: stored images as a tarball for `docker load`. */
+export async function exportImages(
+  storeDir: string,
+  refs: string[],
+  options: ExportOptions,
+): Promise<ExportReport> {
+  const started = Date.now();
+  const store = await Store.open(storeDir);
+  const plans: ImagePlan[] = [];
+  for (const ref of refs) {
+    const source = await LayoutSource.open(store.files, {
+      transport: `store:${store.dir}`,
+      fallbackRepository: "localhost/unnamed",
+      refName: ref,
+    });
+    plans.push(...(await planForDocker(source, options.platforms)));
+  }
+  return writeArchive(plans, options, started);
+}
+
+/** `ferry load BUNDLE --docker-archive OUT.tar`: a verified bundle straight to a docker tarball. */
+export async function bundleToDockerArchive(
+  bundle: string,
+  options: ExportOptions & { trust?: TrustedKey[] },
+): Promise<ExportReport> {
+  const started = Date.now();
+  const reader = await BundleReader.open(bundle, { trust: options.trust ?? [] });
+  try {
+    const source = new BundleSource(reader);
+    const images = (await source.images()).filter(
+      (i) => i.annotations?.["vnd.ferry.kind"] !== "os-image",
+    );
+    const plans: ImagePlan[] = [];
+    for (const image of images)
+      plans.push(await planImage(source, image, { platforms: options.platforms }));
+    return await writeArchive(plans, options, started);
+  } finally {
+    await reader.close();
+  }
+}

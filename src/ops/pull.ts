@@ -1,0 +1,113 @@
+import { type CopyEvent, copyImages, type OmittedBlob } from "../engine/copy.js";
+import { type ImagePlan, planImage } from "../engine/plan.js";
+import { UsageError } from "../errors.js";
+import { refNameOf } from "../transports/layout/index-file.js";
+import { StoreSink, type TagChange } from "../transports/layout/sink.js";
+import { Store } from "../transports/layout/store.js";
+import type { RegistrySession, TransferStats } from "../transports/registry/session.js";
+import { RegistrySource } from "../transports/registry/source.js";
+import { formatPlatform, type PlatformSelector } from "../types/platform.js";
+import type { ImageStatus } from "./load.js";
+
+export interface PullOptions {
+  storeDir: string;
+  platforms: PlatformSelector;
+  session: RegistrySession;
+  /** Blob writes into the store at once. */
+  jobs?: number;
+  onEvent?: (event: CopyEvent) => void;
+}
+
+export interface PullReport {
+  store: string;
+  images: Array<{
+    ref: string;
+    digest: string;
+    platforms: string[];
+    status: ImageStatus;
+    previous?: string;
+    sourceIndexDigest?: string;
+  }>;
+  blobsWritten: number;
+  blobsSkipped: number;
+  bytesWritten: number;
+  bytesSkipped: number;
+  omitted: OmittedBlob[];
+  tagsMoved: TagChange[];
+  transfer: TransferStats;
+  seconds: number;
+}
+
+/** Plan each reference once; the same image named twice is a usage error. */
+async function planRegistryImages(
+  sources: RegistrySource[],
+  platforms: PlatformSelector,
+): Promise<ImagePlan[]> {
+  const plans: ImagePlan[] = [];
+  const seen = new Set<string>();
+  for (const source of sources) {
+    for (const image of await source.images()) {
+      if (seen.has(image.name))
+        throw new UsageError(`${image.name} is named twice`, { hint: "name each image once" });
+      seen.add(image.name);
+      plans.push(await planImage(source, image, { platforms }));
+    }
+  }
+  return plans;
+}
+
+/**
+ * Pull images from registries straight into the local store (a connected host): the same
+ * plan, verification and atomic store protocol as `load`, with blobs fetched through the
+ * session's download cache. Blobs the store already has are not downloaded at all.
+ */
+export async function pullImages(references: string[], options: PullOptions): Promise<PullReport> {
+  const started = Date.now();
+  const sources = references.map((ref) => new RegistrySource(options.session, ref));
+  try {
+    const store = await Store.open(options.storeDir, { create: true });
+    const before = new Map(
+      (await store.readIndex()).manifests.map((d) => [refNameOf(d), d.digest]),
+    );
+    const plans = await planRegistryImages(sources, options.platforms);
+    const sink = new StoreSink(store, {
+      logEntry: { action: "pull", sources: sources.map((s) => s.label) },
+    });
+    const result = await copyImages(sink, plans, {
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.jobs ? { jobs: options.jobs } : {}),
+    }).catch(async (error: unknown) => {
+      throw await options.session.explainFailure(error);
+    });
+    return {
+      store: store.dir,
+      images: result.images.map((record) => {
+        const previous = before.get(record.name);
+        const status: ImageStatus =
+          previous === undefined
+            ? "new"
+            : previous === record.descriptor.digest
+              ? "unchanged"
+              : "updated";
+        return {
+          ref: record.name,
+          digest: record.descriptor.digest,
+          platforms: record.platforms.map(formatPlatform),
+          status,
+          ...(previous && status === "updated" ? { previous } : {}),
+          ...(record.sourceIndexDigest ? { sourceIndexDigest: record.sourceIndexDigest } : {}),
+        };
+      }),
+      blobsWritten: result.blobsCopied,
+      blobsSkipped: result.blobsSkipped,
+      bytesWritten: result.bytesCopied,
+      bytesSkipped: result.bytesSkipped,
+      omitted: result.omitted,
+      tagsMoved: sink.tagChanges,
+      transfer: { ...options.session.stats },
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    for (const source of sources) await source.close();
+  }
+}

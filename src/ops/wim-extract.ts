@@ -1,0 +1,162 @@
+/**
+ * `ferry wim extract REF DIR [--index N]`: apply one image of an installed OS image's WIM to a
+ * folder with `wimlib-imagex apply` (Debian/Ubuntu `wimtools`). ferry does not decompress WIMs
+ * itself; without wimlib it says how to get it (or, on Windows, the DISM command to run).
+ *
+ * The WIM is hard-linked into the store's tmp/ under the store lock, so a concurrent `rmi`
+ * cannot pull it away while wimlib reads it, and the lock is not held for the whole extract.
+ */
+
+import { spawn } from "node:child_process";
+import { link, mkdir, readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { FerryError, NotFoundError, UsageError } from "../errors.js";
+import { Store } from "../transports/layout/store.js";
+import { displayName, readStoreEntries, resolveStoreRef } from "./wim-refs.js";
+
+export interface ExtractOptions {
+  /** 1-based image index (default 1, the container base; 2 is the Hyper-V utility VM). */
+  index?: number;
+  /** The wimlib command (default `wimlib-imagex`; for tests). */
+  wimlib?: string;
+  /** Environment for wimlib (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ExtractReport {
+  ref: string;
+  fullName: string;
+  version: string;
+  index: number;
+  imageName: string;
+  target: string;
+  seconds: number;
+}
+
+export const WIMLIB_HINT =
+  "install wimlib: `apt-get install wimtools` (Debian/Ubuntu), `dnf install wimlib-utils` (Fedora), `brew install wimlib` (macOS); on Windows, DISM does the same job: dism /Apply-Image /ImageFile:<wim> /Index:<n> /ApplyDir:<dir>";
+
+async function checkTarget(target: string): Promise<void> {
+  const info = await stat(target).catch(() => undefined);
+  if (!info) {
+    await mkdir(target, { recursive: true });
+    return;
+  }
+  if (!info.isDirectory()) throw new UsageError(`${target} exists and is not a folder`);
+  if ((await readdir(target)).length > 0) {
+    throw new UsageError(`${target} is not empty`, {
+      hint: "extract into a new or empty folder",
+    });
+  }
+}
+
+function runWimlib(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv | undefined,
+  hint: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: env ?? process.env,
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString("utf8")).slice(-4000);
+    });
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "ENOENT") {
+        reject(
+          new FerryError(
+            "EUNSUPPORTED",
+            `${command} is not on PATH: ferry uses it to apply WIM images`,
+            {
+              hint,
+            },
+          ),
+        );
+      } else
+        reject(new FerryError("EIO", `running ${command}: ${error.message}`, { cause: error }));
+    });
+    child.on("close", (code) => {
+      if (code === 0) resolve();
+      else {
+        reject(
+          new FerryError("EIO", `${command} ${args[0]} failed (exit ${code}): ${stderr.trim()}`, {
+            hint: "the message above is wimlib's",
+          }),
+        );
+      }
+    });
+  });
+}
+
+/** Apply image `index` of an installed OS image to `targetDir`. */
+export async function extractOsImage(
+  storeDir: string,
+  ref: string,
+  targetDir: string,
+  options: ExtractOptions = {},
+): Promise<ExtractReport> {
+  const started = Date.now();
+  const imageIndex = options.index ?? 1;
+  const store = await Store.open(storeDir);
+  const target = path.resolve(targetDir);
+  const staging = await store.createStagingDir("extract");
+  try {
+    const wimFile = path.join(staging, "image.wim");
+    const { facts, name } = await store.withLock("extracting an OS image", async () => {
+      const index = await store.readIndex();
+      const entries = await readStoreEntries(store, index);
+      const entry = resolveStoreRef(entries, ref, store.dir).entries[0];
+      if (!entry?.os) {
+        throw new UsageError(`${ref} is a container image, not a Windows base OS image`, {
+          hint: "`ferry images --os` lists the OS images",
+        });
+      }
+      const name = displayName(entry.ref);
+      const blob = store.blobFile(entry.os.wim.digest);
+      if (!(await store.hasBlob(entry.os.wim))) {
+        throw new NotFoundError(
+          `the WIM of ${name} (${entry.os.wim.digest}) is missing from the store`,
+          {
+            hint: "load the bundle again; `ferry check` reports other damage",
+          },
+        );
+      }
+      // Without hard links (some network shares) wimlib reads the blob in place.
+      await link(blob, wimFile).catch(() => undefined);
+      return { facts: entry.os, name };
+    });
+    if (!Number.isInteger(imageIndex) || imageIndex < 1 || imageIndex > facts.imageCount) {
+      throw new UsageError(
+        `${name} holds ${facts.imageCount} image(s); --index ${imageIndex} is not one of them`,
+        { hint: facts.imageNames.map((n, i) => `${i + 1}: ${n}`).join(", ") },
+      );
+    }
+    const source = (await stat(wimFile).catch(() => undefined))
+      ? wimFile
+      : store.blobFile(facts.wim.digest);
+    await checkTarget(target);
+    await runWimlib(
+      options.wimlib ?? "wimlib-imagex",
+      ["apply", source, String(imageIndex), target],
+      options.env,
+      WIMLIB_HINT.replace("<wim>", store.blobFile(facts.wim.digest))
+        .replace("<n>", String(imageIndex))
+        .replace("<dir>", target),
+    );
+    return {
+      ref: name,
+      fullName: facts.fullName,
+      version: facts.version,
+      index: imageIndex,
+      imageName: facts.imageNames[imageIndex - 1] ?? "",
+      target,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    await store.removeStagingDir(staging);
+  }
+}

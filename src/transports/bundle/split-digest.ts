@@ -1,0 +1,283 @@
+import { createHash, type Hash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { FerryError } from "../../errors.js";
+import { locatePart } from "../../types/parts.js";
+import { alignedBuffer, xorInto, xorVolumes } from "./parity.js";
+import { readFully, writeFully } from "./random-access.js";
+
+const CHUNK = 1024 * 1024;
+const WRITTEN_SHORT = "another program changed the file while ferry wrote it: save again";
+
+export interface VolumeDigest {
+  size: number;
+  sha256: string;
+}
+
+export interface SplitDigests {
+  parts: VolumeDigest[];
+  parity?: VolumeDigest;
+}
+
+/** Parts up to this size have their parity built in memory as they are written. */
+export const PARITY_IN_MEMORY = 256 * 1024 * 1024;
+
+/**
+ * Hashes split volumes and builds their XOR parity while the archive is still being written.
+ * The zip writer settles each entry once its CRC patch is in; the bytes below are then final,
+ * and are read back in order (from the page cache: they were just written) and hashed into
+ * their part's sha256. So no pass over the parts is needed after the last byte.
+ *
+ * Parity: for parts up to 256 MiB the XOR accumulates in memory as the bytes are hashed and is
+ * written once at the end. Larger parts (fat32: 4 GiB) would need that much memory, and
+ * updating a parity file in place would rewrite it once per part on slow media, so their
+ * parity is one row-wise pass at the end (each part read once, mostly from the page cache;
+ * the parity volume written once).
+ */
+export class PartDigester {
+  private readonly paths: string[] = [];
+  private readonly handles: FileHandle[] = [];
+  private readonly hashes: Hash[] = [];
+  private frontier = 0;
+  private readonly data = alignedBuffer(CHUNK);
+  /** The parity so far, when it is built in memory. */
+  private accumulator: Buffer | undefined;
+
+  constructor(
+    private readonly partSize: number,
+    private readonly parityPath?: string,
+    parityInMemory = PARITY_IN_MEMORY,
+  ) {
+    if (parityPath && partSize <= parityInMemory) this.accumulator = alignedBuffer(partSize);
+  }
+
+  /** Part `index` is being written at `path`. */
+  addPart(index: number, path: string): void {
+    this.paths[index] = path;
+  }
+
+  private async part(index: number): Promise<FileHandle> {
+    const existing = this.handles[index];
+    if (existing) return existing;
+    const path = this.paths[index];
+    if (path === undefined) {
+      throw new FerryError("EINTERNAL", `split digest: part ${index + 1} was never created`);
+    }
+    const handle = await open(path, "r");
+    this.handles[index] = handle;
+    this.hashes[index] = createHash("sha256");
+    // Earlier parts are complete: close them.
+    for (let i = 0; i < index; i++) {
+      await this.handles[i]?.close();
+      delete this.handles[i];
+    }
+    return handle;
+  }
+
+  /** Hash (and XOR into the in-memory parity) every byte below `position`. */
+  async advance(position: number): Promise<void> {
+    while (this.frontier < position) {
+      const { index, offset } = locatePart(this.frontier, this.partSize);
+      const length = Math.min(CHUNK, position - this.frontier, this.partSize - offset);
+      const handle = await this.part(index);
+      const data = this.data.subarray(0, length);
+      await readFully(handle, data, offset, this.paths[index] as string, WRITTEN_SHORT);
+      this.hashes[index]?.update(data);
+      if (this.accumulator) xorInto(this.accumulator.subarray(offset, offset + length), data);
+      this.frontier += length;
+    }
+  }
+
+  /** Catch up to the archive's end; the parts' and parity's sizes and sha256s. */
+  async finish(size: number): Promise<SplitDigests> {
+    await this.advance(size);
+    await this.close();
+    const parts = this.hashes.map((hash, index) => ({
+      size: Math.min(this.partSize, size - index * this.partSize),
+      sha256: hash.digest("hex"),
+    }));
+    const result: SplitDigests = { parts };
+    if (this.parityPath) result.parity = await this.writeParity(parts);
+    return result;
+  }
+
+  private async writeParity(parts: VolumeDigest[]): Promise<VolumeDigest> {
+    const path = this.parityPath as string;
+    const size = parts[0]?.size ?? 0;
+    const hash = createHash("sha256");
+    const output = await open(path, "r+");
+    try {
+      if (this.accumulator) {
+        const parity = this.accumulator.subarray(0, size);
+        hash.update(parity);
+        await writeFully(output, parity, 0);
+        this.accumulator = undefined;
+      } else {
+        const sources = parts.map((part, index) => ({
+          path: this.paths[index] as string,
+          size: part.size,
+        }));
+        await xorVolumes(
+          sources,
+          size,
+          async (chunk, at) => {
+            hash.update(chunk);
+            await writeFully(output, chunk, at);
+          },
+          WRITTEN_SHORT,
+        );
+      }
+      await output.datasync();
+    } finally {
+      await output.close();
+    }
+    return { size, sha256: hash.digest("hex") };
+  }
+
+  async close(): Promise<void> {
+    for (const handle of this.handles) await handle?.close().catch(() => {});
+    this.handles.length = 0;
+  }
+}
+
+/** Where the digest work runs: another thread (default), this thread, or all at the end. */
+export type DigestMode = "worker" | "inline" | "after";
+
+/** The writer's side of a PartDigester, wherever it runs. */
+export interface DigestRunner {
+  addPart(index: number, path: string): void;
+  /** Bytes below `position` are final (fire and forget: errors surface at `finish`). */
+  advance(position: number): void;
+  finish(size: number): Promise<SplitDigests>;
+  abort(): Promise<void>;
+}
+
+/** On this thread, one step at a time; with `after`, nothing until `finish` (a read pass). */
+class InlineRunner implements DigestRunner {
+  private readonly digester: PartDigester;
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown;
+
+  constructor(
+    options: DigesterOptions,
+    private readonly eager: boolean,
+  ) {
+    this.digester = new PartDigester(options.partSize, options.parityPath, options.parityInMemory);
+  }
+
+  addPart(index: number, path: string): void {
+    this.digester.addPart(index, path);
+  }
+
+  advance(position: number): void {
+    if (!this.eager || this.failure) return;
+    this.chain = this.chain
+      .then(() => this.digester.advance(position))
+      .catch((error: unknown) => {
+        this.failure ??= error;
+      });
+  }
+
+  async finish(size: number): Promise<SplitDigests> {
+    await this.chain;
+    if (this.failure) throw this.failure;
+    return this.digester.finish(size);
+  }
+
+  async abort(): Promise<void> {
+    await this.chain;
+    await this.digester.close();
+  }
+}
+
+type WorkerReply =
+  | { type: "done"; result: SplitDigests }
+  | { type: "error"; code: string; message: string; hint?: string }
+  | { type: "closed" };
+
+/** In a worker thread: hashing and parity run on the other core while the writer writes. */
+class WorkerRunner implements DigestRunner {
+  private readonly worker: Worker;
+  private waiting: ((reply: WorkerReply) => void) | undefined;
+  private failure: WorkerReply | undefined;
+
+  constructor(url: URL, options: DigesterOptions) {
+    this.worker = new Worker(url, { workerData: options });
+    this.worker.unref();
+    this.worker.on("message", (reply: WorkerReply) => {
+      if (reply.type === "error") this.failure ??= reply;
+      this.reply(reply);
+    });
+    this.worker.on("error", (error) => {
+      this.failure ??= { type: "error", code: "EINTERNAL", message: error.message };
+      this.reply(this.failure);
+    });
+  }
+
+  private reply(reply: WorkerReply): void {
+    const resolve = this.waiting;
+    this.waiting = undefined;
+    resolve?.(reply);
+  }
+
+  addPart(index: number, path: string): void {
+    this.worker.postMessage({ type: "part", index, path });
+  }
+
+  advance(position: number): void {
+    this.worker.postMessage({ type: "advance", position });
+  }
+
+  private request(message: object): Promise<WorkerReply> {
+    return new Promise((resolve) => {
+      if (this.failure) {
+        resolve(this.failure);
+        return;
+      }
+      this.waiting = resolve;
+      this.worker.postMessage(message);
+    });
+  }
+
+  async finish(size: number): Promise<SplitDigests> {
+    const reply = await this.request({ type: "finish", size });
+    await this.worker.terminate();
+    if (reply.type === "done") return reply.result;
+    const failure = reply.type === "error" ? reply : this.failure;
+    throw new FerryError(
+      (failure?.type === "error" ? failure.code : "EINTERNAL") as FerryError["code"],
+      failure?.type === "error" ? failure.message : "split digest worker stopped",
+      failure?.type === "error" && failure.hint ? { hint: failure.hint } : {},
+    );
+  }
+
+  async abort(): Promise<void> {
+    await this.request({ type: "abort" }).catch(() => undefined);
+    await this.worker.terminate();
+  }
+}
+
+/** The compiled worker, when this module runs from `dist/` (tests from `src/` run inline). */
+function workerUrl(): URL | undefined {
+  const url = new URL("./split-digest-worker.js", import.meta.url);
+  return url.protocol === "file:" && existsSync(fileURLToPath(url)) ? url : undefined;
+}
+
+/** What a PartDigester needs (plain data: it crosses to the worker thread). */
+export interface DigesterOptions {
+  partSize: number;
+  parityPath?: string | undefined;
+  /** Largest part size whose parity is built in memory (tests set it low). */
+  parityInMemory?: number | undefined;
+}
+
+export function createDigestRunner(
+  options: DigesterOptions,
+  mode: DigestMode = (process.env.FERRY_SPLIT_DIGEST as DigestMode | undefined) ?? "worker",
+): DigestRunner {
+  const url = mode === "worker" ? workerUrl() : undefined;
+  if (url) return new WorkerRunner(url, options);
+  return new InlineRunner(options, mode !== "after");
+}

@@ -1,0 +1,136 @@
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { BadBundleError, type BundleProblem, FerryError, isFerryError } from "../../errors.js";
+import { parsePartName } from "../../types/parts.js";
+import {
+  type CheckOptions,
+  checkSplitBundle,
+  discoverParts,
+  partsFileFor,
+  planRepair,
+  readSplitBundle,
+  type SplitBundle,
+  type VolumeCheck,
+} from "./parts-file.js";
+import { FileRandomAccess, type RandomAccess } from "./random-access.js";
+import { SplitRandomAccess } from "./split-random-access.js";
+
+export interface OpenedBundle {
+  source: RandomAccess;
+  /** Present when the bundle is split volumes: what was found and what the checks said. */
+  split?: SplitBundle & { checks: VolumeCheck[] };
+}
+
+export interface OpenBundleOptions extends CheckOptions {
+  /**
+   * Return volume problems in `split.checks` instead of throwing (verify reports them). The
+   * source is still returned: reads of a missing part fail naming it.
+   */
+  collect?: boolean;
+}
+
+async function isFile(file: string): Promise<boolean> {
+  return (await stat(file).catch(() => undefined))?.isFile() ?? false;
+}
+
+/**
+ * What `input` names: a split bundle (`B.zip.parts`, any part `B.zip.001`, or `B.zip` when only
+ * its parts exist) or, when undefined, a single bundle file.
+ */
+export async function findSplitBundle(input: string): Promise<SplitBundle | undefined> {
+  if (input.endsWith(".parts")) return readSplitBundle(input);
+  if (parsePartName(path.basename(input))) {
+    const partsFile = partsFileFor(input);
+    if (await isFile(partsFile)) return readSplitBundle(partsFile);
+    return discoverParts(input);
+  }
+  if (!(await isFile(input)) && (await isFile(`${input}.parts`))) {
+    return readSplitBundle(`${input}.parts`);
+  }
+  return undefined;
+}
+
+/** A problem per bad volume, naming its file. */
+export function volumeProblems(checks: VolumeCheck[]): BundleProblem[] {
+  const codes: Record<VolumeCheck["status"], BundleProblem["code"]> = {
+    ok: "EINTEGRITY",
+    missing: "ENOTFOUND",
+    size: "ESIZE",
+    damaged: "EINTEGRITY",
+    unreadable: "EIO",
+  };
+  return checks
+    .filter((check) => check.status !== "ok")
+    .map((check) => ({
+      subject: check.name,
+      code: codes[check.status],
+      message: check.message ?? `${check.name} is ${check.status}`,
+    }));
+}
+
+/** The command that rebuilds a volume of this split bundle. */
+export function repairCommand(split: SplitBundle): string {
+  return `ferry repair ${split.partsFile ?? `${split.bundlePath}.parts`}`;
+}
+
+/** What to do about bad volumes: repair when parity allows, else copy again. */
+export function volumeHint(split: SplitBundle, checks: VolumeCheck[]): string {
+  const plan = planRepair(split, checks);
+  if (plan.possible) {
+    return `${plan.reason}: run \`${repairCommand(split)}\` (add --out DIR when that folder is read-only), or copy it again from the original`;
+  }
+  const bad = checks.filter((check) => check.status !== "ok").map((check) => check.name);
+  return `copy ${bad.join(", ")} again from the original (${plan.reason})`;
+}
+
+/** Random access to the parts of a split bundle, in place (parity is not read). */
+export function splitSource(split: SplitBundle, checks: VolumeCheck[] = []): SplitRandomAccess {
+  const hint = checks.some((check) => check.status !== "ok")
+    ? volumeHint(split, checks)
+    : `copy the part again from the original${split.parity ? `, or rebuild it with \`${repairCommand(split)}\`` : ""}`;
+  return new SplitRandomAccess(
+    `${split.bundlePath} (${split.parts.length} part${split.parts.length === 1 ? "" : "s"})`,
+    split.parts,
+    hint,
+  );
+}
+
+/**
+ * Open a bundle for reading, whether one file or split volumes read in place. For split
+ * volumes every part is checked first — present, of its declared size, and with `hash` its
+ * sha256 — and a bad part is named by file (EBADBUNDLE) before anything else is read.
+ */
+export async function openBundleAccess(
+  input: string,
+  options: OpenBundleOptions = {},
+): Promise<OpenedBundle> {
+  const split = await findSplitBundle(input);
+  if (!split) return { source: await FileRandomAccess.open(input) };
+  const checks = await checkSplitBundle(split, options);
+  const partProblems = volumeProblems(checks.filter((check) => check.role === "part"));
+  if (partProblems.length > 0 && !options.collect) {
+    const total = split.parts.length;
+    throw new BadBundleError(
+      `${split.bundlePath}: ${partProblems.length} of ${total} part(s) missing or damaged; nothing was read:\n${partProblems.map((p) => `  ${p.message}`).join("\n")}`,
+      partProblems,
+      { hint: volumeHint(split, checks) },
+    );
+  }
+  return { source: splitSource(split, checks), split: { ...split, checks } };
+}
+
+/**
+ * A bundle read from split volumes failed a structure or integrity check: the cause may be a
+ * damaged part (of the right size), which only its sha256 shows. Say how to find it.
+ */
+export function withSplitHint(error: unknown, split: SplitBundle): unknown {
+  if (!isFerryError(error) || !["EBADBUNDLE", "EINTEGRITY", "ESIZE"].includes(error.code)) {
+    return error;
+  }
+  const partsFile = split.partsFile ?? `${split.bundlePath}.parts`;
+  const hint = `the bundle is split volumes: \`ferry verify ${partsFile}\` checks every part's sha256 and names a damaged one${split.parity ? `, and \`${repairCommand(split)}\` can rebuild it` : ""}`;
+  const options = { hint, details: error.details, cause: error };
+  if (error instanceof BadBundleError)
+    return new BadBundleError(error.message, error.problems, options);
+  return new FerryError(error.code, error.message, options);
+}

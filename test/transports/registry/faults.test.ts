@@ -1,0 +1,212 @@
+import { randomBytes } from "node:crypto";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { isFerryError } from "../../../src/errors.js";
+import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
+import {
+  hasRegistry,
+  makeImage,
+  pushImage,
+  type RunningRegistry,
+  startRegistry,
+  type TestImage,
+} from "../../helpers/registry.js";
+import {
+  cachedDigests,
+  removeTempDirs,
+  saveRefs,
+  tempDir,
+  testSession,
+  unzipAndCheck,
+} from "./fixtures.js";
+
+const MiB = 1024 * 1024;
+
+describe.skipIf(!hasRegistry)("registry downloads through a fault-injecting proxy", () => {
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  let image: TestImage;
+  let big: string;
+  let bigPath: RegExp;
+  const bigSize = 4 * MiB;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.url);
+    const layer = randomBytes(bigSize);
+    image = makeImage({ layers: [layer, randomBytes(10_000)] });
+    big = image.layers[0]?.digest ?? "";
+    bigPath = new RegExp(`/blobs/${big}$`);
+    await pushImage(registry.url, "flaky/app", "1", image);
+  });
+
+  afterEach(() => proxy.clear());
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await removeTempDirs();
+  });
+
+  const ref = () => `${proxy.host}/flaky/app:1`;
+  const blobRequests = () => proxy.requests.filter((r) => r.path.endsWith(big));
+
+  async function saveThroughProxy(options: { retries?: number; stallMs?: number } = {}) {
+    const dir = await tempDir();
+    const cache = join(dir, "cache");
+    const session = await testSession(cache, {
+      ...(options.retries !== undefined
+        ? { retry: { retries: options.retries, baseDelayMs: 20, maxDelayMs: 100 } }
+        : {}),
+      ...(options.stallMs ? { stallTimeoutMs: options.stallMs } : {}),
+    });
+    const output = join(dir, "out.zip");
+    try {
+      const result = await saveRefs(session, { refs: [ref()], output });
+      return { dir, cache, output, session, result, error: undefined as unknown };
+    } catch (error) {
+      return { dir, cache, output, session, result: undefined, error };
+    } finally {
+      await session.close();
+    }
+  }
+
+  it("a connection reset mid-blob resumes with a Range request and completes with the right bytes", async () => {
+    proxy.add({ match: bigPath, fault: { kind: "reset", afterBytes: MiB + 123 } });
+    const { output, error } = await saveThroughProxy();
+    expect(error).toBeUndefined();
+    const { blobs } = await unzipAndCheck(output);
+    expect(blobs.get(big)).toBe(bigSize);
+    const requests = blobRequests();
+    expect(requests).toHaveLength(2);
+    expect(requests[1]?.range).toMatch(/^bytes=\d+-$/);
+    const resumedAt = Number(/bytes=(\d+)-/.exec(requests[1]?.range ?? "")?.[1]);
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(resumedAt).toBeLessThanOrEqual(MiB + 123);
+    // Only the rest was fetched again.
+    expect(proxy.bytesSent.get(`/v2/flaky/app/blobs/${big}`)).toBe(MiB + 123 + bigSize - resumedAt);
+  });
+
+  it("500 and 503 answers are retried", async () => {
+    proxy.add({ match: bigPath, fault: { kind: "status", status: 500 } });
+    proxy.add({ match: bigPath, fault: { kind: "status", status: 503 } });
+    const { output, error } = await saveThroughProxy();
+    expect(error).toBeUndefined();
+    expect(blobRequests()).toHaveLength(3);
+    await unzipAndCheck(output);
+  });
+
+  it("429 with Retry-After is honoured", async () => {
+    proxy.add({
+      match: /\/manifests\/1$/,
+      fault: { kind: "status", status: 429, headers: { "Retry-After": "1" } },
+    });
+    const started = Date.now();
+    const { error } = await saveThroughProxy();
+    expect(error).toBeUndefined();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(proxy.requests.filter((r) => r.path.endsWith("/manifests/1"))).toHaveLength(2);
+  });
+
+  it("a stalled download times out and resumes", async () => {
+    proxy.add({ match: bigPath, fault: { kind: "stall", afterBytes: 2 * MiB } });
+    const { output, error } = await saveThroughProxy({ stallMs: 700 });
+    expect(error).toBeUndefined();
+    const requests = blobRequests();
+    expect(requests).toHaveLength(2);
+    expect(requests[1]?.range).toMatch(/^bytes=\d+-$/);
+    await unzipAndCheck(output);
+  });
+
+  it("wrong bytes once: discarded, downloaded again from the start, correct in the end", async () => {
+    proxy.add({ match: bigPath, fault: { kind: "corrupt", atByte: 3 * MiB } });
+    const { output, cache, error } = await saveThroughProxy();
+    expect(error).toBeUndefined();
+    const requests = blobRequests();
+    expect(requests).toHaveLength(2);
+    expect(requests[1]?.range).toBeUndefined();
+    const { blobs } = await unzipAndCheck(output);
+    expect(blobs.get(big)).toBe(bigSize);
+    expect(await cachedDigests(cache)).toContain(big);
+  });
+
+  it("wrong bytes every time: EINTEGRITY naming the blob; nothing in the bundle or the cache", async () => {
+    proxy.add({
+      match: bigPath,
+      fault: { kind: "corrupt", atByte: 10 },
+      times: Number.POSITIVE_INFINITY,
+    });
+    const { output, cache, error } = await saveThroughProxy();
+    expect(isFerryError(error) && error.code).toBe("EINTEGRITY");
+    expect((error as Error).message).toContain(big);
+    expect((error as Error).message).toContain("flaky/app");
+    await expect(stat(output)).rejects.toThrow();
+    expect(await cachedDigests(cache)).not.toContain(big);
+    const partials = await readdir(join(cache, "partial"));
+    expect(partials.filter((name) => big.endsWith(name))).toEqual([]);
+  });
+
+  it("more bytes than declared: ESIZE naming the blob, nothing kept", async () => {
+    proxy.add({
+      match: bigPath,
+      times: Number.POSITIVE_INFINITY,
+      fault: {
+        kind: "respond",
+        handler: (_req, res) => {
+          res.writeHead(200, { "Content-Type": "application/octet-stream" });
+          res.end(Buffer.alloc(bigSize + 10));
+        },
+      },
+    });
+    const { output, cache, error } = await saveThroughProxy();
+    expect(isFerryError(error) && error.code).toBe("ESIZE");
+    expect((error as Error).message).toContain(big);
+    await expect(stat(output)).rejects.toThrow();
+    expect(await cachedDigests(cache)).not.toContain(big);
+  });
+
+  it("a registry that keeps failing: the error names the blob and the attempts", async () => {
+    proxy.add({
+      match: bigPath,
+      fault: { kind: "status", status: 503 },
+      times: Number.POSITIVE_INFINITY,
+    });
+    const { output, error } = await saveThroughProxy({ retries: 2 });
+    expect(isFerryError(error) && error.code).toBe("EREGISTRY");
+    expect((error as Error).message).toContain(`blob ${big}`);
+    expect((error as Error).message).toMatch(/HTTP 503.*gave up after 3 attempts/);
+    expect(blobRequests()).toHaveLength(3);
+    await expect(stat(output)).rejects.toThrow();
+  });
+
+  it("a cut download left in the cache resumes in the next run, fetching only the rest", async () => {
+    const dir = await tempDir();
+    const cache = join(dir, "cache");
+    proxy.add({
+      match: bigPath,
+      fault: { kind: "stall", afterBytes: 3 * MiB },
+      times: Number.POSITIVE_INFINITY,
+    });
+    const first = await testSession(cache, { retry: { retries: 0 }, stallTimeoutMs: 500 });
+    const error = await saveRefs(first, { refs: [ref()], output: join(dir, "a.zip") }).catch(
+      (e: unknown) => e,
+    );
+    await first.close();
+    expect(isFerryError(error) && error.code).toBe("ENETWORK");
+    const partial = await stat(join(cache, "partial", big.slice(7)));
+    expect(partial.size).toBeGreaterThan(2 * MiB);
+    proxy.clear();
+    const second = await testSession(cache);
+    try {
+      await saveRefs(second, { refs: [ref()], output: join(dir, "b.zip") });
+      expect(blobRequests()).toHaveLength(1);
+      expect(blobRequests()[0]?.range).toBe(`bytes=${partial.size}-`);
+      expect(proxy.bytesSent.get(`/v2/flaky/app/blobs/${big}`)).toBe(bigSize - partial.size);
+      expect(second.stats).toMatchObject({ blobsResumed: 1, bytesResumed: partial.size });
+      await unzipAndCheck(join(dir, "b.zip"));
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -1,0 +1,100 @@
+/** Shared set-up for the registry tests: sessions with fast retries, saves, bundle checks. */
+
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { saveBundle } from "../../../src/ops/save.js";
+import { credentialLookup } from "../../../src/transports/registry/credentials.js";
+import {
+  RegistrySession,
+  type RegistrySessionOptions,
+} from "../../../src/transports/registry/session.js";
+import { RegistrySource } from "../../../src/transports/registry/source.js";
+import type { BundleManifest } from "../../../src/types/bundle.js";
+import type { PlatformSelector } from "../../../src/types/platform.js";
+
+const run = promisify(execFile);
+
+const dirs: string[] = [];
+
+/** A temp folder removed by `removeTempDirs`. */
+export async function tempDir(prefix = "ferry-reg-test-"): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+export async function removeTempDirs(): Promise<void> {
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+}
+
+/** A session with fast retries and no credentials unless given. */
+export async function testSession(
+  cacheDir: string,
+  overrides: Partial<RegistrySessionOptions> = {},
+): Promise<RegistrySession> {
+  return RegistrySession.open({
+    credentials: credentialLookup({
+      authFile: join(cacheDir, "..", "no-auth.json"),
+      useDockerConfig: false,
+    }),
+    cacheDir,
+    retry: { baseDelayMs: 20, maxDelayMs: 200 },
+    stallTimeoutMs: 5_000,
+    ...overrides,
+  });
+}
+
+export interface SaveCall {
+  refs: string[];
+  output: string;
+  platforms?: PlatformSelector;
+  skipForeign?: boolean;
+  jobs?: number;
+}
+
+/** Save registry images into a bundle, the way `ferry save` does. */
+export async function saveRefs(session: RegistrySession, call: SaveCall) {
+  const sources = call.refs.map(
+    (ref) => new RegistrySource(session, ref, { skipForeign: call.skipForeign ?? false }),
+  );
+  try {
+    const report = await saveBundle(
+      sources.map((source) => ({
+        source,
+        platforms: call.platforms ?? [{ os: "linux", architecture: "amd64" }],
+      })),
+      { output: call.output, tool: "ferry test", ...(call.jobs ? { jobs: call.jobs } : {}) },
+    );
+    return { report, sources };
+  } finally {
+    for (const source of sources) await source.close();
+  }
+}
+
+/** Unzip a bundle and check every blob's bytes hash to its name; returns digest -> size. */
+export async function unzipAndCheck(
+  bundle: string,
+): Promise<{ dir: string; blobs: Map<string, number>; ferry: BundleManifest }> {
+  const dir = await tempDir("ferry-unzip-");
+  await run("unzip", ["-q", bundle, "-d", dir]);
+  const blobs = new Map<string, number>();
+  const blobDir = join(dir, "blobs", "sha256");
+  for (const name of await readdir(blobDir)) {
+    const bytes = await readFile(join(blobDir, name));
+    const hex = createHash("sha256").update(bytes).digest("hex");
+    if (hex !== name) throw new Error(`bundle blob ${name} has sha256 ${hex}`);
+    blobs.set(`sha256:${name}`, bytes.length);
+  }
+  const ferry = JSON.parse(await readFile(join(dir, "ferry.json"), "utf8")) as BundleManifest;
+  return { dir, blobs, ferry };
+}
+
+/** Digests of the verified blobs in a cache folder. */
+export async function cachedDigests(cacheDir: string): Promise<string[]> {
+  const names = await readdir(join(cacheDir, "blobs", "sha256")).catch(() => [] as string[]);
+  return names.map((n) => `sha256:${n}`);
+}
