@@ -14,6 +14,7 @@ import { registerLog } from "./commands/log.js";
 import { registerLogin } from "./commands/login.js";
 import { registerLogout } from "./commands/logout.js";
 import { registerPull } from "./commands/pull.js";
+import { registerPush } from "./commands/push.js";
 import { registerRepair } from "./commands/repair.js";
 import { registerRmi } from "./commands/rmi.js";
 import { registerSave } from "./commands/save.js";
@@ -58,6 +59,7 @@ export function buildProgram(): Command {
   registerRmi(program);
   registerWim(program);
   registerPull(program);
+  registerPush(program);
   registerLogin(program);
   registerLogout(program);
   registerTags(program);

@@ -126,6 +126,13 @@ function problemOf(job: BlobJob, error: FerryError): BlobProblem {
   return problem;
 }
 
+/** Blob failures that verify mode records and goes on from (damage, absence), not I/O failures. */
+const REPORTABLE_CODES = new Set(["EINTEGRITY", "ESIZE", "ENOTFOUND", "EBADBUNDLE"]);
+
+function isReportable(error: unknown, options: CopyOptions): error is FerryError {
+  return Boolean(options.keepGoing) && isFerryError(error) && REPORTABLE_CODES.has(error.code);
+}
+
 /** Run `worker` over `items` with at most `limit` at once; stop taking new items on `stop()`. */
 async function runBounded<T>(
   items: T[],
@@ -234,9 +241,18 @@ export async function copyImages(
     }
     emit({ type: "blob-start", digest: descriptor.digest, size: descriptor.size, role: job.role });
     const what = `blob ${descriptor.digest} (${job.role})`;
-    const input = job.configBytes
-      ? Readable.from([job.configBytes])
-      : await job.source.openBlob(descriptor);
+    let input: Readable;
+    try {
+      input = job.configBytes
+        ? Readable.from([job.configBytes])
+        : await job.source.openBlob(descriptor);
+    } catch (error) {
+      if (isReportable(error, options)) {
+        result.problems.push(problemOf(job, error));
+        return;
+      }
+      throw error;
+    }
     const verifier = new VerifyingStream(descriptor, what, (bytes) =>
       emit({ type: "blob-progress", digest: descriptor.digest, bytes }),
     );
@@ -251,11 +267,7 @@ export async function copyImages(
     } catch (error) {
       input.destroy();
       verifier.destroy();
-      if (
-        options.keepGoing &&
-        isFerryError(error) &&
-        ["EINTEGRITY", "ESIZE"].includes(error.code)
-      ) {
+      if (isReportable(error, options)) {
         result.problems.push(problemOf(job, error));
         return;
       }

@@ -95,6 +95,13 @@ export async function verifyBundle(
     }
     if (manifest) {
       report.id = manifest.id;
+      if (split?.id && split.id !== manifest.id) {
+        report.problems.push({
+          subject: split.partsFile ?? split.bundle,
+          code: "EBADBUNDLE",
+          message: `${split.partsFile} describes bundle ${split.id}, but the parts hold bundle ${manifest.id}: it belongs to another save`,
+        });
+      }
       const source = new BundleSource(reader);
       const plans: ImagePlan[] = [];
       for (const image of await source.images()) {

@@ -1,6 +1,14 @@
 import { type BundleProblem, FerryError } from "../errors.js";
 import { type Digest, isDigest } from "./digest.js";
 import { FerryAnnotation, OS_IMAGE_KIND } from "./media-types.js";
+import { formatReference, isFullReference, parseReference } from "./reference.js";
+
+/** A full, normalized reference with a tag or digest, as ferry writes names. */
+function isCanonicalReference(text: string): boolean {
+  return (
+    isFullReference(text) && formatReference(parseReference(text, { defaultTag: false })) === text
+  );
+}
 
 /** The schema name ferry.json declares. */
 export const BUNDLE_SCHEMA = "ferry.bundle/v1";
@@ -159,9 +167,9 @@ function checkImage(image: unknown, i: number, check: Check): void {
   }
   const m = image as Record<string, unknown>;
   check(
-    typeof m.ref === "string" && m.ref.length > 0 && m.ref.length <= 512,
+    typeof m.ref === "string" && isCanonicalReference(m.ref),
     subject,
-    "has no valid ref",
+    `has a ref that is not a full image reference: ${JSON.stringify(m.ref)}`,
   );
   check(isDigest(m.digest), subject, "has no valid digest");
   check(typeof m.mediaType === "string", subject, "has no mediaType");

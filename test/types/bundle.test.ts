@@ -67,7 +67,7 @@ describe("parseBundleManifest", () => {
       const message = (error as Error).message;
       expect(message).toMatch(/blobs\[0\] has an invalid digest/);
       expect(message).toMatch(/blobs\[0\] has an invalid size/);
-      expect(message).toMatch(/images\[0\] has no valid ref/);
+      expect(message).toMatch(/images\[0\] has a ref that is not a full image reference/);
     }
   });
 });

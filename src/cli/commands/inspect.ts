@@ -4,6 +4,7 @@ import { inspectStoredImage } from "../../ops/image-info.js";
 import { inspectBundle } from "../../ops/inspect-bundle.js";
 import { createOutput, formatSize, formatTable } from "../output.js";
 import { resolveStoreDir } from "../store-location.js";
+import { formatPartSize } from "./repair.js";
 import { osImageLines } from "./wim.js";
 
 export function registerInspect(program: Command): void {
@@ -37,7 +38,7 @@ export function registerInspect(program: Command): void {
           `content:  ${report.images.length} image(s), ${report.blobs} blobs, ${formatSize(report.bytes)}`,
           ...(report.split
             ? [
-                `split:    ${report.split.parts} part(s)${report.split.partSize ? ` of ${formatSize(report.split.partSize)}` : ""}, read in place${report.split.parity ? `; parity ${report.split.parity}` : "; no parity"}`,
+                `split:    ${report.split.parts} part(s)${report.split.partSize ? ` of ${formatPartSize(report.split.partSize)}` : ""}, read in place${report.split.parity ? `; parity ${report.split.parity}` : "; no parity"}`,
               ]
             : []),
           `delta:    ${report.delta ? `yes: requires ${report.delta.requires} blob(s) (${formatSize(report.delta.requiredBytes)}) from its base` : "no (full bundle)"}`,

@@ -7,11 +7,15 @@ import { createOutput, formatSeconds, formatSize, formatTable, type Output } fro
 import { createProgress } from "../progress.js";
 import { resolveStoreDir } from "../store-location.js";
 import { type TrustFlags, trustedKeys } from "../trust-options.js";
+import { addPushOptions, type LoadPushFlags, loadToRegistry } from "./push.js";
 import { loadedOsImageLines } from "./wim.js";
 
 export function registerLoad(program: Command): void {
-  program
-    .command("load")
+  addPushOptions(program.command("load"), {
+    toRegistry:
+      "instead of the store: push the verified bundle into this registry (source host dropped, path kept under PREFIX)",
+    helpLast: true,
+  })
     .description("verify a bundle and install its images into the local store, atomically")
     .argument("<bundle>", "the bundle zip, or a split bundle's .parts file (or its .001 part)")
     .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
@@ -33,7 +37,7 @@ export function registerLoad(program: Command): void {
     .action(
       async (
         bundle: string,
-        flags: TrustFlags & {
+        flags: LoadPushFlags & {
           store?: string;
           jobs?: number;
           json?: boolean;
@@ -44,6 +48,10 @@ export function registerLoad(program: Command): void {
         },
       ) => {
         const out = createOutput(flags);
+        if (flags.toRegistry !== undefined) {
+          await loadToRegistry(bundle, flags);
+          return;
+        }
         if (flags.dockerArchive) {
           await loadToDockerArchive(bundle, flags.dockerArchive, flags, out);
           return;

@@ -2,8 +2,18 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { SplitReport } from "../../ops/open-bundle.js";
 import { repairBundle } from "../../ops/repair.js";
-import type { PartsManifest } from "../../types/parts.js";
+import { FAT32_MAX_FILE, type PartsManifest } from "../../types/parts.js";
 import { createOutput, formatSeconds, formatSize } from "../output.js";
+
+/** A part size as `--split` takes it: `700 MiB`, `1.5 GiB`, `4 GiB - 1 byte (fat32)`. */
+export function formatPartSize(bytes: number): string {
+  if (bytes === FAT32_MAX_FILE) return "4 GiB - 1 byte (fat32)";
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let unit = 0;
+  while (unit < units.length - 1 && bytes >= 1024 ** (unit + 1)) unit++;
+  const value = bytes / 1024 ** unit;
+  return `${Number.isInteger(value) ? value : value.toFixed(2)} ${units[unit]}`;
+}
 
 /** Summary lines for a split save: the parts, the `.parts` file, the parity volume. */
 export function partsLines(parts: PartsManifest, bundle: string): string[] {
@@ -11,11 +21,11 @@ export function partsLines(parts: PartsManifest, bundle: string): string[] {
   const first = parts.parts[0]?.name ?? "";
   const last = parts.parts[parts.parts.length - 1]?.name ?? "";
   const lines = [
-    `split into ${parts.parts.length} part(s) of at most ${formatSize(parts.partSize)} (${parts.partSize} bytes): ${parts.parts.length > 1 ? `${first} ... ${last}` : first}, listed with their sha256s in ${path.join(dir, `${parts.bundle}.parts`)}`,
+    `split into ${parts.parts.length} part(s) of at most ${formatPartSize(parts.partSize)}: ${parts.parts.length > 1 ? `${first} ... ${last}` : first}, listed with their sha256s in ${path.join(dir, `${parts.bundle}.parts`)}`,
   ];
   if (parts.parity) {
     lines.push(
-      `parity: ${parts.parity.name} (${formatSize(parts.parity.size)}) rebuilds any one lost or damaged part: ferry repair ${path.join(dir, `${parts.bundle}.parts`)}`,
+      `parity: ${parts.parity.name} (${formatPartSize(parts.parity.size)}) rebuilds any one lost or damaged part: ferry repair ${path.join(dir, `${parts.bundle}.parts`)}`,
     );
   }
   lines.push("copy every file listed above; load and verify read the parts in place");

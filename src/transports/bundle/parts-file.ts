@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { open, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { fromSystemError } from "../../errors.js";
 import {
@@ -104,11 +103,21 @@ export interface CheckOptions {
   onBytes?: (count: number) => void;
 }
 
+/** sha256 of a file, read with 1 MiB positional reads (fs streams are several times slower). */
 async function sha256File(file: string, onBytes?: (count: number) => void): Promise<string> {
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    hash.update(chunk as Buffer);
-    onBytes?.((chunk as Buffer).length);
+  const handle = await open(file, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    for (let position = 0; ; ) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      onBytes?.(bytesRead);
+      position += bytesRead;
+    }
+  } finally {
+    await handle.close();
   }
   return hash.digest("hex");
 }

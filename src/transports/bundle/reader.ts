@@ -349,6 +349,13 @@ export class BundleReader {
         digestHex(sha256Digest(await this.readEntry(manifestEntry, MAX_MANIFEST_FILE))),
       );
     }
+    const signatureEntry = this.entries.get(BundleFile.Signature);
+    if (signatureEntry) {
+      expected.set(
+        BundleFile.Signature,
+        digestHex(sha256Digest(await this.readEntry(signatureEntry, 64 * 1024))),
+      );
+    }
     const text = (await this.readEntry(entry, MAX_MANIFEST_FILE)).toString("utf8");
     const seen = new Set<string>();
     for (const line of text.split("\n")) {

@@ -179,9 +179,11 @@ export class BundleSink implements Sink {
     if (osImages.length > 0) manifest.osImages = osImages;
     const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
     await this.zip.addBytes(BundleFile.Manifest, manifestBytes);
+    let signatureBytes: Buffer | undefined;
     if (this.options.signer) {
       const { key, id } = this.options.signer;
-      await this.zip.addBytes(BundleFile.Signature, signBytes(manifestBytes, key, id));
+      signatureBytes = signBytes(manifestBytes, key, id);
+      await this.zip.addBytes(BundleFile.Signature, signatureBytes);
     }
     const sums = [
       ...[...this.blobs.values()].map(
@@ -190,6 +192,9 @@ export class BundleSink implements Sink {
       `${digestHex(sha256Digest(layoutBytes))}  ${BundleFile.Layout}`,
       `${digestHex(sha256Digest(indexBytes))}  ${BundleFile.Index}`,
       `${digestHex(sha256Digest(manifestBytes))}  ${BundleFile.Manifest}`,
+      ...(signatureBytes
+        ? [`${digestHex(sha256Digest(signatureBytes))}  ${BundleFile.Signature}`]
+        : []),
     ];
     await this.zip.addBytes(BundleFile.Checksums, Buffer.from(`${sums.join("\n")}\n`));
     const finished = await this.zip.finish({ bundleId: manifest.id });

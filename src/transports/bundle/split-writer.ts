@@ -24,7 +24,7 @@ export interface SplitOptions {
   partSize: number;
   /** Also write an XOR parity volume, `<bundle>.parity`. */
   parity?: boolean | undefined;
-  /** Where part hashing and parity run (default: a worker thread). */
+  /** When part hashing and parity run (default: as entries settle). */
   digest?: DigestMode | undefined;
   /** Largest part size whose parity is built in memory (default 256 MiB; for tests). */
   parityInMemory?: number | undefined;

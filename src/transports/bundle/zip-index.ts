@@ -2,6 +2,14 @@ import type { Readable } from "node:stream";
 import yauzl from "yauzl";
 import { BadBundleError, type BundleProblem } from "../../errors.js";
 import { type RandomAccess, readAt } from "./random-access.js";
+import {
+  type CentralHeader,
+  compareLocalToCentral,
+  judgeCentralHeader,
+  judgeEndRecords,
+  parseCentralHeader,
+  parseLocalHeader,
+} from "./zip-strict.js";
 
 /** One entry of a zip's central directory, with its data located and checked. */
 export interface ZipEntry {
@@ -18,6 +26,7 @@ export interface ZipEntry {
 }
 
 const MAX_ENTRIES = 1_000_000;
+const MAX_DIRECTORY_BYTES = 256 * 1024 * 1024;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const UNIX_HOST = 3;
@@ -107,26 +116,74 @@ async function readCentralDirectory(
   return { centralDirectoryOffset, raw };
 }
 
-/** Read the local header and check it agrees with the central directory. */
+/** Read the local header and check it repeats the central header exactly. */
 async function locateData(
   source: RandomAccess,
   entry: yauzl.Entry,
   name: string,
-): Promise<number | string> {
+  central: CentralHeader | undefined,
+): Promise<number | string[]> {
   const header = await readAt(source, entry.relativeOffsetOfLocalHeader, 30);
-  if (header.length < 30 || header.readUInt32LE(0) !== 0x04034b50) {
-    return `has no local header at offset ${entry.relativeOffsetOfLocalHeader}`;
-  }
-  const nameLength = header.readUInt16LE(26);
-  const extraLength = header.readUInt16LE(28);
-  const localName = await readAt(source, entry.relativeOffsetOfLocalHeader + 30, nameLength);
+  const local = parseLocalHeader(header);
+  if (!local) return [`has no local header at offset ${entry.relativeOffsetOfLocalHeader}`];
+  const localName = await readAt(source, entry.relativeOffsetOfLocalHeader + 30, local.nameLength);
   if (!localName.equals(entry.fileNameRaw as unknown as Buffer)) {
-    return `local header names ${JSON.stringify(localName.toString("utf8"))}, central directory ${JSON.stringify(name)}`;
+    return [
+      `local header names ${JSON.stringify(localName.toString("utf8"))}, central directory ${JSON.stringify(name)}`,
+    ];
   }
-  if (header.readUInt16LE(8) !== entry.compressionMethod) {
-    return "local header and central directory disagree on the compression method";
+  if (local.method !== entry.compressionMethod) {
+    return ["local header and central directory disagree on the compression method"];
   }
-  return entry.relativeOffsetOfLocalHeader + 30 + nameLength + extraLength;
+  const problems = central ? compareLocalToCentral(local, central) : [];
+  if (problems.length > 0) return problems;
+  return entry.relativeOffsetOfLocalHeader + 30 + local.nameLength + local.extraLength;
+}
+
+/** The raw central headers, in order, and what is wrong with the end records or the directory. */
+async function readRawDirectory(
+  source: RandomAccess,
+): Promise<{ headers: CentralHeader[]; problems: string[] }> {
+  const tailLength = Math.min(source.size, 98);
+  const tailStart = source.size - tailLength;
+  const records = judgeEndRecords(
+    await readAt(source, tailStart, tailLength),
+    tailStart,
+    source.size,
+  );
+  if (!records) {
+    return {
+      headers: [],
+      problems: [
+        "the end of central directory record is not at the end of the file (trailing data or an archive comment)",
+      ],
+    };
+  }
+  const problems = [...records.problems];
+  if (records.centralOffset + records.centralSize !== records.endStart) {
+    problems.push("the central directory's declared size and offset do not meet the end records");
+  }
+  if (records.centralSize > MAX_DIRECTORY_BYTES) {
+    problems.push(
+      `the central directory declares ${records.centralSize} bytes, more than ${MAX_DIRECTORY_BYTES}`,
+    );
+    return { headers: [], problems };
+  }
+  const directory = await readAt(source, records.centralOffset, records.centralSize);
+  const headers: CentralHeader[] = [];
+  let at = 0;
+  while (at < directory.length && headers.length <= records.entries) {
+    const header = parseCentralHeader(directory, at);
+    if (!header) break;
+    headers.push(header);
+    at += header.length;
+  }
+  if (headers.length !== records.entries || at !== records.centralSize) {
+    problems.push(
+      `the central directory holds ${headers.length} headers in ${at} bytes; the end records declare ${records.entries} in ${records.centralSize}`,
+    );
+  }
+  return { headers, problems };
 }
 
 /**
@@ -137,24 +194,33 @@ async function locateData(
  */
 export async function indexZip(source: RandomAccess): Promise<ZipIndex> {
   const { centralDirectoryOffset, raw } = await readCentralDirectory(source);
+  const directory = await readRawDirectory(source);
   const entries = new Map<string, ZipEntry>();
   const problems: BundleProblem[] = [];
   const folded = new Map<string, string>();
-  const add = (subject: string, message: string) =>
+  const add = (subject: string, message: string): number =>
     problems.push({
       subject,
       code: "EBADBUNDLE",
       message: `entry ${JSON.stringify(subject)} ${message}`,
     });
 
-  for (const entry of raw) {
+  for (const message of directory.problems) {
+    problems.push({
+      subject: "end of central directory",
+      code: "EBADBUNDLE",
+      message: `zip structure: ${message}`,
+    });
+  }
+  for (const [position, entry] of raw.entries()) {
+    const central = directory.headers[position];
     const rawName = entry.fileNameRaw as unknown as Buffer;
     const name = decodeName(rawName);
     if (name === undefined) {
       add(rawName.toString("latin1"), "has a name that is not valid UTF-8");
       continue;
     }
-    const own = judgeEntry(entry, name);
+    const own = [...judgeEntry(entry, name), ...(central ? judgeCentralHeader(central) : [])];
     for (const message of own) add(name, message);
     if (entries.has(name)) {
       add(name, "appears more than once");
@@ -165,9 +231,9 @@ export async function indexZip(source: RandomAccess): Promise<ZipIndex> {
     if (clash !== undefined) add(name, `differs from ${JSON.stringify(clash)} only in case`);
     folded.set(lower, name);
     if (own.length > 0) continue;
-    const located = await locateData(source, entry, name);
-    if (typeof located === "string") {
-      add(name, located);
+    const located = await locateData(source, entry, name, central);
+    if (typeof located !== "number") {
+      for (const message of located) add(name, message);
       continue;
     }
     if (located + entry.compressedSize > centralDirectoryOffset) {

@@ -419,7 +419,7 @@ export class RegistryClient {
     }
     if (status === 403) {
       return new RegistryError("EDENIED", `${what}: ${registry} denied access${detail}`, {
-        hint: "check that this account may pull the repository",
+        hint: "check that this account may pull the repository (and, for a push, push to it)",
         status,
       });
     }

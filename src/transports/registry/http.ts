@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import type { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
 import { RegistryError } from "./errors.js";
 import { displayUrl } from "./redact.js";
@@ -18,7 +19,11 @@ export interface TlsSettings {
 export interface HttpRequestInit {
   method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
   headers?: Record<string, string>;
-  body?: Buffer | string;
+  /**
+   * A request body: bytes, or a stream (uploads). A stream's own error (e.g. the copy engine's
+   * verdict on the bytes) rejects the request with that error, not a network error.
+   */
+  body?: Buffer | string | Readable;
   /** The connection pool to use (see `createAgent`); none means Node's default one. */
   agent?: http.Agent;
   /** Fail when no byte moves for this long (connecting, waiting, or mid-body). */
@@ -153,12 +158,22 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
       if (response) response.destroy(error);
       request.destroy(error);
     });
+    let bodyError: unknown;
     request.on("error", (error) => {
-      const translated = networkError(error, url);
-      if (response) response.destroy(translated);
+      const translated = bodyError ?? networkError(error, url);
+      if (response) response.destroy(translated as Error);
       else reject(translated);
     });
-    request.end(init.body);
+    const body = init.body;
+    if (body === undefined || typeof body === "string" || Buffer.isBuffer(body)) {
+      request.end(body);
+    } else {
+      body.on("error", (error) => {
+        bodyError = error;
+        request.destroy(error);
+      });
+      body.pipe(request);
+    }
   });
 }
 

@@ -109,6 +109,28 @@ function partFiles(dir: string, name: string): string[] {
     .sort();
 }
 
+describe("xorInto", () => {
+  it("matches a byte loop at every alignment", () => {
+    const a = randomBytes(300);
+    const b = randomBytes(300);
+    for (const [ta, sa] of [
+      [0, 0],
+      [1, 1],
+      [3, 7],
+      [2, 5],
+      [4, 0],
+    ] as const) {
+      const target = Buffer.from(a);
+      const length = 250;
+      xorInto(target.subarray(ta, ta + length), b.subarray(sa, sa + length));
+      const expected = Buffer.from(a);
+      for (let i = 0; i < length; i++)
+        expected[ta + i] = (a[ta + i] as number) ^ (b[sa + i] as number);
+      expect(target.equals(expected), `${ta}/${sa}`).toBe(true);
+    }
+  });
+});
+
 describe("split writer and reader", () => {
   const tmp = tempDir();
   afterAll(() => tmp.cleanup());
