@@ -6,10 +6,11 @@ import { refNameOf } from "../transports/layout/index-file.js";
 import { StoreSink, type StoreSinkOptions, type TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
 import type { TrustedKey } from "../trust/keys.js";
+import { type ImageStatus, imageStatus } from "./image-status.js";
 import { explainSplitFailure } from "./open-bundle.js";
 import { type LatestMove, type LoadedOsImage, osImageLoad } from "./wim-load.js";
 
-export type ImageStatus = "new" | "updated" | "unchanged";
+export type { ImageStatus };
 
 export interface LoadReport {
   bundle: string;
@@ -76,18 +77,10 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
       bundleId: manifest.id,
       store: store.dir,
       images: result.images.map((record) => {
-        const previous = before.get(record.name);
-        const status: ImageStatus =
-          previous === undefined
-            ? "new"
-            : previous === record.descriptor.digest
-              ? "unchanged"
-              : "updated";
         return {
           ref: record.name,
           digest: record.descriptor.digest,
-          status,
-          ...(previous && status === "updated" ? { previous } : {}),
+          ...imageStatus(before.get(record.name), record.descriptor.digest),
         };
       }),
       blobsWritten: result.blobsCopied,

@@ -7,7 +7,7 @@ import { Store } from "../transports/layout/store.js";
 import type { RegistrySession, TransferStats } from "../transports/registry/session.js";
 import { RegistrySource } from "../transports/registry/source.js";
 import { formatPlatform, type PlatformSelector } from "../types/platform.js";
-import type { ImageStatus } from "./load.js";
+import { type ImageStatus, imageStatus } from "./image-status.js";
 
 export interface PullOptions {
   storeDir: string;
@@ -82,19 +82,11 @@ export async function pullImages(references: string[], options: PullOptions): Pr
     return {
       store: store.dir,
       images: result.images.map((record) => {
-        const previous = before.get(record.name);
-        const status: ImageStatus =
-          previous === undefined
-            ? "new"
-            : previous === record.descriptor.digest
-              ? "unchanged"
-              : "updated";
         return {
           ref: record.name,
           digest: record.descriptor.digest,
           platforms: record.platforms.map(formatPlatform),
-          status,
-          ...(previous && status === "updated" ? { previous } : {}),
+          ...imageStatus(before.get(record.name), record.descriptor.digest),
           ...(record.sourceIndexDigest ? { sourceIndexDigest: record.sourceIndexDigest } : {}),
         };
       }),

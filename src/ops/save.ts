@@ -9,6 +9,7 @@ import type { PartsManifest } from "../types/parts.js";
 import type { PlatformSelector } from "../types/platform.js";
 import type { Source } from "../types/transport.js";
 import { type DeltaBase, deltaMayOmit } from "./delta-base.js";
+import { type ImageStatus, imageStatus } from "./image-status.js";
 
 /** One source and the platforms to take from it. */
 export interface SaveInput {
@@ -28,7 +29,7 @@ export interface SaveOptions {
   split?: SplitOptions;
 }
 
-export type SaveStatus = "new" | "updated" | "unchanged";
+export type SaveStatus = ImageStatus;
 
 export interface SaveReport {
   bundle: string;
@@ -79,11 +80,8 @@ function statusAgainst(
   since: DeltaBase | undefined,
   ref: string,
   digest: string,
-): { status?: SaveStatus; previous?: string } {
-  if (!since) return {};
-  const previous = since.images.get(ref);
-  if (previous === undefined) return { status: "new" };
-  return previous === digest ? { status: "unchanged" } : { status: "updated", previous };
+): { status?: ImageStatus; previous?: string } {
+  return since ? imageStatus(since.images.get(ref), digest) : {};
 }
 
 /**

@@ -58,6 +58,20 @@ function bad(what: string, problem: string): FerryError {
   return new FerryError("EBADIMAGE", `${what}: ${problem}`);
 }
 
+/** Parse bytes as a JSON object (not an array or a scalar), or fail naming `what`. */
+function parseJsonObject(bytes: Uint8Array, what: string): object {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch (error) {
+    throw bad(what, `is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
+    throw bad(what, "is not a JSON object");
+  }
+  return doc;
+}
+
 /** Validate one descriptor found inside a manifest or index. */
 export function checkDescriptor(value: unknown, what: string): Descriptor {
   if (typeof value !== "object" || value === null) throw bad(what, "descriptor is not an object");
@@ -116,14 +130,7 @@ export function parseManifest(
   declaredMediaType: string | undefined,
   what: string,
 ): ParsedManifest {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
-  } catch (error) {
-    throw bad(what, `is not valid JSON (${(error as Error).message})`);
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc))
-    throw bad(what, "is not a JSON object");
+  const doc = parseJsonObject(bytes, what);
   const m = doc as Record<string, unknown>;
   const ownType = typeof m.mediaType === "string" ? m.mediaType : undefined;
   if (
@@ -167,15 +174,7 @@ export function parseManifest(
 
 /** Parse an image config blob (lenient: only the fields ferry reads are checked). */
 export function parseImageConfig(bytes: Uint8Array, what: string): ImageConfig {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
-  } catch (error) {
-    throw bad(what, `is not valid JSON (${(error as Error).message})`);
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc))
-    throw bad(what, "is not a JSON object");
-  return doc as ImageConfig;
+  return parseJsonObject(bytes, what) as ImageConfig;
 }
 
 /** The platform an image config describes. */

@@ -79,6 +79,28 @@ describe("signed bundles", () => {
   });
 });
 
+describe("signed split bundles", () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  it("sign the .parts file too: a missing or foreign .parts signature is refused", () => {
+    const key = path.join(tmp.dir, "k");
+    expect(ferry(["keygen", "-o", key]).code).toBe(0);
+    const bundle = path.join(tmp.dir, "s.zip");
+    const saved = ferry(["save", `oci:${samples}`, "-o", bundle, "--sign", key, "--split", "4K"]);
+    expect(saved.code, saved.stderr).toBe(0);
+    const parts = `${bundle}.parts`;
+    expect(ferry(["verify", parts, "--trust", `${key}.pub`]).code).toBe(0);
+    const store = path.join(tmp.dir, "store");
+    run("mv", [`${parts}.sig`, `${parts}.sig.away`]);
+    const load = ferry(["load", parts, "--store", store, "--trust", `${key}.pub`]);
+    expect(load.code).toBe(6);
+    expect(load.stderr).toMatch(/is not signed/);
+    run("mv", [`${parts}.sig.away`, `${parts}.sig`]);
+    expect(ferry(["load", parts, "--store", store, "--trust", `${key}.pub`]).code).toBe(0);
+  });
+});
+
 describe("delta bundles (--since) and have-lists", () => {
   const tmp = tempDir();
   const layoutDir = path.join(tmp.dir, "layout");

@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import path from "node:path";
 import type { Readable } from "node:stream";
 import { createInflateRaw } from "node:zlib";
 import { digestOfIntegrity } from "../../digest/integrity.js";
@@ -14,7 +16,9 @@ import {
 import { REF_NAME_ANNOTATION } from "../../types/descriptor.js";
 import { type Digest, digestHex } from "../../types/digest.js";
 import type { ImageIndex } from "../../types/manifest.js";
+import { serializePartsManifest } from "../../types/parts.js";
 import { blobPath, parseLayoutIndex } from "../layout/index-file.js";
+import type { SplitBundle } from "./parts-file.js";
 import { type RandomAccess, readAt } from "./random-access.js";
 import { openBundleAccess, withSplitHint } from "./split-open.js";
 import { indexZip, type ZipEntry } from "./zip-index.js";
@@ -65,9 +69,60 @@ export class BundleReader {
    */
   static async open(path: string, options: BundleOpenOptions = {}): Promise<BundleReader> {
     const { source, split } = await openBundleAccess(path);
-    return BundleReader.fromRandomAccess(source, options).catch((error: unknown) => {
+    const reader = await BundleReader.fromRandomAccess(source, {
+      ...options,
+      collectProblems: true,
+    }).catch((error: unknown) => {
       throw split ? withSplitHint(error, split) : error;
     });
+    if (split) {
+      try {
+        await reader.checkParts(split, options.trust ?? []);
+      } catch (error) {
+        await reader.close().catch(() => {});
+        throw error;
+      }
+    }
+    if (reader.problems.length > 0 && !options.collectProblems) {
+      await reader.close().catch(() => {});
+      const error = reader.problemsError();
+      throw split ? withSplitHint(error, split) : error;
+    }
+    return reader;
+  }
+
+  /**
+   * The `.parts` file must belong to this bundle (same id as ferry.json), be exactly what ferry
+   * wrote (so any damaged byte shows), and, with trusted keys, carry a valid signature.
+   */
+  private async checkParts(split: SplitBundle, trust: TrustedKey[]): Promise<void> {
+    const { partsFile, partsBytes, manifest: parts } = split;
+    if (!partsFile || !partsBytes || !parts) {
+      if (trust.length > 0) {
+        throw new FerryError(
+          "ETRUST",
+          `${split.bundlePath}: its .parts file is missing, so its parts cannot be checked against a signature`,
+          {
+            hint: "copy the .parts file (and .parts.sig) next to the parts",
+          },
+        );
+      }
+      return;
+    }
+    const name = path.basename(partsFile);
+    if (this.manifest && parts.id !== this.manifest.id) {
+      this.problem(
+        name,
+        `${name} belongs to bundle ${parts.id}, but the parts hold bundle ${this.manifest.id}`,
+      );
+    }
+    if (!partsBytes.equals(serializePartsManifest(parts))) {
+      this.problem(name, `${name} is not byte for byte what ferry wrote (edited or damaged)`);
+    }
+    if (trust.length > 0) {
+      const signature = await readFile(`${partsFile}.sig`).catch(() => undefined);
+      verifySignature(partsBytes, signature, trust, name);
+    }
   }
 
   static async fromRandomAccess(

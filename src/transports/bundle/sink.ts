@@ -70,7 +70,15 @@ export class BundleSink implements Sink {
   }
 
   static async create(target: string, options: BundleSinkOptions): Promise<BundleSink> {
-    const zip = await ZipWriter.create(target, options.created, { split: options.split });
+    const signer = options.signer;
+    const split =
+      options.split && signer
+        ? {
+            ...options.split,
+            signParts: (bytes: Buffer) => signBytes(bytes, signer.key, signer.id),
+          }
+        : options.split;
+    const zip = await ZipWriter.create(target, options.created, { split });
     try {
       await zip.addBytes(BundleFile.Layout, Buffer.from(OCI_LAYOUT_FILE));
     } catch (error) {

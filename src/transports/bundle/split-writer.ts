@@ -28,6 +28,8 @@ export interface SplitOptions {
   digest?: DigestMode | undefined;
   /** Largest part size whose parity is built in memory (default 256 MiB; for tests). */
   parityInMemory?: number | undefined;
+  /** Sign the exact bytes of `.parts`; the signature goes to `<bundle>.parts.sig`. */
+  signParts?: ((partsBytes: Buffer) => Buffer) | undefined;
 }
 
 interface OpenPart {
@@ -185,7 +187,12 @@ export class SplitOutput implements ZipOutput {
         await rename(this.parityTemp, final);
         moved.push(final);
       }
-      await writeFileAtomic(partsPath, serializePartsManifest(manifest));
+      const partsBytes = serializePartsManifest(manifest);
+      if (this.options.signParts) {
+        await writeFileAtomic(`${partsPath}.sig`, this.options.signParts(partsBytes));
+        moved.push(`${partsPath}.sig`);
+      }
+      await writeFileAtomic(partsPath, partsBytes);
     } catch (error) {
       for (const file of moved) await rm(file, { force: true }).catch(() => {});
       throw fromSystemError(error, partsPath, "writing");
