@@ -250,6 +250,19 @@ export class ZipWriter {
   /** Add an entry from memory. */
   async addBytes(name: string, bytes: Uint8Array): Promise<void> {
     this.checkOpen();
+    await this.writing(() => this.writeBytesEntry(name, bytes));
+  }
+
+  /** Name the target in any system error (a full disk: ENOSPC, exit 8), not a raw error. */
+  private async writing(action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (error) {
+      throw fromSystemError(error, this.target, "writing");
+    }
+  }
+
+  private async writeBytesEntry(name: string, bytes: Uint8Array): Promise<void> {
     const nameBytes = Buffer.from(name, "utf8");
     const crc = crc32(bytes);
     const offset = this.size;
@@ -265,6 +278,10 @@ export class ZipWriter {
    */
   async addStream(name: string, size: number, stream: Readable): Promise<void> {
     this.checkOpen();
+    await this.writing(() => this.writeStreamEntry(name, size, stream));
+  }
+
+  private async writeStreamEntry(name: string, size: number, stream: Readable): Promise<void> {
     const nameBytes = Buffer.from(name, "utf8");
     const offset = this.size;
     await this.write(this.localHeader(nameBytes, size, 0));

@@ -103,29 +103,38 @@ export class StoreSink implements Sink {
     this.records.push(record);
   }
 
+  /** Blob files this commit added to blobs/ (removed again if the commit fails). */
+  private readonly published: string[] = [];
+
   /** Move staged blobs into blobs/: a blob already there (a concurrent load) is kept. */
   private async publishBlobs(): Promise<void> {
     await mkdir(path.dirname(this.store.blobFile(`sha256:${"0".repeat(64)}`)), { recursive: true });
     for (const descriptor of this.staged.values()) {
       const from = await this.stagedPath(descriptor);
       const to = this.store.blobFile(descriptor.digest);
-      try {
-        await link(from, to);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
-          if (
-            (error as NodeJS.ErrnoException).code === "EPERM" ||
-            (error as NodeJS.ErrnoException).code === "ENOTSUP"
-          ) {
-            await rename(from, to);
-            continue;
-          }
-          throw fromSystemError(error, to, "installing");
-        }
-      }
-      await unlink(from).catch(() => {});
+      if (await this.install(from, to)) this.published.push(to);
     }
     await this.store.syncBlobDirectory();
+  }
+
+  /** Hard-link (or, where links are not supported, rename) a staged blob; false if already there. */
+  private async install(from: string, to: string): Promise<boolean> {
+    try {
+      await link(from, to);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") {
+        await unlink(from).catch(() => {});
+        return false;
+      }
+      if (code === "EPERM" || code === "ENOTSUP") {
+        await rename(from, to);
+        return true;
+      }
+      throw fromSystemError(error, to, "installing");
+    }
+    await unlink(from).catch(() => {});
+    return true;
   }
 
   private async checkComplete(): Promise<void> {
@@ -146,6 +155,31 @@ export class StoreSink implements Sink {
 
   async commit(): Promise<void> {
     await this.store.withLock("loading images", async () => {
+      try {
+        await this.publishAndName();
+      } catch (error) {
+        // Still under the lock: no name refers to the blobs this commit added; take them back
+        // so a failed load (a full disk at index.json, say) leaves the store as it was.
+        for (const file of this.published) await unlink(file).catch(() => {});
+        throw error;
+      }
+      if (this.options.logEntry) {
+        // The images are installed; a log line that cannot be written must not undo that.
+        await this.store
+          .appendLog({
+            ...this.options.logEntry,
+            time: new Date().toISOString(),
+            images: this.records.map((r) => ({ name: r.name, digest: r.descriptor.digest })),
+            tagsMoved: this.tagChanges,
+          })
+          .catch(() => {});
+      }
+    });
+    await this.cleanUp();
+  }
+
+  private async publishAndName(): Promise<void> {
+    {
       await this.publishBlobs();
       await this.checkComplete();
       let index = await this.store.readIndex();
@@ -166,16 +200,7 @@ export class StoreSink implements Sink {
       for (const name of names) upsert(name);
       for (const name of this.options.extraTags?.(this.records, index) ?? []) upsert(name);
       if (this.tagChanges.length > 0) await this.store.writeIndex(index);
-      if (this.options.logEntry) {
-        await this.store.appendLog({
-          ...this.options.logEntry,
-          time: new Date().toISOString(),
-          images: this.records.map((r) => ({ name: r.name, digest: r.descriptor.digest })),
-          tagsMoved: this.tagChanges,
-        });
-      }
-    });
-    await this.cleanUp();
+    }
   }
 
   async abort(): Promise<void> {

@@ -1,0 +1,345 @@
+/**
+ * Issue 7, crashes: `ferry load` and `ferry save` killed with SIGKILL at seeded points spread
+ * over a measured unkilled run: about two thirds before the engine's commit event, the rest
+ * from the commit to past the end (FERRY_PROGRESS=json tells when the commit starts). The
+ * bundle holds 3 images x 16 MiB random layers (40 MiB with FERRY_STRESS=full), doubled
+ * until an unkilled load takes at least 0.5 s. After each killed load, `ferry check`
+ * finds the store consistent (stale temp files are reported but fine), the image that was in
+ * the store before is intact, and the same load then completes. After each killed save,
+ * nothing is under the output name unless it is complete, and then it verifies; the same for
+ * split volumes (`.parts` is written last). FERRY_STRESS=full runs 60 load, 40 save and 20
+ * split-save trials instead of 20, 20 and 3.
+ */
+import { spawn } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ferry, ferryBin, ferryJson } from "../helpers/cli.js";
+import { createLayout, randomLayer } from "../helpers/oci-layout.js";
+import { Rng, stressSeed } from "../helpers/seeded.js";
+import { saveLayout, seededLayout } from "../helpers/stress-bundles.js";
+
+const FULL = process.env.FERRY_STRESS === "full";
+/** Per test: the full run takes many times longer. */
+const TIMEOUT = FULL ? 1_800_000 : 600_000;
+const SEED = stressSeed();
+/** Layer size to start from; doubled (up to twice) until an unkilled load takes 0.5 s. */
+const LAYER_MIB = FULL ? 40 : 16;
+const MIN_LOAD_MS = 500;
+const LOAD_TRIALS = FULL ? 60 : 20;
+const SAVE_TRIALS = FULL ? 40 : 20;
+const SPLIT_SAVE_TRIALS = FULL ? 20 : 3;
+const BIG_REFS = [1, 2, 3].map((n) => `stress.example/big:${n}`);
+const SEED_REF = "stress.example/seed:1";
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  ms: number;
+  /** ms after spawn at which the engine announced its commit (FERRY_PROGRESS=json). */
+  commitAt?: number;
+  /** ms after spawn at which the kill was sent. */
+  killedAt?: number;
+  /** The process had already exited when the kill was due. */
+  finishedFirst: boolean;
+}
+
+/** When to send SIGKILL: ms after spawn, or ms after the engine's commit event. */
+type KillAt = { afterSpawn: number } | { afterCommit: number };
+
+/** Run ferry with JSON progress on stderr; SIGKILL it at `kill` (never, when undefined). */
+function runFerry(args: string[], kill?: KillAt): Promise<Run> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [ferryBin, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, FERRY_PROGRESS: "json" },
+  });
+  const run: Run = { code: null, signal: null, ms: 0, finishedFirst: false };
+  let exited = false;
+  let timer: NodeJS.Timeout | undefined;
+  const killIn = (ms: number) => {
+    timer = setTimeout(() => {
+      if (exited) return;
+      run.killedAt = Date.now() - started;
+      child.kill("SIGKILL");
+    }, ms);
+  };
+  if (kill && "afterSpawn" in kill) killIn(kill.afterSpawn);
+  let pending = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    pending += chunk.toString("utf8");
+    let newline = pending.indexOf("\n");
+    while (newline >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      newline = pending.indexOf("\n");
+      if (run.commitAt === undefined && line.includes('"event":"commit"')) {
+        run.commitAt = Date.now() - started;
+        if (kill && "afterCommit" in kill) killIn(kill.afterCommit);
+      }
+    }
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      exited = true;
+      if (timer) clearTimeout(timer);
+      run.code = code;
+      run.signal = signal;
+      run.ms = Date.now() - started;
+      run.finishedFirst = kill !== undefined && signal === null;
+      resolve(run);
+    });
+  });
+}
+
+/** The kill plan: about 2/3 of trials spread before the commit, the rest over the commit. */
+function killPlan(rng: Rng, trials: number, measured: Run): KillAt[] {
+  const commitAt = measured.commitAt ?? measured.ms;
+  const commitLength = Math.max(20, measured.ms - commitAt);
+  const before = Math.ceil((trials * 2) / 3);
+  return [
+    ...killPoints(rng, before, 0, commitAt).map((ms): KillAt => ({ afterSpawn: ms })),
+    ...killPoints(rng, trials - before, 0, commitLength * 1.2).map(
+      (ms): KillAt => ({ afterCommit: ms }),
+    ),
+  ];
+}
+
+const describeKill = (kill: KillAt) =>
+  "afterSpawn" in kill ? `${kill.afterSpawn} ms` : `commit + ${kill.afterCommit} ms`;
+
+/** Stratified, seeded kill points over [from, to): trial i falls in the i-th slice. */
+function killPoints(rng: Rng, count: number, from: number, to: number): number[] {
+  return Array.from({ length: count }, (_, i) =>
+    Math.round(from + ((to - from) * (i + rng.next())) / count),
+  );
+}
+
+interface CheckJson {
+  ok: boolean;
+  images: number;
+  problems: Array<{ message: string }>;
+  staleTemp: string[];
+  orphans: unknown[];
+}
+
+function storeNames(store: string): string[] {
+  const index = JSON.parse(readFileSync(path.join(store, "index.json"), "utf8")) as {
+    manifests: Array<{ annotations?: Record<string, string> }>;
+  };
+  return index.manifests
+    .map((d) => d.annotations?.["org.opencontainers.image.ref.name"] ?? "?")
+    .sort();
+}
+
+describe("ferry killed with SIGKILL at any instant", () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), "ferry-stress-crash-"));
+  const bigLayout = path.join(root, "layout-big");
+  const bundle = path.join(root, "big.zip");
+  const pristine = path.join(root, "store-pristine");
+
+  /** The measured unkilled load (of the bundle finally used) and the layer size chosen. */
+  let unkilledLoad: Run;
+  let layerMib = LAYER_MIB;
+
+  function buildBig(mib: number): Promise<unknown> {
+    rmSync(bigLayout, { recursive: true, force: true });
+    rmSync(bundle, { force: true });
+    const layout = createLayout(bigLayout);
+    for (const ref of BIG_REFS) {
+      layout.tag(ref, layout.image({ layers: [randomLayer(mib * 1024 * 1024)] }));
+    }
+    layout.finish();
+    return saveLayout(bigLayout, bundle);
+  }
+
+  beforeAll(async () => {
+    const seedLayout = path.join(root, "layout-seed");
+    seededLayout(
+      seedLayout,
+      { repository: "stress.example/seed", images: 1, base: 4096, own: 2048 },
+      new Rng(SEED).fork("crash-seed"),
+    );
+    const seedBundle = path.join(root, "seed.zip");
+    await saveLayout(seedLayout, seedBundle);
+    expect(ferry(["load", seedBundle, "--store", pristine]).code).toBe(0);
+    for (let attempt = 0; ; attempt++) {
+      await buildBig(layerMib);
+      const reference = path.join(root, "store-reference");
+      cpSync(pristine, reference, { recursive: true });
+      unkilledLoad = await runFerry(["load", bundle, "--store", reference, "-q"]);
+      rmSync(reference, { recursive: true, force: true });
+      expect(unkilledLoad.code).toBe(0);
+      if (unkilledLoad.ms >= MIN_LOAD_MS || attempt === 2) break;
+      layerMib *= 2;
+    }
+  }, 300_000);
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it(
+    `load: ${LOAD_TRIALS} kills spread over a measured load; check is clean and the load then completes`,
+    async () => {
+      const unkilled = unkilledLoad;
+      expect(
+        unkilled.ms,
+        "the load must take at least 0.5 s to be worth killing",
+      ).toBeGreaterThanOrEqual(MIN_LOAD_MS);
+      expect(unkilled.commitAt, "no commit event on stderr (FERRY_PROGRESS=json)").toBeDefined();
+
+      const rng = new Rng(SEED).fork("load-kills");
+      const rows: string[] = [];
+      let committed = 0;
+      for (const [trial, kill] of killPlan(rng, LOAD_TRIALS, unkilled).entries()) {
+        const store = path.join(root, `store-${trial}`);
+        cpSync(pristine, store, { recursive: true });
+        const killed = await runFerry(["load", bundle, "--store", store, "-q"], kill);
+        const blobs = readdirSync(path.join(store, "blobs", "sha256")).length;
+        const staging = existsSync(path.join(store, ".ferry", "tmp"))
+          ? readdirSync(path.join(store, ".ferry", "tmp")).length
+          : 0;
+        const check = ferryJson<CheckJson>(["check", "--store", store]);
+        const what = `trial ${trial} (kill at ${describeKill(kill)})`;
+        expect(check.code, `${what}: ${JSON.stringify(check.json.problems)}`).toBe(0);
+        expect(check.json.ok).toBe(true);
+        expect(check.json.problems).toEqual([]);
+        const names = storeNames(store);
+        expect(names, what).toContain(SEED_REF);
+        for (const name of names) expect([SEED_REF, ...BIG_REFS], what).toContain(name);
+        if (names.length > 1) committed++;
+        const again = await runFerry(["load", bundle, "--store", store, "-q"]);
+        expect(again.code, `${what}: the same load did not complete`).toBe(0);
+        expect(storeNames(store), what).toEqual([...BIG_REFS, SEED_REF].sort());
+        if (trial === LOAD_TRIALS - 1 || FULL) {
+          const after = ferryJson<CheckJson>(["check", "--store", store]);
+          expect(after.code).toBe(0);
+          expect(after.json.images).toBe(4);
+        }
+        rows.push(
+          `| ${trial} | ${describeKill(kill)} | ${killed.finishedFirst ? "finished first" : `killed at ${killed.killedAt} ms`} | ${blobs} | ${staging} | ${names.length - 1} | ${check.json.staleTemp.length} | ${check.json.orphans.length} | ${again.ms} |`,
+        );
+        rmSync(store, { recursive: true, force: true });
+      }
+      console.log(
+        [
+          `load kills (seed ${SEED}), 3 x ${layerMib} MiB layers: unkilled load ${unkilled.ms} ms, commit event at ${unkilled.commitAt} ms; ${committed} trial(s) found the images already committed`,
+          "| trial | kill planned | result | blobs in store | staging dirs | big images named | stale temp | orphans | re-load ms |",
+          "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+          ...rows,
+        ].join("\n"),
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    `save: ${SAVE_TRIALS} kills; the output name holds a complete bundle or nothing`,
+    async () => {
+      const measureDir = path.join(root, "save-measure");
+      mkdirSync(measureDir);
+      const unkilled = await runFerry([
+        "save",
+        `oci:${bigLayout}`,
+        "-o",
+        path.join(measureDir, "b.zip"),
+        "-q",
+      ]);
+      expect(unkilled.code).toBe(0);
+      expect(unkilled.commitAt, "no commit event on stderr (FERRY_PROGRESS=json)").toBeDefined();
+      rmSync(measureDir, { recursive: true, force: true });
+      const rng = new Rng(SEED).fork("save-kills");
+      const rows: string[] = [];
+      let complete = 0;
+      for (const [trial, kill] of killPlan(rng, SAVE_TRIALS, unkilled).entries()) {
+        const dir = path.join(root, `save-${trial}`);
+        mkdirSync(dir);
+        const output = path.join(dir, "b.zip");
+        const killed = await runFerry(["save", `oci:${bigLayout}`, "-o", output, "-q"], kill);
+        const files = readdirSync(dir);
+        const what = `save trial ${trial} (kill at ${describeKill(kill)}): ${files.join(", ")}`;
+        for (const name of files) {
+          if (name === "b.zip") continue;
+          // anything else is a temp file, never a name a reader would take for the bundle
+          expect(name, what).not.toMatch(/^b\.zip(\.\d{3}|\.parts)?$/);
+        }
+        if (files.includes("b.zip")) {
+          complete++;
+          const verify = ferry(["verify", output, "-q"]);
+          expect(verify.code, `${what}: ${verify.stderr}`).toBe(0);
+        }
+        if (trial === SAVE_TRIALS - 1 || FULL) {
+          const again = await runFerry(["save", `oci:${bigLayout}`, "-o", output, "-q"]);
+          expect(again.code, `${what}: the same save did not complete`).toBe(0);
+        }
+        rows.push(
+          `| ${trial} | ${describeKill(kill)} | ${killed.finishedFirst ? "finished first" : `killed at ${killed.killedAt} ms`} | ${files.includes("b.zip") ? "complete, verifies" : "absent"} | ${files.filter((f) => f !== "b.zip").length} |`,
+        );
+        rmSync(dir, { recursive: true, force: true });
+      }
+      console.log(
+        [
+          `save kills (seed ${SEED}): unkilled save ${unkilled.ms} ms, commit event at ${unkilled.commitAt} ms; ${complete} trial(s) found a complete bundle`,
+          "| trial | kill planned | result | b.zip | temp files left |",
+          "|---:|---|---|---|---:|",
+          ...rows,
+        ].join("\n"),
+      );
+    },
+    TIMEOUT,
+  );
+
+  it(
+    `save --split: ${SPLIT_SAVE_TRIALS} kills; .parts appears only over complete parts`,
+    async () => {
+      const split = ["--split", "16M"];
+      const measureDir = path.join(root, "split-measure");
+      mkdirSync(measureDir);
+      const unkilled = await runFerry([
+        "save",
+        `oci:${bigLayout}`,
+        "-o",
+        path.join(measureDir, "b.zip"),
+        ...split,
+        "-q",
+      ]);
+      expect(unkilled.code).toBe(0);
+      const expectedParts = readdirSync(measureDir).filter((f) => /^b\.zip\.\d{3}$/.test(f)).length;
+      expect(expectedParts).toBeGreaterThan(1);
+      rmSync(measureDir, { recursive: true, force: true });
+      const rng = new Rng(SEED).fork("split-kills");
+      const seen: string[] = [];
+      for (const [trial, kill] of killPlan(rng, SPLIT_SAVE_TRIALS, unkilled).entries()) {
+        const dir = path.join(root, `split-${trial}`);
+        mkdirSync(dir);
+        const output = path.join(dir, "b.zip");
+        await runFerry(["save", `oci:${bigLayout}`, "-o", output, ...split, "-q"], kill);
+        const files = readdirSync(dir);
+        const what = `split trial ${trial} (kill at ${describeKill(kill)}): ${files.join(", ")}`;
+        expect(files, what).not.toContain("b.zip");
+        const parts = files.filter((f) => /^b\.zip\.\d{3}$/.test(f)).length;
+        if (files.includes("b.zip.parts")) {
+          seen.push("complete");
+          const verify = ferry(["verify", `${output}.parts`, "-q"]);
+          expect(verify.code, `${what}: ${verify.stderr}`).toBe(0);
+        } else if (parts > 0) {
+          // parts renamed before .parts was written: never taken for a good bundle unless whole
+          seen.push(`${parts} of ${expectedParts} parts, no .parts`);
+          const verify = ferry(["verify", path.join(dir, "b.zip.001"), "-q"]);
+          if (parts < expectedParts) expect(verify.code, what).not.toBe(0);
+        } else seen.push("nothing under the output name");
+        rmSync(dir, { recursive: true, force: true });
+      }
+      console.log(`split save kills: ${seen.join("; ")}`);
+    },
+    TIMEOUT,
+  );
+});
