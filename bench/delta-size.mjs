@@ -21,13 +21,20 @@ const ferryBin = path.resolve(option("--ferry", path.join(root, "bin", "ferry"))
 const work = path.join(root, "bench", "work", "delta");
 const MiB = 1024 * 1024;
 
-const ferry = (...argv) => JSON.parse(execFileSync(process.execPath, [ferryBin, ...argv, "--json"], { maxBuffer: 1 << 26 }).toString());
+const ferry = (...argv) =>
+  JSON.parse(
+    execFileSync(process.execPath, [ferryBin, ...argv, "--json"], {
+      maxBuffer: 1 << 26,
+    }).toString(),
+  );
 const sha = (bytes) => createHash("sha256").update(bytes).digest("hex");
 
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 const v1 = path.join(work, "v1");
-execFileSync(process.execPath, [path.join(root, "bench", "gen-data.mjs"), v1, "--size", size], { stdio: "ignore" });
+execFileSync(process.execPath, [path.join(root, "bench", "gen-data.mjs"), v1, "--size", size], {
+  stdio: "ignore",
+});
 
 // The offline side has v1.
 ferry("save", `oci:${v1}`, "-o", path.join(work, "v1.zip"));
@@ -48,14 +55,24 @@ const entry = index.manifests[0];
 const manifest = JSON.parse(readFileSync(blob(entry.digest), "utf8"));
 const config = JSON.parse(readFileSync(blob(manifest.config.digest), "utf8"));
 const layer = randomBytes(10 * MiB);
-manifest.layers[manifest.layers.length - 1] = { mediaType: manifest.layers.at(-1).mediaType, ...put(layer) };
+manifest.layers[manifest.layers.length - 1] = {
+  mediaType: manifest.layers.at(-1).mediaType,
+  ...put(layer),
+};
 config.rootfs.diff_ids[config.rootfs.diff_ids.length - 1] = `sha256:${sha(layer)}`;
 manifest.config = { ...manifest.config, ...put(Buffer.from(JSON.stringify(config))) };
 Object.assign(entry, put(Buffer.from(JSON.stringify(manifest))));
 writeFileSync(path.join(v2, "index.json"), JSON.stringify(index));
 
 const full = ferry("save", `oci:${v2}`, "-o", path.join(work, "v2-full.zip"));
-const delta = ferry("save", `oci:${v2}`, "-o", path.join(work, "v2-delta.zip"), "--since", path.join(work, "have.json"));
+const delta = ferry(
+  "save",
+  `oci:${v2}`,
+  "-o",
+  path.join(work, "v2-delta.zip"),
+  "--since",
+  path.join(work, "have.json"),
+);
 const fullBytes = statSync(full.bundle).size;
 const deltaBytes = statSync(delta.bundle).size;
 const overhead = deltaBytes - layer.length;
@@ -63,6 +80,10 @@ console.log(`image set: ${size}; one ${layer.length / MiB} MiB layer changed`);
 console.log(`| bundle | bytes | ratio to full |`);
 console.log(`|---|---:|---:|`);
 console.log(`| full bundle of the new state | ${fullBytes} | 1 |`);
-console.log(`| delta (--since have.json) | ${deltaBytes} | ${(deltaBytes / fullBytes).toFixed(4)} |`);
-console.log(`delta = the new layer + ${overhead} bytes (${(overhead / 1024).toFixed(1)} KiB; target < 64 KiB): ${overhead < 64 * 1024 ? "PASS" : "FAIL"}`);
+console.log(
+  `| delta (--since have.json) | ${deltaBytes} | ${(deltaBytes / fullBytes).toFixed(4)} |`,
+);
+console.log(
+  `delta = the new layer + ${overhead} bytes (${(overhead / 1024).toFixed(1)} KiB; target < 64 KiB): ${overhead < 64 * 1024 ? "PASS" : "FAIL"}`,
+);
 console.log(`per image: ${delta.images.map((i) => `${i.ref} ${i.status}`).join(", ")}`);
