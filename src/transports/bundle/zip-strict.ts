@@ -5,13 +5,15 @@
  * data, this makes any single damaged byte of a ferry bundle detectable. Pure functions.
  */
 
-const LOCAL_SIGNATURE = 0x04034b50;
-const CENTRAL_SIGNATURE = 0x02014b50;
-const END_SIGNATURE = 0x06054b50;
-const ZIP64_END_SIGNATURE = 0x06064b50;
-const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
-const MAX32 = 0xffffffff;
-const MAX16 = 0xffff;
+import {
+  CENTRAL_HEADER_SIGNATURE as CENTRAL_SIGNATURE,
+  END_SIGNATURE,
+  LOCAL_HEADER_SIGNATURE as LOCAL_SIGNATURE,
+  MAX16,
+  MAX32,
+  ZIP64_END_SIGNATURE,
+  ZIP64_LOCATOR_SIGNATURE,
+} from "./zip-format.js";
 
 /** Hosts in "version made by": MS-DOS, Unix, NTFS, VFAT, macOS. */
 const KNOWN_HOSTS = new Set([0, 3, 10, 11, 19]);

@@ -7,15 +7,17 @@ import type { PartsManifest } from "../../types/parts.js";
 import { syncDirectory, uniqueTempName } from "../../util/atomic-file.js";
 import { writeFully } from "./random-access.js";
 import { type SplitOptions, SplitOutput } from "./split-writer.js";
+import {
+  CENTRAL_HEADER_SIGNATURE,
+  END_SIGNATURE,
+  LOCAL_HEADER_SIGNATURE,
+  MAX16,
+  MAX32,
+  ZIP64_END_SIGNATURE,
+  ZIP64_EXTRA_ID,
+  ZIP64_LOCATOR_SIGNATURE,
+} from "./zip-format.js";
 
-const LOCAL_HEADER_SIGNATURE = 0x04034b50;
-const CENTRAL_HEADER_SIGNATURE = 0x02014b50;
-const ZIP64_END_SIGNATURE = 0x06064b50;
-const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
-const END_SIGNATURE = 0x06054b50;
-const ZIP64_EXTRA_ID = 0x0001;
-const MAX32 = 0xffffffff;
-const MAX16 = 0xffff;
 const FLAG_UTF8 = 0x0800;
 const VERSION_ZIP64 = 45;
 const VERSION_DEFAULT = 20;
