@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { pumpVerified } from "../digest/verified-pump.js";
 import { VerifyingStream } from "../digest/verifying-stream.js";
 import { FerryError, isFerryError } from "../errors.js";
 import type { Descriptor } from "../types/descriptor.js";
@@ -231,6 +232,33 @@ export async function copyImages(
   let fatal: unknown;
   const active = new Set<Readable>();
 
+  /**
+   * Where the source reads positionally and the sink takes a writer, copy through the
+   * verified pump (reused buffers, no streams): "done", "problem" (recorded), or "no".
+   */
+  const pumpIfPossible = async (job: BlobJob, what: string): Promise<"done" | "problem" | "no"> => {
+    if (job.configBytes || !job.source.blobReader || !sink.blobWriter) return "no";
+    const { descriptor } = job;
+    try {
+      const reader = await job.source.blobReader(descriptor);
+      if (!reader) return "no";
+      const writer = await sink.blobWriter(descriptor).catch(async (error: unknown) => {
+        await reader.close().catch(() => {});
+        throw error;
+      });
+      await pumpVerified(reader, writer, descriptor, what, (bytes) =>
+        emit({ type: "blob-progress", digest: descriptor.digest, bytes }),
+      );
+      return "done";
+    } catch (error) {
+      if (isReportable(error, options)) {
+        result.problems.push(problemOf(job, error));
+        return "problem";
+      }
+      throw error;
+    }
+  };
+
   const copyBlob = async (job: BlobJob): Promise<void> => {
     const { descriptor } = job;
     if (await sink.hasBlob(descriptor)) {
@@ -241,6 +269,15 @@ export async function copyImages(
     }
     emit({ type: "blob-start", digest: descriptor.digest, size: descriptor.size, role: job.role });
     const what = `blob ${descriptor.digest} (${job.role})`;
+    const pumped = await pumpIfPossible(job, what);
+    if (pumped !== "no") {
+      if (pumped === "done") {
+        result.blobsCopied++;
+        result.bytesCopied += descriptor.size;
+        emit({ type: "blob-done", digest: descriptor.digest, size: descriptor.size });
+      }
+      return;
+    }
     let input: Readable;
     try {
       input = job.configBytes

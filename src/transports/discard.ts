@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import type { Descriptor } from "../types/descriptor.js";
-import type { ImageRecord, Sink } from "../types/transport.js";
+import type { BlobWriter, ImageRecord, Sink } from "../types/transport.js";
 
 /** A sink that reads every byte and keeps none: the engine's verification is the point. */
 export class DiscardSink implements Sink {
@@ -15,6 +15,10 @@ export class DiscardSink implements Sink {
     for await (const _chunk of stream) {
       // the verifying stream hashes as the bytes pass
     }
+  }
+
+  async blobWriter(_descriptor: Descriptor): Promise<BlobWriter> {
+    return { write: async () => {}, finish: async () => {}, discard: async () => {} };
   }
 
   async putManifest(_descriptor: Descriptor, _bytes: Buffer): Promise<void> {}

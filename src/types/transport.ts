@@ -34,6 +34,12 @@ export interface Source {
   openBlob(descriptor: Descriptor): Promise<Readable>;
   /** True when the source cannot provide the blob (e.g. a delta bundle that requires it). */
   lacksBlob?(descriptor: Descriptor): boolean;
+  /**
+   * Positional access to a blob's bytes, where the medium allows it (a file, a stored zip
+   * entry): lets the engine copy through reused buffers instead of a stream. Undefined: use
+   * openBlob.
+   */
+  blobReader?(descriptor: Descriptor): Promise<BlobReader | undefined>;
   close(): Promise<void>;
 }
 
@@ -52,8 +58,23 @@ export interface ImageRecord {
   annotations?: Record<string, string>;
 }
 
+/** Reads bytes of one blob at offsets relative to the blob's start. */
+export interface BlobReader {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Writes one blob in order; `finish` keeps it (called only after the engine verified it). */
+export interface BlobWriter {
+  write(buffer: Buffer, length: number): Promise<void>;
+  finish(): Promise<void>;
+  discard(): Promise<void>;
+}
+
 export interface Sink {
   readonly label: string;
+  /** A writer for one blob, for the engine's buffer-reusing copy (optional). */
+  blobWriter?(descriptor: Descriptor): Promise<BlobWriter>;
   /** How many blobs the sink accepts at once (a zip writer takes one). */
   readonly maxConcurrentBlobs: number;
   hasBlob(descriptor: Descriptor): Promise<boolean>;

@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
+import { SizeError } from "../../errors.js";
 import { type Descriptor, REF_NAME_ANNOTATION } from "../../types/descriptor.js";
-import type { Source, SourceImage } from "../../types/transport.js";
+import type { BlobReader, Source, SourceImage } from "../../types/transport.js";
 import type { BundleReader } from "./reader.js";
 
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
@@ -39,6 +40,33 @@ export class BundleSource implements Source {
 
   async openBlob(descriptor: Descriptor): Promise<Readable> {
     return this.reader.openEntry(this.reader.blobEntry(descriptor.digest));
+  }
+
+  /** Stored entries are read in place at their offset in the bundle (or across its parts). */
+  async blobReader(descriptor: Descriptor): Promise<BlobReader | undefined> {
+    const entry = this.reader.blobEntry(descriptor.digest);
+    if (entry.method !== 0) return undefined;
+    if (entry.size !== descriptor.size) {
+      throw new SizeError(
+        `blob ${descriptor.digest} in ${this.reader.label}`,
+        descriptor.size,
+        entry.size,
+        {
+          details: { digest: descriptor.digest },
+        },
+      );
+    }
+    const source = this.reader.source;
+    return {
+      read: (buffer, offset, length, position) =>
+        source.read(
+          buffer,
+          offset,
+          Math.min(length, entry.size - position),
+          entry.dataStart + position,
+        ),
+      close: async () => {},
+    };
   }
 
   lacksBlob(descriptor: Descriptor): boolean {

@@ -5,7 +5,7 @@ import { FerryError, fromSystemError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import { digestHex } from "../../types/digest.js";
 import type { ImageIndex } from "../../types/manifest.js";
-import type { ImageRecord, Sink } from "../../types/transport.js";
+import type { BlobWriter, ImageRecord, Sink } from "../../types/transport.js";
 import { upsertRef } from "./index-file.js";
 import type { Store } from "./store.js";
 
@@ -81,6 +81,51 @@ export class StoreSink implements Sink {
       throw fromSystemError(error, this.store.blobFile(descriptor.digest), "writing");
     }
     this.staged.set(descriptor.digest, descriptor);
+  }
+
+  /** The same staging as putBlob, fed by the engine's verified pump. */
+  async blobWriter(descriptor: Descriptor): Promise<BlobWriter> {
+    const target = await this.stagedPath(descriptor);
+    const partial = `${target}.partial`;
+    const where = this.store.blobFile(descriptor.digest);
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      handle = await open(partial, "w", 0o644);
+    } catch (error) {
+      throw fromSystemError(error, where, "writing");
+    }
+    let position = 0;
+    const file = handle;
+    return {
+      write: async (buffer, length) => {
+        try {
+          let written = 0;
+          while (written < length) {
+            const { bytesWritten } = await file.write(buffer, written, length - written, position);
+            written += bytesWritten;
+            position += bytesWritten;
+          }
+        } catch (error) {
+          throw fromSystemError(error, where, "writing");
+        }
+      },
+      finish: async () => {
+        try {
+          await file.datasync();
+          await file.close();
+          await rename(partial, target);
+        } catch (error) {
+          await file.close().catch(() => {});
+          await rm(partial, { force: true }).catch(() => {});
+          throw fromSystemError(error, where, "writing");
+        }
+        this.staged.set(descriptor.digest, descriptor);
+      },
+      discard: async () => {
+        await file.close().catch(() => {});
+        await rm(partial, { force: true }).catch(() => {});
+      },
+    };
   }
 
   async putManifest(descriptor: Descriptor, bytes: Buffer): Promise<void> {
