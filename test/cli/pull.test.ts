@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  hasRegistry,
   makeImage,
   makeIndex,
   pushImage,
@@ -40,7 +39,7 @@ function ferry(args: string[], env: NodeJS.ProcessEnv, input = ""): Promise<Run>
   return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
 }
 
-describe.skipIf(!hasRegistry)("ferry pull, login, logout, tags, cache (CLI)", () => {
+describe("ferry pull, login, logout, tags, cache (CLI)", () => {
   let open: RunningRegistry;
   let locked: RunningRegistry;
   let work: string;

@@ -14,19 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferryBin, run, tempDir } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout, type LayoutBuilder } from "../helpers/oci-layout.js";
-import {
-  hasRegistry,
-  makeCertificate,
-  type RunningRegistry,
-  startRegistry,
-} from "../helpers/registry.js";
+import { makeCertificate, type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { startTokenServer, type TokenServer } from "../helpers/token-server.js";
-import {
-  hasWimtools,
-  makeSourceTree,
-  setImageProperties,
-  wimCapture,
-} from "../helpers/wimtools.js";
+import { makeSourceTree, setImageProperties, wimCapture } from "../helpers/wimtools.js";
 import { corruptEntry } from "../helpers/zip-tamper.js";
 
 const MiB = 1024 * 1024;
@@ -209,431 +199,422 @@ function buildForeignLayout(layout: LayoutBuilder) {
   return { list: list.digest, windows: windows.digest, foreign: sha256(foreign) };
 }
 
-describe.skipIf(!hasRegistry)(
-  "ferry load --to-registry and ferry push (CLI, real registry)",
-  () => {
-    const tmp = tempDir("ferry-cli-push-");
-    const work = tmp.dir;
-    let open: RunningRegistry;
-    let locked: RunningRegistry;
-    let tls: RunningRegistry;
-    let certificate: string;
-    let tokens: TokenServer;
-    let tokenRegistry: RunningRegistry;
-    let proxy: FaultProxy;
-    let env: NodeJS.ProcessEnv;
-    let bundle: string;
-    let fixture: ReturnType<typeof buildLayout>;
+describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
+  const tmp = tempDir("ferry-cli-push-");
+  const work = tmp.dir;
+  let open: RunningRegistry;
+  let locked: RunningRegistry;
+  let tls: RunningRegistry;
+  let certificate: string;
+  let tokens: TokenServer;
+  let tokenRegistry: RunningRegistry;
+  let proxy: FaultProxy;
+  let env: NodeJS.ProcessEnv;
+  let bundle: string;
+  let fixture: ReturnType<typeof buildLayout>;
 
-    beforeAll(async () => {
-      env = {
-        HOME: work,
-        FERRY_AUTH_FILE: path.join(work, "auth.json"),
-        DOCKER_CONFIG: path.join(work, "docker"),
-        FERRY_CACHE: path.join(work, "cache"),
-        FERRY_STORE: path.join(work, "store"),
-        FERRY_PROGRESS: "none",
-      };
-      const cert = await makeCertificate(work, "registry");
-      certificate = cert.certificate;
-      tokens = await startTokenServer({ dir: work, users: { [USER.name]: USER.password } });
-      [open, locked, tls, tokenRegistry] = await Promise.all([
-        startRegistry(),
-        startRegistry({ auth: { htpasswd: { users: { [USER.name]: USER.password } } } }),
-        startRegistry({ tls: cert }),
-        startRegistry({
-          auth: {
-            token: {
-              realm: tokens.realm,
-              service: tokens.service,
-              issuer: tokens.issuer,
-              rootCertBundle: tokens.certificate,
-            },
-          },
-        }),
-      ]);
-      proxy = await startFaultProxy(open.url);
-      fixture = buildLayout(path.join(work, "layout"));
-      bundle = path.join(work, "bundle.zip");
-      const saved = await ferryAsync(
-        ["save", `oci:${path.join(work, "layout")}`, "-o", bundle, "-q"],
-        env,
-      );
-      expect(saved.code, saved.stderr).toBe(0);
-    });
-
-    afterAll(async () => {
-      await proxy?.stop();
-      await Promise.all([open?.stop(), locked?.stop(), tls?.stop(), tokenRegistry?.stop()]);
-      await tokens?.stop();
-      tmp.cleanup();
-    });
-
-    it("--dry-run shows where each image goes and pushes nothing", async () => {
-      const result = await ferryAsync(
-        ["load", bundle, "--to-registry", `${open.host}/mirror`, "--dry-run"],
-        env,
-      );
-      expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout).toContain(
-        `mcr.microsoft.com/windows/nanoserver:ltsc2022   ${open.host}/mirror/windows/nanoserver:ltsc2022`,
-      );
-      expect(result.stdout).toMatch(
-        new RegExp(`docker.io/library/alpine:3.19 +${open.host}/mirror/library/alpine:3.19`),
-      );
-      expect(result.stdout).toMatch(/dry run: 3 image\(s\) would be pushed/);
-      expect(await tagsOf(open.url, "mirror/library/alpine")).toEqual([]);
-    });
-
-    it("pushes a verified bundle: skopeo reads the same digests, and copies them back unchanged", async () => {
-      const result = await ferryAsync(
-        ["load", bundle, "--to-registry", `${open.host}/mirror`, "--chunk-size", "1", "--json"],
-        env,
-      );
-      expect(result.code, result.stderr).toBe(0);
-      const report = parse(result);
-      expect(report.images.map((i) => i.target).sort()).toEqual(
-        [
-          `${open.host}/mirror/library/alpine:3.19`,
-          `${open.host}/mirror/team/multi:1`,
-          `${open.host}/mirror/windows/nanoserver:ltsc2022`,
-        ].sort(),
-      );
-      for (const image of report.images) {
-        expect(image.status).toBe("new");
-        expect(image.digest).toBe(fixture.digests[image.source]);
-        expect(skopeoRaw(image.target).digest).toBe(image.digest);
-      }
-      // The layer the two repositories share went up once and was mounted into the other.
-      expect(report.blobs.mounted).toBe(1);
-      const mountedInto = report.images.find((i) => i.blobs.mounted === 1);
-      expect(mountedInto?.bytes.mounted).toBe(200_000);
-      // 3 configs + 5 other layers + the shared one; 4 manifests and an index.
-      expect(report.blobs.uploaded).toBe(9);
-      expect(report.manifestsPushed).toBe(5);
-      expect(report.uploads.chunks).toBeGreaterThanOrEqual(4);
-
-      const inspected = run("skopeo", [
-        "inspect",
-        "--tls-verify=false",
-        `docker://${open.host}/mirror/windows/nanoserver:ltsc2022`,
-      ]);
-      expect(JSON.parse(inspected.stdout).Layers).toContain(fixture.big);
-
-      const back = path.join(work, "back");
-      const copy = run("skopeo", [
-        "copy",
-        "--all",
-        "--preserve-digests",
-        "--src-tls-verify=false",
-        `docker://${open.host}/mirror/team/multi:1`,
-        `oci:${back}:multi`,
-      ]);
-      expect(copy.code, copy.stderr).toBe(0);
-      const index = JSON.parse(readFileSync(path.join(back, "index.json"), "utf8"));
-      expect(index.manifests[0].digest).toBe(fixture.digests["example.com/team/multi:1"]);
-    });
-
-    it("pushing again uploads nothing (no upload request reaches the registry)", async () => {
-      proxy.clear();
-      const result = await ferryAsync(
-        ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--json"],
-        env,
-      );
-      expect(result.code, result.stderr).toBe(0);
-      const report = parse(result);
-      expect(report.blobs).toEqual({ uploaded: 0, mounted: 0, skipped: 10 });
-      expect(report.manifestsPushed).toBe(0);
-      expect(report.images.map((i) => i.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
-      const writes = proxy.requests.filter((r) => r.method !== "GET" && r.method !== "HEAD");
-      expect(writes).toEqual([]);
-    });
-
-    it("ferry push REF DEST from the store mounts every blob an earlier push put elsewhere", async () => {
-      const loaded = await ferryAsync(["load", bundle, "-q"], env);
-      expect(loaded.code, loaded.stderr).toBe(0);
-      const result = await ferryAsync(
-        [
-          "push",
-          "mcr.microsoft.com/windows/nanoserver:ltsc2022",
-          `${open.host}/fleet/nano`,
-          "--json",
-        ],
-        env,
-      );
-      expect(result.code, result.stderr).toBe(0);
-      const report = parse(result);
-      expect(report.images[0]).toMatchObject({
-        target: `${open.host}/fleet/nano:ltsc2022`,
-        digest: fixture.digests["mcr.microsoft.com/windows/nanoserver:ltsc2022"],
-        status: "new",
-        blobs: { uploaded: 0, skipped: 0, mounted: 3 },
-      });
-      expect(skopeoRaw(`${open.host}/fleet/nano:ltsc2022`).digest).toBe(report.images[0]?.digest);
-
-      const mapped = await ferryAsync(
-        ["push", "--to-registry", `${open.host}/bulk`, "alpine:3.19", "--json"],
-        env,
-      );
-      expect(mapped.code, mapped.stderr).toBe(0);
-      expect(parse(mapped).images[0]?.target).toBe(`${open.host}/bulk/library/alpine:3.19`);
-    }, 30_000);
-
-    /** A cache without what earlier tests pushed (known blobs are mounted, never read). */
-    const freshCache = (name: string) => ({
-      ...env,
-      FERRY_CACHE: path.join(work, `cache-${name}`),
-    });
-
-    it("a corrupt bundle pushes no tag at all", async () => {
-      const bad = path.join(work, "corrupt.zip");
-      copyFileSync(bundle, bad);
-      await corruptEntry(bad, `blobs/sha256/${fixture.big.slice(7)}`);
-      const result = await ferryAsync(
-        ["load", bad, "--to-registry", `${open.host}/corrupt`, "--chunk-size", "1"],
-        freshCache("corrupt"),
-      );
-      expect(result.code).toBe(3);
-      expect(result.stderr).toMatch(/EINTEGRITY/);
-      expect(result.stderr).toContain(fixture.big);
-      for (const repository of ["windows/nanoserver", "library/alpine", "team/multi"]) {
-        expect(await tagsOf(open.url, `corrupt/${repository}`)).toEqual([]);
-        expect(skopeoRaw(`${open.host}/corrupt/${repository}:latest`).code).not.toBe(0);
-      }
-      expect(await blobStatus(open.url, "corrupt/windows/nanoserver", fixture.big)).toBe(404);
-    });
-
-    it("a push killed half-way leaves no tag; the re-run completes", async () => {
-      proxy.clear();
-      // The first PATCH hangs (never answered): ferry is killed while it waits.
-      proxy.add({
-        match: /\/blobs\/uploads\//,
-        method: "PATCH",
-        fault: { kind: "respond", handler: (request) => request.resume() },
-      });
-      const child = spawn(
-        process.execPath,
-        [ferryBin, "load", bundle, "--to-registry", `${proxy.host}/killed`, "--chunk-size", "1"],
-        { env: { ...process.env, ...freshCache("kill") }, stdio: "ignore" },
-      );
-      const deadline = Date.now() + 15_000;
-      while (!proxy.requests.some((r) => r.fault === "respond") && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      child.kill("SIGKILL");
-      await new Promise((r) => child.on("close", r));
-      expect(proxy.requests.some((r) => r.fault === "respond")).toBe(true);
-      expect(await tagsOf(open.url, "killed/windows/nanoserver")).toEqual([]);
-
-      proxy.clear();
-      const rerun = await ferryAsync(
-        ["load", bundle, "--to-registry", `${proxy.host}/killed`, "--chunk-size", "1", "--json"],
-        freshCache("kill"),
-      );
-      expect(rerun.code, rerun.stderr).toBe(0);
-      const report = parse(rerun);
-      expect(skopeoRaw(`${open.host}/killed/windows/nanoserver:ltsc2022`).digest).toBe(
-        fixture.digests["mcr.microsoft.com/windows/nanoserver:ltsc2022"],
-      );
-      expect(report.images.every((i) => i.status === "new")).toBe(true);
-    }, 30_000);
-
-    it("a PATCH cut mid-body is resumed where the registry stands, in the same run", async () => {
-      proxy.clear();
-      // The proxy takes part of the first PATCH's body, then resets: the registry never saw it,
-      // so its upload session is intact and answers GET with its offset.
-      proxy.add({
-        match: /\/blobs\/uploads\//,
-        method: "PATCH",
-        fault: {
-          kind: "respond",
-          handler: (request) => {
-            let seen = 0;
-            request.on("data", (chunk: Buffer) => {
-              seen += chunk.length;
-              if (seen > 100_000) request.socket.resetAndDestroy();
-            });
+  beforeAll(async () => {
+    env = {
+      HOME: work,
+      FERRY_AUTH_FILE: path.join(work, "auth.json"),
+      DOCKER_CONFIG: path.join(work, "docker"),
+      FERRY_CACHE: path.join(work, "cache"),
+      FERRY_STORE: path.join(work, "store"),
+      FERRY_PROGRESS: "none",
+    };
+    const cert = await makeCertificate(work, "registry");
+    certificate = cert.certificate;
+    tokens = await startTokenServer({ dir: work, users: { [USER.name]: USER.password } });
+    [open, locked, tls, tokenRegistry] = await Promise.all([
+      startRegistry(),
+      startRegistry({ auth: { htpasswd: { users: { [USER.name]: USER.password } } } }),
+      startRegistry({ tls: cert }),
+      startRegistry({
+        auth: {
+          token: {
+            realm: tokens.realm,
+            service: tokens.service,
+            issuer: tokens.issuer,
+            rootCertBundle: tokens.certificate,
           },
         },
-      });
-      const result = await ferryAsync(
-        [
-          "load",
-          bundle,
-          "--to-registry",
-          `${proxy.host}/cut`,
-          "--chunk-size",
-          "1",
-          "--retries",
-          "3",
-          "--json",
-        ],
-        freshCache("cut"),
-      );
-      expect(result.code, result.stderr).toBe(0);
-      const report = parse(result);
-      expect(report.uploads.resumed).toBe(1);
-      expect(report.uploads.restarted).toBe(0);
-      expect(
-        proxy.requests.filter((r) => r.method === "GET" && r.path.includes("/uploads/")).length,
-      ).toBe(1);
-      expect(skopeoRaw(`${open.host}/cut/windows/nanoserver:ltsc2022`).digest).toBe(
-        fixture.digests["mcr.microsoft.com/windows/nanoserver:ltsc2022"],
-      );
-    });
-
-    it("htpasswd registry: refused without credentials (nothing pushed), fine with --creds", async () => {
-      const denied = await ferryAsync(["load", bundle, "--to-registry", `${locked.host}/m`], env);
-      expect(denied.code).toBe(5);
-      expect(denied.stderr).toMatch(/EUNAUTHORIZED/);
-      const creds = `${USER.name}:${USER.password}`;
-      const pushed = await ferryAsync(
-        ["load", bundle, "--to-registry", `${locked.host}/m`, "--creds", creds, "--json"],
-        env,
-      );
-      expect(pushed.code, pushed.stderr).toBe(0);
-      const report = parse(pushed);
-      expect(report.blobs.mounted).toBe(1);
-      const alpine = report.images.find((i) => i.source === "docker.io/library/alpine:3.19");
-      expect(skopeoRaw(alpine?.target ?? "", creds).digest).toBe(alpine?.digest);
-      expect(pushed.stdout).not.toContain(USER.password);
-    });
-
-    it("foreign layers: pushed as blobs with their URLs, or made plain by --strip-foreign-urls", async () => {
-      const layout = createLayout(path.join(work, "foreign"));
-      const foreign = buildForeignLayout(layout);
-      const foreignBundle = path.join(work, "foreign.zip");
-      const saved = await ferryAsync(
-        ["save", `oci:${path.join(work, "foreign")}`, "-o", foreignBundle, "-q"],
-        env,
-      );
-      expect(saved.code, saved.stderr).toBe(0);
-
-      const kept = await ferryAsync(
-        ["load", foreignBundle, "--to-registry", `${open.host}/keep`, "--json"],
-        env,
-      );
-      expect(kept.code, kept.stderr).toBe(0);
-      expect(parse(kept).images[0]?.digest).toBe(foreign.list);
-      expect(skopeoRaw(`${open.host}/keep/windows/servercore:ltsc2016`).digest).toBe(foreign.list);
-      expect(await blobStatus(open.url, "keep/windows/servercore", foreign.foreign)).toBe(200);
-
-      const stripped = await ferryAsync(
-        [
-          "load",
-          foreignBundle,
-          "--to-registry",
-          `${open.host}/strip`,
-          "--strip-foreign-urls",
-          "--json",
-        ],
-        env,
-      );
-      expect(stripped.code, stripped.stderr).toBe(0);
-      const report = parse(stripped);
-      expect(report.rewritten.map((r) => [r.from, r.layers])).toEqual([
-        [foreign.windows, 1],
-        [foreign.list, 0],
-      ]);
-      const image = report.images[0];
-      expect(image?.originalDigest).toBe(foreign.list);
-      expect(image?.digest).toBe(report.rewritten[1]?.to);
-      const list = skopeoRaw(`${open.host}/strip/windows/servercore:ltsc2016`);
-      expect(list.digest).toBe(image?.digest);
-      const child = skopeoRaw(`${open.host}/strip/windows/servercore@${report.rewritten[0]?.to}`);
-      const layers = (child.json as { layers: Array<{ mediaType: string; urls?: string[] }> })
-        .layers;
-      expect(layers[0]).toEqual({
-        mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-        digest: foreign.foreign,
-        size: 300_000,
-      });
-      expect(await blobStatus(open.url, "strip/windows/servercore", foreign.foreign)).toBe(200);
-    });
-
-    it.skipIf(!hasWimtools)(
-      "a WIM OS image goes up as an OCI artifact under PREFIX/<name>:<version>",
-      async () => {
-        const tree = await makeSourceTree(path.join(work, "tree"), {
-          fileCount: 2,
-          fileBytes: 5000,
-        });
-        const wim = path.join(work, "NanoServer.wim");
-        await wimCapture(tree, wim, "NanoServer", { compress: "LZX" });
-        await setImageProperties(wim, 1, {
-          "WINDOWS/VERSION/MAJOR": "10",
-          "WINDOWS/VERSION/MINOR": "0",
-          "WINDOWS/VERSION/BUILD": "20348",
-          "WINDOWS/VERSION/SPBUILD": "2113",
-          "WINDOWS/ARCH": "9",
-        });
-        const wimBundle = path.join(work, "wim.zip");
-        const saved = await ferryAsync(["save", wim, "-o", wimBundle, "-q"], env);
-        expect(saved.code, saved.stderr).toBe(0);
-        const result = await ferryAsync(
-          ["load", wimBundle, "--to-registry", `${open.host}/os`, "--json"],
-          env,
-        );
-        expect(result.code, result.stderr).toBe(0);
-        const image = parse(result).images[0];
-        expect(image?.source).toBe("os.ferry.invalid/nanoserver:10.0.20348.2113");
-        expect(image?.target).toBe(`${open.host}/os/nanoserver:10.0.20348.2113`);
-        const response = await fetch(`${open.url}/v2/os/nanoserver/manifests/10.0.20348.2113`, {
-          headers: { Accept: "application/vnd.oci.image.manifest.v1+json" },
-        });
-        const bytes = Buffer.from(await response.arrayBuffer());
-        expect(sha256(bytes)).toBe(image?.digest);
-        const manifest = JSON.parse(bytes.toString());
-        expect(manifest.layers[0].mediaType).toBe("application/x-ms-wim");
-        expect(manifest.layers[0].digest).toBe(sha256(readFileSync(wim)));
-        expect(await blobStatus(open.url, "os/nanoserver", manifest.layers[0].digest)).toBe(200);
-      },
+      }),
+    ]);
+    proxy = await startFaultProxy(open.url);
+    fixture = buildLayout(path.join(work, "layout"));
+    bundle = path.join(work, "bundle.zip");
+    const saved = await ferryAsync(
+      ["save", `oci:${path.join(work, "layout")}`, "-o", bundle, "-q"],
+      env,
     );
+    expect(saved.code, saved.stderr).toBe(0);
+  });
 
-    it("TLS: an unknown CA fails with ETRUST and pushes nothing; --ca-cert makes it work", async () => {
-      const refused = await ferryAsync(["load", bundle, "--to-registry", tls.host], env);
-      expect(refused.code).toBe(6);
-      expect(refused.stderr).toMatch(/ETRUST/);
-      expect(refused.stderr).toContain("--ca-cert");
-      const pushed = await ferryAsync(
-        ["load", bundle, "--to-registry", tls.host, "--ca-cert", certificate, "--json"],
-        env,
-      );
-      expect(pushed.code, pushed.stderr).toBe(0);
-      expect(parse(pushed).images.map((i) => i.target)).toContain(
-        `${tls.host}/library/alpine:3.19`,
-      );
-    });
+  afterAll(async () => {
+    await proxy?.stop();
+    await Promise.all([open?.stop(), locked?.stop(), tls?.stop(), tokenRegistry?.stop()]);
+    await tokens?.stop();
+    tmp.cleanup();
+  });
 
-    it("token auth: asks for push scopes (and pull on the mount source)", async () => {
-      const result = await ferryAsync(
-        [
-          "load",
-          bundle,
-          "--to-registry",
-          `${tokenRegistry.host}/tok`,
-          "--creds",
-          `${USER.name}:${USER.password}`,
-          "--json",
-        ],
-        env,
-      );
-      expect(result.code, result.stderr).toBe(0);
-      const report = parse(result);
-      expect(report.blobs.mounted).toBe(1);
-      const scopes = tokens.requests.flatMap((r) => r.scopes);
-      expect(scopes).toContain("repository:tok/library/alpine:pull,push");
-      expect(scopes.some((s) => /^repository:tok\/.+:pull$/.test(s))).toBe(true);
-      expect(tokens.requests.every((r) => r.user === USER.name)).toBe(true);
-    });
+  it("--dry-run shows where each image goes and pushes nothing", async () => {
+    const result = await ferryAsync(
+      ["load", bundle, "--to-registry", `${open.host}/mirror`, "--dry-run"],
+      env,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(
+      `mcr.microsoft.com/windows/nanoserver:ltsc2022   ${open.host}/mirror/windows/nanoserver:ltsc2022`,
+    );
+    expect(result.stdout).toMatch(
+      new RegExp(`docker.io/library/alpine:3.19 +${open.host}/mirror/library/alpine:3.19`),
+    );
+    expect(result.stdout).toMatch(/dry run: 3 image\(s\) would be pushed/);
+    expect(await tagsOf(open.url, "mirror/library/alpine")).toEqual([]);
+  });
 
-    it("refuses flags that mean the store with --to-registry", async () => {
-      const result = await ferryAsync(
-        ["load", bundle, "--to-registry", open.host, "--platform", "linux/amd64"],
-        env,
-      );
-      expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/--platform cannot be combined with --to-registry/);
+  it("pushes a verified bundle: skopeo reads the same digests, and copies them back unchanged", async () => {
+    const result = await ferryAsync(
+      ["load", bundle, "--to-registry", `${open.host}/mirror`, "--chunk-size", "1", "--json"],
+      env,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const report = parse(result);
+    expect(report.images.map((i) => i.target).sort()).toEqual(
+      [
+        `${open.host}/mirror/library/alpine:3.19`,
+        `${open.host}/mirror/team/multi:1`,
+        `${open.host}/mirror/windows/nanoserver:ltsc2022`,
+      ].sort(),
+    );
+    for (const image of report.images) {
+      expect(image.status).toBe("new");
+      expect(image.digest).toBe(fixture.digests[image.source]);
+      expect(skopeoRaw(image.target).digest).toBe(image.digest);
+    }
+    // The layer the two repositories share went up once and was mounted into the other.
+    expect(report.blobs.mounted).toBe(1);
+    const mountedInto = report.images.find((i) => i.blobs.mounted === 1);
+    expect(mountedInto?.bytes.mounted).toBe(200_000);
+    // 3 configs + 5 other layers + the shared one; 4 manifests and an index.
+    expect(report.blobs.uploaded).toBe(9);
+    expect(report.manifestsPushed).toBe(5);
+    expect(report.uploads.chunks).toBeGreaterThanOrEqual(4);
+
+    const inspected = run("skopeo", [
+      "inspect",
+      "--tls-verify=false",
+      `docker://${open.host}/mirror/windows/nanoserver:ltsc2022`,
+    ]);
+    expect(JSON.parse(inspected.stdout).Layers).toContain(fixture.big);
+
+    const back = path.join(work, "back");
+    const copy = run("skopeo", [
+      "copy",
+      "--all",
+      "--preserve-digests",
+      "--src-tls-verify=false",
+      `docker://${open.host}/mirror/team/multi:1`,
+      `oci:${back}:multi`,
+    ]);
+    expect(copy.code, copy.stderr).toBe(0);
+    const index = JSON.parse(readFileSync(path.join(back, "index.json"), "utf8"));
+    expect(index.manifests[0].digest).toBe(fixture.digests["example.com/team/multi:1"]);
+  });
+
+  it("pushing again uploads nothing (no upload request reaches the registry)", async () => {
+    proxy.clear();
+    const result = await ferryAsync(
+      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--json"],
+      env,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const report = parse(result);
+    expect(report.blobs).toEqual({ uploaded: 0, mounted: 0, skipped: 10 });
+    expect(report.manifestsPushed).toBe(0);
+    expect(report.images.map((i) => i.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
+    const writes = proxy.requests.filter((r) => r.method !== "GET" && r.method !== "HEAD");
+    expect(writes).toEqual([]);
+  });
+
+  it("ferry push REF DEST from the store mounts every blob an earlier push put elsewhere", async () => {
+    const loaded = await ferryAsync(["load", bundle, "-q"], env);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    const result = await ferryAsync(
+      [
+        "push",
+        "mcr.microsoft.com/windows/nanoserver:ltsc2022",
+        `${open.host}/fleet/nano`,
+        "--json",
+      ],
+      env,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const report = parse(result);
+    expect(report.images[0]).toMatchObject({
+      target: `${open.host}/fleet/nano:ltsc2022`,
+      digest: fixture.digests["mcr.microsoft.com/windows/nanoserver:ltsc2022"],
+      status: "new",
+      blobs: { uploaded: 0, skipped: 0, mounted: 3 },
     });
-  },
-);
+    expect(skopeoRaw(`${open.host}/fleet/nano:ltsc2022`).digest).toBe(report.images[0]?.digest);
+
+    const mapped = await ferryAsync(
+      ["push", "--to-registry", `${open.host}/bulk`, "alpine:3.19", "--json"],
+      env,
+    );
+    expect(mapped.code, mapped.stderr).toBe(0);
+    expect(parse(mapped).images[0]?.target).toBe(`${open.host}/bulk/library/alpine:3.19`);
+  }, 30_000);
+
+  /** A cache without what earlier tests pushed (known blobs are mounted, never read). */
+  const freshCache = (name: string) => ({
+    ...env,
+    FERRY_CACHE: path.join(work, `cache-${name}`),
+  });
+
+  it("a corrupt bundle pushes no tag at all", async () => {
+    const bad = path.join(work, "corrupt.zip");
+    copyFileSync(bundle, bad);
+    await corruptEntry(bad, `blobs/sha256/${fixture.big.slice(7)}`);
+    const result = await ferryAsync(
+      ["load", bad, "--to-registry", `${open.host}/corrupt`, "--chunk-size", "1"],
+      freshCache("corrupt"),
+    );
+    expect(result.code).toBe(3);
+    expect(result.stderr).toMatch(/EINTEGRITY/);
+    expect(result.stderr).toContain(fixture.big);
+    for (const repository of ["windows/nanoserver", "library/alpine", "team/multi"]) {
+      expect(await tagsOf(open.url, `corrupt/${repository}`)).toEqual([]);
+      expect(skopeoRaw(`${open.host}/corrupt/${repository}:latest`).code).not.toBe(0);
+    }
+    expect(await blobStatus(open.url, "corrupt/windows/nanoserver", fixture.big)).toBe(404);
+  });
+
+  it("a push killed half-way leaves no tag; the re-run completes", async () => {
+    proxy.clear();
+    // The first PATCH hangs (never answered): ferry is killed while it waits.
+    proxy.add({
+      match: /\/blobs\/uploads\//,
+      method: "PATCH",
+      fault: { kind: "respond", handler: (request) => request.resume() },
+    });
+    const child = spawn(
+      process.execPath,
+      [ferryBin, "load", bundle, "--to-registry", `${proxy.host}/killed`, "--chunk-size", "1"],
+      { env: { ...process.env, ...freshCache("kill") }, stdio: "ignore" },
+    );
+    const deadline = Date.now() + 15_000;
+    while (!proxy.requests.some((r) => r.fault === "respond") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGKILL");
+    await new Promise((r) => child.on("close", r));
+    expect(proxy.requests.some((r) => r.fault === "respond")).toBe(true);
+    expect(await tagsOf(open.url, "killed/windows/nanoserver")).toEqual([]);
+
+    proxy.clear();
+    const rerun = await ferryAsync(
+      ["load", bundle, "--to-registry", `${proxy.host}/killed`, "--chunk-size", "1", "--json"],
+      freshCache("kill"),
+    );
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const report = parse(rerun);
+    expect(skopeoRaw(`${open.host}/killed/windows/nanoserver:ltsc2022`).digest).toBe(
+      fixture.digests["mcr.microsoft.com/windows/nanoserver:ltsc2022"],
+    );
+    expect(report.images.every((i) => i.status === "new")).toBe(true);
+  }, 30_000);
+
+  it("a PATCH cut mid-body is resumed where the registry stands, in the same run", async () => {
+    proxy.clear();
+    // The proxy takes part of the first PATCH's body, then resets: the registry never saw it,
+    // so its upload session is intact and answers GET with its offset.
+    proxy.add({
+      match: /\/blobs\/uploads\//,
+      method: "PATCH",
+      fault: {
+        kind: "respond",
+        handler: (request) => {
+          let seen = 0;
+          request.on("data", (chunk: Buffer) => {
+            seen += chunk.length;
+            if (seen > 100_000) request.socket.resetAndDestroy();
+          });
+        },
+      },
+    });
+    const result = await ferryAsync(
+      [
+        "load",
+        bundle,
+        "--to-registry",
+        `${proxy.host}/cut`,
+        "--chunk-size",
+        "1",
+        "--retries",
+        "3",
+        "--json",
+      ],
+      freshCache("cut"),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const report = parse(result);
+    expect(report.uploads.resumed).toBe(1);
+    expect(report.uploads.restarted).toBe(0);
+    expect(
+      proxy.requests.filter((r) => r.method === "GET" && r.path.includes("/uploads/")).length,
+    ).toBe(1);
+    expect(skopeoRaw(`${open.host}/cut/windows/nanoserver:ltsc2022`).digest).toBe(
+      fixture.digests["mcr.microsoft.com/windows/nanoserver:ltsc2022"],
+    );
+  });
+
+  it("htpasswd registry: refused without credentials (nothing pushed), fine with --creds", async () => {
+    const denied = await ferryAsync(["load", bundle, "--to-registry", `${locked.host}/m`], env);
+    expect(denied.code).toBe(5);
+    expect(denied.stderr).toMatch(/EUNAUTHORIZED/);
+    const creds = `${USER.name}:${USER.password}`;
+    const pushed = await ferryAsync(
+      ["load", bundle, "--to-registry", `${locked.host}/m`, "--creds", creds, "--json"],
+      env,
+    );
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const report = parse(pushed);
+    expect(report.blobs.mounted).toBe(1);
+    const alpine = report.images.find((i) => i.source === "docker.io/library/alpine:3.19");
+    expect(skopeoRaw(alpine?.target ?? "", creds).digest).toBe(alpine?.digest);
+    expect(pushed.stdout).not.toContain(USER.password);
+  });
+
+  it("foreign layers: pushed as blobs with their URLs, or made plain by --strip-foreign-urls", async () => {
+    const layout = createLayout(path.join(work, "foreign"));
+    const foreign = buildForeignLayout(layout);
+    const foreignBundle = path.join(work, "foreign.zip");
+    const saved = await ferryAsync(
+      ["save", `oci:${path.join(work, "foreign")}`, "-o", foreignBundle, "-q"],
+      env,
+    );
+    expect(saved.code, saved.stderr).toBe(0);
+
+    const kept = await ferryAsync(
+      ["load", foreignBundle, "--to-registry", `${open.host}/keep`, "--json"],
+      env,
+    );
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(parse(kept).images[0]?.digest).toBe(foreign.list);
+    expect(skopeoRaw(`${open.host}/keep/windows/servercore:ltsc2016`).digest).toBe(foreign.list);
+    expect(await blobStatus(open.url, "keep/windows/servercore", foreign.foreign)).toBe(200);
+
+    const stripped = await ferryAsync(
+      [
+        "load",
+        foreignBundle,
+        "--to-registry",
+        `${open.host}/strip`,
+        "--strip-foreign-urls",
+        "--json",
+      ],
+      env,
+    );
+    expect(stripped.code, stripped.stderr).toBe(0);
+    const report = parse(stripped);
+    expect(report.rewritten.map((r) => [r.from, r.layers])).toEqual([
+      [foreign.windows, 1],
+      [foreign.list, 0],
+    ]);
+    const image = report.images[0];
+    expect(image?.originalDigest).toBe(foreign.list);
+    expect(image?.digest).toBe(report.rewritten[1]?.to);
+    const list = skopeoRaw(`${open.host}/strip/windows/servercore:ltsc2016`);
+    expect(list.digest).toBe(image?.digest);
+    const child = skopeoRaw(`${open.host}/strip/windows/servercore@${report.rewritten[0]?.to}`);
+    const layers = (child.json as { layers: Array<{ mediaType: string; urls?: string[] }> }).layers;
+    expect(layers[0]).toEqual({
+      mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+      digest: foreign.foreign,
+      size: 300_000,
+    });
+    expect(await blobStatus(open.url, "strip/windows/servercore", foreign.foreign)).toBe(200);
+  });
+
+  it("a WIM OS image goes up as an OCI artifact under PREFIX/<name>:<version>", async () => {
+    const tree = await makeSourceTree(path.join(work, "tree"), {
+      fileCount: 2,
+      fileBytes: 5000,
+    });
+    const wim = path.join(work, "NanoServer.wim");
+    await wimCapture(tree, wim, "NanoServer", { compress: "LZX" });
+    await setImageProperties(wim, 1, {
+      "WINDOWS/VERSION/MAJOR": "10",
+      "WINDOWS/VERSION/MINOR": "0",
+      "WINDOWS/VERSION/BUILD": "20348",
+      "WINDOWS/VERSION/SPBUILD": "2113",
+      "WINDOWS/ARCH": "9",
+    });
+    const wimBundle = path.join(work, "wim.zip");
+    const saved = await ferryAsync(["save", wim, "-o", wimBundle, "-q"], env);
+    expect(saved.code, saved.stderr).toBe(0);
+    const result = await ferryAsync(
+      ["load", wimBundle, "--to-registry", `${open.host}/os`, "--json"],
+      env,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const image = parse(result).images[0];
+    expect(image?.source).toBe("os.ferry.invalid/nanoserver:10.0.20348.2113");
+    expect(image?.target).toBe(`${open.host}/os/nanoserver:10.0.20348.2113`);
+    const response = await fetch(`${open.url}/v2/os/nanoserver/manifests/10.0.20348.2113`, {
+      headers: { Accept: "application/vnd.oci.image.manifest.v1+json" },
+    });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    expect(sha256(bytes)).toBe(image?.digest);
+    const manifest = JSON.parse(bytes.toString());
+    expect(manifest.layers[0].mediaType).toBe("application/x-ms-wim");
+    expect(manifest.layers[0].digest).toBe(sha256(readFileSync(wim)));
+    expect(await blobStatus(open.url, "os/nanoserver", manifest.layers[0].digest)).toBe(200);
+  });
+
+  it("TLS: an unknown CA fails with ETRUST and pushes nothing; --ca-cert makes it work", async () => {
+    const refused = await ferryAsync(["load", bundle, "--to-registry", tls.host], env);
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).toMatch(/ETRUST/);
+    expect(refused.stderr).toContain("--ca-cert");
+    const pushed = await ferryAsync(
+      ["load", bundle, "--to-registry", tls.host, "--ca-cert", certificate, "--json"],
+      env,
+    );
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(parse(pushed).images.map((i) => i.target)).toContain(`${tls.host}/library/alpine:3.19`);
+  });
+
+  it("token auth: asks for push scopes (and pull on the mount source)", async () => {
+    const result = await ferryAsync(
+      [
+        "load",
+        bundle,
+        "--to-registry",
+        `${tokenRegistry.host}/tok`,
+        "--creds",
+        `${USER.name}:${USER.password}`,
+        "--json",
+      ],
+      env,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const report = parse(result);
+    expect(report.blobs.mounted).toBe(1);
+    const scopes = tokens.requests.flatMap((r) => r.scopes);
+    expect(scopes).toContain("repository:tok/library/alpine:pull,push");
+    expect(scopes.some((s) => /^repository:tok\/.+:pull$/.test(s))).toBe(true);
+    expect(tokens.requests.every((r) => r.user === USER.name)).toBe(true);
+  });
+
+  it("refuses flags that mean the store with --to-registry", async () => {
+    const result = await ferryAsync(
+      ["load", bundle, "--to-registry", open.host, "--platform", "linux/amd64"],
+      env,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--platform cannot be combined with --to-registry/);
+  });
+});

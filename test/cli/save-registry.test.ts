@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import {
-  hasRegistry,
   makeImage,
   pushImage,
   type RunningRegistry,
@@ -47,7 +46,7 @@ function ferry(
   return { child, done };
 }
 
-describe.skipIf(!hasRegistry)("ferry save from a registry (CLI)", () => {
+describe("ferry save from a registry (CLI)", () => {
   let registry: RunningRegistry;
   let proxy: FaultProxy;
   let work: string;

@@ -10,7 +10,6 @@ import { credentialLookup } from "../../../src/transports/registry/credentials.j
 import type { RegistrySessionOptions } from "../../../src/transports/registry/session.js";
 import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
 import {
-  hasRegistry,
   makeImage,
   pushImage,
   type RunningRegistry,
@@ -25,7 +24,7 @@ const BOB = { username: "bob", password: "t0ken-pass" };
 const basic = (u: { username: string; password: string }) =>
   `Basic ${Buffer.from(`${u.username}:${u.password}`).toString("base64")}`;
 
-describe.skipIf(!hasRegistry)("registry authentication against the real registry", () => {
+describe("registry authentication against the real registry", () => {
   let basicRegistry: RunningRegistry;
   let tokenRegistry: RunningRegistry;
   let tokens: TokenServer;

@@ -33,7 +33,7 @@ import {
 } from "../../../src/transports/registry/upload.js";
 import type { Descriptor } from "../../../src/types/descriptor.js";
 import { formatReference } from "../../../src/types/reference.js";
-import { hasRegistry, type RunningRegistry, startRegistry } from "../../helpers/registry.js";
+import { type RunningRegistry, startRegistry } from "../../helpers/registry.js";
 import { removeTempDirs, tempDir } from "./fixtures.js";
 
 const MiB = 1024 * 1024;
@@ -302,7 +302,7 @@ describe("--strip-foreign-urls rewrite", () => {
   });
 });
 
-describe.skipIf(!hasRegistry)("uploads into the real registry", () => {
+describe("uploads into the real registry", () => {
   let registry: RunningRegistry;
 
   beforeAll(async () => {
