@@ -224,7 +224,8 @@ export class ZipWriter {
     const extraLength = zip64 ? 20 : 0;
     const header = Buffer.alloc(30 + name.length + extraLength);
     header.writeUInt32LE(LOCAL_HEADER_SIGNATURE, 0);
-    header.writeUInt16LE(zip64 ? VERSION_ZIP64 : VERSION_DEFAULT, 4);
+    // Same rule as the central header: an entry starting past 4 GiB also needs zip64.
+    header.writeUInt16LE(zip64 || this.size >= MAX32 ? VERSION_ZIP64 : VERSION_DEFAULT, 4);
     header.writeUInt16LE(FLAG_UTF8, 6);
     header.writeUInt16LE(0, 8);
     header.writeUInt16LE(this.stamp.time, 10);
