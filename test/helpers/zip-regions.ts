@@ -127,6 +127,22 @@ function fixedFields(
   return fields;
 }
 
+/** A header's variable part: the name, then the extra field when there is one. */
+function nameAndExtra(
+  structure: ZipStructure,
+  entry: string,
+  nameStart: number,
+  nameLength: number,
+  extraLength: number,
+): ZipField[] {
+  const nameEnd = nameStart + nameLength;
+  const fields: ZipField[] = [{ structure, field: "name", entry, start: nameStart, end: nameEnd }];
+  if (extraLength > 0) {
+    fields.push({ structure, field: "extra", entry, start: nameEnd, end: nameEnd + extraLength });
+  }
+  return fields;
+}
+
 /** Map a well-formed zip (as ferry writes it). Throws on anything unexpected. */
 export function mapZip(bytes: Buffer): ZipMap {
   const eocd = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
@@ -157,21 +173,8 @@ export function mapZip(bytes: Buffer): ZipMap {
     let compressed = bytes.readUInt32LE(at + 20);
     let local = bytes.readUInt32LE(at + 42);
     fields.push(...fixedFields("central directory", CENTRAL_FIELDS, at, name));
-    fields.push({
-      structure: "central directory",
-      field: "name",
-      entry: name,
-      start: at + 46,
-      end: at + 46 + nameLength,
-    });
+    fields.push(...nameAndExtra("central directory", name, at + 46, nameLength, extraLength));
     if (extraLength > 0) {
-      fields.push({
-        structure: "central directory",
-        field: "extra",
-        entry: name,
-        start: at + 46 + nameLength,
-        end: at + 46 + nameLength + extraLength,
-      });
       // zip64 extra: sizes then offset, each present only when its 32-bit field is 0xffffffff.
       let extra = at + 46 + nameLength + 4;
       if (bytes.readUInt32LE(at + 24) === 0xffffffff) extra += 8;
@@ -187,22 +190,7 @@ export function mapZip(bytes: Buffer): ZipMap {
     const localExtra = bytes.readUInt16LE(local + 28);
     const dataStart = local + 30 + localName + localExtra;
     fields.push(...fixedFields("local header", LOCAL_FIELDS, local, name));
-    fields.push({
-      structure: "local header",
-      field: "name",
-      entry: name,
-      start: local + 30,
-      end: local + 30 + localName,
-    });
-    if (localExtra > 0) {
-      fields.push({
-        structure: "local header",
-        field: "extra",
-        entry: name,
-        start: local + 30 + localName,
-        end: dataStart,
-      });
-    }
+    fields.push(...nameAndExtra("local header", name, local + 30, localName, localExtra));
     if (compressed > 0) {
       fields.push({
         structure: "entry data",

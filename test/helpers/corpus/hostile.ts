@@ -123,6 +123,28 @@ function replaced(entries: RawEntry[], index: number, entry: Partial<RawEntry>):
   return copy;
 }
 
+/**
+ * Good entries with the one `pick` chooses replaced by DEFLATE `data` that claims `size`
+ * bytes (CRC 0: a reader must refuse on size before it would check the CRC).
+ */
+function deflatedInPlace(
+  pick: (entries: RawEntry[]) => number,
+  data: (entry: RawEntry) => Buffer,
+  size: (entry: RawEntry) => number,
+): RawEntry[] {
+  const entries = goodEntries();
+  const at = pick(entries);
+  const entry = entries[at] as RawEntry;
+  const compressed = data(entry);
+  return replaced(entries, at, {
+    method: 8,
+    data: compressed,
+    size: size(entry),
+    compressedSize: compressed.length,
+    crc: 0,
+  });
+}
+
 function named(entries: RawEntry[], name: string): number {
   const index = entries.findIndex((e) => e.name === name);
   if (index < 0) throw new Error(`no entry ${name}`);
@@ -387,74 +409,48 @@ export function hostileZipCases(full: boolean): HostileCase[] {
     zipCase(
       "deflate-short",
       "size lies",
-      () => {
-        const entries = goodEntries();
-        const at = layerEntry(entries);
-        const entry = entries[at] as RawEntry;
-        const data = deflateRawSync(entry.data.subarray(0, entry.data.length - 100));
-        return replaced(entries, at, {
-          method: 8,
-          data,
-          size: entry.data.length,
-          compressedSize: data.length,
-          crc: 0,
-        });
-      },
+      () =>
+        deflatedInPlace(
+          layerEntry,
+          (entry) => deflateRawSync(entry.data.subarray(0, entry.data.length - 100)),
+          (entry) => entry.data.length,
+        ),
       bad(["ESIZE", "EINTEGRITY", "EBADBUNDLE"], /size|inflates|expected/),
     ),
     // --- bombs -------------------------------------------------------------------------------
     zipCase(
       "deflate-bomb-blob",
       "zip bomb",
-      () => {
-        const entries = goodEntries();
-        const at = layerEntry(entries);
-        const entry = entries[at] as RawEntry;
-        const data = deflateBomb(bombSize);
-        return replaced(entries, at, {
-          method: 8,
-          data,
-          size: entry.data.length,
-          compressedSize: data.length,
-          crc: 0,
-        });
-      },
+      () =>
+        deflatedInPlace(
+          layerEntry,
+          () => deflateBomb(bombSize),
+          (entry) => entry.data.length,
+        ),
       bad(["ESIZE", "EINTEGRITY", "EBADBUNDLE"], /size|inflates|expected/),
       { within: 20_000 },
     ),
     zipCase(
       "deflate-bomb-ferry-json",
       "zip bomb",
-      () => {
-        const entries = goodEntries();
-        const at = named(entries, "ferry.json");
-        const data = deflateBomb(bombSize);
-        return replaced(entries, at, {
-          method: 8,
-          data,
-          size: 2000,
-          compressedSize: data.length,
-          crc: 0,
-        });
-      },
+      () =>
+        deflatedInPlace(
+          (e) => named(e, "ferry.json"),
+          () => deflateBomb(bombSize),
+          () => 2000,
+        ),
       bad(BADBUNDLE, /inflates past its declared size/),
       { within: 20_000 },
     ),
     zipCase(
       "deflate-bomb-declared-huge",
       "zip bomb",
-      () => {
-        const entries = goodEntries();
-        const at = named(entries, "SHA256SUMS");
-        const data = deflateBomb(bombSize);
-        return replaced(entries, at, {
-          method: 8,
-          data,
-          size: 0xfffffff0,
-          compressedSize: data.length,
-          crc: 0,
-        });
-      },
+      () =>
+        deflatedInPlace(
+          (e) => named(e, "SHA256SUMS"),
+          () => deflateBomb(bombSize),
+          () => 0xfffffff0,
+        ),
       bad(BADBUNDLE, /more than \d+ allowed|inflates past/),
       { within: 20_000 },
     ),
@@ -707,18 +703,12 @@ export function hostileZipCases(full: boolean): HostileCase[] {
     zipCase(
       "ferry-json-declared-100mib",
       "malformed ferry.json",
-      () => {
-        const entries = goodEntries();
-        const at = named(entries, "ferry.json");
-        const data = deflateRawSync(Buffer.alloc(1024));
-        return replaced(entries, at, {
-          method: 8,
-          data,
-          size: 100 * 1024 * 1024,
-          compressedSize: data.length,
-          crc: 0,
-        });
-      },
+      () =>
+        deflatedInPlace(
+          (e) => named(e, "ferry.json"),
+          () => deflateRawSync(Buffer.alloc(1024)),
+          () => 100 * 1024 * 1024,
+        ),
       bad(BADBUNDLE, /more than 67108864 allowed/),
     ),
   ];
