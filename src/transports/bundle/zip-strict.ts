@@ -29,9 +29,8 @@ const S_IFDIR = 0o040000;
 /** MS-DOS attribute bytes: none, read-only, directory, archive, and combinations. */
 const DOS_ATTRIBUTES = new Set([0x00, 0x01, 0x10, 0x11, 0x20, 0x21, 0x30]);
 
-/** The fixed part of a central directory header. */
-export interface CentralHeader {
-  versionMadeBy: number;
+/** The fields a local header repeats from its central header, in the same order. */
+export interface LocalHeader {
   versionNeeded: number;
   flags: number;
   method: number;
@@ -42,6 +41,11 @@ export interface CentralHeader {
   uncompressedSize: number;
   nameLength: number;
   extraLength: number;
+}
+
+/** The fixed part of a central directory header. */
+export interface CentralHeader extends LocalHeader {
+  versionMadeBy: number;
   commentLength: number;
   diskStart: number;
   internalAttributes: number;
@@ -53,6 +57,22 @@ export interface CentralHeader {
   length: number;
 }
 
+/** The shared run of fields, starting at version-needed (central: offset 6, local: offset 4). */
+function readSharedFields(buffer: Buffer, at: number): LocalHeader {
+  return {
+    versionNeeded: buffer.readUInt16LE(at),
+    flags: buffer.readUInt16LE(at + 2),
+    method: buffer.readUInt16LE(at + 4),
+    time: buffer.readUInt16LE(at + 6),
+    date: buffer.readUInt16LE(at + 8),
+    crc32: buffer.readUInt32LE(at + 10),
+    compressedSize: buffer.readUInt32LE(at + 14),
+    uncompressedSize: buffer.readUInt32LE(at + 18),
+    nameLength: buffer.readUInt16LE(at + 22),
+    extraLength: buffer.readUInt16LE(at + 24),
+  };
+}
+
 /** Parse the central header at `at`; undefined when it is not one or runs past the buffer. */
 export function parseCentralHeader(buffer: Buffer, at: number): CentralHeader | undefined {
   if (at + 46 > buffer.length || buffer.readUInt32LE(at) !== CENTRAL_SIGNATURE) return undefined;
@@ -62,17 +82,8 @@ export function parseCentralHeader(buffer: Buffer, at: number): CentralHeader | 
   const length = 46 + nameLength + extraLength + commentLength;
   if (at + length > buffer.length) return undefined;
   return {
+    ...readSharedFields(buffer, at + 6),
     versionMadeBy: buffer.readUInt16LE(at + 4),
-    versionNeeded: buffer.readUInt16LE(at + 6),
-    flags: buffer.readUInt16LE(at + 8),
-    method: buffer.readUInt16LE(at + 10),
-    time: buffer.readUInt16LE(at + 12),
-    date: buffer.readUInt16LE(at + 14),
-    crc32: buffer.readUInt32LE(at + 16),
-    compressedSize: buffer.readUInt32LE(at + 20),
-    uncompressedSize: buffer.readUInt32LE(at + 24),
-    nameLength,
-    extraLength,
     commentLength,
     diskStart: buffer.readUInt16LE(at + 34),
     internalAttributes: buffer.readUInt16LE(at + 36),
@@ -126,34 +137,10 @@ export function judgeCentralHeader(header: CentralHeader): string[] {
   return problems;
 }
 
-/** The fields of a local header (30 bytes, then name and extra). */
-export interface LocalHeader {
-  versionNeeded: number;
-  flags: number;
-  method: number;
-  time: number;
-  date: number;
-  crc32: number;
-  compressedSize: number;
-  uncompressedSize: number;
-  nameLength: number;
-  extraLength: number;
-}
-
+/** The fixed part of a local header (30 bytes, then name and extra). */
 export function parseLocalHeader(bytes: Buffer): LocalHeader | undefined {
   if (bytes.length < 30 || bytes.readUInt32LE(0) !== LOCAL_SIGNATURE) return undefined;
-  return {
-    versionNeeded: bytes.readUInt16LE(4),
-    flags: bytes.readUInt16LE(6),
-    method: bytes.readUInt16LE(8),
-    time: bytes.readUInt16LE(10),
-    date: bytes.readUInt16LE(12),
-    crc32: bytes.readUInt32LE(14),
-    compressedSize: bytes.readUInt32LE(18),
-    uncompressedSize: bytes.readUInt32LE(22),
-    nameLength: bytes.readUInt16LE(26),
-    extraLength: bytes.readUInt16LE(28),
-  };
+  return readSharedFields(bytes, 4);
 }
 
 /** Every field a local header repeats must equal the central header's. */
