@@ -13,6 +13,7 @@ import { CREATED_ANNOTATION } from "../types/descriptor.js";
 import { type ImageManifest, parseImageConfig } from "../types/manifest.js";
 import { formatPlatform } from "../types/platform.js";
 import { familiarRepository, parseReference } from "../types/reference.js";
+import type { OsImageSummary } from "../types/wim.js";
 
 export interface StoredImage {
   ref: string;
@@ -32,13 +33,7 @@ export interface StoredImage {
 }
 
 /** The facts `ferry images` shows for a Windows base OS image. */
-export interface StoredOsImage {
-  name: string;
-  version: string;
-  architecture: string;
-  fullName: string;
-  imageCount: number;
-  images: string[];
+export interface StoredOsImage extends OsImageSummary {
   /** The .wim file's digest and size. */
   wim: string;
   wimSize: number;

@@ -21,18 +21,13 @@ import {
 import type { ImageIndex } from "../types/manifest.js";
 import { FerryAnnotation } from "../types/media-types.js";
 import type { ImageRecord } from "../types/transport.js";
+import type { OsImageSummary } from "../types/wim.js";
 import { newestOsVersion } from "./wim-refs.js";
 
 /** An OS image a load installed. */
-export interface LoadedOsImage {
+export interface LoadedOsImage extends OsImageSummary {
   /** `os.ferry.invalid/nanoserver:10.0.14300.1010`. */
   ref: string;
-  name: string;
-  version: string;
-  architecture: string;
-  fullName: string;
-  imageCount: number;
-  images: string[];
   /** The artifact manifest digest. */
   digest: string;
   /** The .wim file's digest and size. */

@@ -2,6 +2,7 @@ import { type BundleProblem, FerryError } from "../errors.js";
 import { type Digest, isDigest } from "./digest.js";
 import { FerryAnnotation, OS_IMAGE_KIND } from "./media-types.js";
 import { formatReference, isFullReference, parseReference } from "./reference.js";
+import type { OsImageSummary } from "./wim.js";
 
 /** A full, normalized reference with a tag or digest, as ferry writes names. */
 function isCanonicalReference(text: string): boolean {
@@ -73,19 +74,9 @@ export interface BundleManifest {
 }
 
 /** A Windows base OS image (.wim) the bundle carries; also in `images` with kind os-image. */
-export interface BundleOsImage {
+export interface BundleOsImage extends OsImageSummary {
   /** The image's ref in `images` and index.json: `os.ferry.invalid/nanoserver:10.0.14300.1010`. */
   ref: string;
-  /** Image 1's NAME (`NanoServer`). */
-  name: string;
-  /** MAJOR.MINOR.BUILD.SPBUILD. */
-  version: string;
-  architecture: string;
-  /** `CN=Microsoft_NanoServer_10.0.14300.1010`. */
-  fullName: string;
-  imageCount: number;
-  /** Every image's NAME in index order (2: the Hyper-V utility VM). */
-  images: string[];
   /** The artifact manifest. */
   manifest: Digest;
   /** The .wim file itself. */

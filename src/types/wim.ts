@@ -136,3 +136,17 @@ export function legacyFullName(name: string, version: string): string {
 export function wimImageRefName(name: string, version: string): string {
   return `${withoutWhitespace(name).toLowerCase()}:${version}`;
 }
+
+/** What a Windows base OS image is, from its WIM's metadata: shown by images, load and inspect. */
+export interface OsImageSummary {
+  /** Image 1's NAME (`NanoServer`). */
+  name: string;
+  /** MAJOR.MINOR.BUILD.SPBUILD. */
+  version: string;
+  architecture: string;
+  /** `CN=Microsoft_NanoServer_10.0.14300.1010`. */
+  fullName: string;
+  imageCount: number;
+  /** Every image's NAME in index order (2: the Hyper-V utility VM). */
+  images: string[];
+}
