@@ -1,24 +1,15 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FerryError } from "../../src/errors.js";
+import type { FerryError } from "../../src/errors.js";
 import { collectGarbage } from "../../src/ops/gc.js";
 import { removeImages } from "../../src/ops/rmi.js";
 import { readStoreEntries, resolveStoreRef, tagImage } from "../../src/ops/wim-refs.js";
 import { Store } from "../../src/transports/layout/store.js";
+import { errorOf } from "../helpers/errors.js";
 import { createLayout, randomLayer, sha256 } from "../helpers/oci-layout.js";
 import { makeSourceTree, makeTempDir, removeTempDir } from "../helpers/wimtools.js";
 import { containerStore, installWim, makeOsWim } from "./wim-store-helpers.js";
-
-async function errorOf(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FerryError);
-    return error as FerryError;
-  }
-  throw new Error("expected a FerryError");
-}
 
 function blobCount(store: string): number {
   return readdirSync(join(store, "blobs", "sha256")).length;

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FerryError } from "../../../src/errors.js";
 import { parseWimHeader } from "../../../src/transports/wim/header.js";
 import {
   findSplitParts,
@@ -12,6 +11,7 @@ import {
 } from "../../../src/transports/wim/reader.js";
 import type { WimImageInfo, WimInfo } from "../../../src/types/wim.js";
 import { legacyFullName, wimImageRefName } from "../../../src/types/wim.js";
+import { errorOf } from "../../helpers/errors.js";
 import {
   makeSourceTree,
   makeTempDir,
@@ -32,16 +32,6 @@ const WIMINFO_ARCH: Record<string, string> = {
   amd64: "x86_64",
   arm64: "ARM64",
 };
-
-async function errorOf(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FerryError);
-    return error as FerryError;
-  }
-  throw new Error("expected a FerryError");
-}
 
 /** Check the WIM-level facts ferry read against what plain `wiminfo` prints. */
 function expectWimMatches(info: WimInfo, printed: Record<string, string>): void {

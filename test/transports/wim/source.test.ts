@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyImages } from "../../../src/engine/copy.js";
 import { planImage } from "../../../src/engine/plan.js";
-import { FerryError } from "../../../src/errors.js";
 import { DiscardSink } from "../../../src/transports/discard.js";
 import {
   isLegacyFullName,
@@ -18,6 +17,7 @@ import { redactUrl } from "../../../src/transports/wim/download.js";
 import { WimSource } from "../../../src/transports/wim/source.js";
 import type { ImageManifest } from "../../../src/types/manifest.js";
 import { FerryAnnotation, MediaType } from "../../../src/types/media-types.js";
+import { errorOf } from "../../helpers/errors.js";
 import {
   makeSourceTree,
   makeTempDir,
@@ -37,16 +37,6 @@ const VERSION = {
   "WINDOWS/VERSION/SPBUILD": "1010",
   "WINDOWS/ARCH": "9",
 };
-
-async function errorOf(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FerryError);
-    return error as FerryError;
-  }
-  throw new Error("expected a FerryError");
-}
 
 function sha256Hex(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
