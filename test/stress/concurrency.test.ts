@@ -8,7 +8,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +18,7 @@ import { createLayout, randomLayer, sha256 } from "../helpers/oci-layout.js";
 import { Rng, stressSeed } from "../helpers/seeded.js";
 import { saveLayout, seededLayout } from "../helpers/stress-bundles.js";
 import { fingerprint } from "../helpers/tree.js";
+import { storeNames } from "./kill-lib.js";
 
 const FULL = process.env.FERRY_STRESS === "full";
 /** Per test: the full run takes many times longer. */
@@ -48,15 +49,6 @@ function deadPid(): number {
     }
   }
   throw new Error("no free pid found");
-}
-
-function storeNames(store: string): string[] {
-  const index = JSON.parse(readFileSync(path.join(store, "index.json"), "utf8")) as {
-    manifests: Array<{ annotations?: Record<string, string> }>;
-  };
-  return index.manifests
-    .map((d) => d.annotations?.["org.opencontainers.image.ref.name"] ?? "?")
-    .sort();
 }
 
 describe("several loads into one store at once, with gc racing them", () => {

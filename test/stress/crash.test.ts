@@ -10,23 +10,22 @@
  * split volumes (`.parts` is written last). FERRY_STRESS=full runs 60 load, 40 save and 20
  * split-save trials instead of 20, 20 and 3.
  */
-import { spawn } from "node:child_process";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-} from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryBin, ferryJson } from "../helpers/cli.js";
+import { ferry, ferryJson } from "../helpers/cli.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
 import { Rng, stressSeed } from "../helpers/seeded.js";
 import { saveLayout, seededLayout } from "../helpers/stress-bundles.js";
+import {
+  type CheckJson,
+  describeKill,
+  killPlan,
+  type Run,
+  runFerry,
+  storeNames,
+} from "./kill-lib.js";
 
 const FULL = process.env.FERRY_STRESS === "full";
 /** Per test: the full run takes many times longer. */
@@ -40,107 +39,6 @@ const SAVE_TRIALS = FULL ? 40 : 20;
 const SPLIT_SAVE_TRIALS = FULL ? 20 : 3;
 const BIG_REFS = [1, 2, 3].map((n) => `stress.example/big:${n}`);
 const SEED_REF = "stress.example/seed:1";
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  ms: number;
-  /** ms after spawn at which the engine announced its commit (FERRY_PROGRESS=json). */
-  commitAt?: number;
-  /** ms after spawn at which the kill was sent. */
-  killedAt?: number;
-  /** The process had already exited when the kill was due. */
-  finishedFirst: boolean;
-}
-
-/** When to send SIGKILL: ms after spawn, or ms after the engine's commit event. */
-type KillAt = { afterSpawn: number } | { afterCommit: number };
-
-/** Run ferry with JSON progress on stderr; SIGKILL it at `kill` (never, when undefined). */
-function runFerry(args: string[], kill?: KillAt): Promise<Run> {
-  const started = Date.now();
-  const child = spawn(process.execPath, [ferryBin, ...args], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, FERRY_PROGRESS: "json" },
-  });
-  const run: Run = { code: null, signal: null, ms: 0, finishedFirst: false };
-  let exited = false;
-  let timer: NodeJS.Timeout | undefined;
-  const killIn = (ms: number) => {
-    timer = setTimeout(() => {
-      if (exited) return;
-      run.killedAt = Date.now() - started;
-      child.kill("SIGKILL");
-    }, ms);
-  };
-  if (kill && "afterSpawn" in kill) killIn(kill.afterSpawn);
-  let pending = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    pending += chunk.toString("utf8");
-    let newline = pending.indexOf("\n");
-    while (newline >= 0) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
-      newline = pending.indexOf("\n");
-      if (run.commitAt === undefined && line.includes('"event":"commit"')) {
-        run.commitAt = Date.now() - started;
-        if (kill && "afterCommit" in kill) killIn(kill.afterCommit);
-      }
-    }
-  });
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      exited = true;
-      if (timer) clearTimeout(timer);
-      run.code = code;
-      run.signal = signal;
-      run.ms = Date.now() - started;
-      run.finishedFirst = kill !== undefined && signal === null;
-      resolve(run);
-    });
-  });
-}
-
-/** The kill plan: about 2/3 of trials spread before the commit, the rest over the commit. */
-function killPlan(rng: Rng, trials: number, measured: Run): KillAt[] {
-  const commitAt = measured.commitAt ?? measured.ms;
-  const commitLength = Math.max(20, measured.ms - commitAt);
-  const before = Math.ceil((trials * 2) / 3);
-  return [
-    ...killPoints(rng, before, 0, commitAt).map((ms): KillAt => ({ afterSpawn: ms })),
-    ...killPoints(rng, trials - before, 0, commitLength * 1.2).map(
-      (ms): KillAt => ({ afterCommit: ms }),
-    ),
-  ];
-}
-
-const describeKill = (kill: KillAt) =>
-  "afterSpawn" in kill ? `${kill.afterSpawn} ms` : `commit + ${kill.afterCommit} ms`;
-
-/** Stratified, seeded kill points over [from, to): trial i falls in the i-th slice. */
-function killPoints(rng: Rng, count: number, from: number, to: number): number[] {
-  return Array.from({ length: count }, (_, i) =>
-    Math.round(from + ((to - from) * (i + rng.next())) / count),
-  );
-}
-
-interface CheckJson {
-  ok: boolean;
-  images: number;
-  problems: Array<{ message: string }>;
-  staleTemp: string[];
-  orphans: unknown[];
-}
-
-function storeNames(store: string): string[] {
-  const index = JSON.parse(readFileSync(path.join(store, "index.json"), "utf8")) as {
-    manifests: Array<{ annotations?: Record<string, string> }>;
-  };
-  return index.manifests
-    .map((d) => d.annotations?.["org.opencontainers.image.ref.name"] ?? "?")
-    .sort();
-}
 
 describe("ferry killed with SIGKILL at any instant", () => {
   const root = mkdtempSync(path.join(os.tmpdir(), "ferry-stress-crash-"));
