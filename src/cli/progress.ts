@@ -1,8 +1,28 @@
-import cliProgress from "cli-progress";
+import { createRequire } from "node:module";
+import type CliProgress from "cli-progress";
 import type { CopyEvent } from "../engine/copy.js";
 import { formatSize } from "./output.js";
 
 const MIN_BAR_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A terminal bar. cli-progress (with its string-width and ANSI helpers) is required here, when
+ * a bar is first drawn, not when ferry starts: pipes, cron jobs, --json, --quiet and short work
+ * never load it.
+ */
+function newBar(label: string): CliProgress.SingleBar {
+  const cliProgress = createRequire(import.meta.url)("cli-progress") as typeof CliProgress;
+  return new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {percentage}% | {done}/{total_size} | blobs {blobs}`,
+      hideCursor: true,
+      clearOnComplete: true,
+      fps: 5,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}
 
 /**
  * Progress as JSON lines on stderr (`ferry --progress json ...` or FERRY_PROGRESS=json), for
@@ -54,17 +74,7 @@ export function createProgress(
   if (mode === "json") return jsonLines(label);
   if (!enabled || mode === "none" || !process.stderr.isTTY)
     return { onEvent: () => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: `${label} [{bar}] {percentage}% | {done}/{total_size} | blobs {blobs}`,
-      hideCursor: true,
-      clearOnComplete: true,
-      fps: 5,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
+  let bar: CliProgress.SingleBar | undefined;
   let bytes = 0;
   let blobsDone = 0;
   let blobsTotal = 0;
@@ -82,29 +92,29 @@ export function createProgress(
           blobsTotal = event.blobs;
           // Short work gets no bar: it would only flash.
           if (total >= MIN_BAR_BYTES) {
+            bar ??= newBar(label);
             bar.start(Math.max(1, total), 0, payload());
-            started = true;
           }
           break;
         case "blob-progress":
           bytes += event.bytes;
-          if (started) bar.update(bytes, payload());
+          bar?.update(bytes, payload());
           break;
         case "blob-skip":
           bytes += event.size;
           blobsDone++;
-          if (started) bar.update(bytes, payload());
+          bar?.update(bytes, payload());
           break;
         case "blob-done":
           blobsDone++;
-          if (started) bar.update(bytes, payload());
+          bar?.update(bytes, payload());
           break;
         default:
           break;
       }
     },
     stop() {
-      if (started) bar.stop();
+      bar?.stop();
     },
   };
 }

@@ -1,7 +1,16 @@
 import type { Command } from "commander";
-import { defaultCacheDir } from "../../cache/blob-cache.js";
-import { listCache, parseDuration, pruneCache } from "../../ops/registry-cache.js";
-import { createOutput, formatAge, formatSize, formatTable } from "../output.js";
+
+export interface CacheLsFlags {
+  cache?: string;
+  json?: boolean;
+}
+
+export interface CachePruneFlags {
+  cache?: string;
+  olderThan?: string;
+  all?: boolean;
+  json?: boolean;
+}
 
 export function registerCache(program: Command): void {
   const cache = program
@@ -14,32 +23,9 @@ export function registerCache(program: Command): void {
     .description("list what the download cache holds")
     .option("--cache <dir>", "download cache (default: $FERRY_CACHE or ~/.cache/ferry)")
     .option("--json", "print JSON")
-    .action(async (flags: { cache?: string; json?: boolean }) => {
-      const out = createOutput(flags);
-      const listing = await listCache(flags.cache ?? defaultCacheDir());
-      out.result(listing, () =>
-        [
-          formatTable(
-            ["DIGEST", "SIZE", "STATE", "LAST USED"],
-            [
-              ...listing.blobs.map((b) => [
-                b.digest,
-                formatSize(b.size),
-                "complete",
-                formatAge(b.lastUsed.toISOString()),
-              ]),
-              ...listing.partials.map((p) => [
-                p.digest,
-                formatSize(p.size),
-                p.busy ? "downloading" : "partial",
-                formatAge(p.modified.toISOString()),
-              ]),
-            ],
-          ),
-          "",
-          `${listing.blobs.length} blobs and ${listing.partials.length} partial downloads, ${formatSize(listing.bytes)}, in ${listing.dir}`,
-        ].join("\n"),
-      );
+    .action(async (flags: CacheLsFlags) => {
+      const { runCacheLs } = await import("./cache.run.js");
+      await runCacheLs(flags);
     });
   cache
     .command("prune")
@@ -51,18 +37,8 @@ export function registerCache(program: Command): void {
     )
     .option("--all", "empty the cache")
     .option("--json", "print JSON")
-    .action(
-      async (flags: { cache?: string; olderThan?: string; all?: boolean; json?: boolean }) => {
-        const out = createOutput(flags);
-        const result = await pruneCache(flags.cache ?? defaultCacheDir(), {
-          ...(flags.all ? { all: true } : {}),
-          olderThanMs: parseDuration(flags.olderThan ?? "7d"),
-        });
-        out.result(
-          result,
-          () =>
-            `removed ${result.removed} entries (${formatSize(result.bytes)}) from ${result.dir}`,
-        );
-      },
-    );
+    .action(async (flags: CachePruneFlags) => {
+      const { runCachePrune } = await import("./cache.run.js");
+      await runCachePrune(flags);
+    });
 }

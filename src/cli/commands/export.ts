@@ -1,10 +1,13 @@
 import type { Command } from "commander";
-import { exportImages } from "../../ops/export.js";
-import { hostPlatform } from "../../ops/registry-options.js";
-import { collect, platformSelector } from "../context.js";
-import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
-import { createProgress } from "../progress.js";
-import { resolveStoreDir } from "../store-location.js";
+import { collect } from "../context.js";
+
+export interface ExportFlags {
+  output: string;
+  store?: string;
+  platform?: string[];
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function registerExport(program: Command): void {
   program
@@ -20,34 +23,8 @@ export function registerExport(program: Command): void {
     )
     .option("--json", "print a JSON summary")
     .option("-q, --quiet", "no progress")
-    .action(
-      async (
-        refs: string[],
-        flags: {
-          output: string;
-          store?: string;
-          platform?: string[];
-          json?: boolean;
-          quiet?: boolean;
-        },
-      ) => {
-        const out = createOutput(flags);
-        const progress = createProgress("exporting", !flags.json && !flags.quiet);
-        const report = await exportImages(resolveStoreDir(flags.store), refs, {
-          output: flags.output,
-          platforms: platformSelector(flags.platform, [hostPlatform()]),
-          onEvent: progress.onEvent,
-        }).finally(progress.stop);
-        out.result(report, () =>
-          [
-            formatTable(
-              ["IMAGE", "DOCKER NAME", "PLATFORM", "DIGEST"],
-              report.images.map((i) => [i.ref, i.repoTag ?? "-", i.platforms.join(","), i.digest]),
-            ),
-            "",
-            `wrote ${report.output}: ${report.images.length} image(s), ${report.blobs} blobs (${formatSize(report.bytes)}) in ${formatSeconds(report.seconds)}; run: docker load -i ${report.output}`,
-          ].join("\n"),
-        );
-      },
-    );
+    .action(async (refs: string[], flags: ExportFlags) => {
+      const { runExport } = await import("./export.run.js");
+      await runExport(refs, flags);
+    });
 }

@@ -1,7 +1,10 @@
 import type { Command } from "commander";
-import { collectGarbage } from "../../ops/gc.js";
-import { createOutput, formatSeconds, formatSize } from "../output.js";
-import { resolveStoreDir } from "../store-location.js";
+
+export interface GcFlags {
+  store?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
 
 export function registerGc(program: Command): void {
   program
@@ -12,15 +15,8 @@ export function registerGc(program: Command): void {
     .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
     .option("-n, --dry-run", "only say what would be removed")
     .option("--json", "print JSON")
-    .action(async (flags: { store?: string; dryRun?: boolean; json?: boolean }) => {
-      const out = createOutput(flags);
-      const report = await collectGarbage(resolveStoreDir(flags.store), {
-        dryRun: Boolean(flags.dryRun),
-      });
-      out.result(
-        report,
-        () =>
-          `${report.dryRun ? "would remove" : "removed"} ${report.blobsRemoved} unreferenced blob(s) (${formatSize(report.bytesFreed)}) and ${report.staleTemp.length} temp file(s); kept ${report.blobsKept} blob(s); ${formatSeconds(report.seconds)}`,
-      );
+    .action(async (flags: GcFlags) => {
+      const { runGc } = await import("./gc.run.js");
+      await runGc(flags);
     });
 }

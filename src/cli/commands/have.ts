@@ -1,9 +1,10 @@
 import type { Command } from "commander";
-import { haveList } from "../../ops/have.js";
-import { writeFileAtomic } from "../../util/atomic-file.js";
-import { toolName } from "../context.js";
-import { createOutput } from "../output.js";
-import { resolveStoreDir } from "../store-location.js";
+
+export interface HaveFlags {
+  store?: string;
+  output: string;
+  json?: boolean;
+}
 
 export function registerHave(program: Command): void {
   program
@@ -12,19 +13,8 @@ export function registerHave(program: Command): void {
     .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
     .requiredOption("-o, --output <have.json>", "where to write the list")
     .option("--json", "print a JSON summary")
-    .action(async (flags: { store?: string; output: string; json?: boolean }) => {
-      const out = createOutput(flags);
-      const list = await haveList(resolveStoreDir(flags.store), toolName());
-      await writeFileAtomic(flags.output, Buffer.from(`${JSON.stringify(list, null, 2)}\n`));
-      out.result(
-        {
-          output: flags.output,
-          storeId: list.storeId,
-          blobs: list.blobs.length,
-          images: list.images.length,
-        },
-        () =>
-          `wrote ${flags.output}: ${list.images.length} image name(s), ${list.blobs.length} blobs of store ${list.storeId}`,
-      );
+    .action(async (flags: HaveFlags) => {
+      const { runHave } = await import("./have.run.js");
+      await runHave(flags);
     });
 }

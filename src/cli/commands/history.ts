@@ -1,10 +1,12 @@
 import type { Command } from "commander";
-import { imageHistory } from "../../ops/image-info.js";
-import { hostPlatform } from "../../ops/registry-options.js";
-import { shortDigest } from "../../types/digest.js";
-import { collect, platformSelector } from "../context.js";
-import { createOutput, formatAge, formatSize, formatTable } from "../output.js";
-import { resolveStoreDir } from "../store-location.js";
+import { collect } from "../context.js";
+
+export interface HistoryFlags {
+  store?: string;
+  platform?: string[];
+  trunc?: boolean;
+  json?: boolean;
+}
 
 export function registerHistory(program: Command): void {
   program
@@ -19,30 +21,8 @@ export function registerHistory(program: Command): void {
     )
     .option("--no-trunc", "do not shorten digests and commands")
     .option("--json", "print JSON")
-    .action(
-      async (
-        ref: string,
-        flags: { store?: string; platform?: string[]; trunc?: boolean; json?: boolean },
-      ) => {
-        const out = createOutput(flags);
-        const history = await imageHistory(
-          resolveStoreDir(flags.store),
-          ref,
-          platformSelector(flags.platform, [hostPlatform()]),
-        );
-        const trunc = flags.trunc !== false;
-        out.result(history, () =>
-          formatTable(
-            ["LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-            history.rows.map((row) => [
-              row.layer ? (trunc ? shortDigest(row.layer) : row.layer) : "<missing>",
-              formatAge(row.created),
-              trunc && row.createdBy.length > 45 ? `${row.createdBy.slice(0, 44)}…` : row.createdBy,
-              formatSize(row.size),
-              row.comment ?? "",
-            ]),
-          ),
-        );
-      },
-    );
+    .action(async (ref: string, flags: HistoryFlags) => {
+      const { runHistory } = await import("./history.run.js");
+      await runHistory(ref, flags);
+    });
 }

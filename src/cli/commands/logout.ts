@@ -1,6 +1,9 @@
 import type { Command } from "commander";
-import { logout, registryArgument } from "../../ops/registry-login.js";
-import { createOutput } from "../output.js";
+
+export interface LogoutFlags {
+  authfile?: string;
+  json?: boolean;
+}
 
 export function registerLogout(program: Command): void {
   program
@@ -12,19 +15,8 @@ export function registerLogout(program: Command): void {
       "auth file (default: $FERRY_AUTH_FILE or ~/.config/ferry/auth.json)",
     )
     .option("--json", "print a JSON summary")
-    .action(
-      async (registryText: string | undefined, flags: { authfile?: string; json?: boolean }) => {
-        const out = createOutput(flags);
-        const registry = registryArgument(registryText);
-        const report = await logout({
-          registry,
-          ...(flags.authfile ? { authFile: flags.authfile } : {}),
-        });
-        out.result(report, () =>
-          report.removedFrom.length > 0
-            ? `removed the credentials for ${registry} from ${report.removedFrom.join(" and ")}`
-            : `not logged in to ${registry}`,
-        );
-      },
-    );
+    .action(async (registryText: string | undefined, flags: LogoutFlags) => {
+      const { runLogout } = await import("./logout.run.js");
+      await runLogout(registryText, flags);
+    });
 }

@@ -1,17 +1,9 @@
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
-import { pullImages } from "../../ops/pull.js";
-import {
-  describeDefaultPlatform,
-  hostPlatform,
-  openRegistrySession,
-  type RegistryFlags,
-} from "../../ops/registry-options.js";
+import type { RegistryFlags } from "../../ops/registry-options.js";
 import type { TransferStats } from "../../transports/registry/session.js";
-import { collect, platformSelector, positiveInteger, toolName } from "../context.js";
-import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
-import { createProgress } from "../progress.js";
-import { resolveStoreDir } from "../store-location.js";
+import { collect, positiveInteger } from "../context.js";
+import { formatSize } from "../output.js";
 
 function nonNegativeInteger(value: string): number {
   const n = Number(value);
@@ -103,7 +95,7 @@ export function describeOmitted(
   ].join("\n");
 }
 
-interface PullFlags extends RegistryFlags {
+export interface PullFlags extends RegistryFlags {
   store?: string;
   platform?: string[];
   json?: boolean;
@@ -129,41 +121,8 @@ export function registerPull(program: Command): void {
     .option("-q, --quiet", "no progress or notes");
   addRegistryOptions(command, { downloads: true }).action(
     async (references: string[], flags: PullFlags) => {
-      const out = createOutput(flags);
-      const defaultPlatform = hostPlatform();
-      const platforms = platformSelector(flags.platform, [defaultPlatform]);
-      if (!flags.platform?.length) out.note(describeDefaultPlatform(defaultPlatform));
-      const refs = references.map((ref) =>
-        ref.startsWith("docker://") ? ref.slice("docker://".length) : ref,
-      );
-      const session = await openRegistrySession(flags, { onNote: out.note, userAgent: toolName() });
-      try {
-        const progress = createProgress("pulling", !flags.json && !flags.quiet);
-        const report = await pullImages(refs, {
-          storeDir: resolveStoreDir(flags.store),
-          platforms,
-          session,
-          onEvent: progress.onEvent,
-          ...(flags.jobs ? { jobs: flags.jobs } : {}),
-        }).finally(progress.stop);
-        out.result(report, () =>
-          [
-            formatTable(
-              ["IMAGE", "PLATFORMS", "STATUS", "DIGEST"],
-              report.images.map((i) => [
-                i.ref,
-                i.platforms.join(",") || "-",
-                i.previous ? `${i.status} (was ${i.previous.slice(0, 19)})` : i.status,
-                i.digest,
-              ]),
-            ),
-            "",
-            `pulled ${report.images.length} image(s) into ${report.store}: ${report.blobsWritten} blobs written (${formatSize(report.bytesWritten)}), ${report.blobsSkipped} already present (${formatSize(report.bytesSkipped)}); ${describeTransfer(report.transfer)}; in ${formatSeconds(report.seconds)}`,
-          ].join("\n"),
-        );
-      } finally {
-        await session.close();
-      }
+      const { runPull } = await import("./pull.run.js");
+      await runPull(references, flags);
     },
   );
 }

@@ -1,29 +1,18 @@
 import { type Command, Help, type Option } from "commander";
-import { defaultCacheDir } from "../../cache/blob-cache.js";
 import { UsageError } from "../../errors.js";
-import {
-  parseDestination,
-  parseRegistryTarget,
-  type RegistryTarget,
-} from "../../ops/name-mapping.js";
-import {
-  type PushOptions,
-  type PushReport,
-  pushBundle,
-  pushFromStore,
-  type StorePushRequest,
-} from "../../ops/push.js";
-import { clientOptionsFromFlags, type RegistryFlags } from "../../ops/registry-options.js";
-import type { RegistryClient } from "../../transports/registry/client.js";
-import { openClient } from "../../transports/registry/session.js";
-import { DEFAULT_UPLOAD_TUNING, type UploadTuning } from "../../transports/registry/upload.js";
-import { BlobLocations, blobLocationsFile } from "../../transports/registry/upload-locations.js";
-import { positiveInteger, toolName } from "../context.js";
-import { createOutput, formatSeconds, formatSize, formatTable, type Output } from "../output.js";
-import { createProgress } from "../progress.js";
-import { resolveStoreDir } from "../store-location.js";
-import { type TrustFlags, trustedKeys } from "../trust-options.js";
+import type { PushReport } from "../../ops/push.js";
+import type { RegistryFlags } from "../../ops/registry-options.js";
+import { positiveInteger } from "../context.js";
+import { formatSeconds, formatSize, formatTable } from "../output.js";
+import type { TrustFlags } from "../trust-options.js";
 import { addRegistryOptions } from "./pull.js";
+
+/**
+ * The default of `--chunk-size`, in MiB, as help prints it: `DEFAULT_UPLOAD_TUNING.chunkSize`
+ * of transports/registry/upload.ts, written out so that `--help` does not load the registry
+ * client. test/cli/startup.test.ts keeps the two equal.
+ */
+export const DEFAULT_CHUNK_MIB = 64;
 
 /** The flags of a push, from `ferry push` or `ferry load --to-registry`. */
 export interface PushFlags extends RegistryFlags {
@@ -75,7 +64,7 @@ export function addPushOptions(
     )
     .option(
       "--chunk-size <MiB>",
-      `upload blobs larger than this in PATCH chunks of this size (default ${DEFAULT_UPLOAD_TUNING.chunkSize / 1024 / 1024})`,
+      `upload blobs larger than this in PATCH chunks of this size (default ${DEFAULT_CHUNK_MIB})`,
       chunkMiB,
     )
     .option("--dry-run", "show what would go where; push nothing");
@@ -87,45 +76,6 @@ export function addPushOptions(
 }
 
 const pushOptionNames = new Set<string>();
-
-function tuningOf(flags: PushFlags): Partial<UploadTuning> | undefined {
-  if (flags.chunkSize === undefined) return undefined;
-  const chunkSize = Math.round(flags.chunkSize * 1024 * 1024);
-  return { chunkSize, monolithicMax: Math.min(DEFAULT_UPLOAD_TUNING.monolithicMax, chunkSize) };
-}
-
-async function withPush(
-  registry: string,
-  flags: PushFlags,
-  out: Output,
-  run: (options: PushOptions) => Promise<PushReport>,
-): Promise<void> {
-  const client: RegistryClient = await openClient(
-    registry,
-    await clientOptionsFromFlags(flags, { onNote: out.note, userAgent: toolName() }),
-  );
-  const progress = createProgress("pushing", !flags.json && !flags.quiet && !flags.dryRun);
-  try {
-    const locations = await BlobLocations.open(
-      registry,
-      blobLocationsFile(flags.cache ?? defaultCacheDir(), registry),
-    );
-    const tuning = tuningOf(flags);
-    const report = await run({
-      client,
-      locations,
-      stripForeignUrls: flags.stripForeignUrls === true,
-      dryRun: flags.dryRun === true,
-      onEvent: progress.onEvent,
-      onNote: out.note,
-      ...(flags.jobs ? { jobs: flags.jobs } : {}),
-      ...(tuning ? { tuning } : {}),
-    }).finally(progress.stop);
-    out.result(report, () => describePush(report));
-  } finally {
-    client.close();
-  }
-}
 
 /** The human summary of a push. */
 export function describePush(report: PushReport): string {
@@ -171,31 +121,7 @@ export function describePush(report: PushReport): string {
 /** The flags `ferry load` passes to `loadToRegistry` (also --trust, --trust-dir). */
 export interface LoadPushFlags extends PushFlags, TrustFlags {}
 
-/** `ferry load BUNDLE --to-registry HOST[:PORT][/PREFIX]` (called by the load command). */
-export async function loadToRegistry(
-  bundle: string,
-  flags: LoadPushFlags & { store?: string; dockerArchive?: string; platform?: string[] },
-): Promise<void> {
-  for (const [given, name] of [
-    [flags.dockerArchive, "--docker-archive"],
-    [flags.store, "--store"],
-    [flags.platform, "--platform"],
-  ] as const) {
-    if (given !== undefined) {
-      throw new UsageError(`${name} cannot be combined with --to-registry`, {
-        hint: "--to-registry pushes every image and platform the bundle carries, and needs no store",
-      });
-    }
-  }
-  const out = createOutput(flags);
-  const target = parseRegistryTarget(flags.toRegistry ?? "");
-  const trust = await trustedKeys(flags);
-  await withPush(target.registry, flags, out, (options) =>
-    pushBundle(bundle, target, { ...options, trust }),
-  );
-}
-
-interface PushCommandFlags extends PushFlags {
+export interface PushCommandFlags extends PushFlags {
   store?: string;
 }
 
@@ -218,27 +144,7 @@ export function registerPush(program: Command): void {
     toRegistry:
       "push every REF to this registry, named by the mapping rule (source host dropped, path kept under PREFIX)",
   }).action(async (args: string[], flags: PushCommandFlags) => {
-    const out = createOutput(flags);
-    let target: RegistryTarget | undefined;
-    let requests: StorePushRequest[];
-    let registry: string;
-    if (flags.toRegistry !== undefined) {
-      target = parseRegistryTarget(flags.toRegistry);
-      registry = target.registry;
-      requests = args.map((ref) => ({ ref }));
-    } else {
-      if (args.length !== 2) {
-        throw new UsageError("ferry push takes REF DEST (or REF... with --to-registry HOST)", {
-          hint: "e.g. ferry push alpine:3.19 registry.lan:5000/library/alpine:3.19",
-        });
-      }
-      const [ref, dest] = args as [string, string];
-      registry = parseDestination(dest, "localhost/x:latest").registry;
-      requests = [{ ref, dest }];
-    }
-    const storeDir = resolveStoreDir(flags.store);
-    await withPush(registry, flags, out, (options) =>
-      pushFromStore(storeDir, requests, target, options),
-    );
+    const { runPush } = await import("./push.run.js");
+    await runPush(args, flags);
   });
 }

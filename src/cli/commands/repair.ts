@@ -1,9 +1,13 @@
 import path from "node:path";
 import type { Command } from "commander";
 import type { SplitReport } from "../../ops/open-bundle.js";
-import { repairBundle } from "../../ops/repair.js";
 import { FAT32_MAX_FILE, type PartsManifest } from "../../types/parts.js";
-import { createOutput, formatSeconds, formatSize } from "../output.js";
+
+export interface RepairFlags {
+  out?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
 
 /** A part size as `--split` takes it: `700 MiB`, `1.5 GiB`, `4 GiB - 1 byte (fat32)`. */
 export function formatPartSize(bytes: number): string {
@@ -58,26 +62,8 @@ export function registerRepair(program: Command): void {
     )
     .option("--json", "print a JSON report")
     .option("-q, --quiet", "no notes")
-    .action(async (input: string, flags: { out?: string; json?: boolean; quiet?: boolean }) => {
-      const out = createOutput(flags);
-      const report = await repairBundle(input, flags.out ? { out: flags.out } : {});
-      out.result(report, () => {
-        const rebuilt = report.rebuilt;
-        if (!rebuilt) {
-          return `OK   ${report.partsFile}: all ${report.volumes.length} volume(s) intact, nothing to repair`;
-        }
-        const lines = [
-          ...report.volumes
-            .filter((volume) => volume.status !== "ok")
-            .map((volume) => `BAD  ${volume.message ?? volume.name}`),
-          `REBUILT ${rebuilt.path} (${formatSize(rebuilt.size)}, sha256 ${rebuilt.sha256} as ${path.basename(report.partsFile)} records) in ${formatSeconds(report.seconds)}`,
-        ];
-        if (!rebuilt.replaced) {
-          lines.push(
-            `copy ${rebuilt.name} beside the other parts (or copy them beside it) before load or verify`,
-          );
-        }
-        return lines.join("\n");
-      });
+    .action(async (input: string, flags: RepairFlags) => {
+      const { runRepair } = await import("./repair.run.js");
+      await runRepair(input, flags);
     });
 }

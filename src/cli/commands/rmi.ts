@@ -1,11 +1,6 @@
 import type { Command } from "commander";
-import { removeImages } from "../../ops/rmi.js";
-import { displayName } from "../../ops/wim-refs.js";
-import { shortDigest } from "../../types/digest.js";
-import { createOutput, formatSize } from "../output.js";
-import { resolveStoreDir } from "../store-location.js";
 
-interface RmiFlags {
+export interface RmiFlags {
   store?: string;
   force?: boolean;
   prune?: boolean;
@@ -27,35 +22,7 @@ export function registerRmi(program: Command): void {
     .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
     .option("--json", "print JSON")
     .action(async (images: string[], flags: RmiFlags) => {
-      const out = createOutput(flags);
-      const report = await removeImages(resolveStoreDir(flags.store), images, {
-        force: Boolean(flags.force),
-        prune: flags.prune !== false,
-      });
-      out.result(report, () => {
-        const lines: string[] = [];
-        for (const u of report.untagged) lines.push(`Untagged: ${displayName(u.ref)}`);
-        for (const d of report.deleted) {
-          const what = d.kind === "os-image" ? `OS image ${d.fullName}` : "image";
-          lines.push(`Deleted: ${d.digest} (${what})`);
-        }
-        for (const m of report.latestMoved) {
-          // a latest with no version left is among the untagged names already
-          if (m.to) lines.push(`Moved: ${displayName(m.ref)} -> ${m.version ?? shortDigest(m.to)}`);
-        }
-        for (const d of report.forcedDependants) {
-          lines.push(
-            `Warning: ${displayName(d.ref)} was built on ${displayName(d.base)} (${d.reason})`,
-          );
-        }
-        if (report.gc) {
-          lines.push(
-            `Reclaimed ${report.gc.blobsRemoved} blob(s), ${formatSize(report.gc.bytesFreed)}`,
-          );
-        } else if (report.gcError) {
-          lines.push(`Blobs not reclaimed: ${report.gcError}`);
-        }
-        return lines.join("\n");
-      });
+      const { runRmi } = await import("./rmi.run.js");
+      await runRmi(images, flags);
     });
 }

@@ -1,32 +1,10 @@
-import path from "node:path";
 import type { Command } from "commander";
-import { UsageError } from "../../errors.js";
-import { readDeltaBase } from "../../ops/delta-base.js";
-import { readImageList } from "../../ops/image-list.js";
-import {
-  describeDefaultPlatform,
-  hostPlatform,
-  openRegistrySession,
-  type RegistryFlags,
-} from "../../ops/registry-options.js";
-import { saveBundle } from "../../ops/save.js";
-import type { RegistrySession } from "../../transports/registry/session.js";
-import { RegistrySource } from "../../transports/registry/source.js";
-import { redactUrl } from "../../transports/wim/download.js";
-import { isHttpUrl, WimSource } from "../../transports/wim/source.js";
-import { loadPrivateKey } from "../../trust/keys.js";
+import type { RegistryFlags } from "../../ops/registry-options.js";
 import { parseSplitSize } from "../../types/parts.js";
-import type { PlatformSelector } from "../../types/platform.js";
-import type { Source } from "../../types/transport.js";
-import { collect, platformSelector, positiveInteger, toolName } from "../context.js";
-import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
-import { createProgress } from "../progress.js";
-import { openSource, parseSourceSpec, resolveSpecPath, type SourceSpec } from "../source-spec.js";
-import { addRegistryOptions, describeOmitted, describeTransfer } from "./pull.js";
-import { partsLines } from "./repair.js";
-import { assignWimSha256, osImageLines } from "./wim.js";
+import { collect, positiveInteger } from "../context.js";
+import { addRegistryOptions } from "./pull.js";
 
-interface SaveFlags extends RegistryFlags {
+export interface SaveFlags extends RegistryFlags {
   skipForeign?: boolean;
   output?: string;
   platform?: string[];
@@ -77,128 +55,8 @@ export function registerSave(program: Command): void {
     );
   addRegistryOptions(command, { downloads: true }).action(
     async (specs: string[], flags: SaveFlags) => {
-      const out = createOutput(flags);
-      if (!flags.output) throw new UsageError("save needs -o BUNDLE.zip");
-      if (flags.parity && !flags.split) {
-        throw new UsageError(
-          "--parity needs --split: parity rebuilds a lost part of a split bundle",
-          {
-            hint: "add --split SIZE (e.g. --split fat32), or leave out --parity",
-          },
-        );
-      }
-      const sources: Source[] = [];
-      let session: RegistrySession | undefined;
-      try {
-        const tempDir = path.dirname(path.resolve(flags.output));
-        const platformOverrides = new Map<SourceSpec, PlatformSelector>();
-        const listedSpecs = (flags.file ? await readImageList(flags.file) : []).map((entry) => {
-          const spec = resolveSpecPath(
-            parseSourceSpec(entry.source),
-            path.dirname(path.resolve(flags.file as string)),
-          );
-          if (entry.sha256 && spec.transport === "wim") spec.sha256 = entry.sha256;
-          if (entry.platforms)
-            platformOverrides.set(spec, platformSelector(entry.platforms, "all"));
-          return spec;
-        });
-        const parsedSpecs = [
-          ...assignWimSha256(specs.map(parseSourceSpec), flags.sha256),
-          ...listedSpecs,
-        ];
-        if (parsedSpecs.length === 0) {
-          throw new UsageError("save needs at least one source, or -f IMAGES.yaml");
-        }
-        const sourcePlatforms = new Map<Source, PlatformSelector>();
-        if (parsedSpecs.some((spec) => spec.transport === "docker")) {
-          session = await openRegistrySession(flags, { onNote: out.note, userAgent: toolName() });
-        }
-        const registry = session ? { session, skipForeign: Boolean(flags.skipForeign) } : undefined;
-        for (const spec of parsedSpecs) {
-          if (spec.transport === "wim") {
-            out.note(
-              isHttpUrl(spec.location)
-                ? `downloading ${redactUrl(spec.location)} (hashed on the way: its manifest names its sha256)`
-                : `reading ${spec.location} once to compute its sha256 (its manifest names it)`,
-            );
-          }
-          const source = await openSource(spec, { tempDir, ...(registry ? { registry } : {}) });
-          sources.push(source);
-          const override = platformOverrides.get(spec);
-          if (override) sourcePlatforms.set(source, override);
-        }
-        const progress = createProgress("saving", !flags.json && !flags.quiet);
-        const platforms = platformSelector(flags.platform, "all");
-        const registryPlatforms = flags.platform?.length ? platforms : [hostPlatform()];
-        if (session && !flags.platform?.length) out.note(describeDefaultPlatform(hostPlatform()));
-        const since = flags.since ? await readDeltaBase(flags.since) : undefined;
-        const signer = flags.sign ? await loadPrivateKey(flags.sign) : undefined;
-        const report = await saveBundle(
-          sources.map((source) => ({
-            source,
-            // A .wim named on the command line is always wanted, whatever --platform says.
-            platforms:
-              sourcePlatforms.get(source) ??
-              (source instanceof RegistrySource
-                ? registryPlatforms
-                : source instanceof WimSource
-                  ? "all"
-                  : platforms),
-          })),
-          {
-            output: flags.output,
-            tool: toolName(),
-            ...(since ? { since } : {}),
-            ...(signer ? { signer } : {}),
-            ...(flags.split
-              ? { split: { partSize: flags.split, parity: Boolean(flags.parity) } }
-              : {}),
-            onEvent: progress.onEvent,
-            ...(flags.jobs ? { jobs: flags.jobs } : {}),
-          },
-        )
-          .catch(async (error: unknown) => {
-            throw session ? await session.explainFailure(error) : error;
-          })
-          .finally(progress.stop);
-        const omitted = sources.flatMap((s) => (s instanceof RegistrySource ? s.omitted : []));
-        if (omitted.length > 0) out.note(describeOmitted(omitted));
-        if (session) out.note(describeTransfer(session.stats));
-        const { manifest, ...rest } = report;
-        const summary = { ...rest, osImages: manifest.osImages ?? [] };
-        out.result(summary, () =>
-          [
-            formatTable(
-              ["IMAGE", "PLATFORMS", "DIGEST", "SIZE", ...(since ? ["STATUS"] : [])],
-              report.images.map((i) => [
-                i.ref,
-                i.platforms.join(",") || "-",
-                i.digest,
-                formatSize(i.size),
-                ...(since ? [describeStatus(i.status, i.previous)] : []),
-              ]),
-            ),
-            ...osImageLines(manifest.osImages),
-            "",
-            `saved ${report.images.length} image(s), ${report.blobs} blobs (${formatSize(report.bytes)}) to ${report.bundle} in ${formatSeconds(report.seconds)}`,
-            ...(since
-              ? [
-                  `delta against ${since.base.description}: ${report.requires} blob(s) (${formatSize(report.requiredBytes)}) left out; the offline side must have them`,
-                ]
-              : []),
-            ...(report.signedBy ? [`signed with key ${report.signedBy}`] : []),
-            ...(report.parts ? partsLines(report.parts, report.bundle) : []),
-          ].join("\n"),
-        );
-      } finally {
-        for (const source of sources) await source.close().catch(() => {});
-        await session?.close();
-      }
+      const { runSave } = await import("./save.run.js");
+      await runSave(specs, flags);
     },
   );
-}
-
-function describeStatus(status: string | undefined, previous: string | undefined): string {
-  if (status === "updated" && previous) return `updated (was ${previous.slice(0, 19)})`;
-  return status ?? "-";
 }

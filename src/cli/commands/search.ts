@@ -1,11 +1,12 @@
-import { stat } from "node:fs/promises";
 import type { Command } from "commander";
-import { clientOptionsFromFlags, type RegistryFlags } from "../../ops/registry-options.js";
-import { searchCatalog } from "../../ops/registry-search.js";
-import { toolName } from "../context.js";
-import { createOutput } from "../output.js";
+import type { RegistryFlags } from "../../ops/registry-options.js";
 import { addRegistryOptions } from "./pull.js";
-import { runWimSearch } from "./search-wim.js";
+
+export interface SearchFlags extends RegistryFlags {
+  json?: boolean;
+  recursive?: boolean;
+  limit?: number;
+}
 
 /**
  * `ferry search DIR` lists the .wim files of a folder or file share (the old catalog listing);
@@ -25,36 +26,9 @@ export function registerSearch(program: Command): void {
     )
     .option("--json", "print JSON");
   addRegistryOptions(command, { downloads: false }).action(
-    async (
-      target: string,
-      flags: RegistryFlags & { json?: boolean; recursive?: boolean; limit?: number },
-    ) => {
-      if ((await stat(target).catch(() => undefined))?.isDirectory()) {
-        await runWimSearch(target, {
-          json: Boolean(flags.json),
-          recursive: Boolean(flags.recursive),
-        });
-        return;
-      }
-      const out = createOutput(flags);
-      const result = await searchCatalog(
-        target,
-        await clientOptionsFromFlags(flags, { userAgent: toolName() }),
-        flags.limit ? { limit: flags.limit } : {},
-      );
-      out.result(result, () =>
-        [
-          ...result.repositories.map((name) => `${result.registry}/${name}`),
-          ...(result.truncated
-            ? [`(stopped after ${result.repositories.length}; use --limit for more)`]
-            : []),
-          ...(result.repositories.length === 0
-            ? [
-                `${result.registry} lists no repositories${result.prefix ? ` under ${result.prefix}` : ""}`,
-              ]
-            : []),
-        ].join("\n"),
-      );
+    async (target: string, flags: SearchFlags) => {
+      const { runSearch } = await import("./search.run.js");
+      await runSearch(target, flags);
     },
   );
 }

@@ -1,7 +1,9 @@
 import type { Command } from "commander";
-import { displayName, tagImage } from "../../ops/wim-refs.js";
-import { createOutput } from "../output.js";
-import { resolveStoreDir } from "../store-location.js";
+
+export interface TagFlags {
+  store?: string;
+  json?: boolean;
+}
 
 export function registerTag(program: Command): void {
   program
@@ -14,12 +16,8 @@ export function registerTag(program: Command): void {
     .argument("<target>", "the new name; for an OS image, name:tag stays among OS images")
     .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
     .option("--json", "print JSON")
-    .action(async (source: string, target: string, flags: { store?: string; json?: boolean }) => {
-      const out = createOutput(flags);
-      const report = await tagImage(resolveStoreDir(flags.store), source, target);
-      out.result(report, () => {
-        const moved = report.previous ? ` (moved from ${report.previous.slice(0, 19)})` : "";
-        return `Tagged ${displayName(report.target)} -> ${displayName(report.source)} ${report.digest}${moved}`;
-      });
+    .action(async (source: string, target: string, flags: TagFlags) => {
+      const { runTag } = await import("./tag.run.js");
+      await runTag(source, target, flags);
     });
 }

@@ -1,9 +1,10 @@
 import type { Command } from "commander";
-import { clientOptionsFromFlags, type RegistryFlags } from "../../ops/registry-options.js";
-import { listTags } from "../../ops/registry-tags.js";
-import { toolName } from "../context.js";
-import { createOutput } from "../output.js";
+import type { RegistryFlags } from "../../ops/registry-options.js";
 import { addRegistryOptions } from "./pull.js";
+
+export interface TagsFlags extends RegistryFlags {
+  json?: boolean;
+}
 
 export function registerTags(program: Command): void {
   const command = program
@@ -15,15 +16,9 @@ export function registerTags(program: Command): void {
     )
     .option("--json", "print JSON");
   addRegistryOptions(command, { downloads: false }).action(
-    async (repository: string, flags: RegistryFlags & { json?: boolean }) => {
-      const out = createOutput(flags);
-      const result = await listTags(
-        repository,
-        await clientOptionsFromFlags(flags, { userAgent: toolName() }),
-      );
-      out.result(result, () =>
-        result.tags.length ? result.tags.join("\n") : `${result.repository} has no tags`,
-      );
+    async (repository: string, flags: TagsFlags) => {
+      const { runTags } = await import("./tags.run.js");
+      await runTags(repository, flags);
     },
   );
 }

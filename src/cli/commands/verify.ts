@@ -1,11 +1,11 @@
 import type { Command } from "commander";
-import { FerryError } from "../../errors.js";
-import { verifyBundle } from "../../ops/verify.js";
 import { collect } from "../context.js";
-import { createOutput, formatSeconds, formatSize } from "../output.js";
-import { createProgress } from "../progress.js";
-import { type TrustFlags, trustedKeys } from "../trust-options.js";
-import { splitLines } from "./repair.js";
+import type { TrustFlags } from "../trust-options.js";
+
+export interface VerifyFlags extends TrustFlags {
+  json?: boolean;
+  quiet?: boolean;
+}
 
 export function registerVerify(program: Command): void {
   program
@@ -19,47 +19,8 @@ export function registerVerify(program: Command): void {
     )
     .option("--json", "print a JSON report")
     .option("-q, --quiet", "no progress")
-    .action(async (bundle: string, flags: TrustFlags & { json?: boolean; quiet?: boolean }) => {
-      const out = createOutput(flags);
-      const progress = createProgress("verifying", !flags.json && !flags.quiet);
-      const trust = await trustedKeys(flags);
-      const report = await verifyBundle(bundle, { onEvent: progress.onEvent, trust }).finally(
-        progress.stop,
-      );
-      out.result(report, () => {
-        const lines = report.problems.map((p) => {
-          const images = p.images?.length ? ` [images: ${p.images.join(", ")}]` : "";
-          return `BAD  ${p.code}  ${p.message}${images}`;
-        });
-        if (report.signature) {
-          lines.push(
-            report.signature.verified
-              ? `signed by trusted key ${report.signature.keyId}`
-              : `signed by key ${report.signature.keyId} (not checked: no --trust given)`,
-          );
-        }
-        if (report.split) lines.push(...splitLines(report.split));
-        const verdict = report.ok
-          ? `OK   ${report.bundle}: ${report.images.length} image(s), ${report.blobsChecked} blobs, ${formatSize(report.bytesChecked)} verified in ${formatSeconds(report.seconds)}`
-          : `${report.bundle}: ${report.problems.length} problem(s) found`;
-        return [...lines, verdict].join("\n");
-      });
-      if (!report.ok) {
-        const integrity = report.problems.some(
-          (p) => p.code === "EINTEGRITY" || p.code === "ESIZE",
-        );
-        throw new FerryError(
-          integrity ? "EINTEGRITY" : "EBADBUNDLE",
-          `verification failed: ${report.problems.length} problem(s) in ${bundle}`,
-          {
-            hint: report.split?.repair?.possible
-              ? `rebuild it: ${report.split.repair.command} (add --out DIR if that folder is read-only)`
-              : report.split && !report.split.partsOk
-                ? "copy the damaged or missing part(s) again from the original, or save a new bundle"
-                : "copy the bundle again from the original, or save a new one",
-            details: { reported: true },
-          },
-        );
-      }
+    .action(async (bundle: string, flags: VerifyFlags) => {
+      const { runVerify } = await import("./verify.run.js");
+      await runVerify(bundle, flags);
     });
 }

@@ -1,0 +1,31 @@
+import { listImages } from "../../ops/images.js";
+import { shortDigest } from "../../types/digest.js";
+import { createOutput, formatAge, formatSize, formatTable } from "../output.js";
+import { resolveStoreDir } from "../store-location.js";
+import type { ImagesFlags } from "./images.js";
+import { osImagesTable } from "./os-image-lines.js";
+
+/** `ferry images` (loaded when the command runs: see ./images.ts). */
+export async function runImages(flags: ImagesFlags): Promise<void> {
+  const out = createOutput(flags);
+  const images = await listImages(resolveStoreDir(flags.store), { osOnly: Boolean(flags.os) });
+  const osTable = osImagesTable(images, Boolean(flags.digests));
+  out.result(images, () =>
+    flags.os
+      ? osTable || "no Windows base OS images in the store"
+      : [
+          formatTable(
+            ["REPOSITORY", "TAG", "DIGEST", "PLATFORMS", "SIZE", "CREATED"],
+            images.map((i) => [
+              i.repository,
+              i.tag,
+              flags.digests ? i.digest : shortDigest(i.digest),
+              i.error ? `DAMAGED: ${i.error}` : i.platforms.join(",") || "-",
+              formatSize(i.size),
+              formatAge(i.created),
+            ]),
+          ),
+          ...(osTable && !flags.os ? ["", osTable] : []),
+        ].join("\n"),
+  );
+}

@@ -1,0 +1,58 @@
+import { stat } from "node:fs/promises";
+import { inspectStoredImage } from "../../ops/image-info.js";
+import { inspectBundle } from "../../ops/inspect-bundle.js";
+import { createOutput, formatSize, formatTable } from "../output.js";
+import { resolveStoreDir } from "../store-location.js";
+import type { InspectFlags } from "./inspect.js";
+import { osImageLines } from "./os-image-lines.js";
+import { formatPartSize } from "./repair.js";
+
+async function isFile(target: string): Promise<boolean> {
+  return (await stat(target).catch(() => undefined))?.isFile() ?? false;
+}
+
+/** `ferry inspect BUNDLE|REF` (loaded when the command runs: see ./inspect.ts). */
+export async function runInspect(bundle: string, flags: InspectFlags): Promise<void> {
+  const out = createOutput(flags);
+  if (!(await isFile(bundle))) {
+    const details = await inspectStoredImage(resolveStoreDir(flags.store), bundle);
+    out.result(details, () => JSON.stringify(details, null, 2));
+    return;
+  }
+  const report = await inspectBundle(bundle);
+  out.result(report, () => {
+    const lines = [
+      `bundle:   ${report.bundle}`,
+      `id:       ${report.id ?? "?"}`,
+      `created:  ${report.created ?? "?"} by ${report.tool ?? "?"}`,
+      `content:  ${report.images.length} image(s), ${report.blobs} blobs, ${formatSize(report.bytes)}`,
+      ...(report.split
+        ? [
+            `split:    ${report.split.parts} part(s)${report.split.partSize ? ` of ${formatPartSize(report.split.partSize)}` : ""}, read in place${report.split.parity ? `; parity ${report.split.parity}` : "; no parity"}`,
+          ]
+        : []),
+      `delta:    ${report.delta ? `yes: requires ${report.delta.requires} blob(s) (${formatSize(report.delta.requiredBytes)}) from its base` : "no (full bundle)"}`,
+      "",
+      formatTable(
+        ["IMAGE", "KIND", "PLATFORMS", "DIGEST", "BLOBS", "SIZE"],
+        report.images.map((i) => [
+          i.ref,
+          i.kind,
+          i.platforms.join(",") || "-",
+          i.digest,
+          String(i.blobCount),
+          formatSize(i.size),
+        ]),
+      ),
+      ...osImageLines(report.osImages),
+    ];
+    if (report.problems.length > 0) {
+      lines.push(
+        "",
+        `${report.problems.length} structural problem(s):`,
+        ...report.problems.map((p) => `  ${p.message}`),
+      );
+    }
+    return lines.join("\n");
+  });
+}

@@ -1,0 +1,72 @@
+import { bundleToDockerArchive } from "../../ops/export.js";
+import { loadBundle } from "../../ops/load.js";
+import { hostPlatform } from "../../ops/registry-options.js";
+import { platformSelector } from "../context.js";
+import { createOutput, formatSeconds, formatSize, formatTable, type Output } from "../output.js";
+import { createProgress } from "../progress.js";
+import { resolveStoreDir } from "../store-location.js";
+import { type TrustFlags, trustedKeys } from "../trust-options.js";
+import type { LoadFlags } from "./load.js";
+import { loadedOsImageLines } from "./os-image-lines.js";
+
+/** `ferry load BUNDLE` (loaded when the command runs: see ./load.ts). */
+export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
+  const out = createOutput(flags);
+  if (flags.toRegistry !== undefined) {
+    const { loadToRegistry } = await import("./push.run.js");
+    await loadToRegistry(bundle, flags);
+    return;
+  }
+  if (flags.dockerArchive) {
+    await loadToDockerArchive(bundle, flags.dockerArchive, flags, out);
+    return;
+  }
+  const progress = createProgress("loading", !flags.json && !flags.quiet);
+  const report = await loadBundle(bundle, {
+    storeDir: resolveStoreDir(flags.store),
+    onEvent: progress.onEvent,
+    ...(flags.jobs ? { jobs: flags.jobs } : {}),
+    latest: flags.latest !== false,
+    trust: await trustedKeys(flags),
+  }).finally(progress.stop);
+  out.result(report, () =>
+    [
+      formatTable(
+        ["IMAGE", "STATUS", "DIGEST"],
+        report.images.map((i) => [
+          i.ref,
+          i.previous ? `${i.status} (was ${i.previous.slice(0, 19)})` : i.status,
+          i.digest,
+        ]),
+      ),
+      ...loadedOsImageLines(report),
+      "",
+      `loaded ${report.images.length} image(s) into ${report.store}: ${report.blobsWritten} blobs written (${formatSize(report.bytesWritten)}), ${report.blobsSkipped} already present (${formatSize(report.bytesSkipped)}), in ${formatSeconds(report.seconds)}`,
+    ].join("\n"),
+  );
+}
+
+async function loadToDockerArchive(
+  bundle: string,
+  output: string,
+  flags: TrustFlags & { platform?: string[]; json?: boolean; quiet?: boolean },
+  out: Output,
+): Promise<void> {
+  const progress = createProgress("exporting", !flags.json && !flags.quiet);
+  const report = await bundleToDockerArchive(bundle, {
+    output,
+    platforms: platformSelector(flags.platform, [hostPlatform()]),
+    trust: await trustedKeys(flags),
+    onEvent: progress.onEvent,
+  }).finally(progress.stop);
+  out.result(report, () =>
+    [
+      formatTable(
+        ["IMAGE", "DOCKER NAME", "PLATFORM"],
+        report.images.map((i) => [i.ref, i.repoTag ?? "-", i.platforms.join(",")]),
+      ),
+      "",
+      `verified ${bundle} and wrote ${output} (${formatSize(report.bytes)}); run: docker load -i ${output}`,
+    ].join("\n"),
+  );
+}

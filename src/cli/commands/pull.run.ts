@@ -1,0 +1,50 @@
+import { pullImages } from "../../ops/pull.js";
+import {
+  describeDefaultPlatform,
+  hostPlatform,
+  openRegistrySession,
+} from "../../ops/registry-options.js";
+import { platformSelector, toolName } from "../context.js";
+import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
+import { createProgress } from "../progress.js";
+import { resolveStoreDir } from "../store-location.js";
+import { describeTransfer, type PullFlags } from "./pull.js";
+
+/** `ferry pull REF...` (loaded when the command runs: see ./pull.ts). */
+export async function runPull(references: string[], flags: PullFlags): Promise<void> {
+  const out = createOutput(flags);
+  const defaultPlatform = hostPlatform();
+  const platforms = platformSelector(flags.platform, [defaultPlatform]);
+  if (!flags.platform?.length) out.note(describeDefaultPlatform(defaultPlatform));
+  const refs = references.map((ref) =>
+    ref.startsWith("docker://") ? ref.slice("docker://".length) : ref,
+  );
+  const session = await openRegistrySession(flags, { onNote: out.note, userAgent: toolName() });
+  try {
+    const progress = createProgress("pulling", !flags.json && !flags.quiet);
+    const report = await pullImages(refs, {
+      storeDir: resolveStoreDir(flags.store),
+      platforms,
+      session,
+      onEvent: progress.onEvent,
+      ...(flags.jobs ? { jobs: flags.jobs } : {}),
+    }).finally(progress.stop);
+    out.result(report, () =>
+      [
+        formatTable(
+          ["IMAGE", "PLATFORMS", "STATUS", "DIGEST"],
+          report.images.map((i) => [
+            i.ref,
+            i.platforms.join(",") || "-",
+            i.previous ? `${i.status} (was ${i.previous.slice(0, 19)})` : i.status,
+            i.digest,
+          ]),
+        ),
+        "",
+        `pulled ${report.images.length} image(s) into ${report.store}: ${report.blobsWritten} blobs written (${formatSize(report.bytesWritten)}), ${report.blobsSkipped} already present (${formatSize(report.bytesSkipped)}); ${describeTransfer(report.transfer)}; in ${formatSeconds(report.seconds)}`,
+      ].join("\n"),
+    );
+  } finally {
+    await session.close();
+  }
+}
