@@ -1,16 +1,10 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { UsageError } from "../errors.js";
-import { DockerArchiveSource } from "../transports/docker-archive/source.js";
-import { DirectoryFiles } from "../transports/layout/layout-files.js";
-import { localRepositoryName } from "../transports/layout/local-name.js";
-import { LayoutSource } from "../transports/layout/source.js";
-import { openOciArchive } from "../transports/oci-archive/source.js";
 import type { RegistrySession } from "../transports/registry/session.js";
-import { RegistrySource } from "../transports/registry/source.js";
-import { isHttpUrl, WimSource } from "../transports/wim/source.js";
 import { parseReference } from "../types/reference.js";
 import type { Source } from "../types/transport.js";
+import { isHttpUrl } from "../types/url.js";
 
 export type SourceSpec =
   | { transport: "oci"; path: string; ref?: string }
@@ -107,31 +101,46 @@ export async function openSource(
   spec: SourceSpec,
   options: OpenSourceOptions = {},
 ): Promise<Source> {
+  // Each transport is imported when a source needs it: a save from an OCI folder does not pay
+  // for the tar reader, the WIM reader or the registry client (tens of ms each at start-up).
   switch (spec.transport) {
-    case "docker":
+    case "docker": {
       if (!options.registry)
         throw new UsageError(`${spec.ref}: registry sources need a registry session`);
+      const { RegistrySource } = await import("../transports/registry/source.js");
       return new RegistrySource(options.registry.session, spec.ref, {
         skipForeign: options.registry.skipForeign ?? false,
       });
-    case "wim":
+    }
+    case "wim": {
+      const { WimSource } = await import("../transports/wim/source.js");
       return WimSource.open(spec.location, {
         ...(spec.sha256 ? { sha256: spec.sha256 } : {}),
         ...(options.tempDir ? { tempDir: options.tempDir } : {}),
       });
+    }
     case "oci": {
       const info = await stat(spec.path).catch(() => undefined);
       if (!info?.isDirectory()) throw new UsageError(`oci:${spec.path}: no such directory`);
+      const [{ DirectoryFiles }, { localRepositoryName }, { LayoutSource }] = await Promise.all([
+        import("../transports/layout/layout-files.js"),
+        import("../transports/layout/local-name.js"),
+        import("../transports/layout/source.js"),
+      ]);
       return LayoutSource.open(new DirectoryFiles(path.resolve(spec.path)), {
         transport: `oci:${spec.path}`,
         fallbackRepository: localRepositoryName(path.basename(path.resolve(spec.path))),
         ...(spec.ref ? { refName: spec.ref } : {}),
       });
     }
-    case "oci-archive":
+    case "oci-archive": {
+      const { openOciArchive } = await import("../transports/oci-archive/source.js");
       return openOciArchive(spec.path, spec.ref);
-    case "docker-archive":
+    }
+    case "docker-archive": {
+      const { DockerArchiveSource } = await import("../transports/docker-archive/source.js");
       return DockerArchiveSource.open(spec.path, spec.ref);
+    }
   }
 }
 

@@ -8,12 +8,11 @@ import {
 } from "../../ops/registry-options.js";
 import { saveBundle } from "../../ops/save.js";
 import type { RegistrySession } from "../../transports/registry/session.js";
-import { RegistrySource } from "../../transports/registry/source.js";
-import { redactUrl } from "../../transports/wim/download.js";
-import { isHttpUrl, WimSource } from "../../transports/wim/source.js";
+import type { RegistrySource } from "../../transports/registry/source.js";
 import { loadPrivateKey } from "../../trust/keys.js";
 import type { PlatformSelector } from "../../types/platform.js";
 import type { Source } from "../../types/transport.js";
+import { isHttpUrl, redactUrl } from "../../types/url.js";
 import { platformSelector, toolName } from "../context.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
@@ -58,6 +57,7 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
       throw new UsageError("save needs at least one source, or -f IMAGES.yaml");
     }
     const sourcePlatforms = new Map<Source, PlatformSelector>();
+    const sourceTransports = new Map<Source, SourceSpec["transport"]>();
     if (parsedSpecs.some((spec) => spec.transport === "docker")) {
       session = await openRegistrySession(flags, { onNote: out.note, userAgent: toolName() });
     }
@@ -72,6 +72,7 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
       }
       const source = await openSource(spec, { tempDir, ...(registry ? { registry } : {}) });
       sources.push(source);
+      sourceTransports.set(source, spec.transport);
       const override = platformOverrides.get(spec);
       if (override) sourcePlatforms.set(source, override);
     }
@@ -87,9 +88,9 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
         // A .wim named on the command line is always wanted, whatever --platform says.
         platforms:
           sourcePlatforms.get(source) ??
-          (source instanceof RegistrySource
+          (sourceTransports.get(source) === "docker"
             ? registryPlatforms
-            : source instanceof WimSource
+            : sourceTransports.get(source) === "wim"
               ? "all"
               : platforms),
       })),
@@ -107,7 +108,9 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
         throw session ? await session.explainFailure(error) : error;
       })
       .finally(progress.stop);
-    const omitted = sources.flatMap((s) => (s instanceof RegistrySource ? s.omitted : []));
+    const omitted = sources.flatMap((s) =>
+      sourceTransports.get(s) === "docker" ? (s as RegistrySource).omitted : [],
+    );
     if (omitted.length > 0) out.note(describeOmitted(omitted));
     if (session) out.note(describeTransfer(session.stats));
     const { manifest, ...rest } = report;

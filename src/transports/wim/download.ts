@@ -7,17 +7,8 @@ import { open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { FerryError, fromSystemError } from "../../errors.js";
+import { redactUrl } from "../../types/url.js";
 import { hashWimStream, type WimHashPass } from "./hash-pass.js";
-
-/** A URL without credentials, query or fragment (they may hold tokens): safe to print and record. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return "(invalid URL)";
-  }
-}
 
 /** The last path segment of a URL, decoded, or `download.wim`. */
 export function fileNameOfUrl(url: string): string {

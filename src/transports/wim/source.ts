@@ -18,6 +18,7 @@ import { FerryError, IntegrityError, NotFoundError, UsageError } from "../../err
 import type { Descriptor } from "../../types/descriptor.js";
 import { type Digest, isSha256Hex } from "../../types/digest.js";
 import type { Source, SourceImage } from "../../types/transport.js";
+import { isHttpUrl, redactUrl } from "../../types/url.js";
 import type { WimInfo } from "../../types/wim.js";
 import {
   buildWimArtifact,
@@ -27,7 +28,7 @@ import {
   osImageRecordAnnotations,
   type WimArtifact,
 } from "./artifact.js";
-import { downloadWim, fileNameOfUrl, redactUrl } from "./download.js";
+import { downloadWim, fileNameOfUrl } from "./download.js";
 import { hashWimStream, type WimHashPass } from "./hash-pass.js";
 import { parseWimHeader } from "./header.js";
 import { readWimInfo } from "./reader.js";
@@ -56,10 +57,6 @@ export function parseExpectedSha256(text: string): Digest {
     });
   }
   return `sha256:${hex}`;
-}
-
-export function isHttpUrl(text: string): boolean {
-  return /^https?:\/\//i.test(text);
 }
 
 /** One .wim file as a source of one OS image artifact. */

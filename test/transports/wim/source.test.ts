@@ -13,10 +13,10 @@ import {
   osImageRepository,
   parseOsImageRef,
 } from "../../../src/transports/wim/artifact.js";
-import { redactUrl } from "../../../src/transports/wim/download.js";
 import { WimSource } from "../../../src/transports/wim/source.js";
 import type { ImageManifest } from "../../../src/types/manifest.js";
 import { FerryAnnotation, MediaType } from "../../../src/types/media-types.js";
+import { redactUrl } from "../../../src/types/url.js";
 import { errorOf } from "../../helpers/errors.js";
 import {
   makeSourceTree,
