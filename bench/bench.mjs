@@ -1,23 +1,61 @@
 #!/usr/bin/env node
-// ferry benchmark: generate ~1 GiB (or ~5 GiB with --big) of OCI image data, then time, in one
-// run on the same data, ferry save / verify / load against `skopeo copy oci: oci:` and
-// `openssl dgst -sha256` over the same bytes, with ferry's peak RSS. See bench/README.md.
+// ferry benchmark: one table, all from one run on the same data (issues 2, 4 and 7). Generates
+// ~1 GiB (or ~5 GiB with --big) of OCI image data (3 images sharing a base layer) plus a set of
+// 60 small layers, puts both into a loopback `docker-registry`, then times, against the peer a
+// user would pick and against the raw limits, with peak RSS:
+//   save from the registry (empty and warm cache) vs skopeo copy docker:// oci: and curl|openssl;
+//   the same through a proxy adding 50 ms per request, ferry --jobs 1/4/8 vs skopeo;
+//   save from the OCI dir vs skopeo copy oci: oci: / oci: docker-archive: and openssl;
+//   verify vs unzip + sha256sum -c and openssl; load into the store vs skopeo copy oci: oci: /
+//   docker-archive: oci: and dd; load into a fresh registry vs skopeo copy oci: docker:// and curl.
+// See bench/README.md.
 //
-// usage: node bench/bench.mjs [--big] [--size BYTES] [--reps N] [--seed S] [--work DIR]
-//                             [--strict] [--no-skopeo]
+// usage: node bench/bench.mjs --ferry BIN [--big] [--size BYTES] [--reps N] [--seed S]
+//          [--work DIR] [--strict] [--no-skopeo] [--no-registry] [--only SECTION,...]
+//          [--delay-ms 50] [--tag NAME] [--quiet-wait SECONDS]
 // Run it through `bash bench/run.sh` (or `npm run bench`), which builds ferry and makes sure
 // GNU time is there.
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generate, parseSize } from "./gen-data.mjs";
+import { startDelayProxy } from "./lib/delay-proxy.mjs";
+import {
+  hasCommand,
+  machineInfo,
+  measure,
+  median,
+  q,
+  syncDisks,
+  waitForQuiet,
+  warmFiles,
+} from "./lib/measure.mjs";
+import {
+  expectedFetchDigests,
+  fetchedDigests,
+  imageBlobs,
+  writeFetchScript,
+  writePushScript,
+} from "./lib/raw.mjs";
+import { hasRegistry, httpGet, startRegistry } from "./lib/registry.mjs";
+import { compare, markdown } from "./lib/report.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "..");
 let ferryBin = path.join(repo, "bin", "ferry");
 const GiB = 1024 ** 3;
+
+export const SECTIONS = ["registry", "latency", "oci", "verify", "load", "load-registry"];
 
 // ---------------------------------------------------------------- arguments
 
@@ -29,10 +67,13 @@ function parseArgs(argv) {
     work: path.join(here, "work"),
     strict: false,
     skopeo: true,
+    registry: true,
     big: false,
     ferry: undefined,
     tag: undefined,
     quietWait: 60,
+    delayMs: 50,
+    only: new Set(SECTIONS),
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -49,200 +90,227 @@ function parseArgs(argv) {
     else if (arg === "--work") options.work = path.resolve(value());
     else if (arg === "--strict") options.strict = true;
     else if (arg === "--no-skopeo") options.skopeo = false;
+    else if (arg === "--no-registry") options.registry = false;
     else if (arg === "--ferry") options.ferry = path.resolve(value());
     else if (arg === "--tag") options.tag = value();
     else if (arg === "--quiet-wait") options.quietWait = Number(value());
-    else if (arg === "-h" || arg === "--help") {
+    else if (arg === "--delay-ms") options.delayMs = Number(value());
+    else if (arg === "--only") {
+      options.only = new Set(value().split(","));
+      for (const name of options.only) {
+        if (!SECTIONS.includes(name)) throw new Error(`--only: ${name} is not one of ${SECTIONS}`);
+      }
+    } else if (arg === "-h" || arg === "--help") {
       console.log(
-        "usage: bash bench/run.sh [--big] [--size BYTES|1GiB] [--reps N] [--seed S] [--work DIR] [--strict] [--no-skopeo] [--worktree | --ferry BIN] [--tag NAME] [--quiet-wait SECONDS]",
+        `usage: bash bench/run.sh [--big] [--size BYTES|1GiB] [--reps N] [--seed S] [--work DIR] [--strict] [--no-skopeo] [--no-registry] [--only ${SECTIONS.join(",")}] [--delay-ms 50] [--worktree | --ferry BIN] [--tag NAME] [--quiet-wait SECONDS]`,
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
-  // Three repetitions (median reported) at 1 GiB; one at 5 GiB, where a run takes minutes.
+  // Three repetitions (median reported) at 1 GiB; one at 5 GiB, where a run takes many minutes.
   options.reps ??= options.size > 2 * GiB ? 1 : 3;
   if (!Number.isInteger(options.reps) || options.reps < 1) throw new Error("--reps must be >= 1");
+  if (!options.registry) {
+    for (const name of ["registry", "latency", "load-registry"]) options.only.delete(name);
+  }
   return options;
 }
 
-// ---------------------------------------------------------------- measuring
-
-const gnuTime = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
-
-function commandOutput(command, args) {
-  const result = spawnSync(command, args, { encoding: "utf8" });
-  return result.status === 0 ? result.stdout.trim() : undefined;
-}
-
-function hasCommand(command) {
-  return spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).status === 0;
-}
-
-/** Flush dirty pages (untimed) so one step's writeback does not land in the next one's time. */
-function syncDisks() {
-  spawnSync("sync");
-}
-
-/** Busy and total CPU time of the whole machine so far (seconds), from /proc/stat. */
-function machineCpu() {
-  try {
-    const line = readFileSync("/proc/stat", "utf8").split("\n")[0];
-    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = ticks.reduce((a, b) => a + b, 0);
-    const idle = (ticks[3] ?? 0) + (ticks[4] ?? 0);
-    return { busy: (total - idle) / 100, total: total / 100 };
-  } catch {
-    return undefined;
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
- * Wait (up to `maxSeconds`) until the machine is quiet: under 15% of all CPUs busy over half
- * a second. Other work on a shared 2-core box otherwise lands in the timings. Returns the busy
- * share last seen.
+ * A rough duration for a quiet 2-core machine, from runs of 128 MiB and 512 MiB on this machine
+ * kind (busy ones, scaled down): per repetition about 60 s (start-up of ~30 commands, the 60
+ * small layers, 50 ms per request) + 90 s per GiB (every row; the docker-archive rows write the
+ * shared base three times), plus, once, 30 s per GiB to generate the data and fill the registry
+ * when they are not reused.
  */
-async function waitForQuiet(maxSeconds) {
-  const deadline = Date.now() + maxSeconds * 1000;
-  let share = 0;
-  for (;;) {
-    const a = machineCpu();
-    await sleep(500);
-    const b = machineCpu();
-    if (!a || !b) return 0;
-    share = (b.busy - a.busy) / Math.max(1e-9, b.total - a.total);
-    if (share < 0.15 || Date.now() >= deadline) return share;
-  }
+function estimateSeconds(options, reused) {
+  const gib = options.size / GiB;
+  return options.reps * (60 + 90 * gib) + (reused ? 0 : 30 * gib + 15);
 }
 
-/** Peak RSS (KiB) of a running process from /proc, for when GNU time is missing. */
-function pollPeak(pid, state) {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const match = /VmHWM:\s+(\d+) kB/.exec(status);
-    if (match) state.peakKiB = Math.max(state.peakKiB, Number(match[1]));
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    state.cpu = (Number(fields[11]) + Number(fields[12])) / 100 || state.cpu;
-  } catch {
-    // the process is gone
-  }
-}
+const minutes = (seconds) =>
+  seconds < 90 ? `${Math.round(seconds)} s` : `${(seconds / 60).toFixed(1)} min`;
 
-/**
- * Run a command; return wall seconds, peak RSS (bytes) and its stdout. Fails on non-zero exit.
- * Wall time is measured here (hrtime around spawn..exit), peak RSS by GNU time's %M (max RSS
- * of the process, KiB) or by polling VmHWM in /proc.
- */
-function measure(command, args, { cwd = repo, env } = {}) {
-  return new Promise((resolve, reject) => {
-    const rssFile = path.join(os.tmpdir(), `ferry-bench-rss-${process.pid}`);
-    rmSync(rssFile, { force: true });
-    const [cmd, argv] = gnuTime
-      ? [gnuTime, ["-f", "%M %U %S", "-o", rssFile, command, ...args]]
-      : [command, args];
-    const cpuBefore = machineCpu();
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, argv, {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const out = [];
-    const err = [];
-    child.stdout.on("data", (chunk) => out.push(chunk));
-    child.stderr.on("data", (chunk) => err.push(chunk));
-    const poll = { peakKiB: 0, cpu: 0 };
-    const timer = gnuTime ? undefined : setInterval(() => pollPeak(child.pid, poll), 10);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const cpuAfter = machineCpu();
-      if (timer) clearInterval(timer);
-      const stdout = Buffer.concat(out).toString("utf8");
-      const stderr = Buffer.concat(err).toString("utf8");
-      if (code !== 0) {
-        const output = `${stderr}${stdout}`.trim();
-        reject(
-          new Error(
-            `${path.basename(command)} ${args.join(" ")} exited with ${code}\n${output.slice(0, 3000)}${output.length > 3000 ? "\n..." : ""}`,
-          ),
-        );
-        return;
-      }
-      let peakKiB = poll.peakKiB;
-      let cpu = poll.cpu;
-      if (gnuTime) {
-        const text = existsSync(rssFile) ? readFileSync(rssFile, "utf8").trim() : "";
-        const [rss, user, system] = (text.split("\n").pop() ?? "").split(" ").map(Number);
-        peakKiB = rss ?? 0;
-        cpu = (user ?? 0) + (system ?? 0);
-        rmSync(rssFile, { force: true });
-      }
-      // CPU the rest of the machine used meanwhile, as a share of all CPUs: contention.
-      const others =
-        cpuBefore && cpuAfter
-          ? Math.max(0, cpuAfter.busy - cpuBefore.busy - cpu) /
-            Math.max(1e-9, cpuAfter.total - cpuBefore.total)
-          : 0;
-      resolve({ seconds, rss: peakKiB * 1024, cpu, others, stdout, stderr });
-    });
-  });
-}
+// ---------------------------------------------------------------- helpers
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+/** The registry repository and tag for a bench ref (`localhost/ferry-bench/app1:1.0`). */
+const repoOf = (prefix) => (ref) => {
+  const at = ref.lastIndexOf(":");
+  const name = ref.slice(0, at).replace(/^localhost\//, "");
+  return { repo: prefix ? `${prefix}/${name}` : name, tag: ref.slice(at + 1) };
 };
 
-// ---------------------------------------------------------------- machine
+/** Files under `dir`, recursively (for warming the page cache). */
+function filesUnder(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath ?? entry.path, entry.name));
+}
 
-function machineInfo(work) {
-  const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? "?";
-  const flags = /^flags\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.split(/\s+/) ?? [];
-  const filesystem = commandOutput("df", ["-T", work])?.split("\n")[1]?.split(/\s+/)[1];
-  return {
-    nproc: Number(commandOutput("nproc", [])) || os.availableParallelism(),
-    cpu: model,
-    shaNi: flags.includes("sha_ni"),
-    memoryGiB: Math.round((os.totalmem() / GiB) * 10) / 10,
-    kernel: os.release(),
-    node: process.version,
-    skopeo: commandOutput("skopeo", ["--version"]) ?? "missing",
-    openssl: commandOutput("openssl", ["version"]) ?? "missing",
-    filesystem: filesystem ?? "?",
-    rssBy: gnuTime ? "GNU time %M" : "polling /proc/PID/status VmHWM every 10 ms",
-  };
+/** The manifest digest a registry has under REPO:TAG, or undefined. */
+async function registryDigest(url, repoName, tag) {
+  const answer = await httpGet(`${url}/v2/${repoName}/manifests/${tag}`, {
+    Accept:
+      "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json",
+  }).catch(() => undefined);
+  return answer?.status === 200 ? answer.headers["docker-content-digest"] : undefined;
+}
+
+/** Check that a registry holds every image of `set` under its repo and tag. */
+async function checkRegistry(url, set, what) {
+  for (const image of set) {
+    const digest = await registryDigest(url, image.repo, image.tag);
+    if (digest !== image.manifest.digest) {
+      throw new Error(`${what}: ${image.repo}:${image.tag} is ${digest} in the registry`);
+    }
+  }
+}
+
+/** Check an OCI layout (skopeo's output) lists `count` images. */
+function checkLayout(dir, count, what) {
+  const index = JSON.parse(readFileSync(path.join(dir, "index.json"), "utf8"));
+  if (index.manifests.length !== count) {
+    throw new Error(`${what}: ${index.manifests.length} images in ${dir}, want ${count}`);
+  }
+}
+
+/** Check ferry's --json summary of a save lists the images with the digests of `set`. */
+function checkSaved(stdout, set, what) {
+  const saved = JSON.parse(stdout);
+  const got = saved.images.map((image) => image.digest).sort();
+  const want = set.map((image) => image.manifest.digest).sort();
+  if (JSON.stringify(got) !== JSON.stringify(want)) {
+    throw new Error(`${what}: saved ${got.join(", ")}; want ${want.join(", ")}`);
+  }
+  return saved;
+}
+
+/** sh -ec script running commands one after the other. */
+const sequence = (commands) => commands.join("\n");
+
+// ---------------------------------------------------------------- the source registry
+
+/**
+ * The registry the save rows read from: storage in bench/work/registry-<label>-<seed>/, filled
+ * once (skopeo copy oci: docker://, else ferry save + load --to-registry) with both data sets and
+ * reused by later runs while its marker matches.
+ */
+async function sourceRegistry(dir, sets, haveSkopeo, services) {
+  const marker = path.join(dir, "populated.json");
+  const want = JSON.stringify(
+    sets.map((set) => set.images.map((image) => [image.repo, image.tag, image.manifest.digest])),
+  );
+  let registry = await startRegistry(dir, { keep: true });
+  services.add(registry);
+  if (existsSync(marker) && readFileSync(marker, "utf8") === want) {
+    try {
+      for (const set of sets) await checkRegistry(registry.url, set.images, "source registry");
+      return { registry, reused: true };
+    } catch {
+      // fall through: fill it again
+    }
+  }
+  await registry.stop();
+  services.delete(registry);
+  rmSync(dir, { recursive: true, force: true });
+  registry = await startRegistry(dir, { keep: true });
+  services.add(registry);
+  const started = Date.now();
+  for (const set of sets) {
+    if (haveSkopeo) {
+      for (const image of set.images) {
+        const result = spawnSync(
+          "skopeo",
+          [
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            `oci:${set.layout}:${image.ref}`,
+            `docker://${registry.host}/${image.repo}:${image.tag}`,
+          ],
+          { encoding: "utf8" },
+        );
+        if (result.status !== 0) throw new Error(`filling the registry: ${result.stderr}`);
+      }
+    } else {
+      const bundle = path.join(dir, "fill.zip");
+      for (const argv of [
+        ["save", `oci:${set.layout}`, "-o", bundle, "-q"],
+        [
+          "load",
+          bundle,
+          "--to-registry",
+          `${registry.host}${set.prefix ? `/${set.prefix}` : ""}`,
+          "--cache",
+          path.join(dir, "fill-cache"),
+          "-q",
+        ],
+      ]) {
+        const result = spawnSync(process.execPath, [ferryBin, ...argv], { encoding: "utf8" });
+        if (result.status !== 0) throw new Error(`filling the registry: ${result.stderr}`);
+      }
+      rmSync(bundle, { force: true });
+      rmSync(path.join(dir, "fill-cache"), { recursive: true, force: true });
+    }
+    await checkRegistry(registry.url, set.images, "source registry");
+  }
+  writeFileSync(marker, want);
+  console.error(`  filled in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return { registry, reused: false };
 }
 
 // ---------------------------------------------------------------- the run
 
-async function run(options) {
+async function run(options, services) {
   if (options.ferry) ferryBin = options.ferry;
   else if (!existsSync(path.join(repo, "dist", "cli", "main.js"))) {
     throw new Error("ferry is not built: run `npm run build` (or `npm run bench`)");
   }
   const haveSkopeo = options.skopeo && hasCommand("skopeo");
   const haveOpenssl = hasCommand("openssl");
+  const haveCurl = hasCommand("curl");
+  const haveUnzip = hasCommand("unzip") && hasCommand("sha256sum");
+  const registryRows = ["registry", "latency", "load-registry"].some((s) => options.only.has(s));
+  if (registryRows && !hasRegistry()) {
+    console.error("bench: docker-registry is missing: the registry rows stay empty");
+    for (const name of ["registry", "latency", "load-registry"]) options.only.delete(name);
+  }
+  const wants = (section) => options.only.has(section);
   const label =
     options.size >= GiB
       ? `${Math.round((options.size / GiB) * 100) / 100}GiB`
       : `${Math.round(options.size / 1024 ** 2)}MiB`;
   const work = options.work;
   const dataDir = path.join(work, `data-${label}-${options.seed}`, "oci");
+  const manyDir = path.join(work, `data-many-small-${options.seed}`, "oci");
   const runDir = path.join(work, `run-${label}`);
   const bundle = path.join(runDir, "bundle.zip");
-  const store = path.join(runDir, "store");
-  const skopeoDest = path.join(runDir, "skopeo-dest");
-  const ddTarget = path.join(runDir, "dd-copy");
+  const fresh = (name) => {
+    const dir = path.join(runDir, name);
+    rmSync(dir, { recursive: true, force: true });
+    return dir;
+  };
+  const freshDir = (name) => {
+    const dir = fresh(name);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  };
+  rmSync(runDir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
 
   const machine = machineInfo(work);
   console.error(
-    `machine: ${machine.nproc} x ${machine.cpu}${machine.shaNi ? " (SHA-NI)" : ""}, ${machine.memoryGiB} GiB RAM, node ${machine.node}, ${machine.skopeo}, ${machine.openssl}, ${machine.filesystem}`,
+    `machine: ${machine.nproc} x ${machine.cpu}${machine.shaNi ? " (SHA-NI)" : ""}, ${machine.memoryGiB} GiB RAM, node ${machine.node}, ${machine.skopeo}, ${machine.openssl}, ${machine.curl}, docker-registry ${machine.registry}, ${machine.filesystem}`,
   );
+  const reusable =
+    existsSync(path.join(dataDir, ".ferry-bench.json")) &&
+    existsSync(path.join(work, `registry-${label}-${options.seed}`, "populated.json"));
+  const estimate = estimateSeconds(options, reusable);
+  console.error(
+    `estimated duration: about ${minutes(estimate)} on a quiet 2-core machine (${options.reps} repetition(s) of every row${reusable ? "" : ", plus generating the data and filling the registry"}); a busy machine adds up to --quiet-wait ${options.quietWait} s per step`,
+  );
+  const runStarted = Date.now();
 
   console.error(`generating ${label} of image data in ${dataDir} ...`);
   const data = await generate(dataDir, { size: options.size, seed: options.seed });
@@ -255,124 +323,425 @@ async function run(options) {
     path.join(dataDir, "blobs", "sha256", blob.digest.slice(7)),
   );
   const refs = data.images.map((image) => image.ref);
+  const setA = { layout: dataDir, prefix: "", images: imageBlobs(dataDir, data.images, repoOf()) };
 
-  const cacheNeeds = data.bytes * 2; // the source data and the bundle stay cached together
+  let many;
+  let setB;
+  if (wants("registry") || wants("latency")) {
+    many = await generate(manyDir, { shape: "many-small", seed: options.seed });
+    console.error(
+      `  small-layer set in ${manyDir}: ${many.blobs.length} blobs, ${many.bytes} bytes${many.reused ? " (reused)" : ""}`,
+    );
+    setB = {
+      layout: manyDir,
+      prefix: "many",
+      images: imageBlobs(manyDir, many.images, repoOf("many")),
+    };
+  }
+
+  // ------------------------------------------------ servers: source registry, delay proxy
+  let source;
+  let proxy;
+  if (wants("registry") || wants("latency")) {
+    const dir = path.join(work, `registry-${label}-${options.seed}`);
+    console.error(`source registry (storage in ${dir}) ...`);
+    const opened = await sourceRegistry(dir, [setA, setB], haveSkopeo, services);
+    source = opened.registry;
+    console.error(`  ${source.host}${opened.reused ? " (reused its storage)" : ""}`);
+    if (wants("latency")) {
+      proxy = await startDelayProxy(source.host, options.delayMs);
+      services.add(proxy);
+      console.error(`  delay proxy ${proxy.host}: +${options.delayMs} ms per request`);
+    }
+  }
+  const fetchScript = writeFetchScript(path.join(runDir, "curl-fetch.sh"), setA.images);
+  const pushScript = writePushScript(path.join(runDir, "curl-push.sh"), setA.images);
+
+  const cacheNeeds = data.bytes * (wants("registry") || wants("latency") ? 3 : 2);
   const cacheWarm = os.totalmem() > cacheNeeds * 1.5;
   console.error("warming the page cache (reading the source data once) ...");
-  spawnSync("sh", ["-c", 'cat "$@" > /dev/null', "sh", ...blobFiles]);
+  warmFiles(blobFiles);
+  if (source) warmFiles(filesUnder(path.join(source.dir, "data")));
   syncDisks();
 
   const samples = {};
+  const commands = {};
   const add = (name, result) => {
     samples[name] ??= [];
     samples[name].push(result);
   };
   let bundleBytes = 0;
+  const log = (name, result) =>
+    console.error(
+      `  ${name.padEnd(22)} ${result.seconds.toFixed(2).padStart(6)} s wall ${result.cpu.toFixed(2).padStart(6)} s cpu ${(result.rss / 1e6).toFixed(0).padStart(5)} MB peak RSS   others busy ${(result.others * 100).toFixed(0).padStart(3)}%${result.requests !== undefined ? `   ${result.requests} requests` : ""}`,
+    );
+  /**
+   * Time one command: `prepare` (untimed: fresh targets, servers), sync, wait for a quiet
+   * machine, measure, then `check` the output (untimed) and `after` (clean up).
+   */
+  const step = async (name, command, args, { prepare, check, after, servers } = {}) => {
+    const context = (await prepare?.()) ?? {};
+    const argv = typeof args === "function" ? args(context) : args;
+    commands[name] ??= argv[0] === "-ec" ? argv[1] : [command, ...argv].join(" ");
+    syncDisks();
+    await waitForQuiet(options.quietWait);
+    if (proxy) await proxy.requests(); // reset the count
+    const result = await measure(command, argv, {
+      servers: [...(servers?.(context) ?? []), ...(context.servers ?? [])],
+    });
+    if (proxy && name.includes("lat-")) result.requests = await proxy.requests();
+    await check?.(result, context);
+    await after?.(context);
+    add(name, result);
+    log(name, result);
+    return result;
+  };
+  const ferry = (...argv) => [ferryBin, ...argv];
+  const node = process.execPath;
+  const sh = (script) => ["-ec", script];
+
+  // A fresh, empty registry per run for the load-into-a-registry rows.
+  const freshRegistry = async () => {
+    const registry = await startRegistry(fresh("registry-dest"));
+    services.add(registry);
+    return { registry, servers: [registry.pid] };
+  };
+  const dropRegistry = async ({ registry }) => {
+    await registry.stop();
+    services.delete(registry);
+  };
+
+  /** ferry save from the registry at `host` into a fresh bundle and cache. */
+  const registrySave = (name, set, host, extra = [], { cache } = {}) =>
+    step(
+      name,
+      node,
+      (context) =>
+        ferry(
+          "save",
+          ...set.images.map((image) => `${host}/${image.repo}:${image.tag}`),
+          "-o",
+          context.out,
+          "--cache",
+          context.cache,
+          "--json",
+          ...extra,
+        ),
+      {
+        prepare: () => ({
+          out: path.join(freshDir("reg-save"), "b.zip"),
+          cache: cache ?? fresh("cache"),
+        }),
+        servers: () => [source.pid, ...(host === source.host ? [] : [proxy.pid])],
+        check: (result) => checkSaved(result.stdout, set.images, name),
+        after: (context) => {
+          rmSync(path.dirname(context.out), { recursive: true, force: true });
+          if (!cache) rmSync(context.cache, { recursive: true, force: true });
+        },
+      },
+    );
+  /** skopeo copy docker:// oci: of a set's 3 images into one fresh layout. */
+  const skopeoPull = (name, set, host) =>
+    step(
+      name,
+      "sh",
+      (context) =>
+        sh(
+          sequence(
+            set.images.map(
+              (image) =>
+                `skopeo copy --quiet --src-tls-verify=false docker://${host}/${image.repo}:${image.tag} oci:${q(context.out)}:${image.repo}:${image.tag}`,
+            ),
+          ),
+        ),
+      {
+        prepare: () => ({ out: fresh("skopeo-pull") }),
+        servers: () => [source.pid, ...(host === source.host ? [] : [proxy.pid])],
+        check: (_result, context) => checkLayout(context.out, set.images.length, name),
+        after: (context) => rmSync(context.out, { recursive: true, force: true }),
+      },
+    );
 
   for (let rep = 1; rep <= options.reps; rep++) {
+    const repStarted = Date.now();
     console.error(`repetition ${rep}/${options.reps}`);
-    const log = (name, result) =>
-      console.error(
-        `  ${name.padEnd(15)} ${result.seconds.toFixed(2).padStart(6)} s wall ${result.cpu.toFixed(2).padStart(6)} s cpu ${(result.rss / 1e6).toFixed(0).padStart(5)} MB peak RSS   others busy ${(result.others * 100).toFixed(0).padStart(3)}%`,
+
+    // ------------------------------------------------ save from a loopback registry (issue 4)
+    if (wants("registry")) {
+      warmFiles(filesUnder(path.join(source.dir, "data")));
+      const cache = fresh("cache-warm");
+      await registrySave("ferry-save-registry", setA, source.host, [], { cache });
+      await registrySave("ferry-save-registry-warm", setA, source.host, [], { cache });
+      rmSync(cache, { recursive: true, force: true });
+      if (haveSkopeo) await skopeoPull("skopeo-pull", setA, source.host);
+      if (haveCurl && haveOpenssl) {
+        const want = JSON.stringify(expectedFetchDigests(setA.images));
+        for (const jobs of [4, 1]) {
+          await step(`curl-openssl-${jobs}`, "sh", [fetchScript, source.url, String(jobs)], {
+            servers: () => [source.pid],
+            check: (result) => {
+              if (JSON.stringify(fetchedDigests(result.stdout)) !== want) {
+                throw new Error(`curl-openssl-${jobs}: the digests do not match the blobs`);
+              }
+            },
+          });
+        }
+      }
+      // The small-layer set without the proxy: the baseline for its latency rows.
+      await registrySave("many-ferry", setB, source.host);
+      if (haveSkopeo) await skopeoPull("many-skopeo", setB, source.host);
+    }
+
+    // ------------------------------------------------ through a proxy adding 50 ms per request
+    if (wants("latency")) {
+      for (const [prefix, set] of [
+        ["lat", setA],
+        ["many-lat", setB],
+      ]) {
+        for (const jobs of [1, 4, 8]) {
+          await registrySave(
+            `${prefix}-ferry-j${jobs}`,
+            set,
+            proxy.host,
+            jobs === 4 ? [] : ["--jobs", String(jobs)],
+          );
+        }
+        if (haveSkopeo) await skopeoPull(`${prefix}-skopeo`, set, proxy.host);
+      }
+    }
+
+    // ------------------------------------------------ save from an OCI dir
+    const needBundle = wants("oci") || wants("verify") || wants("load") || wants("load-registry");
+    if (needBundle) {
+      warmFiles(blobFiles);
+      if (haveOpenssl && wants("oci")) {
+        await step("openssl-source", "openssl", ["dgst", "-sha256", ...blobFiles]);
+      }
+      await step("ferry-save", node, ferry("save", `oci:${dataDir}`, "-o", bundle, "--json"), {
+        prepare: () => rmSync(bundle, { force: true }),
+        check: (result) => {
+          const saved = checkSaved(result.stdout, setA.images, "ferry save oci:");
+          if (saved.bytes !== data.bytes) throw new Error(`ferry save wrote ${saved.bytes} bytes`);
+        },
+      });
+      bundleBytes = statSync(bundle).size;
+      if (haveSkopeo && (wants("oci") || wants("load"))) {
+        // The same 3 images into one fresh layout, one skopeo copy each, in sequence (the
+        // shared base layer is then copied once, as ferry does).
+        await step(
+          "skopeo-copy",
+          "sh",
+          (context) =>
+            sh(
+              sequence(
+                refs.map(
+                  (ref) =>
+                    `skopeo copy --quiet oci:${q(dataDir)}:${ref} oci:${q(context.out)}:${ref}`,
+                ),
+              ),
+            ),
+          {
+            prepare: () => ({ out: fresh("skopeo-dest") }),
+            check: (_result, context) => checkLayout(context.out, refs.length, "skopeo copy"),
+            after: (context) => rmSync(context.out, { recursive: true, force: true }),
+          },
+        );
+      }
+    }
+
+    // ------------------------------------------------ verify
+    if (wants("verify")) {
+      warmFiles([bundle]);
+      if (haveOpenssl) await step("openssl-bundle", "openssl", ["dgst", "-sha256", bundle]);
+      await step("ferry-verify", node, ferry("verify", bundle, "--json"), {
+        check: (result) => {
+          if (!JSON.parse(result.stdout).ok) throw new Error("ferry verify found problems");
+        },
+      });
+      if (haveUnzip) {
+        await step(
+          "unzip-sha256sum",
+          "sh",
+          (context) =>
+            sh(
+              `unzip -q ${q(bundle)} -d ${q(context.out)}\ncd ${q(context.out)}\nsha256sum -c --quiet --strict SHA256SUMS`,
+            ),
+          {
+            prepare: () => ({ out: fresh("unzipped") }),
+            after: (context) => rmSync(context.out, { recursive: true, force: true }),
+          },
+        );
+      }
+    }
+
+    // ------------------------------------------------ load into the store
+    if (wants("load")) {
+      warmFiles([bundle]);
+      await step(
+        "ferry-load",
+        node,
+        (context) => ferry("load", bundle, "--store", context.store, "--json"),
+        {
+          prepare: () => ({ store: fresh("store") }),
+          check: (result) => {
+            const loaded = JSON.parse(result.stdout);
+            const want = new Map(data.images.map((image) => [image.ref, image.digest]));
+            for (const image of loaded.images) {
+              if (want.get(image.ref) !== image.digest) {
+                throw new Error(`ferry load: ${image.ref} has digest ${image.digest}`);
+              }
+            }
+            if (loaded.images.length !== refs.length) throw new Error("ferry load: too few images");
+          },
+          after: (context) => rmSync(context.store, { recursive: true, force: true }),
+        },
       );
-    const step = async (name, command, args, prepare) => {
-      prepare?.();
-      syncDisks();
-      await waitForQuiet(options.quietWait);
-      const result = await measure(command, args);
-      add(name, result);
-      log(name, result);
-      return result;
-    };
-    if (haveOpenssl) await step("openssl-source", "openssl", ["dgst", "-sha256", ...blobFiles]);
-
-    const save = await step(
-      "ferry-save",
-      process.execPath,
-      [ferryBin, "save", `oci:${dataDir}`, "-o", bundle, "--json"],
-      () => rmSync(bundle, { force: true }),
-    );
-    const saved = JSON.parse(save.stdout);
-    bundleBytes = statSync(bundle).size;
-    if (saved.images.length !== refs.length || saved.bytes !== data.bytes) {
-      throw new Error(`ferry save wrote ${saved.images.length} images / ${saved.bytes} bytes`);
+      // The disk's write floor for the same bytes: what any load has to pay.
+      const ddTarget = path.join(runDir, "dd-copy");
+      await step(
+        "dd-fdatasync",
+        "dd",
+        [`if=${bundle}`, `of=${ddTarget}`, "bs=1M", "conv=fdatasync", "status=none"],
+        { prepare: () => rmSync(ddTarget, { force: true }), after: () => rmSync(ddTarget) },
+      );
     }
 
-    if (haveSkopeo) {
-      // The same 3 images, one skopeo copy each, in sequence, into a fresh destination (the
-      // shared base layer is then copied once, as ferry does).
-      rmSync(skopeoDest, { recursive: true, force: true });
-      syncDisks();
-      const total = { seconds: 0, rss: 0, cpu: 0, others: 0, stdout: "" };
-      for (const ref of refs) {
-        await waitForQuiet(options.quietWait);
-        const result = await measure("skopeo", [
-          "copy",
-          "--quiet",
-          `oci:${dataDir}:${ref}`,
-          `oci:${skopeoDest}:${ref}`,
-        ]);
-        total.others =
-          (total.others * total.seconds + result.others * result.seconds) /
-          (total.seconds + result.seconds);
-        total.seconds += result.seconds;
-        total.cpu += result.cpu;
-        total.rss = Math.max(total.rss, result.rss);
+    // ------------------------------------------------ docker-archive: save, then load (skopeo)
+    const archives = path.join(runDir, "archives");
+    const archiveOf = (ref) => path.join(archives, `${ref.split("/").pop().replace(":", "-")}.tar`);
+    if (haveSkopeo && (wants("oci") || wants("load"))) {
+      warmFiles(blobFiles);
+      // skopeo writes one image per docker-archive (--additional-tag only names that image),
+      // so 3 archives, each carrying the shared base layer.
+      await step(
+        "skopeo-archive-save",
+        "sh",
+        sh(
+          sequence(
+            refs.map(
+              (ref) =>
+                `skopeo copy --quiet oci:${q(dataDir)}:${ref} docker-archive:${q(archiveOf(ref))}:${ref}`,
+            ),
+          ),
+        ),
+        {
+          prepare: () => {
+            rmSync(archives, { recursive: true, force: true });
+            mkdirSync(archives, { recursive: true });
+          },
+        },
+      );
+      if (wants("load")) {
+        warmFiles(refs.map(archiveOf));
+        await step(
+          "skopeo-archive-load",
+          "sh",
+          (context) =>
+            sh(
+              sequence(
+                refs.map(
+                  (ref) =>
+                    `skopeo copy --quiet docker-archive:${q(archiveOf(ref))} oci:${q(context.out)}:${ref}`,
+                ),
+              ),
+            ),
+          {
+            prepare: () => ({ out: fresh("archive-dest") }),
+            check: (_result, context) => checkLayout(context.out, refs.length, "docker-archive"),
+            after: (context) => rmSync(context.out, { recursive: true, force: true }),
+          },
+        );
       }
-      add("skopeo-copy", total);
-      log("skopeo-copy", total);
-      const index = JSON.parse(readFileSync(path.join(skopeoDest, "index.json"), "utf8"));
-      if (index.manifests.length !== refs.length) throw new Error("skopeo copied too few images");
-      rmSync(skopeoDest, { recursive: true, force: true });
+      rmSync(archives, { recursive: true, force: true });
     }
 
-    if (haveOpenssl) await step("openssl-bundle", "openssl", ["dgst", "-sha256", bundle]);
-
-    const verify = await step("ferry-verify", process.execPath, [
-      ferryBin,
-      "verify",
-      bundle,
-      "--json",
-    ]);
-    if (!JSON.parse(verify.stdout).ok) throw new Error("ferry verify found problems");
-
-    const load = await step(
-      "ferry-load",
-      process.execPath,
-      [ferryBin, "load", bundle, "--store", store, "--json"],
-      () => rmSync(store, { recursive: true, force: true }),
-    );
-    const loaded = JSON.parse(load.stdout);
-    const want = new Map(data.images.map((image) => [image.ref, image.digest]));
-    for (const image of loaded.images) {
-      if (want.get(image.ref) !== image.digest) {
-        throw new Error(`ferry load: ${image.ref} has digest ${image.digest}`);
+    // ------------------------------------------------ load into a registry (a fresh one each run)
+    if (wants("load-registry")) {
+      warmFiles([bundle, ...blobFiles]);
+      await step(
+        "ferry-load-registry",
+        node,
+        (context) =>
+          ferry(
+            "load",
+            bundle,
+            "--to-registry",
+            context.registry.host,
+            "--cache",
+            context.cache,
+            "--json",
+          ),
+        {
+          prepare: async () => ({ ...(await freshRegistry()), cache: fresh("cache") }),
+          check: (_result, context) =>
+            checkRegistry(context.registry.url, setA.images, "ferry load --to-registry"),
+          after: async (context) => {
+            await dropRegistry(context);
+            rmSync(context.cache, { recursive: true, force: true });
+          },
+        },
+      );
+      if (haveSkopeo) {
+        await step(
+          "skopeo-push",
+          "sh",
+          (context) =>
+            sh(
+              sequence(
+                setA.images.map(
+                  (image) =>
+                    `skopeo copy --quiet --dest-tls-verify=false oci:${q(dataDir)}:${image.ref} docker://${context.registry.host}/${image.repo}:${image.tag}`,
+                ),
+              ),
+            ),
+          {
+            prepare: freshRegistry,
+            check: (_result, context) =>
+              checkRegistry(context.registry.url, setA.images, "skopeo copy docker://"),
+            after: dropRegistry,
+          },
+        );
+      }
+      if (haveCurl) {
+        await step("curl-push", "sh", (context) => [pushScript, context.registry.url, "4"], {
+          prepare: freshRegistry,
+          check: (_result, context) =>
+            checkRegistry(context.registry.url, setA.images, "curl push"),
+          after: dropRegistry,
+        });
       }
     }
-    if (loaded.images.length !== refs.length) throw new Error("ferry load loaded too few images");
-    rmSync(store, { recursive: true, force: true });
 
-    // The disk's write floor for the same bytes: what any load has to pay.
-    await step(
-      "dd-fdatasync",
-      "dd",
-      [`if=${bundle}`, `of=${ddTarget}`, "bs=1M", "conv=fdatasync", "status=none"],
-      () => rmSync(ddTarget, { force: true }),
-    );
-    rmSync(ddTarget, { force: true });
+    const repSeconds = (Date.now() - repStarted) / 1000;
+    if (rep < options.reps) {
+      console.error(
+        `repetition ${rep} took ${minutes(repSeconds)}; the other ${options.reps - rep} about ${minutes(repSeconds * (options.reps - rep))} more`,
+      );
+    }
   }
+  rmSync(runDir, { recursive: true, force: true });
 
   const pick = (name) => {
     const list = samples[name];
     if (!list) return undefined;
+    const requests = list.map((s) => s.requests).filter((n) => n !== undefined);
     return {
       seconds: median(list.map((s) => s.seconds)),
       min: Math.min(...list.map((s) => s.seconds)),
       max: Math.max(...list.map((s) => s.seconds)),
       rss: Math.max(...list.map((s) => s.rss)),
       cpu: median(list.map((s) => s.cpu)),
+      serverCpu: median(list.map((s) => s.serverCpu)),
       others: Math.max(...list.map((s) => s.others)),
-      runs: list.map(({ seconds, cpu, rss, others }) => ({ seconds, cpu, rss, others })),
+      ...(requests.length ? { requests: median(requests) } : {}),
+      command: commands[name],
+      runs: list.map(({ seconds, cpu, rss, others, serverCpu }) => ({
+        seconds,
+        cpu,
+        rss,
+        others,
+        serverCpu,
+      })),
     };
   };
   const buildInfoFile = path.join(path.dirname(ferryBin), "..", "BUILD-INFO");
@@ -383,7 +752,15 @@ async function run(options) {
     label: options.tag ? `${label}-${options.tag}` : label,
     ferry: ferryBin,
     build,
-    options: { size: options.size, reps: options.reps, seed: options.seed },
+    seconds: (Date.now() - runStarted) / 1000,
+    estimatedSeconds: estimate,
+    options: {
+      size: options.size,
+      reps: options.reps,
+      seed: options.seed,
+      delayMs: options.delayMs,
+      sections: [...options.only],
+    },
     machine,
     data: {
       dir: dataDir,
@@ -392,147 +769,44 @@ async function run(options) {
       bytes: data.bytes,
       imageBytes: data.imageBytes,
       bundleBytes,
+      ...(many ? { many: { dir: manyDir, blobs: many.blobs.length, bytes: many.bytes } } : {}),
+      manyBlobs: many?.blobs.length,
     },
     pageCache: cacheWarm
-      ? "warm: source data read once before timing; the bundle is read right after it was written"
-      : `maybe partly cold: ${machine.memoryGiB} GiB RAM for ${(cacheNeeds / GiB).toFixed(1)} GiB of data + bundle`,
-    results: Object.fromEntries(
-      [
-        "openssl-source",
-        "ferry-save",
-        "skopeo-copy",
-        "openssl-bundle",
-        "ferry-verify",
-        "ferry-load",
-        "dd-fdatasync",
-      ].map((name) => [name, pick(name)]),
-    ),
+      ? "warm: each section's inputs read once (untimed) before its steps"
+      : `maybe partly cold: ${machine.memoryGiB} GiB RAM for ${(cacheNeeds / GiB).toFixed(1)} GiB of data, registry and bundle`,
+    results: Object.fromEntries(Object.keys(samples).map((name) => [name, pick(name)])),
   };
 }
 
-// ---------------------------------------------------------------- report
-
-function compare(report) {
-  const r = report.results;
-  const dataBytes = report.data.bytes;
-  const bundleBytes = report.data.bundleBytes;
-  const rows = [];
-  const row = (operation, ferry, peerName, peer, bytes, target) => {
-    if (!ferry) return;
-    const ratio = peer ? ferry.seconds / peer.seconds : undefined;
-    let verdict = "info";
-    if (target && ratio !== undefined) verdict = target.pass(ratio) ? "PASS" : "FAIL";
-    else if (target) verdict = "n/a";
-    rows.push({
-      operation,
-      ferrySeconds: ferry.seconds,
-      ferryCpu: ferry.cpu,
-      ferryGBs: bytes / ferry.seconds / 1e9,
-      peer: peerName,
-      peerSeconds: peer?.seconds,
-      peerCpu: peer?.cpu,
-      peerGBs: peer ? bytes / peer.seconds / 1e9 : undefined,
-      ratio,
-      bestRatio: peer ? ferry.min / peer.min : undefined,
-      target: target?.text ?? "-",
-      verdict,
-    });
-  };
-  row("save", r["ferry-save"], "skopeo copy oci: oci: (3 images)", r["skopeo-copy"], dataBytes);
-  row(
-    "save",
-    r["ferry-save"],
-    "openssl dgst -sha256 (source blobs)",
-    r["openssl-source"],
-    dataBytes,
-  );
-  row(
-    "verify",
-    r["ferry-verify"],
-    "openssl dgst -sha256 (bundle)",
-    r["openssl-bundle"],
-    bundleBytes,
-    {
-      text: "ferry/peer <= 1.25",
-      pass: (ratio) => ratio <= 1.25,
-    },
-  );
-  row("load", r["ferry-load"], "skopeo copy oci: oci: (3 images)", r["skopeo-copy"], dataBytes, {
-    text: "ferry/peer <= 0.333 (3x faster)",
-    pass: (ratio) => ratio <= 1 / 3,
-  });
-  row("load", r["ferry-load"], "openssl dgst -sha256 (bundle)", r["openssl-bundle"], dataBytes);
-  row("load", r["ferry-load"], "dd bs=1M conv=fdatasync (bundle)", r["dd-fdatasync"], dataBytes);
-
-  const limit = 150e6;
-  const rss = ["ferry-save", "ferry-verify", "ferry-load"]
-    .filter((name) => r[name])
-    .map((name) => ({
-      command: name.replace("-", " "),
-      peakMB: r[name].rss / 1e6,
-      target: "< 150 MB",
-      verdict: r[name].rss < limit ? "PASS" : "FAIL",
-    }));
-  if (r["skopeo-copy"]) {
-    rss.push({
-      command: "skopeo copy",
-      peakMB: r["skopeo-copy"].rss / 1e6,
-      target: "-",
-      verdict: "info",
-    });
-  }
-  return { rows, rss };
-}
-
-const fmt = (value, digits = 2) => (value === undefined ? "-" : value.toFixed(digits));
-
-function markdown(report, { rows, rss }) {
-  const d = report.data;
-  const lines = [];
-  lines.push(
-    `Data: ${d.images} images, ${d.blobs} unique blobs, ${(d.bytes / GiB).toFixed(2)} GiB (${d.bytes} bytes; ${(d.imageBytes / GiB).toFixed(2)} GiB counting the shared base per image); bundle ${d.bundleBytes} bytes.`,
-  );
-  lines.push(
-    `Page cache: ${report.pageCache}. Wall seconds are the median of ${report.options.reps} run(s) (targets are judged on it; "best-of ratio" uses each side's fastest run); cpu s = user + system of the process; GB/s = 10^9 bytes/s over the unique blob bytes (the bundle's bytes for verify and its openssl row).`,
-  );
-  lines.push("");
-  lines.push(
-    "| ferry | s | cpu s | GB/s | peer | s | cpu s | GB/s | ferry/peer | best-of ratio | target | result |",
-  );
-  lines.push("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|");
-  for (const row of rows) {
-    lines.push(
-      `| ${row.operation} | ${fmt(row.ferrySeconds)} | ${fmt(row.ferryCpu)} | ${fmt(row.ferryGBs)} | ${row.peer} | ${fmt(row.peerSeconds)} | ${fmt(row.peerCpu)} | ${fmt(row.peerGBs)} | ${fmt(row.ratio)} | ${fmt(row.bestRatio)} | ${row.target} | ${row.verdict} |`,
-    );
-  }
-  lines.push("");
-  lines.push("| peak RSS | MB | target | result |");
-  lines.push("|---|---:|---|---|");
-  for (const item of rss) {
-    lines.push(`| ${item.command} | ${fmt(item.peakMB, 0)} | ${item.target} | ${item.verdict} |`);
-  }
-  const spread = Object.entries(report.results)
-    .filter(([, v]) => v)
-    .map(
-      ([name, v]) => `${name} ${fmt(v.min)}-${fmt(v.max)} s (others ${fmt(v.others * 100, 0)}%)`,
-    );
-  lines.push("");
-  lines.push(
-    `Spread (min-max wall over ${report.options.reps} run(s); in brackets the most CPU the rest of the machine used during a run, as a share of all CPUs): ${spread.join(", ")}.`,
-  );
-  return lines.join("\n");
-}
+// ---------------------------------------------------------------- main
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
-  const report = await run(options);
+  // Registries and the proxy this run started: stopped on the way out, whatever happens.
+  const services = new Set();
+  const stopAll = async () => {
+    for (const service of services) await service.stop().catch(() => {});
+    services.clear();
+  };
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.once(signal, () => {
+      stopAll().finally(() => process.exit(130));
+    });
+  }
+  let report;
+  try {
+    report = await run(options, services);
+  } finally {
+    await stopAll();
+  }
   const comparison = compare(report);
   const text = markdown(report, comparison);
   const m = report.machine;
   const header = [
-    `ferry bench, ${report.label} (${new Date().toISOString()})`,
+    `ferry bench, ${report.label} (${new Date().toISOString()}, ${minutes(report.seconds)})`,
     `machine: nproc ${m.nproc}, ${m.cpu}${m.shaNi ? " (sha_ni)" : ""}, ${m.memoryGiB} GiB RAM, kernel ${m.kernel}, ${m.filesystem}`,
-    `tools: node ${m.node}, ${m.skopeo}, ${m.openssl}; peak RSS by ${m.rssBy}`,
+    `tools: node ${m.node}, ${m.skopeo}, ${m.openssl}, ${m.curl}, docker-registry ${m.registry}; peak RSS by ${m.rssBy}`,
     `ferry: ${report.ferry}${report.build ? ` (${report.build})` : ""}`,
   ].join("\n");
   console.log(`\n${header}\n\n${text}`);
@@ -540,7 +814,7 @@ async function main() {
   writeFileSync(`${out}.json`, JSON.stringify({ ...report, comparison }, null, 2));
   writeFileSync(`${out}.md`, `${header}\n\n${text}\n`);
   console.error(`\nwrote ${out}.md and ${out}.json`);
-  const failed = [...comparison.rows, ...comparison.rss].some((item) => item.verdict === "FAIL");
+  const failed = comparison.rows.some((row) => row.verdict.includes("FAIL"));
   if (failed && options.strict) process.exitCode = 1;
 }
 

@@ -9,7 +9,12 @@
 // same seed and size always give the same digests. Layers are generated in parallel worker
 // threads (sha256 of the blob + sha256 of the tar for the config's diff_ids + CRC-32).
 //
-// usage: node bench/gen-data.mjs DIR [--size BYTES|1GiB|5GiB] [--seed S] [--force]
+// Two shapes: `few-large` (the default; SIZE bytes) and `many-small` (--shape many-small: 60
+// layers of 1-4 MiB, about 160 MiB whatever SIZE says: 15 shared by the 3 images, 15 of each
+// image's own), where a registry's per-request latency matters more than its bandwidth.
+//
+// usage: node bench/gen-data.mjs DIR [--size BYTES|1GiB|5GiB] [--shape few-large|many-small]
+//                                [--seed S] [--force]
 // Prints a JSON summary (images, blobs, bytes). Re-running with the same arguments reuses DIR.
 import { createCipheriv, createHash } from "node:crypto";
 import {
@@ -168,18 +173,37 @@ async function runAll(jobs, limit) {
 
 const sha256 = (bytes) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
+export const SHAPES = ["few-large", "many-small"];
+
 /**
- * The layer plan for `total` bytes: per image two layers of about 12% and 8% of the total, and a
- * shared base layer of the rest (about 40%). Payload sizes are whole MiB where the total allows.
+ * The layer plan. `few-large`, for `total` bytes: per image two layers of about 12% and 8% of
+ * the total, and a shared base layer of the rest (about 40%); payload sizes are whole MiB where
+ * the total allows. `many-small`: 15 shared layers and 15 per image, each 1 to 4 MiB (in steps
+ * of 256 KiB, picked by the seed), 60 layers in all.
  */
-function layerPlan(total) {
+function layerPlan(total, shape, seed) {
+  if (shape === "many-small") {
+    const pick = (name) => {
+      const hash = createHash("sha256").update(`ferry-bench-size:${seed}:${name}`).digest();
+      return MiB + (hash.readUInt16BE(0) % 13) * (MiB / 4); // 1 MiB .. 4 MiB
+    };
+    const layers = (prefix) =>
+      Array.from({ length: 15 }, (_, i) => {
+        const name = `${prefix}-${String(i + 1).padStart(2, "0")}`;
+        return { name, payloadSize: pick(name) };
+      });
+    return {
+      shared: layers("base"),
+      images: IMAGE_REFS.map((ref, i) => ({ ref, layers: layers(`app${i + 1}`) })),
+    };
+  }
   const unit = total >= 64 * MiB ? MiB : 4096;
   const part = (fraction) => Math.max(1, Math.floor((total * fraction) / unit)) * unit;
   const deps = part(0.12);
   const code = part(0.08);
   const base = Math.max(unit, total - 3 * (deps + code));
   return {
-    base: { name: "base", payloadSize: base },
+    shared: [{ name: "base", payloadSize: base }],
     images: IMAGE_REFS.map((ref, i) => ({
       ref,
       layers: [
@@ -201,8 +225,13 @@ function putJson(blobDir, value, mediaType) {
  * Generate (or reuse) the layout in `dir`. Returns the summary that is also stored in
  * `dir/.ferry-bench.json`: images (ref, manifest digest), blobs (digest, size) and bytes.
  */
-export async function generate(dir, { size = 1024 * MiB, seed = "ferry", force = false } = {}) {
-  const params = { version: 2, size, seed };
+export async function generate(
+  dir,
+  { size = 1024 * MiB, seed = "ferry", force = false, shape = "few-large" } = {},
+) {
+  if (!SHAPES.includes(shape)) throw new Error(`unknown shape ${shape} (${SHAPES.join(", ")})`);
+  // The default shape keeps the parameters (and so the reuse marker) it always had.
+  const params = shape === "few-large" ? { version: 2, size, seed } : { version: 2, shape, seed };
   const markerFile = path.join(dir, MARKER);
   if (!force && existsSync(markerFile)) {
     const previous = JSON.parse(readFileSync(markerFile, "utf8"));
@@ -215,8 +244,8 @@ export async function generate(dir, { size = 1024 * MiB, seed = "ferry", force =
   const blobDir = path.join(dir, "blobs", "sha256");
   mkdirSync(blobDir, { recursive: true });
 
-  const plan = layerPlan(size);
-  const layerJobs = [plan.base, ...plan.images.flatMap((image) => image.layers)];
+  const plan = layerPlan(size, shape, seed);
+  const layerJobs = [...plan.shared, ...plan.images.flatMap((image) => image.layers)];
   const limit = Math.max(1, Math.min(os.availableParallelism(), layerJobs.length));
   const written = await runAll(
     layerJobs.map((layer) => ({ dir: blobDir, seed, ...layer })),
@@ -226,7 +255,7 @@ export async function generate(dir, { size = 1024 * MiB, seed = "ferry", force =
 
   const layerMedia = "application/vnd.oci.image.layer.v1.tar+gzip";
   const manifests = plan.images.map((image) => {
-    const layers = [plan.base, ...image.layers].map((layer) => byName.get(layer.name));
+    const layers = [...plan.shared, ...image.layers].map((layer) => byName.get(layer.name));
     const config = putJson(
       blobDir,
       {
@@ -239,7 +268,7 @@ export async function generate(dir, { size = 1024 * MiB, seed = "ferry", force =
           Labels: { "org.opencontainers.image.title": image.ref },
         },
         rootfs: { type: "layers", diff_ids: layers.map((layer) => layer.diffId) },
-        history: [plan.base, ...image.layers].map((layer) => ({
+        history: [...plan.shared, ...image.layers].map((layer) => ({
           created: CREATED,
           created_by: `ferry bench: ${layer.name} (${layer.payloadSize} random bytes)`,
         })),
@@ -293,7 +322,7 @@ export async function generate(dir, { size = 1024 * MiB, seed = "ferry", force =
         sum +
         m.size +
         m.config.size +
-        [plan.base, ...plan.images.find((i) => i.ref === m.ref).layers]
+        [...plan.shared, ...plan.images.find((i) => i.ref === m.ref).layers]
           .map((l) => byName.get(l.name).size)
           .reduce((a, b) => a + b, 0),
       0,
@@ -305,7 +334,7 @@ export async function generate(dir, { size = 1024 * MiB, seed = "ferry", force =
 }
 
 function usage() {
-  return "usage: node bench/gen-data.mjs DIR [--size BYTES|1GiB|5GiB] [--seed S] [--force]";
+  return "usage: node bench/gen-data.mjs DIR [--size BYTES|1GiB|5GiB] [--shape few-large|many-small] [--seed S] [--force]";
 }
 
 async function cli(argv) {
@@ -315,6 +344,7 @@ async function cli(argv) {
     const arg = argv[i];
     if (arg === "--size") options.size = parseSize(argv[++i]);
     else if (arg === "--seed") options.seed = argv[++i];
+    else if (arg === "--shape") options.shape = argv[++i];
     else if (arg === "--force") options.force = true;
     else if (arg === "-h" || arg === "--help") {
       console.log(usage());

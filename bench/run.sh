@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# ferry benchmark entry point (also `npm run bench`).
+# ferry benchmark entry point (also `npm run bench`): one table, every row of issues 2, 4 and 7.
 #   bash bench/run.sh            ~1 GiB, 3 repetitions, median reported
-#   bash bench/run.sh --big      ~5 GiB, 1 repetition (peak RSS on a 5 GiB bundle)
-#   bash bench/run.sh --size 256MiB --reps 1 --no-skopeo --strict ...
+#   bash bench/run.sh --big      ~5 GiB, 1 repetition (peak RSS on a 5 GiB bundle), every row
+#   bash bench/run.sh --size 128MiB --reps 1 --quiet-wait 0     a quick smoke run
+#   bash bench/run.sh --only registry,latency --no-skopeo --strict ...
 #   bash bench/run.sh --worktree   build the working tree instead of the committed HEAD
 #   bash bench/run.sh --ferry /other/checkout/bin/ferry --tag try1   (benchmark another build)
 # Generated data, the private ferry build, bundles and results go to bench/work/ (gitignored).
@@ -75,9 +76,9 @@ if [ ! -x /usr/bin/time ]; then
   fi
 fi
 
-for tool in skopeo openssl; do
+for tool in skopeo openssl curl unzip sha256sum docker-registry; do
   command -v "$tool" >/dev/null 2>&1 ||
-    echo "bench: $tool is missing: its rows stay empty (Debian: apt-get install $tool)" >&2
+    echo "bench: $tool is missing: its rows stay empty (Debian: apt-get install $tool; sha256sum is in coreutils)" >&2
 done
 
 exec node bench/bench.mjs "${args[@]}"
