@@ -1,12 +1,13 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { copyImages } from "../../src/engine/copy.js";
 import { planImage } from "../../src/engine/plan.js";
 import { DockerArchiveSource } from "../../src/transports/docker-archive/source.js";
 import { StoreSink } from "../../src/transports/layout/sink.js";
 import { Store } from "../../src/transports/layout/store.js";
 import { openOciArchive } from "../../src/transports/oci-archive/source.js";
+import type { Descriptor } from "../../src/types/descriptor.js";
 import type { Source } from "../../src/types/transport.js";
 import { repoRoot, run, tempDir } from "../helpers/cli.js";
 import { sha256 } from "../helpers/oci-layout.js";
@@ -19,6 +20,27 @@ async function copyAll(source: Source, storeDir: string) {
     plans.push(await planImage(source, image, { platforms: "all" }));
   const store = await Store.open(storeDir, { create: true });
   return copyImages(new StoreSink(store), plans);
+}
+
+/** Only image configs were streamed (the plan reads each once); every layer went by the pump. */
+function streamedOnlyConfigs(calls: Array<[Descriptor]>): void {
+  for (const [descriptor] of calls) expect(descriptor.mediaType).toMatch(/config/);
+}
+
+/** Every byte a blob reader gives, reading 1000 at a time until it gives none. */
+async function readPositionally(source: Source, descriptor: Descriptor): Promise<Buffer> {
+  const reader = await source.blobReader?.(descriptor);
+  if (!reader) throw new Error(`${source.label} offers no blob reader`);
+  const chunks: Buffer[] = [];
+  for (let at = 0; ; ) {
+    const buffer = Buffer.alloc(1000);
+    const n = await reader.read(buffer, 0, buffer.length, at);
+    if (n === 0) break;
+    chunks.push(buffer.subarray(0, n));
+    at += n;
+  }
+  await reader.close();
+  return Buffer.concat(chunks);
 }
 
 function skopeo(args: string[]): string {
@@ -52,6 +74,22 @@ describe("docker-archive written by skopeo (the classic docker save layout)", ()
     expect(plan.platforms[0]).toMatchObject({ os: "linux", architecture: "amd64" });
     const result = await copyAll(source, path.join(tmp.dir, "store"));
     expect(result.committed).toBe(true);
+    await source.close();
+  });
+
+  it("layers are read in place through the tar index (the verified pump), not streamed", async () => {
+    const source = await DockerArchiveSource.open(archive);
+    const streamed = vi.spyOn(source, "openBlob");
+    const [image] = await source.images();
+    const plan = await planImage(source, image as NonNullable<typeof image>, { platforms: "all" });
+    for (const blob of plan.blobs) {
+      const bytes = await readPositionally(source, blob.descriptor);
+      expect(bytes.length).toBe(blob.descriptor.size);
+      expect(`sha256:${sha256(bytes)}`).toBe(blob.descriptor.digest);
+    }
+    const result = await copyAll(source, path.join(tmp.dir, "store-pump"));
+    expect(result.committed).toBe(true);
+    streamedOnlyConfigs(streamed.mock.calls);
     await source.close();
   });
 
@@ -155,6 +193,23 @@ describe("oci-archive written by skopeo", () => {
     expect(image?.descriptor.digest).toBe(multi.digest);
     const result = await copyAll(source, path.join(tmp.dir, "store"));
     expect(result.images[0]?.platforms).toHaveLength(3);
+    await source.close();
+  });
+
+  it("blobs are read in place through the tar index: the stream's bytes, stopping at the entry's end", async () => {
+    const source = await openOciArchive(archive);
+    const streamed = vi.spyOn(source, "openBlob");
+    const [image] = await source.images();
+    const plan = await planImage(source, image as NonNullable<typeof image>, { platforms: "all" });
+    for (const blob of plan.blobs) {
+      const bytes = await readPositionally(source, blob.descriptor);
+      expect(bytes.length).toBe(blob.descriptor.size);
+      expect(`sha256:${sha256(bytes)}`).toBe(blob.descriptor.digest);
+    }
+    streamed.mockClear();
+    const result = await copyAll(source, path.join(tmp.dir, "store-pump"));
+    expect(result.committed).toBe(true);
+    streamedOnlyConfigs(streamed.mock.calls);
     await source.close();
   });
 

@@ -74,6 +74,54 @@ function corrupting(source: Source, victim: string): Source {
   };
 }
 
+/** The same blob read positionally (the engine's verified pump) with a flipped first byte. */
+function corruptingPositional(source: Source, victim: string): Source {
+  return {
+    label: source.label,
+    images: () => source.images(),
+    fetchManifest: (d) => source.fetchManifest(d),
+    close: () => source.close(),
+    openBlob: (d) => source.openBlob(d),
+    async blobReader(descriptor) {
+      const reader = await source.blobReader?.(descriptor);
+      if (!reader || descriptor.digest !== victim) return reader;
+      return {
+        async read(buffer, offset, length, position) {
+          const n = await reader.read(buffer, offset, length, position);
+          if (position === 0 && n > 0) buffer[offset] = (buffer[offset] ?? 0) ^ 0xff;
+          return n;
+        },
+        close: () => reader.close(),
+      };
+    },
+  };
+}
+
+/** A source that counts how each blob was read: streamed (openBlob) or positionally. */
+function counting(source: Source): { source: Source; streamed: string[]; positional: string[] } {
+  const streamed: string[] = [];
+  const positional: string[] = [];
+  return {
+    streamed,
+    positional,
+    source: {
+      label: source.label,
+      images: () => source.images(),
+      fetchManifest: (d) => source.fetchManifest(d),
+      close: () => source.close(),
+      openBlob(descriptor) {
+        streamed.push(descriptor.digest);
+        return source.openBlob(descriptor);
+      },
+      async blobReader(descriptor) {
+        const reader = await source.blobReader?.(descriptor);
+        if (reader) positional.push(descriptor.digest);
+        return reader;
+      },
+    },
+  };
+}
+
 /** The shared suite every sink runs. */
 export function sinkConformance(name: string, factory: SinkFactory): void {
   describe(`${name} (sink conformance)`, () => {
@@ -119,24 +167,90 @@ export function sinkConformance(name: string, factory: SinkFactory): void {
       }
     });
 
-    it("a corrupt blob fails with EINTEGRITY naming it, and leaves nothing behind", async () => {
+    const corruptions = [
+      ["streamed", corrupting],
+      ["read positionally (the verified pump)", corruptingPositional],
+    ] as const;
+    for (const [how, corrupt] of corruptions) {
+      it(`a corrupt blob (${how}) fails with EINTEGRITY naming it, and leaves nothing behind`, async () => {
+        const tmp = tempDir();
+        try {
+          const source = await fixture(tmp.dir);
+          const plans = await plansOf(source);
+          const victim = plans[0]?.blobs.find((b) => b.descriptor.size > 1000)?.descriptor
+            .digest as string;
+          const bad = corrupt(source, victim);
+          const badPlans = plans.map((p) => ({ ...p, source: bad }));
+          const visible = await factory.prepare(tmp.dir);
+          const before = fingerprint(visible);
+          const target = await factory.create(tmp.dir, 0);
+          const positional = corrupt === corruptingPositional;
+          if (positional && !target.sink.blobWriter) {
+            await target.sink.abort();
+            await source.close();
+            return;
+          }
+          const error = await copyImages(target.sink, badPlans).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(isFerryError(error) && error.code).toBe("EINTEGRITY");
+          expect((error as Error).message).toContain(victim);
+          expect(fingerprint(visible)).toEqual(before);
+          await source.close();
+        } finally {
+          tmp.cleanup();
+        }
+      });
+    }
+
+    it("takes the verified pump where the source reads positionally and the sink offers a writer", async () => {
+      const tmp = tempDir();
+      try {
+        const source = await fixture(tmp.dir);
+        const seen = counting(source);
+        const plans = (await plansOf(source)).map((p) => ({ ...p, source: seen.source }));
+        const target = await factory.create(tmp.dir, 0);
+        const result = await copyImages(target.sink, plans);
+        expect(result.committed).toBe(true);
+        const layers = new Set(
+          plans.flatMap((p) => p.blobs.filter((b) => !p.configBytes.has(b.descriptor.digest))),
+        );
+        if (target.sink.blobWriter) {
+          expect(seen.streamed).toEqual([]);
+          expect(new Set(seen.positional)).toEqual(
+            new Set([...layers].map((b) => b.descriptor.digest)),
+          );
+        }
+        const back = await target.readBack();
+        for (const plan of await plansOf(back)) {
+          for (const blob of plan.blobs)
+            expect(await hashBlob(back, blob.descriptor)).toBe(blob.descriptor.digest);
+        }
+        await back.close();
+        await source.close();
+      } finally {
+        tmp.cleanup();
+      }
+    });
+
+    it("abort after a blob written through the sink's blob writer leaves nothing visible", async () => {
       const tmp = tempDir();
       try {
         const source = await fixture(tmp.dir);
         const plans = await plansOf(source);
-        const victim = plans[0]?.blobs.find((b) => b.descriptor.size > 1000)?.descriptor
-          .digest as string;
-        const bad = corrupting(source, victim);
-        const badPlans = plans.map((p) => ({ ...p, source: bad }));
         const visible = await factory.prepare(tmp.dir);
         const before = fingerprint(visible);
         const target = await factory.create(tmp.dir, 0);
-        const error = await copyImages(target.sink, badPlans).then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-        expect(isFerryError(error) && error.code).toBe("EINTEGRITY");
-        expect((error as Error).message).toContain(victim);
+        if (target.sink.blobWriter) {
+          const blob = plans[0]?.blobs.find((b) => b.descriptor.size > 1000)
+            ?.descriptor as Descriptor;
+          const bytes = await readAll(source, blob);
+          const writer = await target.sink.blobWriter(blob);
+          await writer.write(bytes, bytes.length);
+          await writer.finish();
+        }
+        await target.sink.abort();
         expect(fingerprint(visible)).toEqual(before);
         await source.close();
       } finally {

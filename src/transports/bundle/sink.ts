@@ -18,7 +18,7 @@ import type { ImageIndex } from "../../types/manifest.js";
 import { MediaType } from "../../types/media-types.js";
 import type { PartsManifest } from "../../types/parts.js";
 import { formatPlatform } from "../../types/platform.js";
-import type { ImageRecord, Sink } from "../../types/transport.js";
+import type { BlobWriter, ImageRecord, Sink } from "../../types/transport.js";
 import { blobPath, OCI_LAYOUT_FILE } from "../layout/index-file.js";
 import type { SplitOptions } from "./split-writer.js";
 import { ZipWriter } from "./zip-writer.js";
@@ -104,6 +104,23 @@ export class BundleSink implements Sink {
   async putBlob(descriptor: Descriptor, stream: Readable): Promise<void> {
     await this.zip.addStream(blobPath(descriptor.digest), descriptor.size, stream);
     this.remember(descriptor);
+  }
+
+  /**
+   * The same entry as putBlob, written by the engine's verified pump (reused buffers, no
+   * stream). The entry is recorded only by `finish`, which the pump calls after the size and
+   * sha256 matched; `discard` leaves the archive to be aborted (the engine aborts the sink).
+   */
+  async blobWriter(descriptor: Descriptor): Promise<BlobWriter> {
+    const entry = await this.zip.beginEntry(blobPath(descriptor.digest), descriptor.size);
+    return {
+      write: (buffer, length) => entry.write(buffer, length),
+      finish: async () => {
+        await entry.finish();
+        this.remember(descriptor);
+      },
+      discard: () => entry.discard(),
+    };
   }
 
   async putManifest(descriptor: Descriptor, bytes: Buffer): Promise<void> {

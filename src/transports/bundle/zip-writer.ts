@@ -1,11 +1,8 @@
-import { type FileHandle, open, rename, rm } from "node:fs/promises";
-import path from "node:path";
 import type { Readable } from "node:stream";
 import { crc32 } from "node:zlib";
 import { FerryError, fromSystemError, SizeError } from "../../errors.js";
 import type { PartsManifest } from "../../types/parts.js";
-import { syncDirectory, uniqueTempName } from "../../util/atomic-file.js";
-import { writeFully } from "./random-access.js";
+import { FileOutput } from "./file-output.js";
 import { type SplitOptions, SplitOutput } from "./split-writer.js";
 import {
   CENTRAL_HEADER_SIGNATURE,
@@ -32,6 +29,39 @@ interface WrittenEntry {
   size: number;
   crc: number;
   offset: number;
+}
+
+/**
+ * One entry being written, its size declared up front: bytes in order, then `finish()` or
+ * `discard()`. One entry at a time per archive, and one write at a time per entry.
+ */
+export interface ZipEntryWriter {
+  /**
+   * Append the first `length` bytes of `buffer` (all of it by default). The caller may reuse
+   * `buffer` once the promise resolves: the writer copies it or has written it out by then.
+   * More bytes than declared are refused (ESIZE) before any of them is written.
+   */
+  write(buffer: Uint8Array, length?: number): Promise<void>;
+  /** Check the size is exact (ESIZE), patch the CRC-32 into the local header, record the entry. */
+  finish(): Promise<void>;
+  /**
+   * Give up on the entry. Its local header and part of its data are already in the archive,
+   * so the archive is unusable from here on: every later call but `abort()` fails. Never throws.
+   */
+  discard(): Promise<void>;
+}
+
+/** The writer's side of an open entry. */
+interface OpenEntry {
+  name: string;
+  nameBytes: Buffer;
+  size: number;
+  offset: number;
+  written: number;
+  crc: number;
+  state: "open" | "writing" | "finished" | "failed";
+  /** Why the entry failed, rethrown by a later finish(). */
+  error?: unknown;
 }
 
 function dosDateTime(date: Date): { time: number; date: number } {
@@ -62,7 +92,10 @@ export interface ZipFinished {
 export interface ZipOutput {
   /** The archive's final name (for messages). */
   readonly target: string;
-  /** Write all of `buffer` at `position`. */
+  /**
+   * Write all of `buffer` at `position`. The caller may reuse `buffer` as soon as the promise
+   * resolves (the entry writer's callers do): keep no reference to it past that.
+   */
   write(buffer: Uint8Array, position: number): Promise<void>;
   /** Bytes below `position` are on disk and final: they will never be written again. */
   settle(position: number): void;
@@ -70,49 +103,6 @@ export interface ZipOutput {
   commit(size: number, info: ZipFinishInfo): Promise<ZipFinished>;
   /** Drop everything written; no final name is touched. */
   abort(): Promise<void>;
-}
-
-/** One file, written under a temp name beside the target and renamed by `commit()`. */
-export class FileOutput implements ZipOutput {
-  private closed = false;
-
-  private constructor(
-    readonly target: string,
-    readonly tempPath: string,
-    private readonly handle: FileHandle,
-  ) {}
-
-  static async create(target: string): Promise<FileOutput> {
-    const tempPath = uniqueTempName(target);
-    try {
-      return new FileOutput(target, tempPath, await open(tempPath, "wx", 0o644));
-    } catch (error) {
-      throw fromSystemError(error, target, "creating");
-    }
-  }
-
-  async write(buffer: Uint8Array, position: number): Promise<void> {
-    await writeFully(this.handle, buffer, position);
-  }
-
-  settle(): void {}
-
-  async commit(size: number): Promise<ZipFinished> {
-    await this.handle.datasync();
-    await this.handle.close();
-    this.closed = true;
-    await rename(this.tempPath, this.target);
-    await syncDirectory(path.dirname(this.target));
-    return { size };
-  }
-
-  async abort(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      await this.handle.close().catch(() => {});
-    }
-    await rm(this.tempPath, { force: true }).catch(() => {});
-  }
 }
 
 export interface ZipWriterOptions {
@@ -132,9 +122,13 @@ const DIRECT_BYTES = 256 * 1024;
  * descriptors. Streaming readers (bsdtar from a pipe) and central-directory readers (unzip,
  * yauzl, Python) then agree. CRC-32 uses Node's native zlib.crc32.
  *
- * Small writes (headers, manifests, small stream chunks) are gathered into a 1 MiB buffer, so
- * a bundle of many small entries costs few system calls. After each entry the output is told
- * which bytes are final (`settle`), so split volumes can hash and build parity as they go.
+ * Every entry goes through one path, `beginEntry` (addBytes and addStream are built on it): the
+ * header, then the data with its CRC-32 computed as it passes, then the CRC patch. Small writes
+ * (headers, manifests, small stream chunks) are copied into a 1 MiB gather buffer, so a bundle
+ * of many small entries costs few system calls; large ones go straight to the output and are
+ * awaited, so a caller may reuse its buffer as soon as a write resolves. After each entry the
+ * output is told which bytes are final (`settle`), so split volumes can hash and build parity
+ * as they go. An entry that fails or is discarded leaves the archive only to be aborted.
  *
  * The archive is written under temp name(s) and moved into place by `finish()`: the target
  * name(s) only ever hold a complete archive.
@@ -148,6 +142,10 @@ export class ZipWriter {
   /** End of the last complete entry: bytes below are final. */
   private complete = 0;
   private closed = false;
+  /** The entry being written, if any (one at a time). */
+  private current: OpenEntry | undefined;
+  /** Set when an entry failed or was discarded: the archive can only be aborted. */
+  private failure: string | undefined;
   private readonly stamp: { time: number; date: number };
 
   private constructor(
@@ -219,18 +217,19 @@ export class ZipWriter {
     this.output.settle(Math.min(this.complete, this.gatherStart));
   }
 
-  private localHeader(name: Buffer, size: number, crc: number): Buffer {
+  /** A complete local header but for the CRC-32 (zero until `finish` patches it in). */
+  private localHeader(name: Buffer, size: number, offset: number): Buffer {
     const zip64 = size >= MAX32;
     const extraLength = zip64 ? 20 : 0;
     const header = Buffer.alloc(30 + name.length + extraLength);
     header.writeUInt32LE(LOCAL_HEADER_SIGNATURE, 0);
     // Same rule as the central header: an entry starting past 4 GiB also needs zip64.
-    header.writeUInt16LE(zip64 || this.size >= MAX32 ? VERSION_ZIP64 : VERSION_DEFAULT, 4);
+    header.writeUInt16LE(zip64 || offset >= MAX32 ? VERSION_ZIP64 : VERSION_DEFAULT, 4);
     header.writeUInt16LE(FLAG_UTF8, 6);
     header.writeUInt16LE(0, 8);
     header.writeUInt16LE(this.stamp.time, 10);
     header.writeUInt16LE(this.stamp.date, 12);
-    header.writeUInt32LE(crc, 14);
+    header.writeUInt32LE(0, CRC_OFFSET_IN_LOCAL_HEADER);
     header.writeUInt32LE(zip64 ? MAX32 : size, 18);
     header.writeUInt32LE(zip64 ? MAX32 : size, 22);
     header.writeUInt16LE(name.length, 26);
@@ -248,31 +247,25 @@ export class ZipWriter {
 
   private checkOpen(): void {
     if (this.closed) throw new FerryError("EINTERNAL", `zip writer for ${this.target} is closed`);
+    if (this.failure !== undefined) {
+      throw new FerryError(
+        "EINTERNAL",
+        `zip writer for ${this.target} cannot go on: ${this.failure} (abort it)`,
+      );
+    }
+    if (this.current) {
+      throw new FerryError(
+        "EINTERNAL",
+        `zip writer for ${this.target}: entry ${this.current.name} is still being written`,
+      );
+    }
   }
 
   /** Add an entry from memory. */
   async addBytes(name: string, bytes: Uint8Array): Promise<void> {
-    this.checkOpen();
-    await this.writing(() => this.writeBytesEntry(name, bytes));
-  }
-
-  /** Name the target in any system error (a full disk: ENOSPC, exit 8), not a raw error. */
-  private async writing(action: () => Promise<void>): Promise<void> {
-    try {
-      await action();
-    } catch (error) {
-      throw fromSystemError(error, this.target, "writing");
-    }
-  }
-
-  private async writeBytesEntry(name: string, bytes: Uint8Array): Promise<void> {
-    const nameBytes = Buffer.from(name, "utf8");
-    const crc = crc32(bytes);
-    const offset = this.size;
-    await this.write(this.localHeader(nameBytes, bytes.length, crc));
-    await this.write(bytes);
-    this.entries.push({ name: nameBytes, size: bytes.length, crc, offset });
-    this.entryDone();
+    const entry = await this.beginEntry(name, bytes.length);
+    await entry.write(bytes);
+    await entry.finish();
   }
 
   /**
@@ -280,29 +273,142 @@ export class ZipWriter {
    * unusable: the caller aborts it.
    */
   async addStream(name: string, size: number, stream: Readable): Promise<void> {
-    this.checkOpen();
-    await this.writing(() => this.writeStreamEntry(name, size, stream));
+    const entry = await this.beginEntry(name, size);
+    try {
+      for await (const chunk of stream) await entry.write(chunk as Buffer);
+      await entry.finish();
+    } catch (error) {
+      await entry.discard();
+      throw fromSystemError(error, this.target, "writing");
+    }
   }
 
-  private async writeStreamEntry(name: string, size: number, stream: Readable): Promise<void> {
-    const nameBytes = Buffer.from(name, "utf8");
-    const offset = this.size;
-    await this.write(this.localHeader(nameBytes, size, 0));
-    let crc = 0;
-    let written = 0;
-    for await (const chunk of stream) {
-      const buffer = chunk as Buffer;
-      crc = crc32(buffer, crc);
-      written += buffer.length;
-      if (written > size) break;
-      await this.write(buffer);
+  /**
+   * Start an entry of exactly `size` bytes: its local header is written now (sizes known, CRC-32
+   * patched in by `finish`), its data by the returned writer. addBytes and addStream are built
+   * on it; the engine's verified pump writes through it with reused buffers.
+   */
+  async beginEntry(name: string, size: number): Promise<ZipEntryWriter> {
+    this.checkOpen();
+    if (!Number.isSafeInteger(size) || size < 0) {
+      throw new FerryError("EINTERNAL", `zip entry ${name}: ${size} is not a size`);
     }
-    if (written !== size) throw new SizeError(`zip entry ${name}`, size, written);
+    const nameBytes = Buffer.from(name, "utf8");
+    const entry: OpenEntry = {
+      name,
+      nameBytes,
+      size,
+      offset: this.size,
+      written: 0,
+      crc: 0,
+      state: "writing",
+    };
+    this.current = entry;
+    await this.entryStep(entry, () => this.write(this.localHeader(nameBytes, size, entry.offset)));
+    entry.state = "open";
+    return {
+      write: (buffer, length) => this.writeEntryData(entry, buffer, length ?? buffer.length),
+      finish: () => this.finishEntry(entry),
+      discard: () => this.discardEntry(entry),
+    };
+  }
+
+  /**
+   * Run one step of an entry; a failure fails the entry and the archive (its bytes are part
+   * written) and names the target in a system error (a full disk: ENOSPC, exit 8).
+   */
+  private async entryStep(entry: OpenEntry, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      throw this.failEntry(entry, fromSystemError(error, this.target, "writing"));
+    }
+  }
+
+  private failEntry(entry: OpenEntry, error: unknown): unknown {
+    entry.state = "failed";
+    entry.error = error;
+    const why = error instanceof Error ? error.message : String(error);
+    this.failure ??= `entry ${entry.name} failed (${why})`;
+    return error;
+  }
+
+  /** The entry must be this archive's open entry, with no write in flight. */
+  private checkEntry(entry: OpenEntry, action: string): void {
+    if (entry.state === "failed") throw entry.error;
+    if (this.closed) {
+      throw new FerryError("EINTERNAL", `zip entry ${entry.name}: ${this.target} is closed`);
+    }
+    if (entry !== this.current || entry.state !== "open") {
+      const why = entry.state === "writing" ? "a write is still in flight" : "it is closed";
+      throw new FerryError(
+        "EINTERNAL",
+        `zip entry ${entry.name}: cannot ${action} (${why}) in ${this.target}`,
+      );
+    }
+  }
+
+  private async writeEntryData(
+    entry: OpenEntry,
+    buffer: Uint8Array,
+    length: number,
+  ): Promise<void> {
+    this.checkEntry(entry, "write");
+    if (!Number.isSafeInteger(length) || length < 0 || length > buffer.length) {
+      throw this.failEntry(
+        entry,
+        new FerryError(
+          "EINTERNAL",
+          `zip entry ${entry.name}: a write of ${length} bytes from a buffer of ${buffer.length}`,
+        ),
+      );
+    }
+    if (entry.written + length > entry.size) {
+      throw this.failEntry(
+        entry,
+        new SizeError(`zip entry ${entry.name}`, entry.size, entry.written + length),
+      );
+    }
+    const data = buffer.subarray(0, length);
+    // CRC-32 on the main thread while the caller's next read is in flight; the write below
+    // either copies `data` into the gather buffer or awaits the output: either way no
+    // reference to the caller's (reused) buffer survives this promise.
+    entry.crc = crc32(data, entry.crc);
+    entry.written += length;
+    entry.state = "writing";
+    await this.entryStep(entry, () => this.write(data));
+    entry.state = "open";
+  }
+
+  private async finishEntry(entry: OpenEntry): Promise<void> {
+    this.checkEntry(entry, "finish");
+    if (entry.written !== entry.size) {
+      throw this.failEntry(
+        entry,
+        new SizeError(`zip entry ${entry.name}`, entry.size, entry.written),
+      );
+    }
+    const crc = entry.crc >>> 0;
     const crcBytes = Buffer.alloc(4);
-    crcBytes.writeUInt32LE(crc >>> 0, 0);
-    await this.patch(crcBytes, offset + CRC_OFFSET_IN_LOCAL_HEADER);
-    this.entries.push({ name: nameBytes, size, crc: crc >>> 0, offset });
+    crcBytes.writeUInt32LE(crc, 0);
+    entry.state = "writing";
+    await this.entryStep(entry, () =>
+      this.patch(crcBytes, entry.offset + CRC_OFFSET_IN_LOCAL_HEADER),
+    );
+    entry.state = "finished";
+    this.current = undefined;
+    this.entries.push({ name: entry.nameBytes, size: entry.size, crc, offset: entry.offset });
     this.entryDone();
+  }
+
+  private async discardEntry(entry: OpenEntry): Promise<void> {
+    if (entry.state === "finished") return;
+    if (entry.state !== "failed") {
+      entry.state = "failed";
+      entry.error = new FerryError("EINTERNAL", `zip entry ${entry.name} was discarded`);
+    }
+    this.failure ??= `entry ${entry.name} was discarded`;
+    if (this.current === entry) this.current = undefined;
   }
 
   private centralHeader(entry: WrittenEntry): Buffer {

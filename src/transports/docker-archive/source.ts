@@ -8,7 +8,8 @@ import { type Digest, digestFromHex, isDigest } from "../../types/digest.js";
 import { type ImageManifest, parseImageConfig } from "../../types/manifest.js";
 import { MediaType } from "../../types/media-types.js";
 import { formatReference, parseReference } from "../../types/reference.js";
-import type { Source, SourceImage } from "../../types/transport.js";
+import type { BlobReader, Source, SourceImage } from "../../types/transport.js";
+import { sizedBlobReader } from "../layout/layout-files.js";
 import { localRepositoryName } from "../layout/local-name.js";
 import { LayoutSource } from "../layout/source.js";
 import { TarFiles } from "../tar/tar-files.js";
@@ -246,6 +247,16 @@ export class DockerArchiveSource implements Source {
     if (file) return this.tar.openStream(file);
     if (this.layout) return this.layout.openBlob(descriptor);
     throw new NotFoundError(`${this.label}: blob ${descriptor.digest} is missing`);
+  }
+
+  /** Layers and configs read in place through the tar index, for the engine's verified pump. */
+  async blobReader(descriptor: Descriptor): Promise<BlobReader | undefined> {
+    const file = this.blobFiles.get(descriptor.digest);
+    if (file) return sizedBlobReader(this.tar.openReader(file), descriptor, this.label);
+    if (this.layout) return this.layout.blobReader(descriptor);
+    throw new NotFoundError(`${this.label}: blob ${descriptor.digest} is missing`, {
+      details: { digest: descriptor.digest },
+    });
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,11 @@
 import type { Readable } from "node:stream";
-import { NotFoundError } from "../../errors.js";
+import { isFerryError, NotFoundError } from "../../errors.js";
 import { CONTAINERD_NAME_ANNOTATION, type Descriptor } from "../../types/descriptor.js";
 import { shortDigest } from "../../types/digest.js";
 import { formatReference, isFullReference, parseReference } from "../../types/reference.js";
-import type { Source, SourceImage } from "../../types/transport.js";
+import type { BlobReader, Source, SourceImage } from "../../types/transport.js";
 import { blobPath, checkOciLayoutFile, parseLayoutIndex, refNameOf } from "./index-file.js";
-import type { LayoutFiles } from "./layout-files.js";
+import { type FileReader, type LayoutFiles, sizedBlobReader } from "./layout-files.js";
 
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
@@ -94,14 +94,33 @@ export class LayoutSource implements Source {
     return bytes;
   }
 
+  private missing(descriptor: Descriptor): NotFoundError {
+    return new NotFoundError(`${this.label}: blob ${descriptor.digest} is missing`, {
+      details: { digest: descriptor.digest },
+    });
+  }
+
   async openBlob(descriptor: Descriptor): Promise<Readable> {
     const relative = blobPath(descriptor.digest);
-    if ((await this.files.size(relative)) === undefined) {
-      throw new NotFoundError(`${this.label}: blob ${descriptor.digest} is missing`, {
-        details: { digest: descriptor.digest },
-      });
-    }
+    if ((await this.files.size(relative)) === undefined) throw this.missing(descriptor);
     return this.files.openStream(relative);
+  }
+
+  /**
+   * The blob file read in place, positionally, where the files allow it (a directory, a tar):
+   * the engine then copies it through its verified pump. A file of the wrong size is refused
+   * here (ESIZE) before a byte is copied.
+   */
+  async blobReader(descriptor: Descriptor): Promise<BlobReader | undefined> {
+    if (!this.files.openReader) return undefined;
+    let reader: FileReader;
+    try {
+      reader = await this.files.openReader(blobPath(descriptor.digest));
+    } catch (error) {
+      if (isFerryError(error) && error.code === "ENOTFOUND") throw this.missing(descriptor);
+      throw error;
+    }
+    return sizedBlobReader(reader, descriptor, this.label);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import type { LayoutFiles } from "../layout/layout-files.js";
+import type { FileReader, LayoutFiles } from "../layout/layout-files.js";
 import type { TarReader } from "./tar-reader.js";
 
 /** The files of a tar archive seen as layout files (for oci-archive and Docker 25+ archives). */
@@ -21,6 +21,11 @@ export class TarFiles implements LayoutFiles {
 
   openStream(relativePath: string): Promise<Readable> {
     return this.tar.openStream(relativePath);
+  }
+
+  /** A member read in place through the tar index (a pread at its offset in the archive). */
+  async openReader(relativePath: string): Promise<FileReader> {
+    return this.tar.openReader(relativePath);
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@ import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { FerryError, fromSystemError, NotFoundError } from "../../errors.js";
+import type { BlobReader } from "../../types/transport.js";
 import { scanTar, type TarEntry, TarIndex, type TarSource } from "./tar-index.js";
 
 export type { TarEntry, TarEntryType } from "./tar-index.js";
@@ -94,6 +95,35 @@ export class TarReader {
       throw fromSystemError(error, this.path, "reading tar archive");
     }
     return stream;
+  }
+
+  /**
+   * Positional reads of an entry's bytes on the archive's own handle (nothing is opened, so
+   * nothing to close): positions are relative to the entry, reads stop at its end. Meant for
+   * the engine's verified pump; reads after the archive's close() fail.
+   */
+  openReader(name: string): { size: number } & BlobReader {
+    const entry = this.require(name);
+    const { dataOffset, size } = entry;
+    return {
+      size,
+      read: async (buffer, offset, length, position) => {
+        const wanted = Math.max(0, Math.min(length, size - position));
+        if (wanted === 0) return 0;
+        try {
+          const { bytesRead } = await this.handle.read(
+            buffer,
+            offset,
+            wanted,
+            dataOffset + position,
+          );
+          return bytesRead;
+        } catch (error) {
+          throw fromSystemError(error, this.path, "reading tar archive");
+        }
+      },
+      close: async () => {},
+    };
   }
 
   /** Release the file handle. Streams already opened keep working. Safe to call twice. */

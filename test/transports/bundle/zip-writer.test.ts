@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -7,6 +7,7 @@ import { FileRandomAccess } from "../../../src/transports/bundle/random-access.j
 import { indexZip } from "../../../src/transports/bundle/zip-index.js";
 import { ZipWriter } from "../../../src/transports/bundle/zip-writer.js";
 import { run, tempDir } from "../../helpers/cli.js";
+import { checkHeaders } from "./zip-headers.js";
 
 const pythonCheck = `
 import sys, zipfile
@@ -64,4 +65,146 @@ describe("ZipWriter", () => {
     await source.close();
     expect(entries.size).toBe(count);
   }, 60_000);
+});
+
+const MiB = 1024 * 1024;
+
+/** Prints `name size sha256` for every member, after checking every CRC (testzip). */
+const pythonDigests = `
+import sys, zipfile, hashlib
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None
+for info in z.infolist():
+    print(info.filename, info.file_size, hashlib.sha256(z.read(info)).hexdigest())
+`;
+
+/**
+ * Write `content` as one entry through a single buffer of `bufferSize` bytes that is
+ * overwritten as soon as each write resolves, as the verified pump reuses its buffers.
+ */
+async function writeReused(
+  zip: ZipWriter,
+  name: string,
+  content: Buffer,
+  bufferSize: number,
+): Promise<void> {
+  const entry = await zip.beginEntry(name, content.length);
+  const buffer = Buffer.alloc(bufferSize);
+  for (let at = 0; at < content.length; at += bufferSize) {
+    const length = content.copy(buffer, 0, at, at + bufferSize);
+    await entry.write(buffer, length);
+    buffer.fill(0xa5);
+  }
+  await entry.finish();
+}
+
+function filesNamed(dir: string, prefix: string): string[] {
+  return readdirSync(dir).filter((f) => f.startsWith(prefix));
+}
+
+describe("ZipWriter entry writer (beginEntry)", () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  it("small and large entries from reused buffers: unzip, Python and the strict header checks agree", async () => {
+    const file = path.join(tmp.dir, "entries.zip");
+    const zip = await ZipWriter.create(file);
+    const expected = new Map<string, Buffer>();
+    const add = (name: string, bytes: Buffer) => expected.set(name, bytes);
+    add("first", Buffer.from("first entry"));
+    await zip.addBytes("first", expected.get("first") as Buffer);
+    // Small writes are gathered (copied); more than the 1 MiB gather buffer in all.
+    add("gathered", randomBytes(MiB + MiB / 2 + 13));
+    await writeReused(zip, "gathered", expected.get("gathered") as Buffer, 64 * 1024);
+    add("tiny", randomBytes(3));
+    await writeReused(zip, "tiny", expected.get("tiny") as Buffer, 1);
+    // 1 MiB writes go straight to the output; the last one is partial (length < buffer).
+    add("direct", randomBytes(3 * MiB + 5));
+    await writeReused(zip, "direct", expected.get("direct") as Buffer, MiB);
+    add("empty", Buffer.alloc(0));
+    await (await zip.beginEntry("empty", 0)).finish();
+    // Just over the direct-write threshold, so writes alternate with header gathering.
+    add("mid", randomBytes(700 * 1024));
+    await writeReused(zip, "mid", expected.get("mid") as Buffer, 300 * 1024);
+    add("streamed", randomBytes(2 * MiB + 1));
+    const streamed = expected.get("streamed") as Buffer;
+    await zip.addStream(
+      "streamed",
+      streamed.length,
+      Readable.from([streamed.subarray(0, 10), streamed.subarray(10)]),
+    );
+    add("last", Buffer.from("last"));
+    await zip.addBytes("last", expected.get("last") as Buffer);
+    await zip.finish();
+
+    expect(run("unzip", ["-tq", file]).code).toBe(0);
+    const py = run("python3", ["-c", pythonDigests, file]);
+    expect(py.code, py.stderr).toBe(0);
+    const sha = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+    expect(py.stdout.trim().split("\n")).toEqual(
+      [...expected].map(([name, bytes]) => `${name} ${bytes.length} ${sha(bytes)}`),
+    );
+    const report = await checkHeaders(file);
+    expect(report.problems).toEqual([]);
+    expect(report.headers.map((h) => h.name.toString("utf8"))).toEqual([...expected.keys()]);
+    for (const [name, bytes] of expected) expect(report.entries.get(name)?.size).toBe(bytes.length);
+  });
+
+  it("an entry shorter than declared fails at finish (ESIZE); the archive can then only be aborted", async () => {
+    const file = path.join(tmp.dir, "short-entry.zip");
+    const zip = await ZipWriter.create(file);
+    await zip.addBytes("ok", Buffer.from("ok"));
+    const entry = await zip.beginEntry("short", 10);
+    await entry.write(Buffer.alloc(4));
+    await expect(entry.finish()).rejects.toMatchObject({
+      code: "ESIZE",
+      details: { expected: 10, found: 4 },
+    });
+    await entry.discard();
+    await expect(zip.addBytes("more", Buffer.alloc(1))).rejects.toMatchObject({
+      code: "EINTERNAL",
+    });
+    await expect(zip.finish()).rejects.toMatchObject({ code: "EINTERNAL" });
+    await zip.abort();
+    expect(filesNamed(tmp.dir, "short-entry.zip")).toEqual([]);
+  });
+
+  it("a write past the declared size is refused before any of it is written (ESIZE)", async () => {
+    const file = path.join(tmp.dir, "long-entry.zip");
+    const zip = await ZipWriter.create(file);
+    const entry = await zip.beginEntry("long", 10);
+    await entry.write(Buffer.alloc(6));
+    const before = zip.size;
+    await expect(entry.write(Buffer.alloc(6))).rejects.toMatchObject({
+      code: "ESIZE",
+      details: { expected: 10, found: 12 },
+    });
+    expect(zip.size).toBe(before);
+    await expect(entry.write(Buffer.alloc(1))).rejects.toMatchObject({ code: "ESIZE" });
+    await expect(entry.finish()).rejects.toMatchObject({ code: "ESIZE" });
+    await entry.discard();
+    await zip.abort();
+    expect(filesNamed(tmp.dir, "long-entry.zip")).toEqual([]);
+  });
+
+  it("one entry at a time and one write at a time; a discarded entry leaves the archive to be aborted", async () => {
+    const file = path.join(tmp.dir, "order.zip");
+    const zip = await ZipWriter.create(file);
+    const entry = await zip.beginEntry("a", 2 * MiB);
+    await expect(zip.beginEntry("b", 1)).rejects.toMatchObject({ code: "EINTERNAL" });
+    await expect(zip.addBytes("b", Buffer.alloc(1))).rejects.toMatchObject({ code: "EINTERNAL" });
+    const first = entry.write(Buffer.alloc(MiB));
+    await expect(entry.write(Buffer.alloc(MiB))).rejects.toMatchObject({ code: "EINTERNAL" });
+    await first;
+    await entry.write(Buffer.alloc(MiB, 1));
+    await entry.finish();
+    await expect(entry.write(Buffer.alloc(1))).rejects.toMatchObject({ code: "EINTERNAL" });
+    await entry.discard(); // after finish: nothing to undo
+    const dropped = await zip.beginEntry("dropped", 100);
+    await dropped.write(Buffer.alloc(50));
+    await dropped.discard();
+    await expect(zip.beginEntry("c", 1)).rejects.toThrow(/dropped was discarded/);
+    await zip.abort();
+    expect(filesNamed(tmp.dir, "order.zip")).toEqual([]);
+  });
 });

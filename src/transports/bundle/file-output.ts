@@ -1,0 +1,79 @@
+import { type FileHandle, open, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { fromSystemError } from "../../errors.js";
+import { syncDirectory, uniqueTempName } from "../../util/atomic-file.js";
+import { writeFully } from "./random-access.js";
+import type { ZipFinished, ZipOutput } from "./zip-writer.js";
+
+/**
+ * Writeback of a bundle file is started every this many bytes (one fdatasync at a time, not
+ * waited for): the disk writes while later blobs are read and hashed, and the sync at commit
+ * has little left, instead of flushing the whole bundle at the end.
+ */
+const SYNC_AHEAD_BYTES = 64 * 1024 * 1024;
+
+/** One file, written under a temp name beside the target and renamed by `commit()`. */
+export class FileOutput implements ZipOutput {
+  private closed = false;
+  private unsynced = 0;
+  /** The writeback started in the background, if one is running. */
+  private syncing: Promise<void> | undefined;
+  private syncError: unknown;
+
+  private constructor(
+    readonly target: string,
+    readonly tempPath: string,
+    private readonly handle: FileHandle,
+  ) {}
+
+  static async create(target: string): Promise<FileOutput> {
+    const tempPath = uniqueTempName(target);
+    try {
+      return new FileOutput(target, tempPath, await open(tempPath, "wx", 0o644));
+    } catch (error) {
+      throw fromSystemError(error, target, "creating");
+    }
+  }
+
+  async write(buffer: Uint8Array, position: number): Promise<void> {
+    if (this.syncError !== undefined) throw this.syncError;
+    await writeFully(this.handle, buffer, position);
+    this.unsynced += buffer.length;
+    if (this.unsynced >= SYNC_AHEAD_BYTES && !this.syncing) this.syncAhead();
+  }
+
+  private syncAhead(): void {
+    this.unsynced = 0;
+    this.syncing = this.handle.datasync().then(
+      () => {
+        this.syncing = undefined;
+      },
+      (error: unknown) => {
+        this.syncError ??= error;
+        this.syncing = undefined;
+      },
+    );
+  }
+
+  settle(): void {}
+
+  async commit(size: number): Promise<ZipFinished> {
+    await this.syncing;
+    if (this.syncError !== undefined) throw this.syncError;
+    await this.handle.datasync();
+    await this.handle.close();
+    this.closed = true;
+    await rename(this.tempPath, this.target);
+    await syncDirectory(path.dirname(this.target));
+    return { size };
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.syncing;
+      await this.handle.close().catch(() => {});
+    }
+    await rm(this.tempPath, { force: true }).catch(() => {});
+  }
+}
