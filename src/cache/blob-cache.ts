@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
 import {
+  type FileHandle,
   mkdir,
   open,
   readdir,
@@ -13,10 +13,10 @@ import {
 } from "node:fs/promises";
 import os, { hostname } from "node:os";
 import path from "node:path";
-import type { Readable } from "node:stream";
-import { fromSystemError } from "../errors.js";
+import { fromSystemError, SizeError } from "../errors.js";
 import type { Descriptor } from "../types/descriptor.js";
 import { type Digest, digestFromHex, digestHex, isSha256Hex } from "../types/digest.js";
+import type { BlobReader } from "../types/transport.js";
 import { PartialFile } from "./partial-file.js";
 
 /** A verified blob in the cache. */
@@ -42,6 +42,10 @@ export interface PartialClaim {
   file: PartialFile;
   /** False when another process holds the resumable partial: this one starts from zero. */
   resumable: boolean;
+  /**
+   * Let go (once; later calls do nothing): "published" renames the file into `blobs/` (only
+   * for bytes the copy engine verified), "keep" leaves it to resume, "discard" deletes it.
+   */
   release(outcome: "published" | "keep" | "discard"): Promise<void>;
 }
 
@@ -70,6 +74,20 @@ export function defaultCacheDir(
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "ferry");
 }
 
+/** A BlobReader over an open file (closed by `close`). */
+export function fileReader(handle: FileHandle, file: string): BlobReader {
+  return {
+    read: async (buffer, offset, length, position) => {
+      try {
+        return (await handle.read(buffer, offset, length, position)).bytesRead;
+      } catch (error) {
+        throw fromSystemError(error, file, "reading");
+      }
+    },
+    close: () => handle.close(),
+  };
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -81,11 +99,13 @@ function isAlive(pid: number): boolean {
 
 /**
  * A persistent, content-addressed download cache. `blobs/sha256/<hex>` holds only blobs whose
- * bytes hashed to their name when they were downloaded (then renamed in). Entries are not
- * fsynced: nothing trusts the cache blindly (the copy engine hashes every byte it reads from
- * it, and a damaged entry is evicted with advice), so a power cut costs one re-download;
- * `partial/<hex>` holds cut downloads that resume where they stopped, each guarded by a
- * `<hex>.lock` naming the process writing it. Wrong bytes are never renamed into `blobs/`.
+ * bytes the copy engine hashed to their name (and counted to their size) as it read them from
+ * the download, in the run that downloaded them; they are renamed in only after that verdict.
+ * Entries are not fsynced and not trusted blindly: every later read goes through the engine's
+ * hash again, and a damaged entry is evicted with advice, so a power cut costs one download.
+ * `partial/<hex>` holds downloads not (yet) verified — cut, or finished but not read by a
+ * successful copy — that resume where they stopped, each guarded by a `<hex>.lock` naming the
+ * process writing it. Bytes the engine rejected are deleted, never renamed into `blobs/`.
  */
 export class BlobCache {
   private readonly blobsDir: string;
@@ -129,9 +149,37 @@ export class BlobCache {
     }
   }
 
-  /** Stream a cached blob (1 MiB reads). */
-  openRead(descriptor: Pick<Descriptor, "digest">): Readable {
-    return createReadStream(this.blobPath(descriptor.digest), { highWaterMark: 1024 * 1024 });
+  /**
+   * Positional reads over a cached blob, for the copy engine (which hashes every byte). The
+   * file must still have the blob's size: one that grew or shrank fails with ESIZE.
+   */
+  async openReader(descriptor: Pick<Descriptor, "digest" | "size">): Promise<BlobReader> {
+    const file = this.blobPath(descriptor.digest);
+    let handle: FileHandle;
+    try {
+      handle = await open(file, "r");
+    } catch (error) {
+      throw fromSystemError(error, file, "reading");
+    }
+    const size = await handle
+      .stat()
+      .then((info) => info.size)
+      .catch(async (error: unknown) => {
+        await handle.close().catch(() => {});
+        throw fromSystemError(error, file, "reading");
+      });
+    if (size !== descriptor.size) {
+      await handle.close().catch(() => {});
+      throw new SizeError(
+        `blob ${descriptor.digest} in the download cache`,
+        descriptor.size,
+        size,
+        {
+          details: { digest: descriptor.digest },
+        },
+      );
+    }
+    return fileReader(handle, file);
   }
 
   /** Remove a cached blob (e.g. one that failed the engine's check). */
@@ -151,16 +199,22 @@ export class BlobCache {
       ? shared
       : `${shared}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
     const file = await PartialFile.open(target, owned, descriptor.size);
+    let released = false;
     const release = async (outcome: "published" | "keep" | "discard"): Promise<void> => {
+      if (released) return;
+      released = true;
       await file.close();
-      if (outcome === "published") {
-        await rename(target, this.blobPath(descriptor.digest)).catch((error: unknown) => {
-          throw fromSystemError(error, this.blobPath(descriptor.digest), "writing");
-        });
-      } else if (outcome === "discard" || !owned) {
-        await rm(target, { force: true });
+      try {
+        if (outcome === "published") {
+          await rename(target, this.blobPath(descriptor.digest)).catch((error: unknown) => {
+            throw fromSystemError(error, this.blobPath(descriptor.digest), "writing");
+          });
+        } else if (outcome === "discard" || !owned) {
+          await rm(target, { force: true });
+        }
+      } finally {
+        if (owned) await rm(lock, { force: true });
       }
-      if (owned) await rm(lock, { force: true });
     };
     return { file, resumable: owned, release };
   }

@@ -1,17 +1,16 @@
-import { createHash, type Hash } from "node:crypto";
 import { type FileHandle, open } from "node:fs/promises";
 import { fromSystemError } from "../errors.js";
-import { type Digest, digestFromHex } from "../types/digest.js";
-
-const READ_CHUNK = 1024 * 1024;
 
 /**
- * A download in progress: bytes appended at the end of a file, hashed as they are written,
- * so the digest of a finished download costs nothing extra. Opening an existing partial
- * hashes what is already there (a resumed download reads its prefix once, from disk).
+ * A download in progress: bytes appended at the end of a file, in order, from byte 0. It does
+ * not hash them: whoever trusts the bytes hashes them as it reads them back (the copy engine,
+ * for every blob it takes from the download cache), and only then is the file published into
+ * the cache (see `BlobCache.claimPartial`). `onChange` hears every append and reset, so a
+ * reader can follow the file as it grows.
  */
 export class PartialFile {
-  private hash: Hash = createHash("sha256");
+  /** Called after every append (new length) and reset (0). */
+  onChange: ((length: number) => void) | undefined;
 
   private constructor(
     readonly path: string,
@@ -19,7 +18,10 @@ export class PartialFile {
     private bytes: number,
   ) {}
 
-  /** Open (or create) a partial; `resume` keeps and hashes existing bytes up to `limit`. */
+  /**
+   * Open (or create) a partial; `resume` keeps existing bytes (up to `limit`: a longer file
+   * starts over). Nothing is read: the bytes kept are checked by whoever reads the blob.
+   */
   static async open(file: string, resume: boolean, limit: number): Promise<PartialFile> {
     let handle: FileHandle;
     try {
@@ -31,7 +33,7 @@ export class PartialFile {
     try {
       const size = resume ? (await handle.stat()).size : 0;
       if (size > limit) await partial.reset();
-      else await partial.hashExisting(size);
+      else partial.bytes = size;
     } catch (error) {
       await handle.close().catch(() => {});
       throw fromSystemError(error, file, "reading");
@@ -39,40 +41,23 @@ export class PartialFile {
     return partial;
   }
 
-  private async hashExisting(size: number): Promise<void> {
-    const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(1, size)));
-    let position = 0;
-    while (position < size) {
-      const { bytesRead } = await this.handle.read(
-        buffer,
-        0,
-        Math.min(buffer.length, size - position),
-        position,
-      );
-      if (bytesRead === 0) break;
-      this.hash.update(buffer.subarray(0, bytesRead));
-      position += bytesRead;
-    }
-    this.bytes = position;
-  }
-
-  /** Bytes written so far. */
+  /** Bytes written so far (all on disk, from byte 0 on). */
   get length(): number {
     return this.bytes;
   }
 
-  /** Append chunks (one gathered write, no copying) and hash them. */
+  /** Append chunks (one gathered write, no copying). One append at a time. */
   async append(chunks: Buffer[]): Promise<void> {
     let pending = chunks.filter((chunk) => chunk.length > 0);
+    if (pending.length === 0) return;
     try {
       while (pending.length > 0) {
         const { bytesWritten } = await this.handle.writev(pending, this.bytes);
         let done = bytesWritten;
+        this.bytes += bytesWritten;
         while (done > 0 && pending.length > 0) {
           const first = pending[0] as Buffer;
           const used = Math.min(done, first.length);
-          this.hash.update(first.subarray(0, used));
-          this.bytes += used;
           done -= used;
           pending =
             used === first.length ? pending.slice(1) : [first.subarray(used), ...pending.slice(1)];
@@ -80,19 +65,16 @@ export class PartialFile {
       }
     } catch (error) {
       throw fromSystemError(error, this.path, "writing");
+    } finally {
+      this.onChange?.(this.bytes);
     }
   }
 
-  /** Throw away everything (the server ignored a Range request, or the bytes were wrong). */
+  /** Throw away everything (the server ignored a Range request, or sent too much). */
   async reset(): Promise<void> {
-    await this.handle.truncate(0);
-    this.hash = createHash("sha256");
     this.bytes = 0;
-  }
-
-  /** The digest of the bytes written (ends the hash: call once, when complete). */
-  digest(): Digest {
-    return digestFromHex(this.hash.digest("hex"));
+    this.onChange?.(0);
+    await this.handle.truncate(0);
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,7 @@ import { type ImagePlan, planImage } from "../engine/plan.js";
 import { UsageError } from "../errors.js";
 import { BundleSink } from "../transports/bundle/sink.js";
 import type { SplitOptions } from "../transports/bundle/split-writer.js";
+import { reportVerdicts } from "../transports/registry/verdict.js";
 import type { BundleManifest } from "../types/bundle.js";
 import type { PartsManifest } from "../types/parts.js";
 import type { PlatformSelector } from "../types/platform.js";
@@ -99,7 +100,12 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
     ...(options.split ? { split: options.split } : {}),
     ...(since ? { delta: { base: since.base, has: (d) => deltaMayOmit(since, d) } } : {}),
   });
-  await copyImages(sink, plans, {
+  // Registry sources publish what they downloaded into their cache once the engine verified it.
+  const copySink = reportVerdicts(
+    sink,
+    inputs.map((input) => input.source),
+  );
+  await copyImages(copySink, plans, {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.jobs ? { jobs: options.jobs } : {}),
   });

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { BlobCache } from "../../cache/blob-cache.js";
 import type { PartialFile } from "../../cache/partial-file.js";
-import { FerryError, IntegrityError, SizeError } from "../../errors.js";
+import { FerryError, SizeError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import { isTransient, RegistryError } from "./errors.js";
 import { discardBody, type HttpResponse, headerValue, networkError } from "./http.js";
@@ -33,6 +32,8 @@ export interface DownloadOutcome {
   /** Where the download resumed from (0 = from the start). */
   resumedFrom: number;
   attempts: number;
+  /** The origin that sent the last bytes (its label). */
+  origin?: string;
 }
 
 const WRITE_BATCH = 1024 * 1024;
@@ -40,7 +41,89 @@ const WRITE_BATCH = 1024 * 1024;
 const PROGRESS_RESETS_RETRIES = 1024 * 1024;
 const MAX_ATTEMPTS = 200;
 
-/** Bytes of a single attempt; throws transient errors for a cut or stalled connection. */
+/** Batch buffers a raw body is read into (each reused once its write is done). */
+const FILL_SLOTS = 3;
+
+/**
+ * Bytes of a single attempt over a raw connection: the socket fills 1 MiB batch buffers in
+ * place (no allocation per read), all of them waiting for bytes at once, each appended to the
+ * partial as it fills and then offered again. Throws transient errors for a cut or stalled
+ * connection (what arrived is kept, to resume from).
+ */
+async function receiveFilled(
+  partial: PartialFile,
+  descriptor: Descriptor,
+  response: HttpResponse,
+  fill: NonNullable<HttpResponse["body"]["fill"]>,
+  what: string,
+  options: DownloadOptions,
+): Promise<number> {
+  const expected = descriptor.size - partial.length;
+  // A little more room than expected, to catch a body longer than declared.
+  const slotBytes = Math.max(1, Math.min(WRITE_BATCH, expected + 1));
+  const buffers = Array.from({ length: FILL_SLOTS }, () => Buffer.allocUnsafe(slotBytes));
+  const fills: Array<Promise<number>> = [];
+  const offer = (slot: number): void => {
+    const filling = fill(buffers[slot] as Buffer, 0, slotBytes);
+    filling.catch(() => {});
+    fills[slot] = filling;
+  };
+  /** Settles when a slot is offered again (its bytes written). */
+  const offered: Array<Promise<void>> = [];
+  for (let slot = 0; slot < FILL_SLOTS; slot++) {
+    offer(slot);
+    offered[slot] = Promise.resolve();
+  }
+  let writing: Promise<void> = Promise.resolve();
+  let received = 0;
+  let ended = false;
+  try {
+    for (let slot = 0; ; slot = (slot + 1) % FILL_SLOTS) {
+      await offered[slot];
+      const count = await (fills[slot] as Promise<number>);
+      if (count === 0) break;
+      if (received + count > expected) {
+        response.body.destroy();
+        throw new SizeError(what, descriptor.size, partial.length + received + count, {
+          details: { digest: descriptor.digest },
+          hint: "the registry sent more bytes than the manifest declares: nothing was kept",
+        });
+      }
+      received += count;
+      options.onBytes?.(count);
+      const view = (buffers[slot] as Buffer).subarray(0, count);
+      const at = slot;
+      writing = writing.then(() => partial.append([view]));
+      const again = writing.then(() => {
+        if (!ended) offer(at);
+      });
+      again.catch(() => {});
+      offered[slot] = again;
+    }
+  } catch (error) {
+    ended = true;
+    // A failed write is the error to report (a full disk), else keep what arrived.
+    await writing;
+    if (error instanceof FerryError && !(error instanceof RegistryError)) throw error;
+    throw networkError(error, response.url);
+  }
+  ended = true;
+  await writing;
+  if (partial.length < descriptor.size) {
+    throw new RegistryError(
+      "ENETWORK",
+      `${what}: the connection ended after ${partial.length} of ${descriptor.size} bytes`,
+      { transient: true },
+    );
+  }
+  return received;
+}
+
+/**
+ * Bytes of a single attempt over node:http, appended to the partial in batches of 1 MiB, one
+ * write in flight while the next batch arrives; throws transient errors for a cut or stalled
+ * connection (what arrived before the cut is kept, to resume from).
+ */
 async function receive(
   partial: PartialFile,
   descriptor: Descriptor,
@@ -48,10 +131,20 @@ async function receive(
   what: string,
   options: DownloadOptions,
 ): Promise<number> {
+  const fill = response.body.fill?.bind(response.body);
+  if (fill) return receiveFilled(partial, descriptor, response, fill, what, options);
   const start = partial.length;
   let received = 0;
   let batch: Buffer[] = [];
   let batchBytes = 0;
+  let writing: Promise<void> = Promise.resolve();
+  const flush = (): void => {
+    if (batchBytes === 0) return;
+    const chunks = batch;
+    batch = [];
+    batchBytes = 0;
+    writing = writing.then(() => partial.append(chunks));
+  };
   try {
     for await (const chunk of response.body) {
       const buffer = chunk as Buffer;
@@ -67,17 +160,22 @@ async function receive(
       batch.push(buffer);
       batchBytes += buffer.length;
       if (batchBytes >= WRITE_BATCH) {
-        await partial.append(batch);
-        batch = [];
-        batchBytes = 0;
+        await writing;
+        flush();
       }
     }
   } catch (error) {
-    await partial.append(batch);
+    // A failed write is the error to report (a full disk), else keep what arrived.
+    await writing;
+    if (!(error instanceof SizeError)) {
+      flush();
+      await writing;
+    }
     if (error instanceof FerryError && !(error instanceof RegistryError)) throw error;
     throw networkError(error, response.url);
   }
-  await partial.append(batch);
+  flush();
+  await writing;
   if (partial.length < descriptor.size) {
     throw new RegistryError(
       "ENETWORK",
@@ -173,63 +271,42 @@ async function downloadFrom(
 }
 
 /**
- * Fetch a blob into the cache: the bytes are hashed once, as they are written to a partial
- * file; only a complete download whose sha256 and size match is published under its digest.
- * A resumed download whose result does not match starts over once from byte 0 (the cut may
- * have left bad bytes); wrong bytes from a fresh download fail with EINTEGRITY naming the blob
- * and are deleted. Several origins (a foreign layer's URLs, then the registry) are tried in
- * order; transient failures stay within one origin's retry budget.
+ * Fetch a blob into a partial file until it holds `size` bytes. The bytes are not hashed here:
+ * the copy engine hashes them as it reads the partial (while it grows, or later), and the
+ * session publishes the file into the cache only after that verdict (see `RegistrySession`).
+ * More bytes than declared fail with ESIZE at once and the partial is emptied. Several origins
+ * (a foreign layer's URLs, then the registry) are tried in order; transient failures stay
+ * within one origin's retry budget.
  */
-export async function downloadToCache(
-  cache: BlobCache,
+export async function downloadBlob(
+  partial: PartialFile,
   descriptor: Descriptor,
   origins: BlobOrigin[],
   options: DownloadOptions,
 ): Promise<DownloadOutcome> {
-  const claim = await cache.claimPartial(descriptor);
-  const outcome: DownloadOutcome = { bytesFetched: 0, resumedFrom: claim.file.length, attempts: 0 };
-  let release: "published" | "keep" | "discard" = "keep";
-  try {
-    let restarted = false;
-    const errors: Error[] = [];
-    for (let i = 0; i < origins.length; i++) {
-      const origin = origins[i] as BlobOrigin;
-      try {
-        await downloadFrom(origin, claim.file, descriptor, options, outcome);
-      } catch (error) {
-        if (error instanceof SizeError) await claim.file.reset();
-        if (options.signal.aborted || i === origins.length - 1) {
-          if (errors.length > 0 && error instanceof Error) throw withEarlierErrors(error, errors);
-          throw error;
-        }
-        errors.push(error as Error);
-        continue;
-      }
-      const found = claim.file.digest();
-      if (found === descriptor.digest && claim.file.length === descriptor.size) {
-        release = "published";
-        return outcome;
-      }
-      await claim.file.reset();
-      if (!restarted) {
-        restarted = true;
-        options.onRetry?.(
-          `${options.what}: wrong bytes from ${origin.label} (sha256 ${found}); downloading again from the start`,
-        );
-        i--;
-        continue;
-      }
-      release = "discard";
-      throw new IntegrityError(`${options.what} from ${origin.label}`, descriptor.digest, found, {
-        hint: "the server sent bytes that do not match the digest (twice): nothing was kept; try again later or report it to the registry's owner",
-        details: { digest: descriptor.digest },
-      });
-    }
-    throw new FerryError("EINTERNAL", `${options.what}: no origin to download from`);
-  } finally {
-    if (release === "keep" && claim.file.length === 0) release = "discard";
-    await claim.release(release);
+  const outcome: DownloadOutcome = { bytesFetched: 0, resumedFrom: partial.length, attempts: 0 };
+  if (partial.length === descriptor.size) {
+    // An earlier run downloaded it all but no copy verified it: the engine checks it now.
+    outcome.origin = "a download an earlier run left in the cache";
+    return outcome;
   }
+  const errors: Error[] = [];
+  for (let i = 0; i < origins.length; i++) {
+    const origin = origins[i] as BlobOrigin;
+    try {
+      await downloadFrom(origin, partial, descriptor, options, outcome);
+      outcome.origin = origin.label;
+      return outcome;
+    } catch (error) {
+      if (error instanceof SizeError) await partial.reset();
+      if (options.signal.aborted || i === origins.length - 1) {
+        if (errors.length > 0 && error instanceof Error) throw withEarlierErrors(error, errors);
+        throw error;
+      }
+      errors.push(error as Error);
+    }
+  }
+  throw new FerryError("EINTERNAL", `${options.what}: no origin to download from`);
 }
 
 function withEarlierErrors(last: Error, earlier: Error[]): Error {

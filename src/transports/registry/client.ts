@@ -47,6 +47,8 @@ export interface RegistryRequest {
   what: string;
   /** Statuses to hand back instead of failing on (e.g. 416 for a Range request). */
   acceptStatus?: number[];
+  /** A blob GET: the body is read over raw connections (see `HttpRequestInit.rawBody`). */
+  rawBody?: boolean;
   signal?: AbortSignal;
 }
 
@@ -208,6 +210,7 @@ export class RegistryClient {
         stallTimeoutMs: this.options.stallTimeoutMs,
         ...(request.body === undefined ? {} : { body: request.body }),
         ...(request.signal ? { signal: request.signal } : {}),
+        ...(request.rawBody ? { rawBody: true } : {}),
       });
       this.requestsSent++;
       const location = headerValue(response.headers, "location");
@@ -300,6 +303,7 @@ export class RegistryClient {
       scopes: [repositoryScope(repository)],
       what,
       acceptStatus: [416],
+      rawBody: true,
       ...(signal ? { signal } : {}),
     });
   }

@@ -3,6 +3,7 @@ import https from "node:https";
 import type { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
 import { RegistryError } from "./errors.js";
+import { type RawBody, RawPool } from "./raw-http.js";
 import { displayUrl } from "./redact.js";
 
 /** TLS material for one registry host. */
@@ -26,16 +27,29 @@ export interface HttpRequestInit {
   body?: Buffer | string | Readable;
   /** The connection pool to use (see `createAgent`); none means Node's default one. */
   agent?: http.Agent;
+  /**
+   * A bodyless GET whose response body may be large (a blob): read it over the agent's raw
+   * connections (`raw-http.ts`), into the caller's buffers with `body.fill`.
+   */
+  rawBody?: boolean;
   /** Fail when no byte moves for this long (connecting, waiting, or mid-body). */
   stallTimeoutMs: number;
   signal?: AbortSignal;
 }
 
+/** A response body: async iterable chunks, or (raw connections) `fill` into the caller's buffer. */
+export interface ResponseBody extends AsyncIterable<Buffer> {
+  destroy(error?: Error): void;
+  readonly statusMessage?: string | undefined;
+  /** Raw connections only: see `RawBody.fill`. */
+  fill?: RawBody["fill"];
+}
+
 export interface HttpResponse {
   status: number;
   headers: http.IncomingHttpHeaders;
-  /** The body stream; the caller consumes or destroys it. Stalls fail it with a RegistryError. */
-  body: http.IncomingMessage;
+  /** The body; the caller consumes or destroys it. Stalls fail it with a RegistryError. */
+  body: ResponseBody;
   url: URL;
 }
 
@@ -58,17 +72,37 @@ const PROTOCOL_MISMATCH = new Set([
   "ERR_SSL_PACKET_LENGTH_TOO_LONG",
 ]);
 
-/** A keep-alive connection pool for one scheme and TLS configuration. */
+/** The raw connection pools of the agents made by `createAgent`. */
+const rawPools = new WeakMap<http.Agent, RawPool>();
+
+/**
+ * A keep-alive connection pool for one scheme and TLS configuration, with a raw pool beside it
+ * for blob bodies (`rawBody`); destroying the agent closes both.
+ */
 export function createAgent(protocol: string, tls: TlsSettings | undefined): http.Agent {
-  if (protocol === "http:") return new http.Agent({ keepAlive: true, maxSockets: 32 });
-  return new https.Agent({
-    keepAlive: true,
-    maxSockets: 32,
-    ...(tls?.ca?.length ? { ca: [...rootCertificates, ...tls.ca] } : {}),
-    ...(tls?.cert ? { cert: tls.cert } : {}),
-    ...(tls?.key ? { key: tls.key } : {}),
-    rejectUnauthorized: tls?.verify ?? true,
-  });
+  const raw = new RawPool(
+    protocol === "https:"
+      ? { tls: { ca: tls?.ca, cert: tls?.cert, key: tls?.key, verify: tls?.verify ?? true } }
+      : {},
+  );
+  const agent =
+    protocol === "http:"
+      ? new http.Agent({ keepAlive: true, maxSockets: 32 })
+      : new https.Agent({
+          keepAlive: true,
+          maxSockets: 32,
+          ...(tls?.ca?.length ? { ca: [...rootCertificates, ...tls.ca] } : {}),
+          ...(tls?.cert ? { cert: tls.cert } : {}),
+          ...(tls?.key ? { key: tls.key } : {}),
+          rejectUnauthorized: tls?.verify ?? true,
+        });
+  const destroy = agent.destroy.bind(agent);
+  agent.destroy = () => {
+    raw.destroy();
+    destroy();
+  };
+  rawPools.set(agent, raw);
+  return agent;
 }
 
 /** Whether a failed https attempt means the server speaks plain http on that port. */
@@ -118,6 +152,8 @@ function describeCode(code: string, detail: string): string {
       return "connection timed out";
     case "EPIPE":
       return "connection closed while sending";
+    case "ESTALL":
+      return detail;
     default:
       return code ? `${detail} (${code})` : detail;
   }
@@ -136,13 +172,38 @@ function stallError(url: URL, ms: number): RegistryError {
  * Resolves when the response head arrives; redirects are not followed here.
  */
 export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse> {
+  const method = init.method ?? "GET";
+  const raw =
+    init.rawBody && init.agent && process.env.FERRY_BLOB_HTTP !== "node"
+      ? rawPools.get(init.agent)
+      : undefined;
+  if (raw && (method === "GET" || method === "HEAD") && init.body === undefined) {
+    return raw
+      .send(url, {
+        method,
+        headers: init.headers ?? {},
+        stallTimeoutMs: init.stallTimeoutMs,
+        signal: init.signal,
+      })
+      .then(
+        (response) => ({
+          status: response.status,
+          headers: response.headers,
+          body: response.body,
+          url,
+        }),
+        (error: unknown) => {
+          throw networkError(error, url);
+        },
+      );
+  }
   const transport = url.protocol === "https:" ? https : http;
   return new Promise<HttpResponse>((resolve, reject) => {
     let response: http.IncomingMessage | undefined;
     const request = transport.request(
       url,
       {
-        method: init.method ?? "GET",
+        method,
         headers: init.headers ?? {},
         ...(init.agent ? { agent: init.agent } : {}),
         ...(init.signal ? { signal: init.signal } : {}),

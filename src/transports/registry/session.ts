@@ -2,8 +2,10 @@ import type http from "node:http";
 import { BlobCache } from "../../cache/blob-cache.js";
 import { FerryError, isFerryError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
+import type { Digest } from "../../types/digest.js";
 import { isForeignLayerMediaType } from "../../types/media-types.js";
-import { type BlobOrigin, downloadToCache } from "./blob-download.js";
+import type { BlobReader } from "../../types/transport.js";
+import { type BlobOrigin, downloadBlob } from "./blob-download.js";
 import { RegistryClient } from "./client.js";
 import type { CredentialLookup } from "./credentials.js";
 import {
@@ -13,6 +15,7 @@ import {
   tlsSettingsFor,
 } from "./endpoint.js";
 import { createAgent } from "./http.js";
+import { LiveDownload } from "./live-download.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";
 import { TaskQueue } from "./task-queue.js";
 import { httpUrlsOf, urlOrigin } from "./url-origin.js";
@@ -47,7 +50,7 @@ export interface TransferStats {
   bytesResumed: number;
 }
 
-/** One blob the session should have in its cache. */
+/** One blob the copy engine will read from a registry. */
 export interface BlobRequest {
   client: RegistryClient;
   repository: string;
@@ -86,6 +89,11 @@ export async function openClient(
  * Everything a command shares while it talks to registries: one client per registry (its
  * connections, TLS settings and tokens), the download cache, and one bounded download queue,
  * so `--jobs` limits downloads across all images and registries together.
+ *
+ * Blobs are downloaded into partial files of the cache and handed to the copy engine while
+ * they grow (`blobReader`); the engine hashes every byte it reads, once, and only after its
+ * verdict (`blobVerified`) is the partial published into the cache under its digest. A blob
+ * already in the cache is read from there (and hashed by the engine again).
  */
 export class RegistrySession {
   readonly stats: TransferStats = {
@@ -102,6 +110,9 @@ export class RegistrySession {
   private readonly counted = new Set<string>();
   /** Blobs served from a cache filled by an earlier command (not checked again by the session). */
   private readonly fromEarlierRuns = new Set<string>();
+  /** Downloads of this session, by digest (a failed one is dropped: asking again retries). */
+  private readonly downloads = new Map<string, LiveDownload>();
+  private readonly publishing = new Set<Promise<void>>();
   private readonly urlAgents = new Map<string, http.Agent>();
   private readonly retry: RetryPolicy;
   private readonly policy: EndpointPolicy;
@@ -137,37 +148,112 @@ export class RegistrySession {
     return client;
   }
 
-  /** Make sure a blob is in the cache, verified: from the cache, else downloaded (queued). */
-  async ensureBlob(request: BlobRequest): Promise<void> {
+  /** Start downloading a blob the engine will read later (queued; nothing if cached). */
+  prefetch(request: BlobRequest): void {
+    this.download(request);
+  }
+
+  /**
+   * Positional reads of a blob for the copy engine: the cache file when the blob is there,
+   * else its download (started now, or found running), read as it grows.
+   */
+  async blobReader(request: BlobRequest): Promise<BlobReader> {
     const { descriptor } = request;
+    if (!this.downloads.has(descriptor.digest) && (await this.cache.has(descriptor))) {
+      this.countCacheHit(descriptor);
+      return this.cache.openReader(descriptor);
+    }
+    const live = this.download({ ...request, urgent: true });
+    if ((await live.ready) === "cached" || live.published) {
+      return this.cache.openReader(descriptor);
+    }
+    return live.reader();
+  }
+
+  /** The download of a blob: the one running or queued, else a new one. */
+  private download(request: BlobRequest): LiveDownload {
+    const { descriptor } = request;
+    const key = descriptor.digest;
+    const known = this.downloads.get(key);
+    if (known) {
+      if (request.urgent) this.queue.promote(key);
+      return known;
+    }
+    const live = new LiveDownload(descriptor);
+    this.downloads.set(key, live);
+    this.queue
+      .run(key, () => this.runDownload(live, request), request.urgent ?? false)
+      .catch((error: unknown) => {
+        live.fail(error);
+        if (this.downloads.get(key) === live) this.downloads.delete(key);
+      });
+    return live;
+  }
+
+  private async runDownload(live: LiveDownload, request: BlobRequest): Promise<void> {
+    const { descriptor } = request;
+    if (this.abort.signal.aborted) throw new FerryError("EINTERNAL", "cancelled");
     if (await this.cache.has(descriptor)) {
       this.countCacheHit(descriptor);
+      live.fromCache();
       return;
     }
-    await this.queue.run(
-      descriptor.digest,
-      async () => {
-        if (this.abort.signal.aborted) throw new FerryError("EINTERNAL", "cancelled");
-        if (await this.cache.has(descriptor)) {
-          this.countCacheHit(descriptor);
-          return;
-        }
-        const outcome = await downloadToCache(this.cache, descriptor, this.originsFor(request), {
-          retry: this.retry,
-          signal: this.abort.signal,
-          what: request.what,
-          ...(this.options.onNote ? { onRetry: this.options.onNote } : {}),
-        });
-        this.counted.add(descriptor.digest);
+    const claim = await this.cache.claimPartial(descriptor);
+    live.attach(claim);
+    try {
+      const outcome = await downloadBlob(claim.file, descriptor, this.originsFor(request), {
+        retry: this.retry,
+        signal: this.abort.signal,
+        what: request.what,
+        ...(this.options.onNote ? { onRetry: this.options.onNote } : {}),
+      });
+      this.counted.add(descriptor.digest);
+      if (outcome.attempts === 0) {
+        // An earlier run downloaded all of it (no copy verified it then): no network at all.
+        this.stats.blobsFromCache++;
+        this.stats.bytesFromCache += descriptor.size;
+      } else {
         this.stats.blobsDownloaded++;
         this.stats.bytesDownloaded += outcome.bytesFetched;
         if (outcome.resumedFrom > 0) {
           this.stats.blobsResumed++;
           this.stats.bytesResumed += outcome.resumedFrom;
         }
-      },
-      request.urgent ?? false,
-    );
+      }
+      live.finish(outcome.origin);
+    } catch (error) {
+      live.fail(error);
+      live.released = true;
+      await claim.release(claim.file.length > 0 ? "keep" : "discard");
+      throw error;
+    }
+  }
+
+  /**
+   * The copy engine verified a blob (sha256 and size of every byte it read): a download of
+   * this session becomes a cache entry. Called by `withVerdicts` (see `verdict.ts`).
+   */
+  blobVerified(digest: string): void {
+    const live = this.downloads.get(digest);
+    // Only a download the engine read to its end: the verdict is on those bytes.
+    if (!live?.claim || live.released || !live.complete || !live.readToEnd) return;
+    live.released = true;
+    const claim = live.claim;
+    const publishing = live.finished
+      .then(() => claim.release("published"))
+      .then(
+        () => {
+          live.published = true;
+        },
+        async (error: unknown) => {
+          await claim.release("keep").catch(() => {});
+          this.options.onNote?.(
+            `${digest} was not kept in the download cache: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        },
+      )
+      .finally(() => this.publishing.delete(publishing));
+    this.publishing.add(publishing);
   }
 
   private countCacheHit(descriptor: Descriptor): void {
@@ -211,30 +297,60 @@ export class RegistrySession {
   }
 
   /**
-   * Turn an integrity failure of a blob this session served from an earlier run's cache into
-   * advice, after removing the damaged copy (the next run downloads it again).
+   * Turn an integrity failure of a blob into advice: one downloaded in this run is deleted
+   * (never kept to resume from) and the message says where the bytes came from; a damaged copy
+   * an earlier run left in the cache is removed. Either way the next run downloads it afresh.
    */
   async explainFailure(error: unknown): Promise<unknown> {
     if (!isFerryError(error) || (error.code !== "EINTEGRITY" && error.code !== "ESIZE"))
       return error;
+    if (error.details.explained === true) return error;
     const digest = error.details.digest;
-    if (typeof digest !== "string" || !this.fromEarlierRuns.has(digest)) return error;
-    await this.cache.evict(digest as Descriptor["digest"]);
+    if (typeof digest !== "string") return error;
+    const live = this.downloads.get(digest);
+    if (live?.claim && live.complete && !live.published) {
+      if (!live.released) {
+        live.released = true;
+        await live.claim.release("discard").catch(() => {});
+      }
+      return new FerryError(
+        error.code,
+        `${error.message} (the bytes came from ${live.origin ?? "the registry"})`,
+        {
+          hint: "the server sent bytes that do not match the digest: nothing was kept; run the same command again to download it afresh, and if it fails again, tell the registry's owner",
+          details: { ...error.details, explained: true },
+          cause: error,
+        },
+      );
+    }
+    if (!this.fromEarlierRuns.has(digest)) return error;
+    await this.cache.evict(digest as Digest);
     return new FerryError(
       error.code,
       `${error.message} (the copy in the download cache ${this.cache.dir} was damaged)`,
       {
         hint: "the damaged copy was removed from the cache: run the same command again to download it afresh",
-        details: error.details,
+        details: { ...error.details, explained: true },
         cause: error,
       },
     );
   }
 
-  /** Stop downloads (partials stay, for the next run to resume) and close connections. */
+  /**
+   * Stop downloads (cut partials stay, for the next run to resume) and close connections.
+   * Finished downloads no verdict published are kept to resume from, except those the engine
+   * read to the end without a verdict (it may have rejected them): those are deleted.
+   */
   async close(): Promise<void> {
     this.abort.abort();
     this.queue.cancelWaiting(new FerryError("EINTERNAL", "cancelled"));
+    await Promise.allSettled([...this.publishing]);
+    await Promise.allSettled([...this.downloads.values()].map((live) => live.finished));
+    for (const live of this.downloads.values()) {
+      if (!live.claim || live.released) continue;
+      live.released = true;
+      await live.claim.release(live.readToEnd ? "discard" : "keep").catch(() => {});
+    }
     for (const client of this.clients.values()) (await client.catch(() => undefined))?.close();
     for (const agent of this.urlAgents.values()) agent.destroy();
   }

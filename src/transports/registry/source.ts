@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { sha256Digest } from "../../digest/sha256.js";
 import { IntegrityError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
@@ -11,7 +11,7 @@ import {
   isSchema1MediaType,
 } from "../../types/media-types.js";
 import { formatReference, parseReference, type Reference } from "../../types/reference.js";
-import type { Source, SourceImage } from "../../types/transport.js";
+import type { BlobReader, Source, SourceImage } from "../../types/transport.js";
 import type { RegistryClient } from "./client.js";
 import type { RegistrySession } from "./session.js";
 
@@ -37,7 +37,9 @@ function declaredMediaType(contentType: string | undefined): string | undefined 
  * The tag's digest is the sha256 of the exact manifest bytes received (checked against the
  * registry's Docker-Content-Digest when it sends one); manifests fetched by digest are checked
  * by the engine. Blobs come through the session's download cache: `prefetch` queues them
- * (bounded, ahead of a one-blob-at-a-time sink) and `openBlob` streams the verified cache file.
+ * (bounded, ahead of a one-blob-at-a-time sink), `blobReader` reads the download as it grows
+ * (or the cache file), and `blobVerified` (the engine's verdict, see `withVerdicts`) lets the
+ * session publish the download into the cache.
  */
 export class RegistrySource implements Source {
   readonly label: string;
@@ -107,35 +109,37 @@ export class RegistrySource implements Source {
     return fetched.bytes;
   }
 
-  async openBlob(descriptor: Descriptor): Promise<Readable> {
-    await this.session.ensureBlob({
+  private async request(descriptor: Descriptor) {
+    return {
       client: await this.client(),
       repository: this.reference.repository,
       descriptor,
       what: `blob ${descriptor.digest} of ${this.name}`,
-      urgent: true,
-    });
-    return this.session.cache.openRead(descriptor);
+    };
+  }
+
+  /** The blob's bytes as the download writes them (or from the cache); the engine hashes them. */
+  async blobReader(descriptor: Descriptor): Promise<BlobReader> {
+    return this.session.blobReader({ ...(await this.request(descriptor)), urgent: true });
+  }
+
+  /** The same bytes as `blobReader`, as a stream (for sinks that take streams). */
+  async openBlob(descriptor: Descriptor): Promise<Readable> {
+    return readerStream(await this.blobReader(descriptor), descriptor.size);
   }
 
   /** Engine hook: start downloading the blobs the copy will open, in its order. */
   prefetch(descriptors: Descriptor[]): void {
-    void this.client()
-      .then((client) => {
-        for (const descriptor of descriptors) {
-          this.session
-            .ensureBlob({
-              client,
-              repository: this.reference.repository,
-              descriptor,
-              what: `blob ${descriptor.digest} of ${this.name}`,
-            })
-            .catch(() => {
-              // reported when the engine opens the blob
-            });
-        }
-      })
-      .catch(() => {});
+    void (async () => {
+      for (const descriptor of descriptors) this.session.prefetch(await this.request(descriptor));
+    })().catch(() => {
+      // reported when the engine opens the blob
+    });
+  }
+
+  /** The copy engine verified this blob's bytes (see `withVerdicts`): cache the download. */
+  blobVerified(descriptor: Descriptor): void {
+    this.session.blobVerified(descriptor.digest);
   }
 
   /** Engine hook: foreign layers are left out under --skip-foreign. */
@@ -149,4 +153,51 @@ export class RegistrySource implements Source {
   async close(): Promise<void> {
     this.manifests.clear();
   }
+}
+
+const STREAM_CHUNK = 1024 * 1024;
+
+/** A stream of `size` bytes read from a BlobReader in 1 MiB chunks (closed at the end). */
+export function readerStream(reader: BlobReader, size: number): Readable {
+  let position = 0;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await reader.close();
+  };
+  return new Readable({
+    highWaterMark: STREAM_CHUNK,
+    read() {
+      if (position >= size) {
+        close().then(
+          () => this.push(null),
+          (error: unknown) => this.destroy(error as Error),
+        );
+        return;
+      }
+      const buffer = Buffer.allocUnsafe(Math.min(STREAM_CHUNK, size - position));
+      reader.read(buffer, 0, buffer.length, position).then(
+        (count) => {
+          if (count === 0) {
+            // Short: the engine's size check names it.
+            close().then(
+              () => this.push(null),
+              (error: unknown) => this.destroy(error as Error),
+            );
+            return;
+          }
+          position += count;
+          this.push(count === buffer.length ? buffer : buffer.subarray(0, count));
+        },
+        (error: unknown) => this.destroy(error as Error),
+      );
+    },
+    destroy(error, callback) {
+      close().then(
+        () => callback(error),
+        () => callback(error),
+      );
+    },
+  });
 }

@@ -29,13 +29,22 @@ export class TaskQueue<T> {
       cancel = reject;
       start = () => {
         this.running++;
-        task()
-          .then(resolve, reject)
-          .finally(() => {
-            this.running--;
-            this.tasks.delete(key);
-            this.pump();
-          });
+        // The key is free again before anyone hears the outcome: asking again starts anew.
+        const done = (): void => {
+          this.running--;
+          this.tasks.delete(key);
+          this.pump();
+        };
+        task().then(
+          (value) => {
+            done();
+            resolve(value);
+          },
+          (error: unknown) => {
+            done();
+            reject(error);
+          },
+        );
       };
     });
     promise.catch(() => {});
@@ -55,7 +64,8 @@ export class TaskQueue<T> {
     this.waiting.length = 0;
   }
 
-  private promote(key: string): void {
+  /** Move a queued task to the front (nothing when it runs already or is unknown). */
+  promote(key: string): void {
     const index = this.waiting.indexOf(key);
     if (index > 0) {
       this.waiting.splice(index, 1);

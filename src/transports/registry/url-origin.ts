@@ -51,6 +51,7 @@ export function urlOrigin(start: URL, options: UrlOriginOptions): BlobOrigin {
           agent: options.agentFor(url),
           stallTimeoutMs: options.stallTimeoutMs,
           signal,
+          rawBody: true,
         });
         const location = headerValue(response.headers, "location");
         if (REDIRECTS.has(response.status) && location && redirects < MAX_REDIRECTS) {

@@ -56,7 +56,7 @@ export interface SaveCall {
   jobs?: number;
 }
 
-/** Save registry images into a bundle, the way `ferry save` does. */
+/** Save registry images into a bundle, the way `ferry save` does (failures explained too). */
 export async function saveRefs(session: RegistrySession, call: SaveCall) {
   const sources = call.refs.map(
     (ref) => new RegistrySource(session, ref, { skipForeign: call.skipForeign ?? false }),
@@ -68,7 +68,9 @@ export async function saveRefs(session: RegistrySession, call: SaveCall) {
         platforms: call.platforms ?? [{ os: "linux", architecture: "amd64" }],
       })),
       { output: call.output, tool: "ferry test", ...(call.jobs ? { jobs: call.jobs } : {}) },
-    );
+    ).catch(async (error: unknown) => {
+      throw await session.explainFailure(error);
+    });
     return { report, sources };
   } finally {
     for (const source of sources) await source.close();
