@@ -1,58 +1,106 @@
-import { createHash } from "node:crypto";
 import { IntegrityError, SizeError } from "../errors.js";
 import { digestFromHex } from "../types/digest.js";
 import type { BlobReader, BlobWriter } from "../types/transport.js";
+import {
+  type BlobHasher,
+  type HashPool,
+  mainThreadHasher,
+  SLOT_BYTES,
+  sharedHashPool,
+  WORKER_MIN_BYTES,
+} from "./hash-pool.js";
 import type { ExpectedContent } from "./verifying-stream.js";
 
 /** 1 MiB reads: few syscalls, and each chunk stays in cache between read, hash and write. */
-export const PUMP_CHUNK = 1024 * 1024;
+export const PUMP_CHUNK = SLOT_BYTES;
+
+export interface PumpOptions {
+  /** Where blobs of WORKER_MIN_BYTES or more are hashed (default: the shared pool). */
+  pool?: HashPool;
+  onBytes?: (count: number) => void;
+}
+
+const ignore = (): void => {};
 
 /**
- * Copy one blob from a positional reader to a writer through three reused buffers: while chunk
- * i is hashed (main thread), chunk i+1 is read and chunk i-1 written (libuv pool). Memory is
- * 3 MiB per blob whatever its size, nothing is allocated per chunk, and the writer is finished
- * only when size and sha256 match — discarded otherwise.
+ * Copy one blob from a positional reader to a writer through a few reused slot buffers.
+ * Chunk i is hashed (on a worker thread, or on the main thread for a tiny blob) while the
+ * writer writes the same chunk and chunk i+1 is being read; a slot is refilled only when both
+ * its hash and its write are done. Memory is a few MiB per blob whatever its size, nothing is
+ * allocated per chunk, and the writer is finished only when size and sha256 match — discarded
+ * otherwise.
  */
 export async function pumpVerified(
   reader: BlobReader,
   writer: BlobWriter,
   expected: ExpectedContent,
   what: string,
-  onBytes?: (count: number) => void,
+  options: PumpOptions = {},
 ): Promise<void> {
   const size = expected.size;
-  const chunk = Math.max(1, Math.min(PUMP_CHUNK, size));
-  const ring = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
-  const hash = createHash("sha256");
-  let requested = 0;
-  let slot = 0;
-  const readNext = (): Promise<{ buffer: Buffer; length: number }> => {
-    const buffer = ring[slot % 3] as Buffer;
-    slot++;
-    const at = requested;
-    const length = Math.min(chunk, size - at);
-    requested += length;
-    return readFully(reader, buffer, length, at).then((n) => ({ buffer, length: n }));
-  };
+  let hasher: BlobHasher | undefined;
+  try {
+    if (size >= WORKER_MIN_BYTES) hasher = await (options.pool ?? sharedHashPool()).acquire(what);
+    hasher ??= mainThreadHasher(size);
+  } catch (error) {
+    await writer.discard().catch(ignore);
+    await reader.close().catch(ignore);
+    throw error;
+  }
+  const { buffers } = hasher;
+  const slots = buffers.length;
+  /** What each slot is still being used for (its hash and its write), undefined when free. */
+  const busy: Array<Promise<void> | undefined> = new Array(slots).fill(undefined);
   let writing: Promise<void> = Promise.resolve();
+  let requested = 0;
+  let nextSlot = 0;
+
+  interface Read {
+    slot: number;
+    length: number;
+    filled: Promise<number>;
+  }
+  const request = (): Read => {
+    const slot = nextSlot;
+    const buffer = buffers[slot] as Buffer;
+    const length = Math.min(buffer.length, size - requested);
+    const at = requested;
+    const previous = busy[slot];
+    const filled = (async () => {
+      if (previous) await previous;
+      return readFully(reader, buffer, length, at);
+    })();
+    filled.catch(ignore);
+    requested += length;
+    nextSlot = (nextSlot + 1) % slots;
+    return { slot, length, filled };
+  };
+
+  let next: Read | undefined;
   try {
     let done = 0;
-    let next = size > 0 ? readNext() : undefined;
+    next = size > 0 ? request() : undefined;
     while (next) {
-      const { buffer, length } = await next;
-      if (length === 0)
-        throw new SizeError(what, size, done, { details: { digest: expected.digest } });
-      done += length;
-      next = requested < size ? readNext() : undefined;
-      hash.update(buffer.subarray(0, length));
-      onBytes?.(length);
-      await writing;
-      writing = writer.write(buffer, length);
+      const { slot, length, filled } = next;
+      const count = await filled;
+      next = undefined;
+      if (count < length) {
+        throw new SizeError(what, size, done + count, { details: { digest: expected.digest } });
+      }
+      done += count;
+      if (requested < size) next = request();
+      const buffer = buffers[slot] as Buffer;
+      const hashed = hasher.update(slot, count);
+      writing = writing.then(() => writer.write(buffer, count));
+      const settled = hashed ? Promise.all([hashed, writing]).then(ignore) : writing;
+      settled.catch(ignore);
+      busy[slot] = settled;
+      options.onBytes?.(count);
     }
+    await Promise.all(busy);
     await writing;
-    if (done !== size)
-      throw new SizeError(what, size, done, { details: { digest: expected.digest } });
-    const found = digestFromHex(hash.digest("hex"));
+    const found = digestFromHex(await hasher.digest());
+    hasher.release();
     if (found !== expected.digest) {
       throw new IntegrityError(what, expected.digest, found, {
         details: { digest: expected.digest },
@@ -60,11 +108,15 @@ export async function pumpVerified(
     }
     await writer.finish();
   } catch (error) {
-    await writing.catch(() => {});
-    await writer.discard().catch(() => {});
+    // Nothing may still be reading into, hashing or writing from the slots when they go back.
+    await next?.filled.catch(ignore);
+    await Promise.allSettled(busy);
+    await writing.catch(ignore);
+    await writer.discard().catch(ignore);
     throw error;
   } finally {
-    await reader.close().catch(() => {});
+    hasher.release();
+    await reader.close().catch(ignore);
   }
 }
 

@@ -1,4 +1,5 @@
 import { Readable } from "node:stream";
+import { sharedHashPool, WORKER_MIN_BYTES } from "../digest/hash-pool.js";
 import { pumpVerified } from "../digest/verified-pump.js";
 import { VerifyingStream } from "../digest/verifying-stream.js";
 import { FerryError, isFerryError } from "../errors.js";
@@ -202,6 +203,31 @@ async function checkRequiredBlobs(sink: Sink, jobs: BlobJob[]): Promise<void> {
 }
 
 /**
+ * The order blobs are copied in. A sink that takes one blob at a time (a zip, a tar) gets them
+ * in plan order, which is the order they land in. Several at once: largest first, so the
+ * biggest layer (one sha256 that cannot be split) starts at once and the small ones fill the
+ * other lanes around it instead of leaving one core hashing alone at the end.
+ */
+function scheduleOrder(jobs: BlobJob[], limit: number): BlobJob[] {
+  if (limit <= 1) return jobs;
+  return [...jobs].sort((a, b) => b.descriptor.size - a.descriptor.size);
+}
+
+/** Start the hash worker threads (tens of milliseconds each) if the copy will use them. */
+async function warmHashers(sink: Sink, jobs: BlobJob[], limit: number): Promise<void> {
+  if (!sink.blobWriter) return;
+  let big = 0;
+  for (const job of jobs) {
+    if (big >= limit) break;
+    if (job.configBytes || !job.source.blobReader || job.descriptor.size < WORKER_MIN_BYTES) {
+      continue;
+    }
+    if (!(await sink.hasBlob(job.descriptor))) big++;
+  }
+  if (big > 0) sharedHashPool().warm(big);
+}
+
+/**
  * Copy planned images (each from its own source) to a sink: blobs (verified as they flow, bounded
  * concurrency, skipping what the sink has), then manifests, then commit. Any failure aborts
  * the sink, so nothing partial becomes visible.
@@ -246,9 +272,9 @@ export async function copyImages(
         await reader.close().catch(() => {});
         throw error;
       });
-      await pumpVerified(reader, writer, descriptor, what, (bytes) =>
-        emit({ type: "blob-progress", digest: descriptor.digest, bytes }),
-      );
+      await pumpVerified(reader, writer, descriptor, what, {
+        onBytes: (bytes) => emit({ type: "blob-progress", digest: descriptor.digest, bytes }),
+      });
       return "done";
     } catch (error) {
       if (isReportable(error, options)) {
@@ -318,11 +344,13 @@ export async function copyImages(
   };
 
   try {
-    await checkRequiredBlobs(sink, jobs);
-    await announcePrefetch(sink, jobs);
     const limit = Math.max(1, Math.min(options.jobs ?? 4, sink.maxConcurrentBlobs));
+    const scheduled = scheduleOrder(jobs, limit);
+    await checkRequiredBlobs(sink, jobs);
+    await warmHashers(sink, scheduled, limit);
+    await announcePrefetch(sink, scheduled);
     await runBounded(
-      jobs,
+      scheduled,
       limit,
       async (job) => {
         try {
@@ -336,6 +364,9 @@ export async function copyImages(
       () => fatal !== undefined,
     );
     if (result.problems.length > 0) {
+      // Reported in the images' order, whatever order the blobs were copied in.
+      const rank = new Map(jobs.map((job, at) => [job.descriptor.digest as string, at]));
+      result.problems.sort((a, b) => (rank.get(a.digest) ?? 0) - (rank.get(b.digest) ?? 0));
       await sink.abort();
       return result;
     }

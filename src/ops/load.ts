@@ -1,3 +1,5 @@
+import { stat } from "node:fs/promises";
+import { warmHashPool } from "../digest/hash-pool.js";
 import { type CopyEvent, copyImages } from "../engine/copy.js";
 import { planImage } from "../engine/plan.js";
 import { BundleReader } from "../transports/bundle/reader.js";
@@ -48,6 +50,13 @@ export interface LoadOptions {
  */
 export async function loadBundle(path: string, options: LoadOptions): Promise<LoadReport> {
   const started = Date.now();
+  // The hash threads start while the structure is checked (a large bundle only).
+  warmHashPool(
+    await stat(path).then(
+      (info) => info.size,
+      () => 0,
+    ),
+  );
   const reader = await BundleReader.open(path, { trust: options.trust ?? [] });
   try {
     const manifest = reader.manifest;

@@ -1,3 +1,5 @@
+import { stat } from "node:fs/promises";
+import { warmHashPool } from "../digest/hash-pool.js";
 import { VerifyingStream } from "../digest/verifying-stream.js";
 import { type CopyEvent, copyImages } from "../engine/copy.js";
 import { type ImagePlan, planImage } from "../engine/plan.js";
@@ -74,6 +76,13 @@ export async function verifyBundle(
       ...{ problems: split.problems, split, seconds: (Date.now() - started) / 1000 },
     };
   }
+  // The hash threads start while the structure is checked (a large bundle only).
+  warmHashPool(
+    await stat(path).then(
+      (info) => info.size,
+      () => 0,
+    ),
+  );
   const reader = await BundleReader.open(path, {
     collectProblems: true,
     trust: options.trust ?? [],

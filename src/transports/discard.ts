@@ -1,11 +1,13 @@
 import type { Readable } from "node:stream";
+import { sharedHashPool } from "../digest/hash-pool.js";
 import type { Descriptor } from "../types/descriptor.js";
 import type { BlobWriter, ImageRecord, Sink } from "../types/transport.js";
 
 /** A sink that reads every byte and keeps none: the engine's verification is the point. */
 export class DiscardSink implements Sink {
   readonly label = "verification";
-  readonly maxConcurrentBlobs = 2;
+  /** One blob per hash worker (one per core): verification is hashing and nothing else. */
+  readonly maxConcurrentBlobs = Math.max(2, sharedHashPool().size);
 
   async hasBlob(_descriptor: Descriptor): Promise<boolean> {
     return false;

@@ -1,4 +1,4 @@
-import { link, mkdir, open, rename, rm, unlink } from "node:fs/promises";
+import { type FileHandle, link, mkdir, open, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { FerryError, fromSystemError } from "../../errors.js";
@@ -8,6 +8,51 @@ import type { ImageIndex } from "../../types/manifest.js";
 import type { BlobWriter, ImageRecord, Sink } from "../../types/transport.js";
 import { upsertRef } from "./index-file.js";
 import type { Store } from "./store.js";
+
+/**
+ * Start writeback of a blob being written every this many bytes. Measured on the 1 GiB
+ * benchmark (2 cores, ext4): 64 MiB took load from 1.65 s to 1.51 s (medians of 6); 16 MiB
+ * was no better and costs more syncs.
+ */
+const SYNC_AHEAD_BYTES = 64 * 1024 * 1024;
+
+const WRITE_PIECE = Number(process.env.FERRY_XPIECE_MIB ?? "1") * 1024 * 1024;
+
+/** Background fdatasyncs of finished staged files running at once, and waiting at most. */
+const SYNCS_AT_ONCE = 2;
+const SYNCS_QUEUED = 32;
+
+/** Runs at most `limit` tasks at once, in order. */
+class Limiter {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly watchers: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  /** Tasks running or waiting to run. */
+  get queued(): number {
+    return this.running + this.waiting.length;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((go) => this.waiting.push(go));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+      for (const watcher of this.watchers.splice(0)) watcher();
+    }
+  }
+
+  /** Resolves when some task ends. */
+  oneDone(): Promise<void> {
+    return new Promise((resolve) => this.watchers.push(resolve));
+  }
+}
 
 /** A name that moved: `ref` pointed at `from` and now points at `to`. */
 export interface TagChange {
@@ -43,6 +88,9 @@ export class StoreSink implements Sink {
   private stagingDir: Promise<string> | undefined;
   private readonly staged = new Map<string, Descriptor>();
   private readonly records: ImageRecord[] = [];
+  /** Staged files still being made durable (fdatasync, close, rename). */
+  private readonly syncing: Array<Promise<void>> = [];
+  private readonly durability = new Limiter(SYNCS_AT_ONCE);
 
   constructor(
     private readonly store: Store,
@@ -67,20 +115,17 @@ export class StoreSink implements Sink {
   async putBlob(descriptor: Descriptor, stream: Readable): Promise<void> {
     const target = await this.stagedPath(descriptor);
     const partial = `${target}.partial`;
-    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    const where = this.store.blobFile(descriptor.digest);
+    let handle: FileHandle | undefined;
     try {
       handle = await open(partial, "w", 0o644);
       for await (const chunk of stream) await handle.write(chunk as Buffer);
-      await handle.datasync();
-      await handle.close();
-      handle = undefined;
-      await rename(partial, target);
     } catch (error) {
       await handle?.close().catch(() => {});
       await rm(partial, { force: true }).catch(() => {});
-      throw fromSystemError(error, this.store.blobFile(descriptor.digest), "writing");
+      throw fromSystemError(error, where, "writing");
     }
-    this.staged.set(descriptor.digest, descriptor);
+    await this.makeDurable(descriptor, handle, partial, target);
   }
 
   /** The same staging as putBlob, fed by the engine's verified pump. */
@@ -88,60 +133,115 @@ export class StoreSink implements Sink {
     const target = await this.stagedPath(descriptor);
     const partial = `${target}.partial`;
     const where = this.store.blobFile(descriptor.digest);
-    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    let file: FileHandle;
     try {
-      handle = await open(partial, "w", 0o644);
+      file = await open(partial, "w", 0o644);
     } catch (error) {
       throw fromSystemError(error, where, "writing");
     }
     let position = 0;
-    const file = handle;
+    // Writeback is started every SYNC_AHEAD_BYTES (one fdatasync at a time, not waited for),
+    // so the disk works while later chunks are hashed and the sync at commit has little left.
+    let unsynced = 0;
+    let ahead: Promise<void> | undefined;
+    let aheadError: unknown;
+    const syncAhead = () => {
+      unsynced = 0;
+      ahead = file.datasync().then(
+        () => {
+          ahead = undefined;
+        },
+        (error: unknown) => {
+          aheadError ??= error;
+          ahead = undefined;
+        },
+      );
+    };
     return {
       write: async (buffer, length) => {
         try {
+          if (aheadError) throw aheadError;
           let written = 0;
           while (written < length) {
-            const { bytesWritten } = await file.write(buffer, written, length - written, position);
+            const piece = Math.min(length - written, WRITE_PIECE);
+            const { bytesWritten } = await file.write(buffer, written, piece, position);
             written += bytesWritten;
             position += bytesWritten;
           }
         } catch (error) {
           throw fromSystemError(error, where, "writing");
         }
+        unsynced += length;
+        if (unsynced >= SYNC_AHEAD_BYTES && !ahead) syncAhead();
       },
       finish: async () => {
-        try {
-          await file.datasync();
-          await file.close();
-          await rename(partial, target);
-        } catch (error) {
+        await ahead;
+        if (aheadError) {
           await file.close().catch(() => {});
           await rm(partial, { force: true }).catch(() => {});
-          throw fromSystemError(error, where, "writing");
+          throw fromSystemError(aheadError, where, "writing");
         }
-        this.staged.set(descriptor.digest, descriptor);
+        await this.makeDurable(descriptor, file, partial, target);
       },
       discard: async () => {
+        await ahead;
         await file.close().catch(() => {});
         await rm(partial, { force: true }).catch(() => {});
       },
     };
   }
 
+  /**
+   * A staged blob whose bytes were all written (and, from the pump, verified): fdatasync,
+   * close and rename it to its staged name in the background, so the next blob does not wait
+   * for the disk. `commit()` waits for every one of these before anything is published, and
+   * fails if any failed. At most SYNCS_AT_ONCE run at once (the rest wait here, not in the
+   * libuv pool, where they would hold up reads and writes); past SYNCS_QUEUED waiting, the
+   * writer waits too, so open files stay bounded.
+   */
+  private async makeDurable(
+    descriptor: Descriptor,
+    file: FileHandle,
+    from: string,
+    to: string,
+  ): Promise<void> {
+    while (this.durability.queued >= SYNCS_QUEUED) await this.durability.oneDone();
+    const where = this.store.blobFile(descriptor.digest);
+    const durable = this.durability.run(async () => {
+      try {
+        await file.datasync();
+        await file.close();
+        if (from !== to) await rename(from, to);
+      } catch (error) {
+        await file.close().catch(() => {});
+        await rm(from, { force: true }).catch(() => {});
+        throw fromSystemError(error, where, "writing");
+      }
+    });
+    durable.catch(() => {});
+    this.syncing.push(durable);
+    this.staged.set(descriptor.digest, descriptor);
+  }
+
+  /** Wait until every staged file is on disk; the first failure, if any, is thrown. */
+  private async settleStaged(): Promise<void> {
+    const all = this.syncing.splice(0);
+    const results = await Promise.allSettled(all);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
   async putManifest(descriptor: Descriptor, bytes: Buffer): Promise<void> {
     const target = await this.stagedPath(descriptor);
+    let handle: FileHandle | undefined;
     try {
-      const handle = await open(target, "w", 0o644);
-      try {
-        await handle.writeFile(bytes);
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
+      handle = await open(target, "w", 0o644);
+      await handle.writeFile(bytes);
     } catch (error) {
+      await handle?.close().catch(() => {});
       throw fromSystemError(error, this.store.blobFile(descriptor.digest), "writing");
     }
-    this.staged.set(descriptor.digest, descriptor);
+    await this.makeDurable(descriptor, handle, target, target);
   }
 
   addImage(record: ImageRecord): void {
@@ -199,6 +299,9 @@ export class StoreSink implements Sink {
   }
 
   async commit(): Promise<void> {
+    // Every staged blob durable before any of them is linked into blobs/ (outside the lock:
+    // other loads need not wait for this one's disk).
+    await this.settleStaged();
     await this.store.withLock("loading images", async () => {
       try {
         await this.publishAndName();
@@ -253,6 +356,7 @@ export class StoreSink implements Sink {
   }
 
   private async cleanUp(): Promise<void> {
+    await Promise.allSettled(this.syncing.splice(0));
     const dir = await this.stagingDir?.catch(() => undefined);
     if (dir) await this.store.removeStagingDir(dir);
     this.stagingDir = undefined;
