@@ -40,7 +40,9 @@ export async function pumpVerified(
   const size = expected.size;
   let hasher: BlobHasher | undefined;
   try {
-    if (size >= WORKER_MIN_BYTES) hasher = await (options.pool ?? sharedHashPool()).acquire(what);
+    if (size >= WORKER_MIN_BYTES && !reader.followsDownload) {
+      hasher = await (options.pool ?? sharedHashPool()).acquire(what);
+    }
     hasher ??= mainThreadHasher(size);
   } catch (error) {
     await writer.discard().catch(ignore);

@@ -123,6 +123,7 @@ export class LiveDownload {
     }
     const size = this.descriptor.size;
     return {
+      followsDownload: true,
       read: async (buffer, offset, length, position) => {
         while (true) {
           if (this.error !== undefined) throw this.error;
