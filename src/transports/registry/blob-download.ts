@@ -109,13 +109,7 @@ async function receiveFilled(
   }
   ended = true;
   await writing;
-  if (partial.length < descriptor.size) {
-    throw new RegistryError(
-      "ENETWORK",
-      `${what}: the connection ended after ${partial.length} of ${descriptor.size} bytes`,
-      { transient: true },
-    );
-  }
+  failIfShort(what, partial.length, descriptor.size);
   return received;
 }
 
@@ -176,14 +170,19 @@ async function receive(
   }
   flush();
   await writing;
-  if (partial.length < descriptor.size) {
+  failIfShort(what, partial.length, descriptor.size);
+  return received;
+}
+
+/** The body ended: fewer bytes than the blob has is a cut connection (retried, resumed). */
+function failIfShort(what: string, have: number, size: number): void {
+  if (have < size) {
     throw new RegistryError(
       "ENETWORK",
-      `${what}: the connection ended after ${partial.length} of ${descriptor.size} bytes`,
+      `${what}: the connection ended after ${have} of ${size} bytes`,
       { transient: true },
     );
   }
-  return received;
 }
 
 /** Check a response's status and headers against where the partial stands. */
