@@ -7,7 +7,7 @@ import { FerryError } from "../errors.js";
  * Bytes per ring slot: the pump reads, hashes and writes 1 MiB at a time. (2 MiB writes cost
  * three times the system time of 1 MiB ones on the benchmark machine, and load got slower.)
  */
-export const SLOT_BYTES = Number(process.env.FERRY_XSLOT_MIB ?? "1") * 1024 * 1024;
+export const SLOT_BYTES = 1024 * 1024;
 /** Slots per ring: one being read, up to three being hashed and written behind it. */
 export const RING_SLOTS = 4;
 /** Blobs smaller than this are hashed on the main thread: a worker round trip costs more. */

@@ -16,8 +16,6 @@ import type { Store } from "./store.js";
  */
 const SYNC_AHEAD_BYTES = 64 * 1024 * 1024;
 
-const WRITE_PIECE = Number(process.env.FERRY_XPIECE_MIB ?? "1") * 1024 * 1024;
-
 /** Background fdatasyncs of finished staged files running at once, and waiting at most. */
 const SYNCS_AT_ONCE = 2;
 const SYNCS_QUEUED = 32;
@@ -163,8 +161,7 @@ export class StoreSink implements Sink {
           if (aheadError) throw aheadError;
           let written = 0;
           while (written < length) {
-            const piece = Math.min(length - written, WRITE_PIECE);
-            const { bytesWritten } = await file.write(buffer, written, piece, position);
+            const { bytesWritten } = await file.write(buffer, written, length - written, position);
             written += bytesWritten;
             position += bytesWritten;
           }
