@@ -123,14 +123,24 @@ function counting(source: Source): { source: Source; streamed: string[]; positio
 }
 
 /** The shared suite every sink runs. */
+/** Run a test on the fixture source in a fresh temp dir; both are cleaned up after. */
+async function withFixture(test: (dir: string, source: LayoutSource) => Promise<void>) {
+  const tmp = tempDir();
+  try {
+    const source = await fixture(tmp.dir);
+    await test(tmp.dir, source);
+    await source.close();
+  } finally {
+    tmp.cleanup();
+  }
+}
+
 export function sinkConformance(name: string, factory: SinkFactory): void {
   describe(`${name} (sink conformance)`, () => {
     it("round-trips images: same roots, every blob byte-identical", async () => {
-      const tmp = tempDir();
-      try {
-        const source = await fixture(tmp.dir);
+      await withFixture(async (dir, source) => {
         const plans = await plansOf(source);
-        const target = await factory.create(tmp.dir, 0);
+        const target = await factory.create(dir, 0);
         const result = await copyImages(target.sink, plans);
         expect(result.committed).toBe(true);
         const back = await target.readBack();
@@ -143,28 +153,20 @@ export function sinkConformance(name: string, factory: SinkFactory): void {
             expect(await hashBlob(back, blob.descriptor)).toBe(blob.descriptor.digest);
         }
         await back.close();
-        await source.close();
-      } finally {
-        tmp.cleanup();
-      }
+      });
     });
 
     it("skips blobs it already has: shared layers once, a second copy re-puts nothing", async () => {
-      const tmp = tempDir();
-      try {
-        const source = await fixture(tmp.dir);
+      await withFixture(async (dir, source) => {
         const plans = await plansOf(source);
         const distinct = new Set(plans.flatMap((p) => p.blobs.map((b) => b.descriptor.digest)));
-        const first = await factory.create(tmp.dir, 0);
+        const first = await factory.create(dir, 0);
         const result = await copyImages(first.sink, plans);
         expect(result.blobsCopied + result.blobsSkipped).toBe(distinct.size);
-        const second = await factory.create(tmp.dir, 1);
+        const second = await factory.create(dir, 1);
         const again = await copyImages(second.sink, plans);
         expect(again.committed).toBe(true);
-        await source.close();
-      } finally {
-        tmp.cleanup();
-      }
+      });
     });
 
     const corruptions = [
@@ -173,17 +175,15 @@ export function sinkConformance(name: string, factory: SinkFactory): void {
     ] as const;
     for (const [how, corrupt] of corruptions) {
       it(`a corrupt blob (${how}) fails with EINTEGRITY naming it, and leaves nothing behind`, async () => {
-        const tmp = tempDir();
-        try {
-          const source = await fixture(tmp.dir);
+        await withFixture(async (dir, source) => {
           const plans = await plansOf(source);
           const victim = plans[0]?.blobs.find((b) => b.descriptor.size > 1000)?.descriptor
             .digest as string;
           const bad = corrupt(source, victim);
           const badPlans = plans.map((p) => ({ ...p, source: bad }));
-          const visible = await factory.prepare(tmp.dir);
+          const visible = await factory.prepare(dir);
           const before = fingerprint(visible);
-          const target = await factory.create(tmp.dir, 0);
+          const target = await factory.create(dir, 0);
           const positional = corrupt === corruptingPositional;
           if (positional && !target.sink.blobWriter) {
             await target.sink.abort();
@@ -197,20 +197,15 @@ export function sinkConformance(name: string, factory: SinkFactory): void {
           expect(isFerryError(error) && error.code).toBe("EINTEGRITY");
           expect((error as Error).message).toContain(victim);
           expect(fingerprint(visible)).toEqual(before);
-          await source.close();
-        } finally {
-          tmp.cleanup();
-        }
+        });
       });
     }
 
     it("takes the verified pump where the source reads positionally and the sink offers a writer", async () => {
-      const tmp = tempDir();
-      try {
-        const source = await fixture(tmp.dir);
+      await withFixture(async (dir, source) => {
         const seen = counting(source);
         const plans = (await plansOf(source)).map((p) => ({ ...p, source: seen.source }));
-        const target = await factory.create(tmp.dir, 0);
+        const target = await factory.create(dir, 0);
         const result = await copyImages(target.sink, plans);
         expect(result.committed).toBe(true);
         const layers = new Set(
@@ -228,20 +223,15 @@ export function sinkConformance(name: string, factory: SinkFactory): void {
             expect(await hashBlob(back, blob.descriptor)).toBe(blob.descriptor.digest);
         }
         await back.close();
-        await source.close();
-      } finally {
-        tmp.cleanup();
-      }
+      });
     });
 
     it("abort after a blob written through the sink's blob writer leaves nothing visible", async () => {
-      const tmp = tempDir();
-      try {
-        const source = await fixture(tmp.dir);
+      await withFixture(async (dir, source) => {
         const plans = await plansOf(source);
-        const visible = await factory.prepare(tmp.dir);
+        const visible = await factory.prepare(dir);
         const before = fingerprint(visible);
-        const target = await factory.create(tmp.dir, 0);
+        const target = await factory.create(dir, 0);
         if (target.sink.blobWriter) {
           const blob = plans[0]?.blobs.find((b) => b.descriptor.size > 1000)
             ?.descriptor as Descriptor;
@@ -252,28 +242,20 @@ export function sinkConformance(name: string, factory: SinkFactory): void {
         }
         await target.sink.abort();
         expect(fingerprint(visible)).toEqual(before);
-        await source.close();
-      } finally {
-        tmp.cleanup();
-      }
+      });
     });
 
     it("abort after some blobs leaves nothing visible", async () => {
-      const tmp = tempDir();
-      try {
-        const source = await fixture(tmp.dir);
+      await withFixture(async (dir, source) => {
         const plans = await plansOf(source);
-        const visible = await factory.prepare(tmp.dir);
+        const visible = await factory.prepare(dir);
         const before = fingerprint(visible);
-        const target = await factory.create(tmp.dir, 0);
+        const target = await factory.create(dir, 0);
         const blob = plans[0]?.blobs[0]?.descriptor as Descriptor;
         await target.sink.putBlob(blob, Readable.from([await readAll(source, blob)]));
         await target.sink.abort();
         expect(fingerprint(visible)).toEqual(before);
-        await source.close();
-      } finally {
-        tmp.cleanup();
-      }
+      });
     });
   });
 }
