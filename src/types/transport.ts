@@ -68,11 +68,29 @@ export interface BlobReader {
    * thread.
    */
   readonly followsDownload?: boolean;
+  /**
+   * The engine tells a reader where its bytes are being written (a writer with a `location`):
+   * a download can then keep track of them there instead of keeping a copy of its own.
+   */
+  landsAt?(location: BlobLocation): void;
+  /** The first `bytes` bytes read are written at the location given to `landsAt`. */
+  landed?(bytes: number): void;
   close(): Promise<void>;
+}
+
+/** Where a writer puts a blob's bytes: in `file`, contiguous from byte `offset`. */
+export interface BlobLocation {
+  file: string;
+  offset: number;
 }
 
 /** Writes one blob in order; `finish` keeps it (called only after the engine verified it). */
 export interface BlobWriter {
+  /**
+   * Where the bytes written so far can be read back while the blob is being written, when the
+   * sink can say (a single-file bundle: its temp file, at the entry's data offset).
+   */
+  readonly location?: BlobLocation;
   write(buffer: Buffer, length: number): Promise<void>;
   finish(): Promise<void>;
   discard(): Promise<void>;
@@ -82,7 +100,7 @@ export interface Sink {
   readonly label: string;
   /** A writer for one blob, for the engine's buffer-reusing copy (optional). */
   blobWriter?(descriptor: Descriptor): Promise<BlobWriter>;
-  /** How many blobs the sink accepts at once (a zip writer takes one). */
+  /** How many blobs the sink accepts at once (split bundle volumes and tars take one). */
   readonly maxConcurrentBlobs: number;
   hasBlob(descriptor: Descriptor): Promise<boolean>;
   /**

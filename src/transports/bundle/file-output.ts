@@ -12,8 +12,13 @@ import type { ZipFinished, ZipOutput } from "./zip-writer.js";
  */
 const SYNC_AHEAD_BYTES = 64 * 1024 * 1024;
 
-/** One file, written under a temp name beside the target and renamed by `commit()`. */
+/**
+ * One file, written under a temp name beside the target and renamed by `commit()`. Writes go
+ * where they are told, several at once (`positional`): the zip writer writes concurrent
+ * entries into their reserved regions.
+ */
 export class FileOutput implements ZipOutput {
+  readonly positional = true;
   private closed = false;
   private unsynced = 0;
   /** The writeback started in the background, if one is running. */

@@ -18,7 +18,7 @@ import type { ImageIndex } from "../../types/manifest.js";
 import { MediaType } from "../../types/media-types.js";
 import type { PartsManifest } from "../../types/parts.js";
 import { formatPlatform } from "../../types/platform.js";
-import type { BlobWriter, ImageRecord, Sink } from "../../types/transport.js";
+import type { BlobLocation, BlobWriter, ImageRecord, Sink } from "../../types/transport.js";
 import { blobPath, OCI_LAYOUT_FILE } from "../layout/index-file.js";
 import type { SplitOptions } from "./split-writer.js";
 import { ZipWriter } from "./zip-writer.js";
@@ -31,6 +31,11 @@ export interface BundleSinkOptions {
   /** `ferry <version>`. */
   tool: string;
   created?: Date;
+  /**
+   * Called before an unfinished bundle is removed: a registry session that downloaded straight
+   * into it copies what it has into its cache (`RegistrySession.salvage`).
+   */
+  beforeAbort?: () => Promise<void>;
   /** Blobs the images need that this bundle leaves out (a delta), with what it is based on. */
   delta?: {
     base: NonNullable<BundleManifest["base"]>;
@@ -46,18 +51,32 @@ export interface WrittenBundle {
   bytes: number;
   /** The `.parts` written, when the bundle was split. */
   parts?: PartsManifest;
+  /**
+   * Where each blob written as an entry (blobs and manifests) lies in the finished bundle:
+   * `path`, from the entry's data offset. Single-file bundles only.
+   */
+  locations?: Map<string, BlobLocation>;
 }
+
+/**
+ * Blobs a single-file bundle takes at once (each entry written into its own reserved region,
+ * e.g. several registry downloads streamed in as they arrive). The engine's --jobs caps it.
+ */
+const CONCURRENT_BLOBS = 8;
 
 /**
  * Writes bundle format v1: a zip (STORED entries) holding an OCI image layout, ferry.json (the
  * root of trust: every blob's size and integrity) and SHA256SUMS. Blobs shared between images
- * are written once. The file appears under its name only when complete.
+ * are written once. The file appears under its name only when complete. A single-file bundle
+ * takes several blobs at once (concurrent zip entries); split volumes take one at a time.
  */
 export class BundleSink implements Sink {
   readonly label: string;
-  readonly maxConcurrentBlobs = 1;
+  readonly maxConcurrentBlobs: number;
   written: WrittenBundle | undefined;
   private readonly blobs = new Map<string, BundleBlob>();
+  /** Data offset of each blob entry written (single-file bundles only). */
+  private readonly dataOffsets = new Map<string, number>();
   private readonly records: ImageRecord[] = [];
   private readonly created: Date;
 
@@ -66,6 +85,7 @@ export class BundleSink implements Sink {
     private readonly options: BundleSinkOptions,
   ) {
     this.label = `bundle ${zip.target}`;
+    this.maxConcurrentBlobs = zip.concurrentEntries ? CONCURRENT_BLOBS : 1;
     this.created = options.created ?? new Date();
   }
 
@@ -92,7 +112,9 @@ export class BundleSink implements Sink {
     return this.blobs.has(descriptor.digest) || (this.options.delta?.has(descriptor) ?? false);
   }
 
-  private remember(descriptor: Descriptor): void {
+  /** A blob entry is complete, its data at `dataOffset` in the archive. */
+  private remember(descriptor: Descriptor, dataOffset: number): void {
+    if (this.zip.tempPath !== undefined) this.dataOffsets.set(descriptor.digest, dataOffset);
     this.blobs.set(descriptor.digest, {
       digest: descriptor.digest,
       size: descriptor.size,
@@ -102,30 +124,35 @@ export class BundleSink implements Sink {
   }
 
   async putBlob(descriptor: Descriptor, stream: Readable): Promise<void> {
-    await this.zip.addStream(blobPath(descriptor.digest), descriptor.size, stream);
-    this.remember(descriptor);
+    this.remember(
+      descriptor,
+      await this.zip.addStream(blobPath(descriptor.digest), descriptor.size, stream),
+    );
   }
 
   /**
    * The same entry as putBlob, written by the engine's verified pump (reused buffers, no
    * stream). The entry is recorded only by `finish`, which the pump calls after the size and
    * sha256 matched; `discard` leaves the archive to be aborted (the engine aborts the sink).
+   * In a single-file bundle the writer names where its bytes go (`location`: the temp file,
+   * at the entry's data offset), readable there as they are written.
    */
   async blobWriter(descriptor: Descriptor): Promise<BlobWriter> {
     const entry = await this.zip.beginEntry(blobPath(descriptor.digest), descriptor.size);
+    const file = this.zip.tempPath;
     return {
+      ...(file !== undefined ? { location: { file, offset: entry.dataOffset } } : {}),
       write: (buffer, length) => entry.write(buffer, length),
       finish: async () => {
         await entry.finish();
-        this.remember(descriptor);
+        this.remember(descriptor, entry.dataOffset);
       },
       discard: () => entry.discard(),
     };
   }
 
   async putManifest(descriptor: Descriptor, bytes: Buffer): Promise<void> {
-    await this.zip.addBytes(blobPath(descriptor.digest), bytes);
-    this.remember(descriptor);
+    this.remember(descriptor, await this.zip.addBytes(blobPath(descriptor.digest), bytes));
   }
 
   addImage(record: ImageRecord): void {
@@ -222,12 +249,22 @@ export class BundleSink implements Sink {
         : []),
     ];
     await this.zip.addBytes(BundleFile.Checksums, Buffer.from(`${sums.join("\n")}\n`));
+    const singleFile = this.zip.tempPath !== undefined;
     const finished = await this.zip.finish({ bundleId: manifest.id });
     this.written = { path: this.zip.target, manifest, bytes: finished.size };
     if (finished.parts) this.written.parts = finished.parts;
+    if (singleFile) this.written.locations = this.finalLocations();
+  }
+
+  /** Each blob entry's data in the finished bundle: the target file, same offsets. */
+  private finalLocations(): Map<string, BlobLocation> {
+    const file = this.zip.target;
+    return new Map([...this.dataOffsets].map(([digest, offset]) => [digest, { file, offset }]));
   }
 
   async abort(): Promise<void> {
+    // Whoever wrote straight into the bundle copies its bytes out before the file goes.
+    await this.options.beforeAbort?.().catch(() => {});
     await this.zip.abort();
   }
 }

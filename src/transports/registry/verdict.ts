@@ -42,6 +42,7 @@ export function withVerdicts(sink: Sink, onVerified: (descriptor: Descriptor) =>
     wrapped.blobWriter = async (descriptor: Descriptor): Promise<BlobWriter> => {
       const writer = await open(descriptor);
       return {
+        ...(writer.location ? { location: writer.location } : {}),
         write: (buffer, length) => writer.write(buffer, length),
         finish: () => {
           onVerified(descriptor);

@@ -1,11 +1,17 @@
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { crc32 } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
-import { FileRandomAccess } from "../../../src/transports/bundle/random-access.js";
+import { FileOutput } from "../../../src/transports/bundle/file-output.js";
+import { FileRandomAccess, readAt } from "../../../src/transports/bundle/random-access.js";
 import { indexZip } from "../../../src/transports/bundle/zip-index.js";
-import { ZipWriter } from "../../../src/transports/bundle/zip-writer.js";
+import {
+  type ZipEntryWriter,
+  type ZipOutput,
+  ZipWriter,
+} from "../../../src/transports/bundle/zip-writer.js";
 import { run, tempDir } from "../../helpers/cli.js";
 import { checkHeaders } from "./zip-headers.js";
 
@@ -187,9 +193,12 @@ describe("ZipWriter entry writer (beginEntry)", () => {
     expect(filesNamed(tmp.dir, "long-entry.zip")).toEqual([]);
   });
 
-  it("one entry at a time and one write at a time; a discarded entry leaves the archive to be aborted", async () => {
+  it("split volumes: one entry at a time and one write at a time; a discarded entry leaves the archive to be aborted", async () => {
     const file = path.join(tmp.dir, "order.zip");
-    const zip = await ZipWriter.create(file);
+    // Split volumes take one entry at a time (a single file takes several: see below).
+    const zip = await ZipWriter.create(file, new Date(), { split: { partSize: 3 * MiB } });
+    expect(zip.concurrentEntries).toBe(false);
+    expect(zip.tempPath).toBeUndefined();
     const entry = await zip.beginEntry("a", 2 * MiB);
     await expect(zip.beginEntry("b", 1)).rejects.toMatchObject({ code: "EINTERNAL" });
     await expect(zip.addBytes("b", Buffer.alloc(1))).rejects.toMatchObject({ code: "EINTERNAL" });
@@ -206,5 +215,176 @@ describe("ZipWriter entry writer (beginEntry)", () => {
     await expect(zip.beginEntry("c", 1)).rejects.toThrow(/dropped was discarded/);
     await zip.abort();
     expect(filesNamed(tmp.dir, "order.zip")).toEqual([]);
+  });
+});
+
+/**
+ * The same output as FileOutput but not declared positional: the writer takes one entry at a
+ * time, as it does for split volumes. For comparing the two modes byte for byte.
+ */
+async function sequentialFileOutput(target: string): Promise<ZipOutput> {
+  const file = await FileOutput.create(target);
+  return {
+    target,
+    write: (buffer, position) => file.write(buffer, position),
+    settle: () => {},
+    commit: (size) => file.commit(size),
+    abort: () => file.abort(),
+  };
+}
+
+/** An entry written from its own reused buffer, `chunk` bytes per write. */
+interface ChunkedEntry {
+  name: string;
+  content: Buffer;
+  entry: ZipEntryWriter;
+  buffer: Buffer;
+  at: number;
+}
+
+async function openChunked(
+  zip: ZipWriter,
+  name: string,
+  content: Buffer,
+  chunk: number,
+): Promise<ChunkedEntry> {
+  const entry = await zip.beginEntry(name, content.length);
+  return { name, content, entry, buffer: Buffer.alloc(chunk), at: 0 };
+}
+
+/** Write the next chunk of `e`, then scribble over its buffer (the caller-buffer rule). */
+async function writeNextChunk(e: ChunkedEntry): Promise<void> {
+  const length = e.content.copy(e.buffer, 0, e.at, e.at + e.buffer.length);
+  e.at += length;
+  await e.entry.write(e.buffer, length);
+  e.buffer.fill(0x5a);
+}
+
+/** Round robin: one chunk of every unfinished entry per round, all in flight at once. */
+async function writeRoundRobin(entries: ChunkedEntry[]): Promise<void> {
+  for (;;) {
+    const pending = entries.filter((e) => e.at < e.content.length);
+    if (pending.length === 0) return;
+    await Promise.all(pending.map(writeNextChunk));
+  }
+}
+
+describe("ZipWriter concurrent entries (single file)", () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+  const when = new Date("2026-02-03T04:05:06Z");
+  const sha = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+
+  it("entries written round robin: unzip, Python and ferry's reader agree, listed by offset, bytes as a sequential writer's", async () => {
+    const file = path.join(tmp.dir, "concurrent.zip");
+    const zip = await ZipWriter.create(file, when);
+    expect(zip.concurrentEntries).toBe(true);
+    expect(zip.tempPath).toMatch(/concurrent\.zip\..*\.tmp$/);
+    const contents = new Map<string, Buffer>([
+      ["first", Buffer.from("first entry")],
+      ["a-big", randomBytes(MiB + MiB / 2 + 7)],
+      ["b-mid", randomBytes(300 * 1024 + 1)],
+      ["c-tiny", randomBytes(10)],
+      ["middle", Buffer.from("added while three entries are open")],
+      ["d-empty", Buffer.alloc(0)],
+      ["last", randomBytes(400 * 1024)],
+    ]);
+    const content = (name: string) => contents.get(name) as Buffer;
+    expect(await zip.addBytes("first", content("first"))).toBe(30 + "first".length);
+    const open = [
+      await openChunked(zip, "a-big", content("a-big"), 256 * 1024),
+      await openChunked(zip, "b-mid", content("b-mid"), 64 * 1024),
+      await openChunked(zip, "c-tiny", content("c-tiny"), 3),
+    ];
+    // Each entry's data is contiguous right after its local header, regions back to back.
+    expect(open.map((e) => e.entry.dataOffset)).toEqual([
+      30 + "first".length + 11 + 30 + "a-big".length,
+      30 + "first".length + 11 + 30 + 5 + MiB + MiB / 2 + 7 + 30 + "b-mid".length,
+      30 + "first".length + 11 + 30 + 5 + MiB + MiB / 2 + 7 + 30 + 5 + 300 * 1024 + 1 + 36,
+    ]);
+    await Promise.all([writeRoundRobin(open), zip.addBytes("middle", content("middle"))]);
+    const empty = await zip.beginEntry("d-empty", 0);
+    // Finished in another order than they were begun.
+    await empty.finish();
+    for (const e of [...open].reverse()) await e.entry.finish();
+    await zip.addBytes("last", content("last"));
+    await zip.finish();
+
+    expect(run("unzip", ["-tq", file]).code).toBe(0);
+    const py = run("python3", ["-c", pythonDigests, file]);
+    expect(py.code, py.stderr).toBe(0);
+    expect(py.stdout.trim().split("\n")).toEqual(
+      [...contents].map(([name, bytes]) => `${name} ${bytes.length} ${sha(bytes)}`),
+    );
+    const report = await checkHeaders(file);
+    expect(report.problems).toEqual([]);
+    expect(report.headers.map((h) => h.name.toString("utf8"))).toEqual([...contents.keys()]);
+    const offsets = report.headers.map(
+      (h) => report.entries.get(h.name.toString("utf8"))?.localHeaderOffset,
+    );
+    expect(offsets).toEqual([...(offsets as number[])].sort((x, y) => x - y));
+    const source = await FileRandomAccess.open(file);
+    try {
+      for (const [name, bytes] of contents) {
+        const entry = report.entries.get(name);
+        expect(entry?.crc32).toBe(crc32(bytes));
+        const data = await readAt(source, entry?.dataStart ?? -1, bytes.length);
+        expect(data.equals(bytes), name).toBe(true);
+      }
+    } finally {
+      await source.close();
+    }
+
+    // A sequential writer given the same entries in the same order writes the same bytes.
+    const again = path.join(tmp.dir, "sequential.zip");
+    const sequential = ZipWriter.onOutput(await sequentialFileOutput(again), when);
+    expect(sequential.concurrentEntries).toBe(false);
+    for (const [name, bytes] of contents) await writeReused(sequential, name, bytes, 64 * 1024);
+    await sequential.finish();
+    expect(readFileSync(again).equals(readFileSync(file))).toBe(true);
+  });
+
+  it("finish refuses while an entry is open, and works once it is finished", async () => {
+    const file = path.join(tmp.dir, "open-at-finish.zip");
+    const zip = await ZipWriter.create(file, when);
+    const a = await zip.beginEntry("a", 4);
+    const b = await zip.beginEntry("b", 2);
+    await a.write(Buffer.from("abcd"));
+    await a.finish();
+    await expect(zip.finish()).rejects.toThrow(/entry b is still being written/);
+    await b.write(Buffer.from("xy"));
+    await expect(b.write(Buffer.from("z"))).rejects.toMatchObject({ code: "ESIZE" });
+    await b.discard();
+    await expect(zip.finish()).rejects.toThrow(/entry b failed/);
+    await zip.abort();
+    expect(filesNamed(tmp.dir, "open-at-finish.zip")).toEqual([]);
+
+    const ok = path.join(tmp.dir, "finish-after.zip");
+    const zip2 = await ZipWriter.create(ok, when);
+    const c = await zip2.beginEntry("c", 3);
+    await expect(zip2.finish()).rejects.toMatchObject({ code: "EINTERNAL" });
+    await c.write(Buffer.from("abc"));
+    await c.finish();
+    await zip2.finish();
+    expect(run("unzip", ["-tq", ok]).code).toBe(0);
+  });
+
+  it("one write at a time per entry; a discarded entry fails later calls, other open entries may still finish", async () => {
+    const file = path.join(tmp.dir, "discard.zip");
+    const zip = await ZipWriter.create(file, when);
+    const a = await zip.beginEntry("a", 2 * MiB);
+    const b = await zip.beginEntry("b", MiB);
+    const first = a.write(Buffer.alloc(MiB));
+    await expect(a.write(Buffer.alloc(MiB))).rejects.toMatchObject({ code: "EINTERNAL" });
+    await Promise.all([first, b.write(Buffer.alloc(MiB, 1))]);
+    await a.write(Buffer.alloc(10));
+    await a.discard();
+    await expect(a.write(Buffer.alloc(1))).rejects.toThrow(/a was discarded/);
+    await expect(zip.beginEntry("c", 1)).rejects.toThrow(/a was discarded/);
+    await expect(zip.addBytes("c", Buffer.alloc(1))).rejects.toThrow(/a was discarded/);
+    await b.finish();
+    await expect(zip.finish()).rejects.toThrow(/a was discarded/);
+    await zip.abort();
+    expect(filesNamed(tmp.dir, "discard.zip")).toEqual([]);
   });
 });
