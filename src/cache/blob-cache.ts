@@ -17,6 +17,7 @@ import { fromSystemError, SizeError } from "../errors.js";
 import type { Descriptor } from "../types/descriptor.js";
 import { type Digest, digestFromHex, digestHex, isSha256Hex } from "../types/digest.js";
 import type { BlobReader } from "../types/transport.js";
+import { copyRegion, type JournalEntry, LocatedBlobs } from "./located.js";
 import { PartialFile } from "./partial-file.js";
 
 /** A verified blob in the cache. */
@@ -25,6 +26,8 @@ export interface CachedBlob {
   size: number;
   /** When a save or pull last used it. */
   lastUsed: Date;
+  /** Not copied into the cache: kept where a save wrote it (a bundle), at this path. */
+  keptIn?: string;
 }
 
 /** A download that was cut and can resume. */
@@ -74,18 +77,23 @@ export function defaultCacheDir(
   return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "ferry");
 }
 
-/** A BlobReader over an open file (closed by `close`). */
-export function fileReader(handle: FileHandle, file: string): BlobReader {
+/** A BlobReader over an open file, from byte `start` on (closed by `close`). */
+export function fileReader(handle: FileHandle, file: string, start = 0): BlobReader {
   return {
     read: async (buffer, offset, length, position) => {
       try {
-        return (await handle.read(buffer, offset, length, position)).bytesRead;
+        return (await handle.read(buffer, offset, length, start + position)).bytesRead;
       } catch (error) {
         throw fromSystemError(error, file, "reading");
       }
     },
     close: () => handle.close(),
   };
+}
+
+/** `name.PID.HEX.tmp`: a temp file ferry writes before renaming it into place. */
+function isTempOf(file: string, pid: number): boolean {
+  return new RegExp(`\\.${pid}\\.[0-9a-f]{12}\\.tmp$`).test(file);
 }
 
 function isAlive(pid: number): boolean {
@@ -106,14 +114,22 @@ function isAlive(pid: number): boolean {
  * `partial/<hex>` holds downloads not (yet) verified — cut, or finished but not read by a
  * successful copy — that resume where they stopped, each guarded by a `<hex>.lock` naming the
  * process writing it. Bytes the engine rejected are deleted, never renamed into `blobs/`.
+ *
+ * A save into a single-file bundle does not copy what it downloads into the cache: the bytes
+ * go straight into the bundle, the cache journals where (`journal/`, so a later run can take
+ * them over if this one is killed), and after the bundle is complete it keeps a pointer to
+ * each verified blob in it (`located/`, see `LocatedBlobs`), valid while the bundle is the
+ * file it was. A save that fails copies what it had into `blobs/` and `partial/` first.
  */
 export class BlobCache {
   private readonly blobsDir: string;
   private readonly partialDir: string;
+  readonly located: LocatedBlobs;
 
   private constructor(readonly dir: string) {
     this.blobsDir = path.join(dir, "blobs", "sha256");
     this.partialDir = path.join(dir, "partial");
+    this.located = new LocatedBlobs(dir);
   }
 
   static async open(dir: string): Promise<BlobCache> {
@@ -121,10 +137,57 @@ export class BlobCache {
     try {
       await mkdir(cache.blobsDir, { recursive: true });
       await mkdir(cache.partialDir, { recursive: true });
+      await cache.located.create();
     } catch (error) {
       throw fromSystemError(error, cache.dir, "creating the download cache");
     }
+    await cache.adoptOrphans();
     return cache;
+  }
+
+  /**
+   * Take over what killed saves were downloading straight into their bundles: each journaled
+   * blob's bytes are copied out of the dead process's temp file into `partial/` (or `blobs/`
+   * when the engine had verified all of it), and the temp file is removed. The bytes are not
+   * trusted: the engine hashes them again when a save uses them.
+   */
+  async adoptOrphans(): Promise<void> {
+    const orphans = await this.located.orphans(isAlive);
+    const deadFiles = new Map<string, JournalEntry>();
+    for (const orphan of orphans) {
+      deadFiles.set(orphan.file, orphan);
+      await this.adoptOrphan(orphan).catch(() => {});
+      await this.located.dropOrphan(orphan);
+    }
+    for (const [file, orphan] of deadFiles) {
+      if (isTempOf(file, orphan.pid)) await rm(file, { force: true }).catch(() => {});
+    }
+  }
+
+  private async adoptOrphan(orphan: JournalEntry): Promise<void> {
+    const partial = this.partialPath(orphan.digest);
+    const lock = `${partial}.lock`;
+    const owner = await this.lockOwner(lock);
+    if (owner && owner.host === hostname() && isAlive(owner.pid)) return;
+    // The dead process's claim: its lock, and the partial it held (empty, or a prefix).
+    await rm(lock, { force: true });
+    if (await this.has(orphan)) {
+      await rm(partial, { force: true });
+      return;
+    }
+    if (orphan.length <= 0 || orphan.length > orphan.size) return;
+    const whole = orphan.verified && orphan.length === orphan.size;
+    const existing = (await stat(partial).catch(() => undefined))?.size ?? 0;
+    if (!whole && existing >= orphan.length) return;
+    const temp = `${partial}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+    try {
+      const copied = await copyRegion(orphan.file, orphan.offset, orphan.length, temp);
+      if (copied !== orphan.length) return;
+      await rename(temp, whole ? this.blobPath(orphan.digest) : partial);
+      if (whole) await rm(partial, { force: true });
+    } finally {
+      await rm(temp, { force: true }).catch(() => {});
+    }
   }
 
   blobPath(digest: Digest): string {
@@ -135,18 +198,28 @@ export class BlobCache {
     return path.join(this.partialDir, digestHex(digest));
   }
 
+  /** Whether `blobs/` holds a copy (not a pointer into a bundle). */
+  async hasCopy(digest: Digest): Promise<boolean> {
+    return (await stat(this.blobPath(digest)).catch(() => undefined))?.isFile() ?? false;
+  }
+
   /** Whether a verified copy is here (same size); marks it used. */
   async has(descriptor: Pick<Descriptor, "digest" | "size">): Promise<boolean> {
     const file = this.blobPath(descriptor.digest);
     try {
       const info = await stat(file);
-      if (!info.isFile() || info.size !== descriptor.size) return false;
-      const now = new Date();
-      await utimes(file, now, now).catch(() => {});
-      return true;
+      if (info.isFile() && info.size === descriptor.size) {
+        const now = new Date();
+        await utimes(file, now, now).catch(() => {});
+        return true;
+      }
     } catch {
-      return false;
+      // not copied in: perhaps kept in a bundle
     }
+    const kept = await this.located.find(descriptor.digest, descriptor.size);
+    if (!kept) return false;
+    await this.located.touch(kept);
+    return true;
   }
 
   /**
@@ -159,6 +232,14 @@ export class BlobCache {
     try {
       handle = await open(file, "r");
     } catch (error) {
+      const kept = await this.located.find(descriptor.digest, descriptor.size);
+      if (kept) {
+        try {
+          return fileReader(await open(kept.file, "r"), kept.file, kept.offset);
+        } catch (keptError) {
+          throw fromSystemError(keptError, kept.file, "reading");
+        }
+      }
       throw fromSystemError(error, file, "reading");
     }
     const size = await handle
@@ -185,6 +266,7 @@ export class BlobCache {
   /** Remove a cached blob (e.g. one that failed the engine's check). */
   async evict(digest: Digest): Promise<void> {
     await rm(this.blobPath(digest), { force: true });
+    await this.located.forget(digest);
   }
 
   /**
@@ -270,6 +352,18 @@ export class BlobCache {
         busy: owner !== undefined && owner.host === hostname() && isAlive(owner.pid),
       });
     }
+    const copied = new Set(blobs.map((blob) => blob.digest as string));
+    for (const listed of await this.located.listKept()) {
+      if (copied.has(listed.digest)) continue;
+      const kept = await this.located.find(listed.digest, listed.size);
+      if (!kept) continue;
+      blobs.push({
+        digest: kept.digest,
+        size: kept.size,
+        lastUsed: new Date(kept.lastUsed),
+        keptIn: kept.file,
+      });
+    }
     blobs.sort((a, b) => b.lastUsed.getTime() - a.lastUsed.getTime());
     return { blobs, partials };
   }
@@ -290,8 +384,13 @@ export class BlobCache {
     let bytes = 0;
     for (const blob of blobs) {
       if (!options.all && blob.lastUsed.getTime() > cutoff) continue;
-      await rm(this.blobPath(blob.digest), { force: true });
       removed++;
+      if (blob.keptIn !== undefined) {
+        // Only the pointer goes: the bundle it points into is the user's.
+        await this.located.forget(blob.digest);
+        continue;
+      }
+      await rm(this.blobPath(blob.digest), { force: true });
       bytes += blob.size;
     }
     for (const partial of partials) {

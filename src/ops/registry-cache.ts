@@ -12,7 +12,9 @@ export interface CacheListing {
 export async function listCache(dir: string): Promise<CacheListing> {
   const cache = await BlobCache.open(dir);
   const { blobs, partials } = await cache.list();
-  const bytes = [...blobs, ...partials].reduce((sum, entry) => sum + entry.size, 0);
+  // Bytes the cache itself holds: blobs kept in bundles take no space here.
+  const copies = blobs.filter((blob) => blob.keptIn === undefined);
+  const bytes = [...copies, ...partials].reduce((sum, entry) => sum + entry.size, 0);
   return { dir: cache.dir, blobs, partials, bytes };
 }
 

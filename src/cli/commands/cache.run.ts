@@ -15,7 +15,7 @@ export async function runCacheLs(flags: CacheLsFlags): Promise<void> {
           ...listing.blobs.map((b) => [
             b.digest,
             formatSize(b.size),
-            "complete",
+            b.keptIn === undefined ? "complete" : `in ${b.keptIn}`,
             formatAge(b.lastUsed.toISOString()),
           ]),
           ...listing.partials.map((p) => [
@@ -27,7 +27,7 @@ export async function runCacheLs(flags: CacheLsFlags): Promise<void> {
         ],
       ),
       "",
-      `${listing.blobs.length} blobs and ${listing.partials.length} partial downloads, ${formatSize(listing.bytes)}, in ${listing.dir}`,
+      `${listing.blobs.length} blobs (${listing.blobs.filter((b) => b.keptIn !== undefined).length} of them read from the bundles they were saved into, not copied) and ${listing.partials.length} partial downloads, ${formatSize(listing.bytes)}, in ${listing.dir}`,
     ].join("\n"),
   );
 }
