@@ -93,7 +93,11 @@ export async function pumpVerified(
       if (requested < size) next = request();
       const buffer = buffers[slot] as Buffer;
       const hashed = hasher.update(slot, count);
-      writing = writing.then(() => writer.write(buffer, count));
+      const landedAfter = done;
+      writing = writing.then(async () => {
+        await writer.write(buffer, count);
+        reader.landed?.(landedAfter);
+      });
       const settled = hashed ? Promise.all([hashed, writing]).then(ignore) : writing;
       settled.catch(ignore);
       busy[slot] = settled;

@@ -272,6 +272,7 @@ export async function copyImages(
         await reader.close().catch(() => {});
         throw error;
       });
+      if (writer.location) reader.landsAt?.(writer.location);
       await pumpVerified(reader, writer, descriptor, what, {
         onBytes: (bytes) => emit({ type: "blob-progress", digest: descriptor.digest, bytes }),
       });

@@ -32,6 +32,8 @@ export interface RegistryIo {
   env?: NodeJS.ProcessEnv;
   onNote?: (text: string) => void;
   userAgent?: string;
+  /** Downloads straight into the engine's output (see `RegistrySessionOptions.direct`). */
+  direct?: boolean;
 }
 
 /** Read a password from a stream (stdin): all of it, less one trailing newline. */
@@ -127,6 +129,7 @@ export async function openRegistrySession(
     cacheDir: flags.cache ?? defaultCacheDir(io.env),
     jobs: flags.jobs ?? 4,
     ...(io.onNote ? { onNote: io.onNote } : {}),
+    ...(io.direct ? { direct: true } : {}),
   });
 }
 

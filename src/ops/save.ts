@@ -8,9 +8,19 @@ import { reportVerdicts } from "../transports/registry/verdict.js";
 import type { BundleManifest } from "../types/bundle.js";
 import type { PartsManifest } from "../types/parts.js";
 import type { PlatformSelector } from "../types/platform.js";
-import type { Source } from "../types/transport.js";
+import type { BlobLocation, Source } from "../types/transport.js";
 import { type DeltaBase, deltaMayOmit } from "./delta-base.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
+
+/**
+ * Downloads the engine writes straight into the bundle (a registry session in `direct` mode):
+ * told where the blobs ended up once the bundle is complete, or to copy what it has out of the
+ * bundle before an unfinished one is removed.
+ */
+export interface DirectDownloads {
+  keepLocated(locations: ReadonlyMap<string, BlobLocation>): Promise<void>;
+  salvage(): Promise<void>;
+}
 
 /** One source and the platforms to take from it. */
 export interface SaveInput {
@@ -28,6 +38,7 @@ export interface SaveOptions {
   signer?: { key: KeyObject; id: string };
   /** Write split volumes (and optionally a parity volume) instead of one file. */
   split?: SplitOptions;
+  downloads?: DirectDownloads;
 }
 
 export type SaveStatus = ImageStatus;
@@ -94,11 +105,13 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
   const started = Date.now();
   const plans = await planInputs(inputs);
   const since = options.since;
+  const downloads = options.downloads;
   const sink = await BundleSink.create(options.output, {
     tool: options.tool,
     ...(options.signer ? { signer: options.signer } : {}),
     ...(options.split ? { split: options.split } : {}),
     ...(since ? { delta: { base: since.base, has: (d) => deltaMayOmit(since, d) } } : {}),
+    ...(downloads ? { beforeAbort: () => downloads.salvage() } : {}),
   });
   // Registry sources publish what they downloaded into their cache once the engine verified it.
   const copySink = reportVerdicts(
@@ -111,6 +124,7 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
   });
   const written = sink.written;
   if (!written) throw new Error("bundle sink committed without a result");
+  if (written.locations) await downloads?.keepLocated(written.locations);
   const { manifest } = written;
   return {
     bundle: written.path,

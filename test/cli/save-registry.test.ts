@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -126,21 +126,29 @@ describe("ferry save from a registry (CLI)", () => {
     });
     const first = ferry(["save", `${proxy.host}/big/app:1`, "-o", out, "--cache", cache], env);
     await proxy.waitForBytes(bigDigest, 32 * MiB);
-    // Let the bytes that arrived reach the partial file, then kill without warning.
-    const partialFile = join(cache, "partial", bigDigest.slice(7));
+    // The bytes go straight into the bundle's temp file; the cache journals how many landed.
+    // Let them land, then kill without warning.
+    const journalDir = join(cache, "journal");
+    const landed = async (): Promise<number> => {
+      for (const name of await readdir(journalDir).catch(() => [] as string[])) {
+        if (!name.endsWith(`-${bigDigest.slice(7)}.json`)) continue;
+        const entry = JSON.parse(await readFile(join(journalDir, name), "utf8").catch(() => "{}"));
+        return typeof entry.length === "number" ? entry.length : 0;
+      }
+      return 0;
+    };
     const deadline = Date.now() + 5_000;
-    while (
-      Date.now() < deadline &&
-      ((await stat(partialFile).catch(() => undefined))?.size ?? 0) < 31 * MiB
-    ) {
+    while (Date.now() < deadline && (await landed()) < 31 * MiB) {
       await new Promise((r) => setTimeout(r, 50));
     }
+    const kept = await landed();
     first.child.kill("SIGKILL");
     const killed = await first.done;
     expect(killed.code).toBeNull();
     await expect(stat(out)).rejects.toThrow();
-    const kept = (await stat(partialFile)).size;
     expect(kept).toBeGreaterThanOrEqual(31 * MiB);
+    // The killed run's temp bundle is still there, until the next run takes its bytes over.
+    expect((await readdir(work)).filter((name) => name.startsWith("resume.zip."))).toHaveLength(1);
 
     proxy.clear();
     const second = await ferry(
@@ -157,6 +165,8 @@ describe("ferry save from a registry (CLI)", () => {
     expect(second.stderr).toMatch(/1 resumed after 3\d\.\dMB already there/);
     expect((await stat(out)).size).toBeGreaterThan(bigSize);
     expect(await readdir(join(cache, "partial"))).toEqual([]);
+    expect(await readdir(journalDir)).toEqual([]);
+    expect((await readdir(work)).filter((name) => name.startsWith("resume.zip."))).toEqual([]);
   });
 
   it("--skip-foreign says what it left out", async () => {

@@ -59,7 +59,12 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
     const sourcePlatforms = new Map<Source, PlatformSelector>();
     const sourceTransports = new Map<Source, SourceSpec["transport"]>();
     if (parsedSpecs.some((spec) => spec.transport === "docker")) {
-      session = await openRegistrySession(flags, { onNote: out.note, userAgent: toolName() });
+      // One bundle file: downloads go straight into it (split volumes: through the cache).
+      session = await openRegistrySession(flags, {
+        onNote: out.note,
+        userAgent: toolName(),
+        direct: !flags.split,
+      });
     }
     const registry = session ? { session, skipForeign: Boolean(flags.skipForeign) } : undefined;
     for (const spec of parsedSpecs) {
@@ -102,6 +107,7 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
         ...(flags.split ? { split: { partSize: flags.split, parity: Boolean(flags.parity) } } : {}),
         onEvent: progress.onEvent,
         ...(flags.jobs ? { jobs: flags.jobs } : {}),
+        ...(session ? { downloads: session } : {}),
       },
     )
       .catch(async (error: unknown) => {

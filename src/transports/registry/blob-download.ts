@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { PartialFile } from "../../cache/partial-file.js";
 import { FerryError, SizeError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
+import type { DownloadTarget } from "./download-pipe.js";
 import { isTransient, RegistryError } from "./errors.js";
 import { discardBody, type HttpResponse, headerValue, networkError } from "./http.js";
 import { backoffDelay, exhausted, type RetryPolicy } from "./retry.js";
@@ -51,7 +51,7 @@ const FILL_SLOTS = 3;
  * connection (what arrived is kept, to resume from).
  */
 async function receiveFilled(
-  partial: PartialFile,
+  partial: DownloadTarget,
   descriptor: Descriptor,
   response: HttpResponse,
   fill: NonNullable<HttpResponse["body"]["fill"]>,
@@ -119,7 +119,7 @@ async function receiveFilled(
  * connection (what arrived before the cut is kept, to resume from).
  */
 async function receive(
-  partial: PartialFile,
+  partial: DownloadTarget,
   descriptor: Descriptor,
   response: HttpResponse,
   what: string,
@@ -187,7 +187,7 @@ function failIfShort(what: string, have: number, size: number): void {
 
 /** Check a response's status and headers against where the partial stands. */
 async function acceptResponse(
-  partial: PartialFile,
+  partial: DownloadTarget,
   descriptor: Descriptor,
   response: HttpResponse,
   what: string,
@@ -235,7 +235,7 @@ async function acceptResponse(
  */
 async function downloadFrom(
   origin: BlobOrigin,
-  partial: PartialFile,
+  partial: DownloadTarget,
   descriptor: Descriptor,
   options: DownloadOptions,
   outcome: DownloadOutcome,
@@ -278,7 +278,7 @@ async function downloadFrom(
  * within one origin's retry budget.
  */
 export async function downloadBlob(
-  partial: PartialFile,
+  partial: DownloadTarget,
   descriptor: Descriptor,
   origins: BlobOrigin[],
   options: DownloadOptions,
@@ -297,7 +297,8 @@ export async function downloadBlob(
       outcome.origin = origin.label;
       return outcome;
     } catch (error) {
-      if (error instanceof SizeError) await partial.reset();
+      // Nothing of a blob served too long is kept (bytes already passed on: see DownloadPipe).
+      if (error instanceof SizeError) await partial.reset().catch(() => {});
       if (options.signal.aborted || i === origins.length - 1) {
         if (errors.length > 0 && error instanceof Error) throw withEarlierErrors(error, errors);
         throw error;

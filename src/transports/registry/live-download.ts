@@ -2,13 +2,17 @@ import { type FileHandle, open } from "node:fs/promises";
 import type { PartialClaim } from "../../cache/blob-cache.js";
 import { FerryError, fromSystemError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
-import type { BlobReader } from "../../types/transport.js";
+import type { BlobLocation, BlobReader } from "../../types/transport.js";
+import type { DownloadPipe } from "./download-pipe.js";
 
 /**
- * One blob a session downloads into its partial file, readable while it grows: the copy
- * engine reads (and hashes) bytes as soon as they are on disk, instead of waiting for the
- * whole blob. The partial stays claimed (locked) after the last byte arrived, until the engine's
- * verdict publishes it into the cache, or the session lets it go.
+ * One blob a session downloads, readable while it arrives: the copy engine reads (and hashes)
+ * bytes as soon as they are there, instead of waiting for the whole blob. Either the bytes go
+ * into the cache's partial file (the reader follows it as it grows), or (`pipe`) they are
+ * handed straight to the reader, which writes them into a file of its own (a bundle): the
+ * download then tracks where they landed (`location`, `landed`) instead of keeping a copy.
+ * The partial stays claimed (locked) until the engine's verdict publishes it into the cache,
+ * or the session lets it go.
  */
 export class LiveDownload {
   /** Bytes on disk, contiguous from byte 0 (back to 0 when the download starts over). */
@@ -27,6 +31,16 @@ export class LiveDownload {
   released = false;
   /** Published into the cache (after the engine's verdict). */
   published = false;
+  /** The engine verified every byte (sha256 and size). */
+  verified = false;
+  /** Bytes handed straight to the reader (after a prefix in the partial file), if so. */
+  pipe: DownloadPipe | undefined;
+  /** Where the reader writes the bytes (a bundle's temp file), once it said so. */
+  location: BlobLocation | undefined;
+  /** Bytes from the blob's start written at `location`. */
+  landed = 0;
+  /** Hears `landsAt` and `landed` from the reader (the session journals them). */
+  onLanded: (() => void) | undefined;
   /** Resolves when the download has its partial ("partial") or found the blob cached. */
   readonly ready: Promise<"partial" | "cached">;
   /** Settles when the download ended: every byte on disk, or failed. */
@@ -66,14 +80,23 @@ export class LiveDownload {
     this.settle.done();
   }
 
-  /** The download has its partial file: follow its growth. */
-  attach(claim: PartialClaim): void {
+  /** The download has its partial file: follow its growth (or the pipe's, when given). */
+  attach(claim: PartialClaim, pipe?: DownloadPipe): void {
     this.claim = claim;
-    this.length = claim.file.length;
-    claim.file.onChange = (length) => {
-      this.length = length;
-      this.wake();
-    };
+    this.pipe = pipe;
+    if (pipe) {
+      this.length = pipe.length;
+      pipe.onChange = () => {
+        this.length = pipe.length;
+        this.wake();
+      };
+    } else {
+      this.length = claim.file.length;
+      claim.file.onChange = (length) => {
+        this.length = length;
+        this.wake();
+      };
+    }
     this.settle.ready("partial");
   }
 
@@ -122,17 +145,42 @@ export class LiveDownload {
       throw fromSystemError(error, path, "reading");
     }
     const size = this.descriptor.size;
+    const pipe = this.pipe;
+    const landing = {
+      landsAt: (location: BlobLocation) => {
+        this.location = location;
+        this.onLanded?.();
+      },
+      landed: (bytes: number) => {
+        this.landed = bytes;
+        this.onLanded?.();
+      },
+    };
     return {
       followsDownload: true,
+      ...(pipe ? landing : {}),
       read: async (buffer, offset, length, position) => {
+        if (pipe) pipe.readerBegan = true;
         while (true) {
           if (this.error !== undefined) throw this.error;
           const end = this.complete ? Math.min(this.length, size) : Math.min(this.length, size - 1);
           const available = end - position;
-          if (available > 0) {
+          if (pipe && position >= pipe.prefix) {
+            const count = available > 0 ? pipe.take(buffer, offset, length, position, end) : 0;
+            if (count > 0) {
+              if (position + count >= size) this.readToEnd = true;
+              return count;
+            }
+            if (this.complete || position >= size) return 0;
+            await this.changed();
+            continue;
+          }
+          // With a pipe, only the prefix comes from the file.
+          const fromFile = pipe ? Math.min(available, pipe.prefix - position) : available;
+          if (fromFile > 0) {
             let count: number;
             try {
-              count = (await handle.read(buffer, offset, Math.min(length, available), position))
+              count = (await handle.read(buffer, offset, Math.min(length, fromFile), position))
                 .bytesRead;
             } catch (error) {
               throw fromSystemError(error, path, "reading");
@@ -150,7 +198,10 @@ export class LiveDownload {
           await this.changed();
         }
       },
-      close: () => handle.close(),
+      close: async () => {
+        pipe?.abandon();
+        await handle.close();
+      },
     };
   }
 }

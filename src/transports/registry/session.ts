@@ -1,13 +1,16 @@
+import { rename, rm } from "node:fs/promises";
 import type http from "node:http";
 import { BlobCache } from "../../cache/blob-cache.js";
+import { copyRegion } from "../../cache/located.js";
 import { FerryError, isFerryError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import type { Digest } from "../../types/digest.js";
 import { isForeignLayerMediaType } from "../../types/media-types.js";
-import type { BlobReader } from "../../types/transport.js";
+import type { BlobLocation, BlobReader } from "../../types/transport.js";
 import { type BlobOrigin, downloadBlob } from "./blob-download.js";
 import { RegistryClient } from "./client.js";
 import type { CredentialLookup } from "./credentials.js";
+import { DownloadPipe } from "./download-pipe.js";
 import {
   allowsPlainHttp,
   DEFAULT_CERTS_DIR,
@@ -15,6 +18,7 @@ import {
   tlsSettingsFor,
 } from "./endpoint.js";
 import { createAgent } from "./http.js";
+import { LandingJournal } from "./landing-journal.js";
 import { LiveDownload } from "./live-download.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";
 import { TaskQueue } from "./task-queue.js";
@@ -37,6 +41,13 @@ export interface RegistrySessionOptions {
   userAgent?: string;
   /** Retries, resumes and other things a user may want to know about. */
   onNote?: (text: string) => void;
+  /**
+   * Hand downloads straight to the copy engine instead of through the cache's partial files
+   * (for a sink that writes each blob contiguously into one file, a single-file bundle): the
+   * cache journals where the bytes landed, keeps pointers to them once the output is complete
+   * (`keepLocated`), and copies them in if the output is given up (`salvage`).
+   */
+  direct?: boolean;
 }
 
 /** What the network and the cache did during a command. */
@@ -59,6 +70,11 @@ export interface BlobRequest {
   what: string;
   /** The copy engine waits for it: jump the queue. */
   urgent?: boolean;
+  /**
+   * Download through the cache's partial file even in a `direct` session: for bytes read by
+   * something that writes them nowhere (the planner reading an image config).
+   */
+  throughCache?: boolean;
 }
 
 /** What a lone client needs (login, logout): a session's options without the cache. */
@@ -110,9 +126,15 @@ export class RegistrySession {
   private readonly counted = new Set<string>();
   /** Blobs served from a cache filled by an earlier command (not checked again by the session). */
   private readonly fromEarlierRuns = new Set<string>();
+  /** Sizes of the blobs served from the cache, by digest. */
+  private readonly servedSizes = new Map<string, number>();
   /** Downloads of this session, by digest (a failed one is dropped: asking again retries). */
   private readonly downloads = new Map<string, LiveDownload>();
   private readonly publishing = new Set<Promise<void>>();
+  /** Journals of downloads handed straight to the engine (`direct`), by digest. */
+  private readonly journals = new Map<string, LandingJournal>();
+  /** Every direct download of this session, failed ones too (their bytes may need saving). */
+  private readonly directDownloads = new Set<LiveDownload>();
   private readonly urlAgents = new Map<string, http.Agent>();
   private readonly retry: RetryPolicy;
   private readonly policy: EndpointPolicy;
@@ -199,9 +221,19 @@ export class RegistrySession {
       return;
     }
     const claim = await this.cache.claimPartial(descriptor);
-    live.attach(claim);
+    const pipe =
+      this.options.direct && !request.throughCache
+        ? new DownloadPipe(claim.file.length, descriptor.size, () => claim.file.reset())
+        : undefined;
+    live.attach(claim, pipe);
+    if (pipe) {
+      this.directDownloads.add(live);
+      const journal = new LandingJournal(this.cache.located, live);
+      this.journals.set(descriptor.digest, journal);
+      live.onLanded = () => journal.update();
+    }
     try {
-      const outcome = await downloadBlob(claim.file, descriptor, this.originsFor(request), {
+      const outcome = await downloadBlob(pipe ?? claim.file, descriptor, this.originsFor(request), {
         retry: this.retry,
         signal: this.abort.signal,
         what: request.what,
@@ -223,8 +255,11 @@ export class RegistrySession {
       live.finish(outcome.origin);
     } catch (error) {
       live.fail(error);
-      live.released = true;
-      await claim.release(claim.file.length > 0 ? "keep" : "discard");
+      // A direct download's bytes sit where the engine wrote them: `salvage` or `close`.
+      if (!pipe) {
+        live.released = true;
+        await claim.release(claim.file.length > 0 ? "keep" : "discard");
+      }
       throw error;
     }
   }
@@ -235,6 +270,13 @@ export class RegistrySession {
    */
   blobVerified(digest: string): void {
     const live = this.downloads.get(digest);
+    if (live?.pipe) {
+      // Nothing to publish: the bytes are in the engine's output, kept by `keepLocated`.
+      if (!live.complete || !live.readToEnd) return;
+      live.verified = true;
+      this.journals.get(digest)?.update(true);
+      return;
+    }
     // Only a download the engine read to its end: the verdict is on those bytes.
     if (!live?.claim || live.released || !live.complete || !live.readToEnd) return;
     live.released = true;
@@ -257,6 +299,7 @@ export class RegistrySession {
   }
 
   private countCacheHit(descriptor: Descriptor): void {
+    this.servedSizes.set(descriptor.digest, descriptor.size);
     if (this.counted.has(descriptor.digest)) return;
     this.counted.add(descriptor.digest);
     this.fromEarlierRuns.add(descriptor.digest);
@@ -336,21 +379,99 @@ export class RegistrySession {
     );
   }
 
+  /** Cancel downloads, queued or running; direct ones stop waiting for a reader. */
+  private stopDownloads(): void {
+    this.abort.abort();
+    this.queue.cancelWaiting(new FerryError("EINTERNAL", "cancelled"));
+    for (const live of this.directDownloads) live.pipe?.abandon();
+  }
+
+  /**
+   * The output the engine wrote direct downloads into is complete, with each blob at
+   * `locations` (its final name): the cache keeps pointers to the verified ones there, and to
+   * blobs it served from pointers into older outputs (the newest output is likelier to stay).
+   */
+  async keepLocated(locations: ReadonlyMap<string, BlobLocation>): Promise<void> {
+    for (const [digest, location] of locations) {
+      const live = this.downloads.get(digest);
+      const direct = live?.pipe !== undefined && live.verified && !live.released;
+      if (!direct && !this.fromEarlierRuns.has(digest)) continue;
+      if (!direct && (await this.cache.hasCopy(digest as Digest))) continue;
+      const size = live?.descriptor.size ?? this.servedSizes.get(digest);
+      if (size === undefined) continue;
+      await this.cache.located.keep(digest as Digest, size, location).catch((error: unknown) => {
+        this.options.onNote?.(
+          `${digest} was not kept in the download cache: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
+      if (live && direct) {
+        live.released = true;
+        await this.journals.get(digest)?.end();
+        await live.claim?.release("discard").catch(() => {});
+      }
+    }
+  }
+
+  /**
+   * The output direct downloads were written into is about to be removed (the copy failed):
+   * copy what landed there into the cache first — verified blobs into `blobs/`, cut ones into
+   * `partial/` to resume from — so the next run downloads only the rest. Bytes the engine read
+   * to the end without verifying (it may have rejected them) are dropped.
+   */
+  async salvage(): Promise<void> {
+    this.stopDownloads();
+    await Promise.allSettled([...this.directDownloads].map((live) => live.finished));
+    for (const live of this.directDownloads) {
+      if (!live.claim || live.released) continue;
+      live.released = true;
+      await this.salvageOne(live).catch((error: unknown) => {
+        this.options.onNote?.(
+          `${live.descriptor.digest}: what was downloaded could not be kept in the cache: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
+      await this.journals.get(live.descriptor.digest)?.end();
+    }
+  }
+
+  private async salvageOne(live: LiveDownload): Promise<void> {
+    const claim = live.claim;
+    if (!claim) return;
+    const { digest, size } = live.descriptor;
+    const rejected = (live.readToEnd && !live.verified) || live.pipe?.discarded === true;
+    const location = live.location;
+    if (rejected || !location || live.landed <= claim.file.length) {
+      await claim.release(rejected ? "discard" : claim.file.length > 0 ? "keep" : "discard");
+      return;
+    }
+    const whole = live.verified && live.landed === size;
+    const target = whole ? this.cache.blobPath(digest) : claim.file.path;
+    const temp = `${claim.file.path}.${process.pid}.salvage.tmp`;
+    try {
+      const copied = await copyRegion(location.file, location.offset, live.landed, temp);
+      // The claim goes first (its lock and, for a whole blob, the prefix-only partial).
+      await claim.release(whole ? "discard" : "keep");
+      if (copied > 0) await rename(temp, target);
+    } finally {
+      await rm(temp, { force: true }).catch(() => {});
+    }
+  }
+
   /**
    * Stop downloads (cut partials stay, for the next run to resume) and close connections.
    * Finished downloads no verdict published are kept to resume from, except those the engine
    * read to the end without a verdict (it may have rejected them): those are deleted.
    */
   async close(): Promise<void> {
-    this.abort.abort();
-    this.queue.cancelWaiting(new FerryError("EINTERNAL", "cancelled"));
+    this.stopDownloads();
     await Promise.allSettled([...this.publishing]);
     await Promise.allSettled([...this.downloads.values()].map((live) => live.finished));
-    for (const live of this.downloads.values()) {
+    for (const live of new Set([...this.downloads.values(), ...this.directDownloads])) {
       if (!live.claim || live.released) continue;
       live.released = true;
-      await live.claim.release(live.readToEnd ? "discard" : "keep").catch(() => {});
+      const drop = live.readToEnd || live.pipe?.discarded === true;
+      await live.claim.release(drop ? "discard" : "keep").catch(() => {});
     }
+    for (const journal of this.journals.values()) await journal.end();
     for (const client of this.clients.values()) (await client.catch(() => undefined))?.close();
     for (const agent of this.urlAgents.values()) agent.destroy();
   }

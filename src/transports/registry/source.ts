@@ -123,9 +123,18 @@ export class RegistrySource implements Source {
     return this.session.blobReader({ ...(await this.request(descriptor)), urgent: true });
   }
 
-  /** The same bytes as `blobReader`, as a stream (for sinks that take streams). */
+  /**
+   * The same bytes as `blobReader`, as a stream (for sinks that take streams, and the planner
+   * reading a config). Always through the cache's partial file: a stream's reader says nothing
+   * of where the bytes land, so a direct download's bytes could not be kept.
+   */
   async openBlob(descriptor: Descriptor): Promise<Readable> {
-    return readerStream(await this.blobReader(descriptor), descriptor.size);
+    const reader = await this.session.blobReader({
+      ...(await this.request(descriptor)),
+      urgent: true,
+      throughCache: true,
+    });
+    return readerStream(reader, descriptor.size);
   }
 
   /** Engine hook: start downloading the blobs the copy will open, in its order. */

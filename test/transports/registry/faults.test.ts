@@ -22,7 +22,10 @@ import {
 
 const MiB = 1024 * 1024;
 
-describe("registry downloads through a fault-injecting proxy", () => {
+describe.each([
+  { mode: "through the cache's partial files", direct: false },
+  { mode: "straight into the bundle", direct: true },
+])("registry downloads through a fault-injecting proxy ($mode)", ({ direct }) => {
   let registry: RunningRegistry;
   let proxy: FaultProxy;
   let image: TestImage;
@@ -55,6 +58,7 @@ describe("registry downloads through a fault-injecting proxy", () => {
     const dir = await tempDir();
     const cache = join(dir, "cache");
     const session = await testSession(cache, {
+      direct,
       ...(options.retries !== undefined
         ? { retry: { retries: options.retries, baseDelayMs: 20, maxDelayMs: 100 } }
         : {}),
@@ -129,7 +133,7 @@ describe("registry downloads through a fault-injecting proxy", () => {
     const partials = await readdir(join(first.cache, "partial"));
     expect(partials.filter((name) => name.startsWith(big.slice(7)))).toEqual([]);
     // The same cache again: the blob comes from the start, right this time.
-    const session = await testSession(first.cache);
+    const session = await testSession(first.cache, { direct });
     try {
       await saveRefs(session, { refs: [ref()], output: join(first.dir, "again.zip") });
     } finally {
@@ -200,7 +204,11 @@ describe("registry downloads through a fault-injecting proxy", () => {
       fault: { kind: "stall", afterBytes: 3 * MiB },
       times: Number.POSITIVE_INFINITY,
     });
-    const first = await testSession(cache, { retry: { retries: 0 }, stallTimeoutMs: 500 });
+    const first = await testSession(cache, {
+      direct,
+      retry: { retries: 0 },
+      stallTimeoutMs: 500,
+    });
     const error = await saveRefs(first, { refs: [ref()], output: join(dir, "a.zip") }).catch(
       (e: unknown) => e,
     );
@@ -209,7 +217,7 @@ describe("registry downloads through a fault-injecting proxy", () => {
     const partial = await stat(join(cache, "partial", big.slice(7)));
     expect(partial.size).toBeGreaterThan(2 * MiB);
     proxy.clear();
-    const second = await testSession(cache);
+    const second = await testSession(cache, { direct });
     try {
       await saveRefs(second, { refs: [ref()], output: join(dir, "b.zip") });
       expect(blobRequests()).toHaveLength(1);

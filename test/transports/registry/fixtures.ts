@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { BlobCache } from "../../../src/cache/blob-cache.js";
 import { saveBundle } from "../../../src/ops/save.js";
 import { credentialLookup } from "../../../src/transports/registry/credentials.js";
 import {
@@ -67,7 +68,12 @@ export async function saveRefs(session: RegistrySession, call: SaveCall) {
         source,
         platforms: call.platforms ?? [{ os: "linux", architecture: "amd64" }],
       })),
-      { output: call.output, tool: "ferry test", ...(call.jobs ? { jobs: call.jobs } : {}) },
+      {
+        output: call.output,
+        tool: "ferry test",
+        ...(call.jobs ? { jobs: call.jobs } : {}),
+        downloads: session,
+      },
     ).catch(async (error: unknown) => {
       throw await session.explainFailure(error);
     });
@@ -95,8 +101,14 @@ export async function unzipAndCheck(
   return { dir, blobs, ferry };
 }
 
-/** Digests of the verified blobs in a cache folder. */
+/** Digests of the verified blobs in a cache folder: copies, and pointers into bundles. */
 export async function cachedDigests(cacheDir: string): Promise<string[]> {
+  const { blobs } = await (await BlobCache.open(cacheDir)).list();
+  return blobs.map((blob) => blob.digest);
+}
+
+/** Digests of the blobs the cache holds copies of (`blobs/sha256/`). */
+export async function copiedDigests(cacheDir: string): Promise<string[]> {
   const names = await readdir(join(cacheDir, "blobs", "sha256")).catch(() => [] as string[]);
   return names.map((n) => `sha256:${n}`);
 }

@@ -1,0 +1,120 @@
+/**
+ * A save into one bundle file downloads its layers straight into it: the cache keeps no second
+ * copy but a pointer to each verified blob in the finished bundle, used by later saves while
+ * that file is the one it was. (The image config, read by the planner, is copied: it is small.)
+ * Failures and resumes in this mode: faults.test.ts, both modes.
+ */
+
+import { randomBytes } from "node:crypto";
+import { readdir, realpath, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BlobCache } from "../../../src/cache/blob-cache.js";
+import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
+import {
+  makeImage,
+  pushImage,
+  type RunningRegistry,
+  startRegistry,
+  type TestImage,
+} from "../../helpers/registry.js";
+import {
+  copiedDigests,
+  removeTempDirs,
+  saveRefs,
+  tempDir,
+  testSession,
+  unzipAndCheck,
+} from "./fixtures.js";
+
+const MiB = 1024 * 1024;
+
+describe("a save straight into its bundle", () => {
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  let image: TestImage;
+  let big: string;
+  let layers: string[];
+  let config: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.url);
+    image = makeImage({ layers: [randomBytes(3 * MiB + 5), randomBytes(20_000)] });
+    big = image.layers[0]?.digest ?? "";
+    layers = image.layers.map((layer) => layer.digest);
+    config = [...image.blobs.keys()].find((digest) => !layers.includes(digest)) ?? "";
+    await pushImage(registry.url, "direct/app", "1", image);
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    await removeTempDirs();
+  });
+
+  const ref = () => `${proxy.host}/direct/app:1`;
+  const blobRequests = () => proxy.requests.filter((r) => r.path.includes("/blobs/"));
+
+  async function save(cache: string, output: string) {
+    const session = await testSession(cache, { direct: true });
+    try {
+      await saveRefs(session, { refs: [ref()], output });
+      return session.stats;
+    } finally {
+      await session.close();
+    }
+  }
+
+  async function keptIn(cache: string): Promise<Map<string, string | undefined>> {
+    const { blobs } = await (await BlobCache.open(cache)).list();
+    return new Map(blobs.map((blob) => [blob.digest as string, blob.keptIn]));
+  }
+
+  it("keeps pointers into the bundle, no copies; the next save reads the blobs from there", async () => {
+    const dir = await tempDir();
+    const cache = join(dir, "cache");
+    const first = join(dir, "a.zip");
+    proxy.clear();
+    await save(cache, first);
+    expect((await unzipAndCheck(first)).blobs.get(big)).toBe(3 * MiB + 5);
+    expect(await copiedDigests(cache)).toEqual([config]);
+    const firstPath = await realpath(first);
+    const pointers = await keptIn(cache);
+    expect([...pointers.keys()].sort()).toEqual([...image.blobs.keys()].sort());
+    for (const layer of layers) expect(pointers.get(layer)).toBe(firstPath);
+    expect(await readdir(join(cache, "partial"))).toEqual([]);
+    expect(await readdir(join(cache, "journal"))).toEqual([]);
+    expect(blobRequests().length).toBe(image.blobs.size);
+
+    proxy.clear();
+    const second = join(dir, "b.zip");
+    const stats = await save(cache, second);
+    expect(blobRequests()).toEqual([]);
+    expect(stats.blobsFromCache).toBe(image.blobs.size);
+    expect((await unzipAndCheck(second)).blobs.get(big)).toBe(3 * MiB + 5);
+    // The pointers follow the newest bundle.
+    const now = await keptIn(cache);
+    for (const layer of layers) expect(now.get(layer)).toBe(await realpath(second));
+  });
+
+  it("a pointer into a file that changed is dropped and the blob downloaded again", async () => {
+    const dir = await tempDir();
+    const cache = join(dir, "cache");
+    const bundle = join(dir, "a.zip");
+    await save(cache, bundle);
+    await writeFile(bundle, "something else now");
+    proxy.clear();
+    const stats = await save(cache, join(dir, "b.zip"));
+    // Only the config (a copy in the cache) is not downloaded again.
+    expect(stats.blobsFromCache).toBe(1);
+    expect(blobRequests().length).toBe(layers.length);
+    await unzipAndCheck(join(dir, "b.zip"));
+  });
+
+  it("the bundle directory holds only the bundle afterwards (no temp files)", async () => {
+    const dir = await tempDir();
+    await save(join(dir, "cache"), join(dir, "a.zip"));
+    expect((await readdir(dir)).sort()).toEqual(["a.zip", "cache"]);
+  });
+});
