@@ -412,7 +412,9 @@ async function run(options, services) {
   };
 
   /** ferry save from the registry at `host` into a fresh bundle and cache. */
-  const registrySave = (name, set, host, extra = [], { cache } = {}) =>
+  /** Outputs kept for the next step (the warm-cache save reads blobs from the bundle before). */
+  const keptOutputs = [];
+  const registrySave = (name, set, host, extra = [], { cache, keepOutput = false } = {}) =>
     step(
       name,
       node,
@@ -429,13 +431,15 @@ async function run(options, services) {
         ),
       {
         prepare: () => ({
-          out: path.join(freshDir("reg-save"), "b.zip"),
+          // Its own folder per step: the warm save must not remove the cold one's bundle.
+          out: path.join(freshDir(`reg-save-${name}`), "b.zip"),
           cache: cache ?? fresh("cache"),
         }),
         servers: () => [source.pid, ...(host === source.host ? [] : [proxy.pid])],
         check: (result) => checkSaved(result.stdout, set.images, name),
         after: (context) => {
-          rmSync(path.dirname(context.out), { recursive: true, force: true });
+          if (keepOutput) keptOutputs.push(path.dirname(context.out));
+          else rmSync(path.dirname(context.out), { recursive: true, force: true });
           if (!cache) rmSync(context.cache, { recursive: true, force: true });
         },
       },
@@ -470,9 +474,11 @@ async function run(options, services) {
     if (wants("registry")) {
       warmFiles(filesUnder(path.join(source.dir, "data")));
       const cache = fresh("cache-warm");
-      await registrySave("ferry-save-registry", setA, source.host, [], { cache });
+      // The cold save's bundle stays for the warm one: its cache points into it (no copies).
+      await registrySave("ferry-save-registry", setA, source.host, [], { cache, keepOutput: true });
       await registrySave("ferry-save-registry-warm", setA, source.host, [], { cache });
       rmSync(cache, { recursive: true, force: true });
+      for (const dir of keptOutputs.splice(0)) rmSync(dir, { recursive: true, force: true });
       if (haveSkopeo) await skopeoPull("skopeo-pull", setA, source.host);
       if (haveCurl && haveOpenssl) {
         const want = JSON.stringify(expectedFetchDigests(setA.images));
