@@ -170,8 +170,14 @@ export class RegistrySession {
     return client;
   }
 
-  /** Start downloading a blob the engine will read later (queued; nothing if cached). */
+  /**
+   * Start downloading a blob the engine will read later (queued; nothing if cached). Not in a
+   * `direct` session: a direct download waits for its reader before it takes more bytes, so
+   * one started ahead of the engine would hold a download slot the engine's own reads need
+   * (with `--jobs 1`, for ever); the engine reads as many blobs at once as it downloads.
+   */
   prefetch(request: BlobRequest): void {
+    if (this.options.direct) return;
     this.download(request);
   }
 

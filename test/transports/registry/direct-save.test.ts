@@ -45,6 +45,8 @@ describe("a save straight into its bundle", () => {
     layers = image.layers.map((layer) => layer.digest);
     config = [...image.blobs.keys()].find((digest) => !layers.includes(digest)) ?? "";
     await pushImage(registry.url, "direct/app", "1", image);
+    const other = makeImage({ layers: [randomBytes(2 * MiB), randomBytes(30_000)] });
+    await pushImage(registry.url, "direct/other", "1", other);
   });
 
   afterAll(async () => {
@@ -111,6 +113,20 @@ describe("a save straight into its bundle", () => {
     expect(blobRequests().length).toBe(layers.length);
     await unzipAndCheck(join(dir, "b.zip"));
   });
+
+  it("--jobs 1, two images: one download at a time, each read as it arrives", async () => {
+    // Downloads started ahead of the engine (one queue per image) once took the only slot
+    // while the engine waited for another blob: a save that never ended.
+    const dir = await tempDir();
+    const session = await testSession(join(dir, "cache"), { direct: true, jobs: 1 });
+    const refs = [ref(), `${proxy.host}/direct/other:1`];
+    try {
+      await saveRefs(session, { refs, output: join(dir, "a.zip"), jobs: 1 });
+    } finally {
+      await session.close();
+    }
+    expect((await unzipAndCheck(join(dir, "a.zip"))).blobs.get(big)).toBe(3 * MiB + 5);
+  }, 20_000);
 
   it("the bundle directory holds only the bundle afterwards (no temp files)", async () => {
     const dir = await tempDir();
