@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { rename, rm } from "node:fs/promises";
 import type http from "node:http";
 import { BlobCache } from "../../cache/blob-cache.js";
@@ -451,7 +452,7 @@ export class RegistrySession {
     }
     const whole = live.verified && live.landed === size;
     const target = whole ? this.cache.blobPath(digest) : claim.file.path;
-    const temp = `${claim.file.path}.${process.pid}.salvage.tmp`;
+    const temp = `${claim.file.path}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
     try {
       const copied = await copyRegion(location.file, location.offset, live.landed, temp);
       // The claim goes first (its lock and, for a whole blob, the prefix-only partial).
