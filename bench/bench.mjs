@@ -482,15 +482,30 @@ async function run(options, services) {
       if (haveSkopeo) await skopeoPull("skopeo-pull", setA, source.host);
       if (haveCurl && haveOpenssl) {
         const want = JSON.stringify(expectedFetchDigests(setA.images));
-        for (const jobs of [4, 1]) {
-          await step(`curl-openssl-${jobs}`, "sh", [fetchScript, source.url, String(jobs)], {
-            servers: () => [source.pid],
-            check: (result) => {
-              if (JSON.stringify(fetchedDigests(result.stdout)) !== want) {
-                throw new Error(`curl-openssl-${jobs}: the digests do not match the blobs`);
-              }
+        for (const [name, jobs, keep] of [
+          ["curl-openssl-4", 4, false],
+          ["curl-openssl-1", 1, false],
+          // The same, each blob also written to a file, then the file system synced: the
+          // floor for a save, which must keep the bytes.
+          ["curl-tee-openssl-4", 4, true],
+        ]) {
+          await step(
+            name,
+            "sh",
+            (context) => [fetchScript, source.url, String(jobs), ...(keep ? [context.out] : [])],
+            {
+              prepare: () => (keep ? { out: freshDir("curl-tee") } : {}),
+              servers: () => [source.pid],
+              check: (result) => {
+                if (JSON.stringify(fetchedDigests(result.stdout)) !== want) {
+                  throw new Error(`${name}: the digests do not match the blobs`);
+                }
+              },
+              after: (context) => {
+                if (context.out) rmSync(context.out, { recursive: true, force: true });
+              },
             },
-          });
+          );
         }
       }
       // The small-layer set without the proxy: the baseline for its latency rows.

@@ -80,15 +80,21 @@ export function writeFetchScript(file, images) {
   const lines = [];
   for (const image of images) lines.push(`/v2/${image.repo}/manifests/${image.manifest.digest}`);
   for (const blob of uniqueBlobs(images)) lines.push(`/v2/${blob.repo}/blobs/${blob.digest}`);
+  const accept = q(`Accept: ${ACCEPT}`).replaceAll("'", '"');
   const script = `#!/bin/sh
 # ferry bench (raw limit): every manifest and blob, curl | openssl dgst -sha256, JOBS at a time.
-# usage: sh ${path.basename(file)} BASE_URL JOBS
+# With OUT_DIR, each is also written there (tee) and the file system synced at the end: the
+# floor for fetching, hashing and keeping the bytes.
+# usage: sh ${path.basename(file)} BASE_URL JOBS [OUT_DIR]
 set -e
 base=$1
 jobs=$2
-xargs -P "$jobs" -n 1 sh -c 'curl -sSf -H ${q(`Accept: ${ACCEPT}`).replaceAll("'", '"')} "$0$1" | openssl dgst -sha256' "$base" <<'LIST'
+out=$3
+export out
+xargs -P "$jobs" -n 1 sh -c 'if [ -n "$out" ]; then curl -sSf -H ${accept} "$0$1" | tee "$out/$(basename "$1")"; else curl -sSf -H ${accept} "$0$1"; fi | openssl dgst -sha256' "$base" <<'LIST'
 ${lines.join("\n")}
 LIST
+if [ -n "$out" ]; then sync -f "$out"; fi
 `;
   writeFileSync(file, script);
   return file;
