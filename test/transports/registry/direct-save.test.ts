@@ -10,6 +10,7 @@ import { readdir, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BlobCache } from "../../../src/cache/blob-cache.js";
+import { listCache } from "../../../src/ops/registry-cache.js";
 import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
 import {
   makeImage,
@@ -85,6 +86,8 @@ describe("a save straight into its bundle", () => {
     const pointers = await keptIn(cache);
     expect([...pointers.keys()].sort()).toEqual([...image.blobs.keys()].sort());
     for (const layer of layers) expect(pointers.get(layer)).toBe(firstPath);
+    // `cache ls` counts only what the cache itself holds: the config's copy.
+    expect((await listCache(cache)).bytes).toBe(image.blobs.get(config)?.length);
     expect(await readdir(join(cache, "partial"))).toEqual([]);
     expect(await readdir(join(cache, "journal"))).toEqual([]);
     expect(blobRequests().length).toBe(image.blobs.size);
