@@ -308,10 +308,7 @@ function defaultPoolSize(): number {
   return cores < 2 ? 0 : Math.min(cores, 4);
 }
 
-/**
- * Slot buffers main-thread hashers gave back, for the next blob: at most 12 (four lanes' worth;
- * more kept idle only raises the peak RSS, 167 MB at 32 with `--jobs 8` and 60 small layers).
- */
+/** Slot buffers main-thread hashers gave back, for the next blob: at most four lanes' worth. */
 const spareSlots: Buffer[] = [];
 const MAX_SPARE_SLOTS = 12;
 /** Smaller slots are allocated each time (cheap); larger ones come from `spareSlots`. */
