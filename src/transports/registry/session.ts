@@ -422,8 +422,8 @@ export class RegistrySession {
   /**
    * The output direct downloads were written into is about to be removed (the copy failed):
    * copy what landed there into the cache first — verified blobs into `blobs/`, cut ones into
-   * `partial/` to resume from — so the next run downloads only the rest. Bytes the engine read
-   * to the end without verifying (it may have rejected them) are dropped.
+   * `partial/` to resume from — so the next run downloads only the rest. A blob whose bytes all
+   * landed without a verdict (the engine rejected them) is dropped.
    */
   async salvage(): Promise<void> {
     this.stopDownloads();
@@ -444,7 +444,9 @@ export class RegistrySession {
     const claim = live.claim;
     if (!claim) return;
     const { digest, size } = live.descriptor;
-    const rejected = (live.readToEnd && !live.verified) || live.pipe?.discarded === true;
+    // All of it landed and no verdict came: the engine rejected the bytes (a write that failed
+    // stops short of the end; the engine may have read to the end by then, so that says nothing).
+    const rejected = live.pipe?.discarded === true || (!live.verified && live.landed >= size);
     const location = live.location;
     if (rejected || !location || live.landed <= claim.file.length) {
       await claim.release(rejected ? "discard" : claim.file.length > 0 ? "keep" : "discard");

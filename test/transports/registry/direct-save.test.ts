@@ -6,11 +6,16 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { readdir, realpath, writeFile } from "node:fs/promises";
+import { open, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BlobCache } from "../../../src/cache/blob-cache.js";
+import { copyImages } from "../../../src/engine/copy.js";
+import { planImage } from "../../../src/engine/plan.js";
 import { listCache } from "../../../src/ops/registry-cache.js";
+import { RegistrySource } from "../../../src/transports/registry/source.js";
+import { reportVerdicts } from "../../../src/transports/registry/verdict.js";
+import type { BlobWriter, Sink, SourceImage } from "../../../src/types/transport.js";
 import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
 import {
   makeImage,
@@ -130,6 +135,67 @@ describe("a save straight into its bundle", () => {
     }
     expect((await unzipAndCheck(join(dir, "a.zip"))).blobs.get(big)).toBe(3 * MiB + 5);
   }, 20_000);
+
+  it("a write that fails after the engine read the whole blob keeps what landed, to resume from", async () => {
+    const dir = await tempDir();
+    const cache = join(dir, "cache");
+    const session = await testSession(cache, { direct: true });
+    const source = new RegistrySource(session, ref());
+    const landing = join(dir, "landing.bin");
+    const handle = await open(landing, "w");
+    let bigWrites = 0;
+    let position = 0;
+    const memoryWriter: BlobWriter = {
+      write: async () => {},
+      finish: async () => {},
+      discard: async () => {},
+    };
+    const sink: Sink = {
+      label: "a disk that fills up",
+      maxConcurrentBlobs: 4,
+      hasBlob: async () => false,
+      putBlob: async (_descriptor, stream) => {
+        for await (const _chunk of stream) {
+          // taken
+        }
+      },
+      putManifest: async () => {},
+      addImage: () => {},
+      commit: async () => {},
+      abort: () => session.salvage(),
+      blobWriter: async (descriptor) => {
+        if (descriptor.digest !== big) return memoryWriter;
+        return {
+          location: { file: landing, offset: 0 },
+          write: async (buffer, length) => {
+            if (++bigWrites === 2) {
+              // Long enough for the engine to read the rest of the blob meanwhile.
+              await new Promise((resolve) => setTimeout(resolve, 200));
+              throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
+            }
+            await handle.write(buffer, 0, length, position);
+            position += length;
+          },
+          finish: async () => {},
+          discard: async () => {},
+        };
+      },
+    };
+    try {
+      const [image] = await source.images();
+      const plan = await planImage(source, image as SourceImage, {
+        platforms: [{ os: "linux", architecture: "amd64" }],
+      });
+      await expect(copyImages(reportVerdicts(sink, [source]), [plan])).rejects.toThrow(/no space/);
+    } finally {
+      await handle.close();
+      await source.close();
+      await session.close();
+    }
+    const partial = await readFile(join(cache, "partial", big.slice(7)));
+    expect(partial.length).toBe(MiB);
+    expect(partial.equals((await readFile(landing)).subarray(0, MiB))).toBe(true);
+  });
 
   it("the bundle directory holds only the bundle afterwards (no temp files)", async () => {
     const dir = await tempDir();
