@@ -179,12 +179,30 @@ export class BlobCache {
     const whole = orphan.verified && orphan.length === orphan.size;
     const existing = (await stat(partial).catch(() => undefined))?.size ?? 0;
     if (!whole && existing >= orphan.length) return;
+    await this.keepRegion(orphan.digest, orphan, orphan.length, whole);
+  }
+
+  /**
+   * Keep the first `length` bytes of a blob that sit in another file (a bundle a save was
+   * writing when it failed or was killed): a whole, verified blob goes into `blobs/`, the start
+   * of a cut one into `partial/` (replacing what was there) to resume from. Copied, not
+   * trusted: the engine hashes them again when a save uses them. The caller holds or has
+   * released the blob's partial claim. False when the file had fewer bytes.
+   */
+  async keepRegion(
+    digest: Digest,
+    from: { file: string; offset: number },
+    length: number,
+    whole: boolean,
+  ): Promise<boolean> {
+    const partial = this.partialPath(digest);
     const temp = `${partial}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
     try {
-      const copied = await copyRegion(orphan.file, orphan.offset, orphan.length, temp);
-      if (copied !== orphan.length) return;
-      await rename(temp, whole ? this.blobPath(orphan.digest) : partial);
+      const copied = await copyRegion(from.file, from.offset, length, temp);
+      if (copied !== length) return false;
+      await rename(temp, whole ? this.blobPath(digest) : partial);
       if (whole) await rm(partial, { force: true });
+      return true;
     } finally {
       await rm(temp, { force: true }).catch(() => {});
     }
@@ -355,7 +373,7 @@ export class BlobCache {
     const copied = new Set(blobs.map((blob) => blob.digest as string));
     for (const listed of await this.located.listKept()) {
       if (copied.has(listed.digest)) continue;
-      const kept = await this.located.find(listed.digest, listed.size);
+      const kept = await this.located.check(listed);
       if (!kept) continue;
       blobs.push({
         digest: kept.digest,

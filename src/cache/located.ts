@@ -21,6 +21,9 @@ export interface KeptBlob {
   lastUsed: string;
 }
 
+/** A pointer's last use is rewritten at most this often. */
+const TOUCH_EVERY_MS = 5 * 60 * 1000;
+
 /** What identifies a file's state without reading it. */
 export interface FileFingerprint {
   dev: number;
@@ -141,16 +144,25 @@ export class LocatedBlobs {
   async find(digest: Digest, size: number): Promise<KeptBlob | undefined> {
     const kept = await readJson<unknown>(this.keptPath(digest));
     if (!isKeptBlob(kept) || kept.size !== size) return undefined;
+    return this.check({ ...kept, digest });
+  }
+
+  /** `kept` if its file is still the one it was and holds all of it; else it is forgotten. */
+  async check(kept: KeptBlob): Promise<KeptBlob | undefined> {
     const now = await fingerprintOf(kept.file).catch(() => undefined);
-    if (!now || !sameFingerprint(now, kept.fingerprint) || now.size < kept.offset + size) {
-      await this.forget(digest);
+    if (!now || !sameFingerprint(now, kept.fingerprint) || now.size < kept.offset + kept.size) {
+      await this.forget(kept.digest);
       return undefined;
     }
     return kept;
   }
 
-  /** Mark a kept blob used (for `cache prune --older-than`). */
+  /**
+   * Mark a kept blob used (for `cache prune --older-than`); at most every few minutes, as a
+   * save asks about each blob more than once.
+   */
   async touch(kept: KeptBlob): Promise<void> {
+    if (Date.now() - Date.parse(kept.lastUsed) < TOUCH_EVERY_MS) return;
     await writeJsonAtomically(this.keptPath(kept.digest), {
       ...kept,
       lastUsed: new Date().toISOString(),

@@ -1,8 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { rename, rm } from "node:fs/promises";
 import type http from "node:http";
 import { BlobCache } from "../../cache/blob-cache.js";
-import { copyRegion } from "../../cache/located.js";
 import { FerryError, isFerryError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import type { Digest } from "../../types/digest.js";
@@ -452,17 +449,14 @@ export class RegistrySession {
       await claim.release(rejected ? "discard" : claim.file.length > 0 ? "keep" : "discard");
       return;
     }
-    const whole = live.verified && live.landed === size;
-    const target = whole ? this.cache.blobPath(digest) : claim.file.path;
-    const temp = `${claim.file.path}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-    try {
-      const copied = await copyRegion(location.file, location.offset, live.landed, temp);
-      // The claim goes first (its lock and, for a whole blob, the prefix-only partial).
-      await claim.release(whole ? "discard" : "keep");
-      if (copied > 0) await rename(temp, target);
-    } finally {
-      await rm(temp, { force: true }).catch(() => {});
-    }
+    // The claim goes first (its lock); its partial holds at most a prefix of what landed.
+    await claim.release("keep");
+    await this.cache.keepRegion(
+      digest,
+      location,
+      live.landed,
+      live.verified && live.landed === size,
+    );
   }
 
   /**
