@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { open, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BlobCache } from "../../../src/cache/blob-cache.js";
 import { copyImages } from "../../../src/engine/copy.js";
 import { planImage } from "../../../src/engine/plan.js";
@@ -16,53 +16,36 @@ import { listCache } from "../../../src/ops/registry-cache.js";
 import { RegistrySource } from "../../../src/transports/registry/source.js";
 import { reportVerdicts } from "../../../src/transports/registry/verdict.js";
 import type { BlobWriter, Sink, SourceImage } from "../../../src/types/transport.js";
-import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
-import {
-  makeImage,
-  pushImage,
-  type RunningRegistry,
-  startRegistry,
-  type TestImage,
-} from "../../helpers/registry.js";
+import { makeImage, pushImage, type TestImage } from "../../helpers/registry.js";
 import {
   copiedDigests,
-  removeTempDirs,
   saveRefs,
   tempDir,
   testSession,
   unzipAndCheck,
+  withProxiedRegistry,
 } from "./fixtures.js";
 
 const MiB = 1024 * 1024;
 
 describe("a save straight into its bundle", () => {
-  let registry: RunningRegistry;
-  let proxy: FaultProxy;
   let image: TestImage;
   let big: string;
   let layers: string[];
   let config: string;
 
-  beforeAll(async () => {
-    registry = await startRegistry();
-    proxy = await startFaultProxy(registry.url);
+  const net = withProxiedRegistry(async (url) => {
     image = makeImage({ layers: [randomBytes(3 * MiB + 5), randomBytes(20_000)] });
     big = image.layers[0]?.digest ?? "";
     layers = image.layers.map((layer) => layer.digest);
     config = [...image.blobs.keys()].find((digest) => !layers.includes(digest)) ?? "";
-    await pushImage(registry.url, "direct/app", "1", image);
+    await pushImage(url, "direct/app", "1", image);
     const other = makeImage({ layers: [randomBytes(2 * MiB), randomBytes(30_000)] });
-    await pushImage(registry.url, "direct/other", "1", other);
+    await pushImage(url, "direct/other", "1", other);
   });
 
-  afterAll(async () => {
-    await proxy?.stop();
-    await registry?.stop();
-    await removeTempDirs();
-  });
-
-  const ref = () => `${proxy.host}/direct/app:1`;
-  const blobRequests = () => proxy.requests.filter((r) => r.path.includes("/blobs/"));
+  const ref = () => `${net.proxy.host}/direct/app:1`;
+  const blobRequests = () => net.proxy.requests.filter((r) => r.path.includes("/blobs/"));
 
   async function save(cache: string, output: string) {
     const session = await testSession(cache, { direct: true });
@@ -83,7 +66,7 @@ describe("a save straight into its bundle", () => {
     const dir = await tempDir();
     const cache = join(dir, "cache");
     const first = join(dir, "a.zip");
-    proxy.clear();
+    net.proxy.clear();
     await save(cache, first);
     expect((await unzipAndCheck(first)).blobs.get(big)).toBe(3 * MiB + 5);
     expect(await copiedDigests(cache)).toEqual([config]);
@@ -97,7 +80,7 @@ describe("a save straight into its bundle", () => {
     expect(await readdir(join(cache, "journal"))).toEqual([]);
     expect(blobRequests().length).toBe(image.blobs.size);
 
-    proxy.clear();
+    net.proxy.clear();
     const second = join(dir, "b.zip");
     const stats = await save(cache, second);
     expect(blobRequests()).toEqual([]);
@@ -114,7 +97,7 @@ describe("a save straight into its bundle", () => {
     const bundle = join(dir, "a.zip");
     await save(cache, bundle);
     await writeFile(bundle, "something else now");
-    proxy.clear();
+    net.proxy.clear();
     const stats = await save(cache, join(dir, "b.zip"));
     // Only the config (a copy in the cache) is not downloaded again.
     expect(stats.blobsFromCache).toBe(1);
@@ -127,7 +110,7 @@ describe("a save straight into its bundle", () => {
     // while the engine waited for another blob: a save that never ended.
     const dir = await tempDir();
     const session = await testSession(join(dir, "cache"), { direct: true, jobs: 1 });
-    const refs = [ref(), `${proxy.host}/direct/other:1`];
+    const refs = [ref(), `${net.proxy.host}/direct/other:1`];
     try {
       await saveRefs(session, { refs, output: join(dir, "a.zip"), jobs: 1 });
     } finally {

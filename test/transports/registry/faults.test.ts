@@ -1,23 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
-import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
-import {
-  makeImage,
-  pushImage,
-  type RunningRegistry,
-  startRegistry,
-  type TestImage,
-} from "../../helpers/registry.js";
+import { makeImage, pushImage, type TestImage } from "../../helpers/registry.js";
 import {
   cachedDigests,
-  removeTempDirs,
   saveRefs,
   tempDir,
   testSession,
   unzipAndCheck,
+  withProxiedRegistry,
 } from "./fixtures.js";
 
 const MiB = 1024 * 1024;
@@ -26,33 +19,23 @@ describe.each([
   { mode: "through the cache's partial files", direct: false },
   { mode: "straight into the bundle", direct: true },
 ])("registry downloads through a fault-injecting proxy ($mode)", ({ direct }) => {
-  let registry: RunningRegistry;
-  let proxy: FaultProxy;
   let image: TestImage;
   let big: string;
   let bigPath: RegExp;
   const bigSize = 4 * MiB;
 
-  beforeAll(async () => {
-    registry = await startRegistry();
-    proxy = await startFaultProxy(registry.url);
+  const net = withProxiedRegistry(async (url) => {
     const layer = randomBytes(bigSize);
     image = makeImage({ layers: [layer, randomBytes(10_000)] });
     big = image.layers[0]?.digest ?? "";
     bigPath = new RegExp(`/blobs/${big}$`);
-    await pushImage(registry.url, "flaky/app", "1", image);
+    await pushImage(url, "flaky/app", "1", image);
   });
 
-  afterEach(() => proxy.clear());
+  afterEach(() => net.proxy.clear());
 
-  afterAll(async () => {
-    await proxy?.stop();
-    await registry?.stop();
-    await removeTempDirs();
-  });
-
-  const ref = () => `${proxy.host}/flaky/app:1`;
-  const blobRequests = () => proxy.requests.filter((r) => r.path.endsWith(big));
+  const ref = () => `${net.proxy.host}/flaky/app:1`;
+  const blobRequests = () => net.proxy.requests.filter((r) => r.path.endsWith(big));
 
   async function saveThroughProxy(options: { retries?: number; stallMs?: number } = {}) {
     const dir = await tempDir();
@@ -76,7 +59,7 @@ describe.each([
   }
 
   it("a connection reset mid-blob resumes with a Range request and completes with the right bytes", async () => {
-    proxy.add({ match: bigPath, fault: { kind: "reset", afterBytes: MiB + 123 } });
+    net.proxy.add({ match: bigPath, fault: { kind: "reset", afterBytes: MiB + 123 } });
     const { output, error } = await saveThroughProxy();
     expect(error).toBeUndefined();
     const { blobs } = await unzipAndCheck(output);
@@ -88,12 +71,14 @@ describe.each([
     expect(resumedAt).toBeGreaterThan(0);
     expect(resumedAt).toBeLessThanOrEqual(MiB + 123);
     // Only the rest was fetched again.
-    expect(proxy.bytesSent.get(`/v2/flaky/app/blobs/${big}`)).toBe(MiB + 123 + bigSize - resumedAt);
+    expect(net.proxy.bytesSent.get(`/v2/flaky/app/blobs/${big}`)).toBe(
+      MiB + 123 + bigSize - resumedAt,
+    );
   });
 
   it("500 and 503 answers are retried", async () => {
-    proxy.add({ match: bigPath, fault: { kind: "status", status: 500 } });
-    proxy.add({ match: bigPath, fault: { kind: "status", status: 503 } });
+    net.proxy.add({ match: bigPath, fault: { kind: "status", status: 500 } });
+    net.proxy.add({ match: bigPath, fault: { kind: "status", status: 503 } });
     const { output, error } = await saveThroughProxy();
     expect(error).toBeUndefined();
     expect(blobRequests()).toHaveLength(3);
@@ -101,7 +86,7 @@ describe.each([
   });
 
   it("429 with Retry-After is honoured", async () => {
-    proxy.add({
+    net.proxy.add({
       match: /\/manifests\/1$/,
       fault: { kind: "status", status: 429, headers: { "Retry-After": "1" } },
     });
@@ -109,11 +94,11 @@ describe.each([
     const { error } = await saveThroughProxy();
     expect(error).toBeUndefined();
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-    expect(proxy.requests.filter((r) => r.path.endsWith("/manifests/1"))).toHaveLength(2);
+    expect(net.proxy.requests.filter((r) => r.path.endsWith("/manifests/1"))).toHaveLength(2);
   });
 
   it("a stalled download times out and resumes", async () => {
-    proxy.add({ match: bigPath, fault: { kind: "stall", afterBytes: 2 * MiB } });
+    net.proxy.add({ match: bigPath, fault: { kind: "stall", afterBytes: 2 * MiB } });
     const { output, error } = await saveThroughProxy({ stallMs: 700 });
     expect(error).toBeUndefined();
     const requests = blobRequests();
@@ -123,11 +108,11 @@ describe.each([
   });
 
   it("wrong bytes: EINTEGRITY naming the blob and where they came from, nothing kept; the next run downloads afresh", async () => {
-    proxy.add({ match: bigPath, fault: { kind: "corrupt", atByte: 3 * MiB } });
+    net.proxy.add({ match: bigPath, fault: { kind: "corrupt", atByte: 3 * MiB } });
     const first = await saveThroughProxy();
     expect(isFerryError(first.error) && first.error.code).toBe("EINTEGRITY");
     expect((first.error as Error).message).toContain(big);
-    expect((first.error as Error).message).toContain(`${proxy.host}/flaky/app`);
+    expect((first.error as Error).message).toContain(`${net.proxy.host}/flaky/app`);
     await expect(stat(first.output)).rejects.toThrow();
     expect(await cachedDigests(first.cache)).not.toContain(big);
     const partials = await readdir(join(first.cache, "partial"));
@@ -148,7 +133,7 @@ describe.each([
   });
 
   it("wrong bytes every time: EINTEGRITY naming the blob; nothing in the bundle or the cache", async () => {
-    proxy.add({
+    net.proxy.add({
       match: bigPath,
       fault: { kind: "corrupt", atByte: 10 },
       times: Number.POSITIVE_INFINITY,
@@ -164,7 +149,7 @@ describe.each([
   });
 
   it("more bytes than declared: ESIZE naming the blob, nothing kept", async () => {
-    proxy.add({
+    net.proxy.add({
       match: bigPath,
       times: Number.POSITIVE_INFINITY,
       fault: {
@@ -183,7 +168,7 @@ describe.each([
   });
 
   it("a registry that keeps failing: the error names the blob and the attempts", async () => {
-    proxy.add({
+    net.proxy.add({
       match: bigPath,
       fault: { kind: "status", status: 503 },
       times: Number.POSITIVE_INFINITY,
@@ -199,7 +184,7 @@ describe.each([
   it("a cut download left in the cache resumes in the next run, fetching only the rest", async () => {
     const dir = await tempDir();
     const cache = join(dir, "cache");
-    proxy.add({
+    net.proxy.add({
       match: bigPath,
       fault: { kind: "stall", afterBytes: 3 * MiB },
       times: Number.POSITIVE_INFINITY,
@@ -216,13 +201,13 @@ describe.each([
     expect(isFerryError(error) && error.code).toBe("ENETWORK");
     const partial = await stat(join(cache, "partial", big.slice(7)));
     expect(partial.size).toBeGreaterThan(2 * MiB);
-    proxy.clear();
+    net.proxy.clear();
     const second = await testSession(cache, { direct });
     try {
       await saveRefs(second, { refs: [ref()], output: join(dir, "b.zip") });
       expect(blobRequests()).toHaveLength(1);
       expect(blobRequests()[0]?.range).toBe(`bytes=${partial.size}-`);
-      expect(proxy.bytesSent.get(`/v2/flaky/app/blobs/${big}`)).toBe(bigSize - partial.size);
+      expect(net.proxy.bytesSent.get(`/v2/flaky/app/blobs/${big}`)).toBe(bigSize - partial.size);
       // The small layer and the config were all there (downloaded, never verified by a copy
       // in the failed run): they are read from their partials, no network.
       const others = [...image.blobs.values()].filter((b) => b.length !== bigSize);

@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { afterAll, beforeAll } from "vitest";
 import { BlobCache } from "../../../src/cache/blob-cache.js";
 import { saveBundle } from "../../../src/ops/save.js";
 import { credentialLookup } from "../../../src/transports/registry/credentials.js";
@@ -16,6 +17,8 @@ import {
 import { RegistrySource } from "../../../src/transports/registry/source.js";
 import type { BundleManifest } from "../../../src/types/bundle.js";
 import type { PlatformSelector } from "../../../src/types/platform.js";
+import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
+import { type RunningRegistry, startRegistry } from "../../helpers/registry.js";
 
 const run = promisify(execFile);
 
@@ -30,6 +33,29 @@ export async function tempDir(prefix = "ferry-reg-test-"): Promise<string> {
 
 export async function removeTempDirs(): Promise<void> {
   for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * For a describe block: the real registry with a fault-injecting proxy in front of it, started
+ * before the block's tests (`fill` then pushes what they need into the registry at its URL) and
+ * stopped, with the temp folders, after them. Read `registry` and `proxy` inside tests.
+ */
+export function withProxiedRegistry(fill: (registryUrl: string) => Promise<void>): {
+  readonly registry: RunningRegistry;
+  readonly proxy: FaultProxy;
+} {
+  const net = {} as { registry: RunningRegistry; proxy: FaultProxy };
+  beforeAll(async () => {
+    net.registry = await startRegistry();
+    net.proxy = await startFaultProxy(net.registry.url);
+    await fill(net.registry.url);
+  });
+  afterAll(async () => {
+    await net.proxy?.stop();
+    await net.registry?.stop();
+    await removeTempDirs();
+  });
+  return net;
 }
 
 /** A session with fast retries and no credentials unless given. */

@@ -7,21 +7,13 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { BlobCache } from "../../../src/cache/blob-cache.js";
 import { isFerryError } from "../../../src/errors.js";
 import { pullImages } from "../../../src/ops/pull.js";
 import { LiveDownload } from "../../../src/transports/registry/live-download.js";
 import type { Descriptor } from "../../../src/types/descriptor.js";
-import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
-import {
-  makeImage,
-  pushImage,
-  type RunningRegistry,
-  sha256,
-  startRegistry,
-  type TestImage,
-} from "../../helpers/registry.js";
+import { makeImage, pushImage, sha256, type TestImage } from "../../helpers/registry.js";
 import {
   cachedDigests,
   removeTempDirs,
@@ -29,6 +21,7 @@ import {
   tempDir,
   testSession,
   unzipAndCheck,
+  withProxiedRegistry,
 } from "./fixtures.js";
 
 const MiB = 1024 * 1024;
@@ -101,28 +94,18 @@ describe("a download read while it grows", () => {
 });
 
 describe("the download cache takes only what the copy verified", () => {
-  let registry: RunningRegistry;
-  let proxy: FaultProxy;
   let image: TestImage;
   let big: string;
   const bigSize = 3 * MiB + 5;
 
-  beforeAll(async () => {
-    registry = await startRegistry();
-    proxy = await startFaultProxy(registry.url);
+  const net = withProxiedRegistry(async (url) => {
     image = makeImage({ layers: [randomBytes(bigSize), randomBytes(20_000)] });
     big = image.layers[0]?.digest ?? "";
-    await pushImage(registry.url, "live/app", "1", image);
+    await pushImage(url, "live/app", "1", image);
   });
 
-  afterAll(async () => {
-    await proxy?.stop();
-    await registry?.stop();
-    await removeTempDirs();
-  });
-
-  const ref = () => `${proxy.host}/live/app:1`;
-  const bigRequests = () => proxy.requests.filter((r) => r.path.endsWith(big));
+  const ref = () => `${net.proxy.host}/live/app:1`;
+  const bigRequests = () => net.proxy.requests.filter((r) => r.path.endsWith(big));
 
   it("a save publishes every blob it copied, and leaves no partial behind", async () => {
     const dir = await tempDir();
@@ -145,7 +128,7 @@ describe("the download cache takes only what the copy verified", () => {
     await mkdir(join(cache, "partial"), { recursive: true });
     const partial = join(cache, "partial", big.slice(7));
     await writeFile(partial, randomBytes(bigSize));
-    proxy.clear();
+    net.proxy.clear();
     const first = await testSession(cache);
     const error = await saveRefs(first, { refs: [ref()], output: join(dir, "a.zip") }).catch(
       (e: unknown) => e,
