@@ -43,6 +43,22 @@ async function readPositionally(source: Source, descriptor: Descriptor): Promise
   return Buffer.concat(chunks);
 }
 
+/**
+ * Read every blob of the source's (first) image positionally and check its size and digest;
+ * returns the spy on `openBlob`, set before planning, that counts what was streamed instead.
+ */
+async function expectEveryBlobReadInPlace(source: Source) {
+  const streamed = vi.spyOn(source, "openBlob");
+  const [image] = await source.images();
+  const plan = await planImage(source, image as NonNullable<typeof image>, { platforms: "all" });
+  for (const blob of plan.blobs) {
+    const bytes = await readPositionally(source, blob.descriptor);
+    expect(bytes.length).toBe(blob.descriptor.size);
+    expect(`sha256:${sha256(bytes)}`).toBe(blob.descriptor.digest);
+  }
+  return streamed;
+}
+
 function skopeo(args: string[]): string {
   const result = run("skopeo", args);
   expect(result.code, result.stderr).toBe(0);
@@ -79,14 +95,7 @@ describe("docker-archive written by skopeo (the classic docker save layout)", ()
 
   it("layers are read in place through the tar index (the verified pump), not streamed", async () => {
     const source = await DockerArchiveSource.open(archive);
-    const streamed = vi.spyOn(source, "openBlob");
-    const [image] = await source.images();
-    const plan = await planImage(source, image as NonNullable<typeof image>, { platforms: "all" });
-    for (const blob of plan.blobs) {
-      const bytes = await readPositionally(source, blob.descriptor);
-      expect(bytes.length).toBe(blob.descriptor.size);
-      expect(`sha256:${sha256(bytes)}`).toBe(blob.descriptor.digest);
-    }
+    const streamed = await expectEveryBlobReadInPlace(source);
     const result = await copyAll(source, path.join(tmp.dir, "store-pump"));
     expect(result.committed).toBe(true);
     streamedOnlyConfigs(streamed.mock.calls);
@@ -198,14 +207,7 @@ describe("oci-archive written by skopeo", () => {
 
   it("blobs are read in place through the tar index: the stream's bytes, stopping at the entry's end", async () => {
     const source = await openOciArchive(archive);
-    const streamed = vi.spyOn(source, "openBlob");
-    const [image] = await source.images();
-    const plan = await planImage(source, image as NonNullable<typeof image>, { platforms: "all" });
-    for (const blob of plan.blobs) {
-      const bytes = await readPositionally(source, blob.descriptor);
-      expect(bytes.length).toBe(blob.descriptor.size);
-      expect(`sha256:${sha256(bytes)}`).toBe(blob.descriptor.digest);
-    }
+    const streamed = await expectEveryBlobReadInPlace(source);
     streamed.mockClear();
     const result = await copyAll(source, path.join(tmp.dir, "store-pump"));
     expect(result.committed).toBe(true);
