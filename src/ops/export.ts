@@ -1,5 +1,6 @@
 import { type CopyEvent, copyImages } from "../engine/copy.js";
 import { type ImagePlan, planImage } from "../engine/plan.js";
+import { FerryError, isFerryError } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import { BundleSource } from "../transports/bundle/source.js";
 import { DockerArchiveSink, dockerRepoTag } from "../transports/docker-archive/sink.js";
@@ -8,6 +9,7 @@ import { Store } from "../transports/layout/store.js";
 import type { TrustedKey } from "../trust/keys.js";
 import type { PlatformSelector } from "../types/platform.js";
 import type { Source } from "../types/transport.js";
+import { explainSplitFailure } from "./open-bundle.js";
 
 export interface ExportReport {
   output: string;
@@ -22,6 +24,16 @@ export interface ExportOptions {
   /** For multi-platform images: which platform docker should get (one). */
   platforms: PlatformSelector;
   onEvent?: (event: CopyEvent) => void;
+}
+
+/** A damaged blob (its bytes do not match its digest or size), with what to do about it. */
+function withRemedy(error: unknown, hint: string): unknown {
+  if (!isFerryError(error) || (error.code !== "EINTEGRITY" && error.code !== "ESIZE")) return error;
+  return new FerryError(error.code, error.message, {
+    hint: error.hint ?? hint,
+    details: error.details,
+    cause: error,
+  });
 }
 
 async function writeArchive(
@@ -75,7 +87,12 @@ export async function exportImages(
     });
     plans.push(...(await planForDocker(source, options.platforms)));
   }
-  return writeArchive(plans, options, started);
+  return writeArchive(plans, options, started).catch((error: unknown) => {
+    throw withRemedy(
+      error,
+      `nothing was written; \`ferry check --store ${store.dir}\` lists every damaged blob and the images it breaks (--repair sets them aside), then load those images again`,
+    );
+  });
 }
 
 /** `ferry load BUNDLE --docker-archive OUT.tar`: a verified bundle straight to a docker tarball. */
@@ -94,6 +111,11 @@ export async function bundleToDockerArchive(
     for (const image of images)
       plans.push(await planImage(source, image, { platforms: options.platforms }));
     return await writeArchive(plans, options, started);
+  } catch (error) {
+    throw withRemedy(
+      explainSplitFailure(reader, error),
+      `nothing was written; copy the bundle again from the original (\`ferry verify ${bundle}\` lists every problem)`,
+    );
   } finally {
     await reader.close();
   }

@@ -78,9 +78,12 @@ export class DockerArchiveSink implements Sink {
         return;
       }
       const entry = this.pack.entry(header, (error) => (error ? reject(error) : resolve()));
+      // A blob that fails its check (the engine's verifying stream errors) destroys the entry,
+      // which then emits the same error: it is this promise's rejection, never an uncaught one.
+      entry.on("error", reject);
       content.on("error", (error) => {
-        entry.destroy(error);
         reject(error);
+        entry.destroy(error);
       });
       content.pipe(entry);
     });
