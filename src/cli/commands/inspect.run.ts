@@ -1,4 +1,5 @@
 import { stat } from "node:fs/promises";
+import { FerryError } from "../../errors.js";
 import { inspectStoredImage } from "../../ops/image-info.js";
 import { inspectBundle } from "../../ops/inspect-bundle.js";
 import { createOutput, formatSize, formatTable } from "../output.js";
@@ -55,4 +56,16 @@ export async function runInspect(bundle: string, flags: InspectFlags): Promise<v
     }
     return lines.join("\n");
   });
+  if (report.problems.length > 0) {
+    // Listed above (or in the JSON): a problem found is a failure, as in verify and load.
+    const integrity = report.problems.some((p) => p.code === "EINTEGRITY" || p.code === "ESIZE");
+    throw new FerryError(
+      integrity ? "EINTEGRITY" : "EBADBUNDLE",
+      `${report.problems.length} structural problem(s) in ${bundle}`,
+      {
+        hint: "copy the bundle again from the original, or save a new one; `ferry verify` also checks every byte",
+        details: { reported: true },
+      },
+    );
+  }
 }
