@@ -69,6 +69,11 @@ export interface WimImageInfo {
   archCode?: number;
   /** "MAJOR.MINOR.BUILD.SPBUILD"; undefined when WINDOWS/VERSION/MAJOR is missing. */
   version?: string;
+  /**
+   * The parts of WINDOWS/VERSION the XML lacks (`MINOR`, `BUILD`, `SPBUILD`), shown as 0 in
+   * `version`; absent when all four are there. Saving refuses an OS image with a guessed version.
+   */
+  versionPartsMissing?: string[];
   productName?: string;
   editionId?: string;
   installationType?: string;

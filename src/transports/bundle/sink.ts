@@ -11,6 +11,7 @@ import {
   type BundleImage,
   type BundleManifest,
   osImagesOf,
+  parseBundleManifest,
 } from "../../types/bundle.js";
 import { type Descriptor, REF_NAME_ANNOTATION } from "../../types/descriptor.js";
 import { type Digest, digestHex } from "../../types/digest.js";
@@ -56,6 +57,22 @@ export interface WrittenBundle {
    * `path`, from the entry's data offset. Single-file bundles only.
    */
   locations?: Map<string, BlobLocation>;
+}
+
+/**
+ * ferry.json as `verify` and `load` will judge it: a save never writes a bundle its own readers
+ * refuse (sources refuse or map what cannot be named first; reaching this is a bug).
+ */
+function checkReadable(manifestBytes: Buffer): void {
+  try {
+    parseBundleManifest(manifestBytes);
+  } catch (error) {
+    throw new FerryError(
+      "EINTERNAL",
+      `the bundle would not pass its own verify, so it was not written: ${error instanceof Error ? error.message : String(error)}`,
+      { hint: "please report this with the sources you saved", cause: error },
+    );
+  }
 }
 
 /**
@@ -230,6 +247,7 @@ export class BundleSink implements Sink {
     const osImages = osImagesOf(manifest.images);
     if (osImages.length > 0) manifest.osImages = osImages;
     const manifestBytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+    checkReadable(manifestBytes);
     await this.zip.addBytes(BundleFile.Manifest, manifestBytes);
     let signatureBytes: Buffer | undefined;
     if (this.options.signer) {

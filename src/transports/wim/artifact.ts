@@ -15,8 +15,9 @@ import type { ImageManifest } from "../../types/manifest.js";
 import { FerryAnnotation, MediaType, OS_IMAGE_KIND } from "../../types/media-types.js";
 import type { Platform } from "../../types/platform.js";
 import { compareOsVersions } from "../../types/platform.js";
+import { formatReference, parseReference } from "../../types/reference.js";
 import type { WimHeader, WimImageInfo } from "../../types/wim.js";
-import { legacyFullName } from "../../types/wim.js";
+import { legacyFullName, WIM_ARCHITECTURES } from "../../types/wim.js";
 
 /**
  * The registry part of every OS image reference: `os.ferry.invalid/nanoserver:10.0.14300.1010`.
@@ -24,6 +25,9 @@ import { legacyFullName } from "../../types/wim.js";
  * collides with `docker.io/library/nanoserver` and cannot be pushed anywhere by accident.
  */
 export const OS_IMAGE_REGISTRY = "os.ferry.invalid";
+
+/** The longest image name (registry, `/`, repository) docker's reference grammar allows. */
+const OS_IMAGE_NAME_MAX = 255;
 
 /** The tag that follows the newest installed version of each OS image name. */
 export const LATEST_TAG = "latest";
@@ -128,19 +132,79 @@ export function osImageFactsOf(
       "a Windows base image always carries one; set it on a copy with `wiminfo FILE 1 --image-property WINDOWS/VERSION/MAJOR=10 ...`",
     );
   }
+  checkVersionComplete(base, name, label);
+  const architecture = knownArchitecture(base, name, label);
   const repository = osImageRepository(name);
+  const ref = checkedOsImageRef(repository, base.version, name, label);
   return {
     name,
     repository,
     version: base.version,
-    architecture: base.architecture ?? "unknown",
+    architecture,
     fullName: legacyFullName(name, base.version),
     imageCount: images.length,
     imageNames: images.map((image) => image.name ?? ""),
     compression: header.compression,
     wim,
-    ref: osImageRef(repository, base.version),
+    ref,
   };
+}
+
+/**
+ * All four parts of image 1's version: a missing one would be saved as 0, a version the WIM
+ * never stated (`10` alone became `10.0.0.0`), naming and matching the wrong OS image.
+ */
+function checkVersionComplete(base: WimImageInfo, name: string, label: string): void {
+  const missing = base.versionPartsMissing ?? [];
+  if (missing.length === 0) return;
+  const given = ["MAJOR", "MINOR", "BUILD", "SPBUILD"].filter((part) => !missing.includes(part));
+  throw badWim(
+    `${label}: image 1 (${name}) has WINDOWS/VERSION ${given.join(", ")} but no ${missing.join(", ")}: its version would be a guess (${base.version}), so the OS image is not saved`,
+    `a Windows base image carries all four; set the missing part(s) on a copy with \`wiminfo FILE 1 ${missing.map((part) => `--image-property WINDOWS/VERSION/${part}=N`).join(" ")}\``,
+  );
+}
+
+/**
+ * The OCI architecture of image 1: without one the platform would be `windows/unknown`, which
+ * no container host matches.
+ */
+function knownArchitecture(base: WimImageInfo, name: string, label: string): string {
+  if (base.architecture) return base.architecture;
+  const known = Object.entries(WIM_ARCHITECTURES)
+    .map(([code, arch]) => `${code} ${arch}`)
+    .join(", ");
+  throw badWim(
+    base.archCode === undefined
+      ? `${label}: image 1 (${name}) has no WINDOWS/ARCH, so its platform would be windows/unknown`
+      : `${label}: image 1 (${name}) has WINDOWS/ARCH ${base.archCode}, which is not an architecture ferry knows (${known})`,
+    `set it on a copy with \`wiminfo FILE 1 --image-property WINDOWS/ARCH=9\` (9 is amd64; ${known})`,
+  );
+}
+
+/**
+ * The OS image's reference, checked as bundles and the store check references, so that every
+ * bundle `save` writes is one `verify` and `load` accept (a 300-character NAME would not be).
+ */
+function checkedOsImageRef(repository: string, version: string, name: string, label: string) {
+  const ref = osImageRef(repository, version);
+  let problem: string | undefined;
+  try {
+    if (formatReference(parseReference(ref, { defaultTag: false })) !== ref) {
+      problem = "it does not read back as the same reference";
+    }
+  } catch (error) {
+    // The reason alone: the reference it names is made of the long NAME.
+    problem = (error instanceof Error ? error.message : String(error)).replace(
+      /^invalid reference "[^"]*": /,
+      "",
+    );
+  }
+  if (problem === undefined) return ref;
+  const room = OS_IMAGE_NAME_MAX - OS_IMAGE_REGISTRY.length - 1;
+  throw badWim(
+    `${label}: image 1's NAME (${name.length} characters: ${JSON.stringify(name.slice(0, 40))}${name.length > 40 ? "..." : ""}) cannot name an OS image: ${problem}`,
+    `the repository made from it may have at most ${room} characters; set a shorter NAME on a copy with \`wiminfo FILE 1 --image-name NAME\``,
+  );
 }
 
 /** The platform an OS image provides to container images built on it. */
@@ -205,7 +269,11 @@ function configDocument(
     bootIndex: header.bootIndex,
     integrityTable: header.integrityTable.sizeInWim > 0,
     imageCount: images.length,
-    images: images.map((image) => ({ ...image, role: wimImageRole(image.index) })),
+    // As earlier versions wrote it (same WIM, same digest): which parts were absent is not kept.
+    images: images.map(({ versionPartsMissing: _, ...image }) => ({
+      ...image,
+      role: wimImageRole(image.index),
+    })),
   };
 }
 

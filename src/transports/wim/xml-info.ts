@@ -308,11 +308,22 @@ function timeField(image: XmlElement, name: string): string | undefined {
   return filetimeToIso(high, low);
 }
 
-function versionField(image: XmlElement, label: string, source: string): string | undefined {
-  const part = (name: string) =>
-    strictDecimal(image, ["WINDOWS", "VERSION", name], label, source) ?? 0;
+const VERSION_PARTS = ["MAJOR", "MINOR", "BUILD", "SPBUILD"] as const;
+
+/** The version (absent parts as 0) and which parts were absent; undefined without MAJOR. */
+function versionField(
+  image: XmlElement,
+  label: string,
+  source: string,
+): { version: string; missing: string[] } | undefined {
   if (elementText(image, "WINDOWS", "VERSION", "MAJOR") === undefined) return undefined;
-  return [part("MAJOR"), part("MINOR"), part("BUILD"), part("SPBUILD")].join(".");
+  const parts = VERSION_PARTS.map((name) =>
+    strictDecimal(image, ["WINDOWS", "VERSION", name], label, source),
+  );
+  return {
+    version: parts.map((part) => part ?? 0).join("."),
+    missing: VERSION_PARTS.filter((_, at) => parts[at] === undefined),
+  };
 }
 
 function imageIndex(image: XmlElement, position: number, source: string): number {
@@ -342,6 +353,7 @@ export function imageInfoFromElement(
   const archCode = strictDecimal(image, ["WINDOWS", "ARCH"], label, source);
   const text = (...path: string[]) => elementText(image, ...path);
   const count = (name: string) => parseDecimal(text(name));
+  const version = versionField(image, label, source);
   return {
     index,
     ...optional("name", text("NAME")),
@@ -351,7 +363,8 @@ export function imageInfoFromElement(
     ...optional("flags", text("FLAGS")),
     ...optional("architecture", archCode === undefined ? undefined : WIM_ARCHITECTURES[archCode]),
     ...optional("archCode", archCode),
-    ...optional("version", versionField(image, label, source)),
+    ...optional("version", version?.version),
+    ...optional("versionPartsMissing", version?.missing.length ? version.missing : undefined),
     ...optional("productName", text("WINDOWS", "PRODUCTNAME")),
     ...optional("editionId", text("WINDOWS", "EDITIONID")),
     ...optional("installationType", text("WINDOWS", "INSTALLATIONTYPE")),

@@ -94,6 +94,21 @@ describe("parseWimXml", () => {
     expect(version("<MAJOR> 6 </MAJOR>")).toBe("6.0.0.0");
   });
 
+  it("names the version parts it took as 0", () => {
+    const image = (inner: string) =>
+      parseWimXmlText(
+        `<WIM><IMAGE INDEX="1"><WINDOWS><VERSION>${inner}</VERSION></WINDOWS></IMAGE></WIM>`,
+        "v",
+      ).images[0];
+    expect(image("<MAJOR>10</MAJOR>")?.versionPartsMissing).toEqual(["MINOR", "BUILD", "SPBUILD"]);
+    expect(
+      image("<MAJOR>10</MAJOR><MINOR>0</MINOR><BUILD>17763</BUILD>")?.versionPartsMissing,
+    ).toEqual(["SPBUILD"]);
+    const full = image("<MAJOR>10</MAJOR><MINOR>0</MINOR><BUILD>17763</BUILD><SPBUILD>1</SPBUILD>");
+    expect(full).toEqual({ index: 1, version: "10.0.17763.1" });
+    expect(image("<MINOR>0</MINOR>")).toEqual({ index: 1 });
+  });
+
   it("refuses version and architecture values that are not numbers", () => {
     const bad = `<WIM><IMAGE INDEX="1"><WINDOWS><VERSION><MAJOR>10;rm</MAJOR></VERSION></WINDOWS></IMAGE></WIM>`;
     const error = errorOf(() => parseWimXmlText(bad, "v.wim"));
