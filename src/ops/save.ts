@@ -1,4 +1,5 @@
 import type { KeyObject } from "node:crypto";
+import path from "node:path";
 import { type CopyEvent, copyImages } from "../engine/copy.js";
 import { type ImagePlan, planImage } from "../engine/plan.js";
 import { UsageError } from "../errors.js";
@@ -6,7 +7,7 @@ import { BundleSink } from "../transports/bundle/sink.js";
 import type { SplitOptions } from "../transports/bundle/split-writer.js";
 import { reportVerdicts } from "../transports/registry/verdict.js";
 import type { BundleManifest } from "../types/bundle.js";
-import type { PartsManifest } from "../types/parts.js";
+import { type PartsManifest, parityName, partsFileName } from "../types/parts.js";
 import type { PlatformSelector } from "../types/platform.js";
 import type { BlobLocation, Source } from "../types/transport.js";
 import { type DeltaBase, deltaMayOmit } from "./delta-base.js";
@@ -65,6 +66,11 @@ export interface SaveReport {
   signedBy?: string;
   /** The `.parts` written (part names, sizes, sha256s, parity) when split. */
   parts?: PartsManifest;
+  /**
+   * Every file the save wrote, all of which must travel together: the bundle, or each part,
+   * the parity volume, `.parts` and, when signed, `.parts.sig`.
+   */
+  files: string[];
   seconds: number;
   manifest: BundleManifest;
 }
@@ -144,9 +150,27 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
     fileSize: written.bytes,
     ...(written.parts ? { parts: written.parts } : {}),
     ...(options.signer ? { signedBy: options.signer.id } : {}),
+    files: filesWritten(written.path, written.parts, options.signer !== undefined),
     seconds: (Date.now() - started) / 1000,
     manifest,
   };
+}
+
+/** The files a save wrote, each of which the other side needs (see `SaveReport.files`). */
+export function filesWritten(
+  bundle: string,
+  parts: PartsManifest | undefined,
+  signed: boolean,
+): string[] {
+  if (!parts) return [bundle];
+  const dir = path.dirname(bundle);
+  return [
+    ...parts.parts.map((part) => path.join(dir, part.name)),
+    ...(parts.parity ? [path.join(dir, parityName(parts.bundle))] : []),
+    path.join(dir, partsFileName(parts.bundle)),
+    // A signed split save signs `.parts` separately: without it the parts cannot be trusted.
+    ...(signed ? [path.join(dir, `${partsFileName(parts.bundle)}.sig`)] : []),
+  ];
 }
 
 /** Plan every image of several sources with one platform choice. */

@@ -19,20 +19,33 @@ export function formatPartSize(bytes: number): string {
   return `${Number.isInteger(value) ? value : value.toFixed(2)} ${units[unit]}`;
 }
 
-/** Summary lines for a split save: the parts, the `.parts` file, the parity volume. */
-export function partsLines(parts: PartsManifest, bundle: string): string[] {
+/**
+ * Summary lines for a split save: the parts, the `.parts` file, the parity volume, the
+ * signature of `.parts`, and every file (`files`, as the save reports them) that must travel.
+ */
+export function partsLines(parts: PartsManifest, bundle: string, files: string[]): string[] {
   const dir = path.dirname(bundle);
+  const partsFile = path.join(dir, `${parts.bundle}.parts`);
   const first = parts.parts[0]?.name ?? "";
   const last = parts.parts[parts.parts.length - 1]?.name ?? "";
   const lines = [
-    `split into ${parts.parts.length} part(s) of at most ${formatPartSize(parts.partSize)}: ${parts.parts.length > 1 ? `${first} ... ${last}` : first}, listed with their sha256s in ${path.join(dir, `${parts.bundle}.parts`)}`,
+    `split into ${parts.parts.length} part(s) of at most ${formatPartSize(parts.partSize)}: ${parts.parts.length > 1 ? `${first} ... ${last}` : first}, listed with their sha256s in ${partsFile}`,
   ];
   if (parts.parity) {
     lines.push(
-      `parity: ${parts.parity.name} (${formatPartSize(parts.parity.size)}) rebuilds any one lost or damaged part: ferry repair ${path.join(dir, `${parts.bundle}.parts`)}`,
+      `parity: ${parts.parity.name} (${formatPartSize(parts.parity.size)}) rebuilds any one lost or damaged part: ferry repair ${partsFile}`,
     );
   }
-  lines.push("copy every file listed above; load and verify read the parts in place");
+  const signature = files.find((file) => file === `${partsFile}.sig`);
+  if (signature) {
+    lines.push(
+      `signature of the .parts file: ${signature} (load and verify with --trust refuse the parts without it)`,
+    );
+  }
+  lines.push(
+    `copy all ${files.length} file(s) into one folder; load and verify read the parts in place:`,
+    ...files.map((file) => `  ${path.basename(file)}`),
+  );
   return lines;
 }
 

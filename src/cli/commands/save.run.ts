@@ -142,7 +142,7 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
             ]
           : []),
         ...(report.signedBy ? [`signed with key ${report.signedBy}`] : []),
-        ...(report.parts ? partsLines(report.parts, report.bundle) : []),
+        ...(report.parts ? partsLines(report.parts, report.bundle, report.files) : []),
       ].join("\n"),
     );
   } finally {

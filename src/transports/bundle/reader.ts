@@ -19,6 +19,7 @@ import type { ImageIndex } from "../../types/manifest.js";
 import { serializePartsManifest } from "../../types/parts.js";
 import { blobPath, parseLayoutIndex } from "../layout/index-file.js";
 import type { SplitBundle } from "./parts-file.js";
+import { missingPartsSignature } from "./parts-signature.js";
 import { type RandomAccess, readAt } from "./random-access.js";
 import { openBundleAccess, withSplitHint } from "./split-open.js";
 import { indexZip, type ZipEntry } from "./zip-index.js";
@@ -121,6 +122,7 @@ export class BundleReader {
     }
     if (trust.length > 0) {
       const signature = await readFile(`${partsFile}.sig`).catch(() => undefined);
+      if (!signature) throw missingPartsSignature(partsFile);
       verifySignature(partsBytes, signature, trust, name);
     }
   }
