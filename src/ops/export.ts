@@ -3,10 +3,12 @@ import { type ImagePlan, planImage } from "../engine/plan.js";
 import { FerryError, isFerryError } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import { BundleSource } from "../transports/bundle/source.js";
+import { DiscardSink } from "../transports/discard.js";
 import { DockerArchiveSink, dockerRepoTag } from "../transports/docker-archive/sink.js";
 import { LayoutSource } from "../transports/layout/source.js";
 import { Store } from "../transports/layout/store.js";
 import type { TrustedKey } from "../trust/keys.js";
+import { isIndexMediaType } from "../types/media-types.js";
 import type { PlatformSelector } from "../types/platform.js";
 import type { Source } from "../types/transport.js";
 import { explainSplitFailure } from "./open-bundle.js";
@@ -16,6 +18,8 @@ export interface ExportReport {
   images: Array<{ ref: string; repoTag?: string; digest: string; platforms: string[] }>;
   blobs: number;
   bytes: number;
+  /** A dry run: the blobs and bytes the tarball would hold were verified; it was not written. */
+  dryRun?: boolean;
   seconds: number;
 }
 
@@ -24,6 +28,8 @@ export interface ExportOptions {
   /** For multi-platform images: which platform docker should get (one). */
   platforms: PlatformSelector;
   onEvent?: (event: CopyEvent) => void;
+  /** Verify and report what the tarball would hold; write nothing. */
+  dryRun?: boolean;
 }
 
 /** A damaged blob (its bytes do not match its digest or size), with what to do about it. */
@@ -36,12 +42,26 @@ function withRemedy(error: unknown, hint: string): unknown {
   });
 }
 
+/** `docker load` takes one platform per image: refuse an index before writing anything. */
+function checkOnePlatform(plans: ImagePlan[]): void {
+  const multi = plans.find((plan) => isIndexMediaType(plan.root.mediaType));
+  if (multi) {
+    throw new FerryError(
+      "EUSAGE",
+      `${multi.name} is a multi-platform index; docker load takes one platform`,
+      { hint: "choose one with --platform os/arch" },
+    );
+  }
+}
+
 async function writeArchive(
   plans: ImagePlan[],
   options: ExportOptions,
   started: number,
 ): Promise<ExportReport> {
-  const sink = await DockerArchiveSink.create(options.output);
+  checkOnePlatform(plans);
+  // A dry run reads and hashes what the tarball would hold, into a sink that keeps nothing.
+  const sink = options.dryRun ? new DiscardSink() : await DockerArchiveSink.create(options.output);
   const result = await copyImages(sink, plans, options.onEvent ? { onEvent: options.onEvent } : {});
   return {
     output: options.output,
@@ -58,6 +78,7 @@ async function writeArchive(
     }),
     blobs: result.blobsCopied,
     bytes: result.bytesCopied,
+    ...(options.dryRun ? { dryRun: true } : {}),
     seconds: (Date.now() - started) / 1000,
   };
 }

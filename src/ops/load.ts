@@ -18,6 +18,8 @@ export interface LoadReport {
   bundle: string;
   bundleId: string;
   store: string;
+  /** A dry run (`load --dry-run`): what the load would do; nothing was written. */
+  dryRun?: boolean;
   images: Array<{ ref: string; digest: string; status: ImageStatus; previous?: string }>;
   blobsWritten: number;
   blobsSkipped: number;

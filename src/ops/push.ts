@@ -1,10 +1,11 @@
 /**
  * Push images into a registry: a verified bundle straight from the USB medium
  * (`ferry load BUNDLE --to-registry HOST[/PREFIX]`) or images from the local store
- * (`ferry push REF DEST`, `ferry push --to-registry HOST[/PREFIX] REF...`). One copy engine,
- * the registry as its sink: blobs (skipped, mounted or uploaded), then manifests by digest
- * (children before their index), then the tags, last. Any failure before the tags leaves no
- * name moved.
+ * (`ferry push REF DEST`, `ferry push --to-registry HOST[/PREFIX] REF...`). Every blob to be
+ * pushed is read and hashed first (a registry cannot roll back: a bad blob found half-way
+ * would leave blobs and repositories behind). Then one copy engine, the registry as its sink:
+ * blobs (skipped, mounted or uploaded), then manifests by digest (children before their index),
+ * then the tags, last. Any failure before the tags leaves no name moved.
  */
 
 import type { Readable } from "node:stream";
@@ -20,6 +21,7 @@ import { Store } from "../transports/layout/store.js";
 import type { RegistryClient } from "../transports/registry/client.js";
 import { RegistrySink } from "../transports/registry/sink.js";
 import type { UploadTuning } from "../transports/registry/upload.js";
+import { blobExists, manifestDigest } from "../transports/registry/upload.js";
 import type { BlobLocations } from "../transports/registry/upload-locations.js";
 import type { TrustedKey } from "../trust/keys.js";
 import type { Descriptor } from "../types/descriptor.js";
@@ -27,6 +29,7 @@ import { isForeignLayerMediaType, MediaType } from "../types/media-types.js";
 import { formatPlatform } from "../types/platform.js";
 import { formatReference, type Reference } from "../types/reference.js";
 import type { Source, SourceImage } from "../types/transport.js";
+import { type ImageStatus, imageStatus } from "./image-status.js";
 import {
   checkUniqueTargets,
   mapToRegistry,
@@ -34,6 +37,7 @@ import {
   type RegistryTarget,
 } from "./name-mapping.js";
 import { explainSplitFailure } from "./open-bundle.js";
+import { nothingWritten, type VerifiedBlobs, verifyCarriedBlobs } from "./verify-first.js";
 import { readStoreEntries, resolveStoreRef, type StoreEntry } from "./wim-refs.js";
 
 export interface PushOptions {
@@ -46,9 +50,11 @@ export interface PushOptions {
   /** Blob uploads at once (default 4). */
   jobs?: number;
   tuning?: Partial<UploadTuning>;
-  /** Show the plan and the names; push nothing. */
+  /** Verify, and show what would be pushed (statuses, blobs, bytes); push nothing. */
   dryRun?: boolean;
   onEvent?: (event: CopyEvent) => void;
+  /** Progress of the verification that runs before anything is pushed. */
+  onVerifyEvent?: (event: CopyEvent) => void;
   onNote?: (text: string) => void;
 }
 
@@ -67,7 +73,8 @@ export interface PushedImage {
   digest: string;
   mediaType: string;
   platforms: string[];
-  status: "new" | "updated" | "unchanged" | "dry-run";
+  /** The target tag before the push (a dry run: what the push would make of it). */
+  status: ImageStatus;
   previous?: string;
   /** The digest before --strip-foreign-urls rewrote the image. */
   originalDigest?: string;
@@ -100,6 +107,8 @@ export interface PushReport {
   omitted: OmittedBlob[];
   /** Upload sessions resumed where the registry stood, or started over. */
   uploads: { resumed: number; restarted: number; chunks: number };
+  /** The blobs read and hashed before anything was pushed. */
+  verified?: VerifiedBlobs;
   seconds: number;
 }
 
@@ -257,36 +266,128 @@ function platformsOf(plan: ImagePlan): string[] {
   return plan.platforms.map(formatPlatform);
 }
 
-function dryRunReport(
+/** What to do about a bad blob found before the push, by where the images come from. */
+function remedyOf(from: string): string {
+  if (from.startsWith("store:")) {
+    return `\`ferry check --store ${from.slice("store:".length)}\` lists every damaged blob and the images it breaks (--repair sets them aside); load those images again`;
+  }
+  return `copy the bundle again from the original (\`ferry verify ${from.slice("bundle:".length)}\` lists every problem)`;
+}
+
+/**
+ * A dry run's report: what the push would do, asked of the registry with HEAD requests only
+ * (each tag, each manifest and blob in each target repository). A blob that some repository
+ * of this push lacks counts as uploaded once and mounted into the others, as the push does;
+ * mounts from repositories outside this push (hints of earlier pushes) are not foreseen.
+ */
+async function previewPush(
   items: PushItem[],
-  registry: string,
+  client: RegistryClient,
   from: string,
   rewritten: RewrittenManifest[],
   originals: Map<string, string>,
+  verified: VerifiedBlobs,
   started: number,
-): PushReport {
-  return {
-    registry,
-    from,
-    dryRun: true,
-    images: items.map(({ plan, target }) => ({
+): Promise<PushReport> {
+  const blobHeld = new Map<string, Promise<boolean>>();
+  const held = (repository: string, digest: string) => {
+    const key = `${repository}@${digest}`;
+    let answer = blobHeld.get(key);
+    if (!answer) {
+      const what = `blob ${digest} in ${client.registry}/${repository}`;
+      answer = blobExists(client, repository, digest, what);
+      blobHeld.set(key, answer);
+    }
+    return answer;
+  };
+  // As the registry sink decides: a blob some repository of this push holds is mounted into
+  // the others; one none holds is uploaded into the first that needs it and mounted elsewhere.
+  const needs = new Map<string, string[]>();
+  for (const { plan, target } of items) {
+    for (const { descriptor } of plan.blobs) {
+      const repositories = needs.get(descriptor.digest) ?? [];
+      if (!repositories.includes(target.repository)) repositories.push(target.repository);
+      needs.set(descriptor.digest, repositories);
+    }
+  }
+  const actionOf = async (repository: string, digest: string): Promise<keyof BlobCounts> => {
+    if (await held(repository, digest)) return "skipped";
+    const repositories = needs.get(digest) ?? [repository];
+    for (const other of repositories) if (await held(other, digest)) return "mounted";
+    return repositories.indexOf(repository) > 0 ? "mounted" : "uploaded";
+  };
+  const totals = { blobs: zeroCounts(), bytes: zeroCounts() };
+  const counted = new Set<string>();
+  const manifestsSeen = new Set<string>();
+  let manifestsPushed = 0;
+  const omitted = new Map<string, OmittedBlob>();
+  const images: PushedImage[] = [];
+  for (const { plan, target } of items) {
+    const repository = target.repository;
+    const image: PushedImage = {
       source: plan.name,
       target: formatReference(target),
       digest: plan.root.digest,
       mediaType: plan.root.mediaType,
       platforms: platformsOf(plan),
-      status: "dry-run",
-      ...(originals.has(plan.name) ? { originalDigest: originals.get(plan.name) as string } : {}),
+      status: "new",
       blobs: zeroCounts(),
       bytes: zeroCounts(),
       manifests: { pushed: 0, present: 0 },
-    })),
-    blobs: zeroCounts(),
-    bytes: zeroCounts(),
-    manifestsPushed: 0,
+    };
+    const original = originals.get(plan.name);
+    if (original) image.originalDigest = original;
+    const what = `tag ${formatReference(target)}`;
+    const previous = await manifestDigest(client, repository, target.tag ?? plan.root.digest, what);
+    if (target.tag) Object.assign(image, imageStatus(previous, plan.root.digest));
+    else if (previous) image.status = "unchanged";
+    for (const { descriptor } of plan.blobs) {
+      const reason = (plan.source as Source & SourceHooks).omitReason?.(descriptor);
+      if (reason !== undefined) {
+        const known = omitted.get(descriptor.digest);
+        if (known) known.images.push(plan.name);
+        else {
+          const { digest, size, mediaType } = descriptor;
+          omitted.set(digest, { digest, size, mediaType, reason, images: [plan.name] });
+        }
+        continue;
+      }
+      const key = `${repository}@${descriptor.digest}`;
+      const action = await actionOf(repository, descriptor.digest);
+      image.blobs[action]++;
+      image.bytes[action] += descriptor.size;
+      if (!counted.has(key)) {
+        counted.add(key);
+        totals.blobs[action]++;
+        totals.bytes[action] += descriptor.size;
+      }
+    }
+    for (const { descriptor } of plan.manifests) {
+      const key = `${repository}@${descriptor.digest}`;
+      const present = await manifestDigest(
+        client,
+        repository,
+        descriptor.digest,
+        `manifest ${descriptor.digest} in ${client.registry}/${repository}`,
+      );
+      image.manifests[present ? "present" : "pushed"]++;
+      if (!present && !manifestsSeen.has(key)) manifestsPushed++;
+      manifestsSeen.add(key);
+    }
+    images.push(image);
+  }
+  return {
+    registry: client.registry,
+    from,
+    dryRun: true,
+    images,
+    blobs: totals.blobs,
+    bytes: totals.bytes,
+    manifestsPushed,
     rewritten,
-    omitted: [],
+    omitted: [...omitted.values()],
     uploads: { resumed: 0, restarted: 0, chunks: 0 },
+    verified,
     seconds: (Date.now() - started) / 1000,
   };
 }
@@ -330,8 +431,15 @@ export async function pushImages(
     seen.add(key);
     return true;
   });
+  // Every blob read and hashed before the first request that changes the registry.
+  const verified = await verifyCarriedBlobs(
+    items.map((i) => i.plan),
+    options.onVerifyEvent ? { onEvent: options.onVerifyEvent } : {},
+  ).catch((error: unknown) => {
+    throw nothingWritten(error, client.registry, remedyOf(from));
+  });
   if (options.dryRun) {
-    return dryRunReport(items, client.registry, from, rewritten, originals, started);
+    return previewPush(items, client, from, rewritten, originals, verified, started);
   }
 
   const targets = new Map(items.map((i) => [i.plan.name, i.target]));
@@ -415,6 +523,7 @@ export async function pushImages(
       restarted: sink.uploads.restarts,
       chunks: sink.uploads.chunks,
     },
+    verified,
     seconds: (Date.now() - started) / 1000,
   };
 }
@@ -429,9 +538,10 @@ export interface BundlePushOptions extends PushOptions {
 
 /**
  * `ferry load BUNDLE --to-registry HOST[:PORT][/PREFIX]`: the bundle's structure is checked
- * first (a hostile or damaged bundle pushes nothing), manifests and configs are verified while
- * planning, every blob byte is verified as it streams, and tags are pushed only after every
- * blob and manifest is in; a blob that fails verification fails the push with no tag moved.
+ * first, manifests and configs are verified while planning, then every blob the bundle
+ * carries is read and hashed before the first upload (a damaged bundle changes nothing on the
+ * registry); blobs are verified again as they stream, and tags are pushed only after every
+ * blob and manifest is in.
  */
 export async function pushBundle(
   bundle: string,
@@ -479,7 +589,8 @@ function pickEntries(entries: StoreEntry[], ref: string, where: string, single: 
 
 /**
  * `ferry push REF DEST` and `ferry push --to-registry HOST[/PREFIX] REF...`: images from the
- * local store (read like `ferry export` reads them, without holding the store lock).
+ * local store (read like `ferry export` reads them, without holding the store lock), every
+ * blob of them hashed before the first upload, so a damaged store pushes nothing.
  */
 export async function pushFromStore(
   storeDir: string,

@@ -1,5 +1,6 @@
 import { bundleToDockerArchive } from "../../ops/export.js";
-import { loadBundle } from "../../ops/load.js";
+import { type LoadReport, loadBundle } from "../../ops/load.js";
+import { dryRunLoad } from "../../ops/load-dry-run.js";
 import { hostPlatform } from "../../ops/registry-options.js";
 import { platformSelector } from "../context.js";
 import { createOutput, formatSeconds, formatSize, formatTable, type Output } from "../output.js";
@@ -21,14 +22,21 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
     await loadToDockerArchive(bundle, flags.dockerArchive, flags, out);
     return;
   }
-  const progress = createProgress("loading", !flags.json && !flags.quiet);
-  const report = await loadBundle(bundle, {
+  const progress = createProgress(
+    flags.dryRun ? "verifying" : "loading",
+    !flags.json && !flags.quiet,
+  );
+  const options = {
     storeDir: resolveStoreDir(flags.store),
     onEvent: progress.onEvent,
     ...(flags.jobs ? { jobs: flags.jobs } : {}),
     latest: flags.latest !== false,
     trust: await trustedKeys(flags),
-  }).finally(progress.stop);
+  };
+  const report = await (flags.dryRun
+    ? dryRunLoad(bundle, options)
+    : loadBundle(bundle, options)
+  ).finally(progress.stop);
   out.result(report, () =>
     [
       formatTable(
@@ -41,23 +49,36 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
       ),
       ...loadedOsImageLines(report),
       "",
-      `loaded ${report.images.length} image(s) into ${report.store}: ${report.blobsWritten} blobs written (${formatSize(report.bytesWritten)}), ${report.blobsSkipped} already present (${formatSize(report.bytesSkipped)}), in ${formatSeconds(report.seconds)}`,
+      loadVerdict(report),
     ].join("\n"),
   );
+}
+
+function loadVerdict(report: LoadReport): string {
+  const written = formatSize(report.bytesWritten);
+  const present = `${report.blobsSkipped} already present (${formatSize(report.bytesSkipped)})`;
+  if (report.dryRun) {
+    return `dry run: would load ${report.images.length} image(s) into ${report.store}: ${report.blobsWritten} blob(s) to write (${written}, each verified), ${present}; nothing was written`;
+  }
+  return `loaded ${report.images.length} image(s) into ${report.store}: ${report.blobsWritten} blobs written (${written}), ${present}, in ${formatSeconds(report.seconds)}`;
 }
 
 async function loadToDockerArchive(
   bundle: string,
   output: string,
-  flags: TrustFlags & { platform?: string[]; json?: boolean; quiet?: boolean },
+  flags: TrustFlags & { platform?: string[]; json?: boolean; quiet?: boolean; dryRun?: boolean },
   out: Output,
 ): Promise<void> {
-  const progress = createProgress("exporting", !flags.json && !flags.quiet);
+  const progress = createProgress(
+    flags.dryRun ? "verifying" : "exporting",
+    !flags.json && !flags.quiet,
+  );
   const report = await bundleToDockerArchive(bundle, {
     output,
     platforms: platformSelector(flags.platform, [hostPlatform()]),
     trust: await trustedKeys(flags),
     onEvent: progress.onEvent,
+    ...(flags.dryRun ? { dryRun: true } : {}),
   }).finally(progress.stop);
   out.result(report, () =>
     [
@@ -66,7 +87,9 @@ async function loadToDockerArchive(
         report.images.map((i) => [i.ref, i.repoTag ?? "-", i.platforms.join(",")]),
       ),
       "",
-      `verified ${bundle} and wrote ${output} (${formatSize(report.bytes)}); run: docker load -i ${output}`,
+      report.dryRun
+        ? `dry run: verified ${bundle}; ${output} would hold ${report.images.length} image(s), ${report.blobs} blob(s) (${formatSize(report.bytes)}); nothing was written`
+        : `verified ${bundle} and wrote ${output} (${formatSize(report.bytes)}); run: docker load -i ${output}`,
     ].join("\n"),
   );
 }

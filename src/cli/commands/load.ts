@@ -16,6 +16,8 @@ export function registerLoad(program: Command): void {
   addPushOptions(program.command("load"), {
     toRegistry:
       "instead of the store: push the verified bundle into this registry (source host dropped, path kept under PREFIX)",
+    dryRun:
+      "verify the bundle and show what the load would do (new/updated/unchanged per image, blobs and bytes to write) into the store, --to-registry or --docker-archive; write nothing",
     helpLast: true,
   })
     .description("verify a bundle and install its images into the local store, atomically")

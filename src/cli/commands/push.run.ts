@@ -41,6 +41,7 @@ async function withPush(
     await clientOptionsFromFlags(flags, { onNote: out.note, userAgent: toolName() }),
   );
   const progress = createProgress("pushing", !flags.json && !flags.quiet && !flags.dryRun);
+  const verifying = createProgress("verifying", !flags.json && !flags.quiet);
   try {
     const locations = await BlobLocations.open(
       registry,
@@ -53,10 +54,18 @@ async function withPush(
       stripForeignUrls: flags.stripForeignUrls === true,
       dryRun: flags.dryRun === true,
       onEvent: progress.onEvent,
+      onVerifyEvent: (event) => {
+        verifying.onEvent(event);
+        // Its bar goes before the push's starts.
+        if (event.type === "commit") verifying.stop();
+      },
       onNote: out.note,
       ...(flags.jobs ? { jobs: flags.jobs } : {}),
       ...(tuning ? { tuning } : {}),
-    }).finally(progress.stop);
+    }).finally(() => {
+      verifying.stop();
+      progress.stop();
+    });
     out.result(report, () => describePush(report));
   } finally {
     client.close();

@@ -38,7 +38,7 @@ function chunkMiB(value: string): number {
  */
 export function addPushOptions(
   command: Command,
-  options: { toRegistry: string; helpLast?: boolean },
+  options: { toRegistry: string; dryRun: string; helpLast?: boolean },
 ): Command {
   const before = new Set(command.options.map((o) => o.long));
   if (options.helpLast) {
@@ -67,7 +67,7 @@ export function addPushOptions(
       `upload blobs larger than this in PATCH chunks of this size (default ${DEFAULT_CHUNK_MIB})`,
       chunkMiB,
     )
-    .option("--dry-run", "show what would go where; push nothing");
+    .option("--dry-run", options.dryRun);
   addRegistryOptions(command, { downloads: true });
   for (const option of command.options) {
     if (option.long && !before.has(option.long)) pushOptionNames.add(option.long);
@@ -103,17 +103,22 @@ export function describePush(report: PushReport): string {
     for (const o of report.omitted) lines.push(`  ${o.digest} (${formatSize(o.size)})`);
   }
   lines.push("");
+  const { blobs, bytes, uploads } = report;
+  const verified = report.verified
+    ? `; every blob verified first (${report.verified.blobs}, ${formatSize(report.verified.bytes)})`
+    : "";
   if (report.dryRun) {
-    lines.push(`dry run: ${report.images.length} image(s) would be pushed to ${report.registry}`);
+    lines.push(
+      `dry run: ${report.images.length} image(s) would be pushed to ${report.registry}: ${blobs.uploaded} blob(s) to upload (${formatSize(bytes.uploaded)}), ${blobs.mounted} to mount from other repositories (${formatSize(bytes.mounted)}), ${blobs.skipped} already there (${formatSize(bytes.skipped)}); ${report.manifestsPushed} manifest(s) to push${verified}; nothing was pushed`,
+    );
     return lines.join("\n");
   }
-  const { blobs, bytes, uploads } = report;
   const cut =
     uploads.resumed + uploads.restarted > 0
       ? `; after cuts ${uploads.resumed} upload(s) resumed, ${uploads.restarted} started over`
       : "";
   lines.push(
-    `pushed ${report.images.length} image(s) to ${report.registry}: ${blobs.uploaded} blobs uploaded (${formatSize(bytes.uploaded)}), ${blobs.mounted} mounted from other repositories (${formatSize(bytes.mounted)}), ${blobs.skipped} already there (${formatSize(bytes.skipped)}); ${report.manifestsPushed} manifests pushed${cut}; in ${formatSeconds(report.seconds)}`,
+    `pushed ${report.images.length} image(s) to ${report.registry}: ${blobs.uploaded} blobs uploaded (${formatSize(bytes.uploaded)}), ${blobs.mounted} mounted from other repositories (${formatSize(bytes.mounted)}), ${blobs.skipped} already there (${formatSize(bytes.skipped)}); ${report.manifestsPushed} manifests pushed${cut}${verified}; in ${formatSeconds(report.seconds)}`,
   );
   return lines.join("\n");
 }
@@ -143,6 +148,8 @@ export function registerPush(program: Command): void {
   addPushOptions(command, {
     toRegistry:
       "push every REF to this registry, named by the mapping rule (source host dropped, path kept under PREFIX)",
+    dryRun:
+      "verify the images and show what would be pushed (new/updated/unchanged per image, blobs and bytes); push nothing",
   }).action(async (args: string[], flags: PushCommandFlags) => {
     const { runPush } = await import("./push.run.js");
     await runPush(args, flags);

@@ -1,0 +1,269 @@
+/**
+ * A registry cannot roll back, so ferry reads and hashes every blob it is about to push before
+ * the first request that changes the registry: `ferry load BUNDLE --to-registry` with a
+ * corrupted bundle, and `ferry push` from a damaged store, change nothing on the registry (no
+ * upload, no manifest, no new repository in the catalog). `--dry-run` verifies the same way,
+ * asks the registry with HEAD requests only, and foresees what the push then does.
+ * Real `distribution` registry behind a logging proxy.
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ferryBin, tempDir } from "../helpers/cli.js";
+import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
+import { createLayout } from "../helpers/oci-layout.js";
+import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
+import { corruptEntry } from "../helpers/zip-tamper.js";
+
+interface Counts {
+  uploaded: number;
+  skipped: number;
+  mounted: number;
+}
+
+interface PushJson {
+  dryRun: boolean;
+  images: Array<{
+    source: string;
+    target: string;
+    digest: string;
+    status: string;
+    previous?: string;
+    blobs: Counts;
+  }>;
+  blobs: Counts;
+  bytes: Counts;
+  manifestsPushed: number;
+  verified?: { blobs: number; bytes: number };
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+
+/** Run ferry without blocking this process (the proxy lives here); listeners set at spawn. */
+function ferryAsync(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  const child: ChildProcess = spawn(process.execPath, [ferryBin, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+function parse(run: Run): PushJson {
+  try {
+    return JSON.parse(run.stdout) as PushJson;
+  } catch {
+    throw new Error(`no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
+  }
+}
+
+async function catalog(registryUrl: string): Promise<string[]> {
+  const response = await fetch(`${registryUrl}/v2/_catalog?n=1000`);
+  const body = (await response.json()) as { repositories?: string[] | null };
+  return (body.repositories ?? []).sort();
+}
+
+describe("verify before the first upload (real registry)", () => {
+  const tmp = tempDir("ferry-push-verify-");
+  const work = tmp.dir;
+  let registry: RunningRegistry;
+  let proxy: FaultProxy;
+  let env: NodeJS.ProcessEnv;
+  const bundle = path.join(work, "bundle.zip");
+  const shared = randomBytes(100_000);
+  const big = randomBytes(1_500_000);
+  const small = randomBytes(30_000);
+  const own = randomBytes(40_000);
+  const digests: Record<string, string> = {};
+
+  /** Requests that change a registry (anything but GET and HEAD), as the proxy saw them. */
+  const writes = () => proxy.requests.filter((r) => r.method !== "GET" && r.method !== "HEAD");
+
+  /** A cache of its own per run: no mount hints from earlier pushes. */
+  const freshEnv = (name: string) => ({ ...env, FERRY_CACHE: path.join(work, `cache-${name}`) });
+
+  function buildBundle(layoutDir: string, appLayers: Buffer[], out: string): Promise<Run> {
+    const layout = createLayout(layoutDir);
+    const app = layout.image({ layers: appLayers });
+    layout.tag("example.com/team/app:1", app);
+    layout.tag("docker.io/library/alpine:3.19", layout.image({ layers: [shared, small] }));
+    layout.tag("example.com/team/tool:1", layout.image({ layers: [own] }));
+    layout.finish();
+    digests[out] = app.digest;
+    return ferryAsync(["save", `oci:${layoutDir}`, "-o", out, "-q"], env);
+  }
+
+  beforeAll(async () => {
+    env = {
+      HOME: work,
+      FERRY_AUTH_FILE: path.join(work, "auth.json"),
+      DOCKER_CONFIG: path.join(work, "docker"),
+      FERRY_CACHE: path.join(work, "cache"),
+      FERRY_STORE: path.join(work, "store"),
+      FERRY_PROGRESS: "none",
+    };
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.url);
+    const saved = await buildBundle(path.join(work, "layout"), [shared, big], bundle);
+    expect(saved.code, saved.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await registry?.stop();
+    tmp.cleanup();
+  });
+
+  it("load --to-registry with a corrupted bundle: exit 3 and nothing new on the registry", async () => {
+    const bad = path.join(work, "corrupt.zip");
+    copyFileSync(bundle, bad);
+    // The last blob in push order (one blob at a time): everything else would have gone first.
+    await corruptEntry(bad, `blobs/sha256/${sha256(own).slice(7)}`);
+    const before = await catalog(registry.url);
+    proxy.clear();
+    const result = await ferryAsync(
+      ["load", bad, "--to-registry", `${proxy.host}/corrupt`, "-j", "1"],
+      freshEnv("corrupt"),
+    );
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain("[EINTEGRITY]");
+    expect(result.stderr).toContain(sha256(own));
+    expect(result.stderr).toContain("example.com/team/tool:1");
+    expect(writes()).toEqual([]);
+    expect(result.stderr).toContain(`nothing was written to ${proxy.host}`);
+    expect(result.stderr).toMatch(/^hint: copy the bundle again/m);
+    expect(await catalog(registry.url)).toEqual(before);
+  });
+
+  it("the same with --dry-run: exit 3, HEAD and GET only", async () => {
+    const bad = path.join(work, "corrupt.zip");
+    proxy.clear();
+    const result = await ferryAsync(
+      ["load", bad, "--to-registry", `${proxy.host}/corrupt`, "--dry-run"],
+      freshEnv("corrupt-dry"),
+    );
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(sha256(own));
+    expect(writes()).toEqual([]);
+  });
+
+  it("ferry push from a store whose blob was damaged: exit 3 and nothing new on the registry", async () => {
+    const store = path.join(work, "store");
+    const loaded = await ferryAsync(["load", bundle, "--store", store, "-q"], env);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    const file = path.join(store, "blobs", "sha256", sha256(big).slice(7));
+    const bytes = readFileSync(file);
+    bytes[1000] = (bytes[1000] ?? 0) ^ 0xff;
+    chmodSync(file, 0o644);
+    writeFileSync(file, bytes);
+    const before = await catalog(registry.url);
+    proxy.clear();
+    const result = await ferryAsync(
+      [
+        "push",
+        "--store",
+        store,
+        "-j",
+        "1",
+        "--to-registry",
+        `${proxy.host}/fromstore`,
+        "example.com/team/app:1",
+        "alpine:3.19",
+      ],
+      freshEnv("store"),
+    );
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain("[EINTEGRITY]");
+    expect(result.stderr).toContain(sha256(big));
+    expect(result.stderr).toContain("example.com/team/app:1");
+    expect(writes()).toEqual([]);
+    expect(result.stderr).toMatch(/^hint: `ferry check --store /m);
+    expect(await catalog(registry.url)).toEqual(before);
+  });
+
+  it("--dry-run foresees the push: statuses, uploads, mounts, skips; HEAD and GET only", async () => {
+    proxy.clear();
+    const dry = await ferryAsync(
+      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--dry-run", "--json"],
+      freshEnv("dry-1"),
+    );
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(writes()).toEqual([]);
+    const planned = parse(dry);
+    expect(planned.dryRun).toBe(true);
+    expect(planned.images.map((i) => i.status)).toEqual(["new", "new", "new"]);
+    // 3 configs, big, shared once, small, own; shared mounted into the second repository.
+    expect(planned.blobs).toEqual({ uploaded: 7, mounted: 1, skipped: 0 });
+    expect(planned.manifestsPushed).toBe(3);
+    expect(planned.verified?.blobs).toBe(7);
+    expect(await catalog(registry.url)).not.toContain("mirror/team/app");
+
+    const human = await ferryAsync(
+      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--dry-run"],
+      freshEnv("dry-1h"),
+    );
+    expect(human.stdout).toMatch(
+      /^dry run: 3 image\(s\) would be pushed to .*: 7 blob\(s\) to upload .* 1 to mount .* 0 already there .*; 3 manifest\(s\) to push; every blob verified first .*; nothing was pushed$/m,
+    );
+
+    const pushed = await ferryAsync(
+      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--json"],
+      freshEnv("push-1"),
+    );
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const done = parse(pushed);
+    expect(done.images.map((i) => [i.target, i.status, i.blobs])).toEqual(
+      planned.images.map((i) => [i.target, i.status, i.blobs]),
+    );
+    expect(done.blobs).toEqual(planned.blobs);
+    expect(done.bytes).toEqual(planned.bytes);
+    expect(done.manifestsPushed).toBe(planned.manifestsPushed);
+
+    proxy.clear();
+    const again = parse(
+      await ferryAsync(
+        ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--dry-run", "--json"],
+        freshEnv("dry-2"),
+      ),
+    );
+    expect(writes()).toEqual([]);
+    expect(again.images.map((i) => i.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
+    expect(again.blobs).toEqual({ uploaded: 0, mounted: 0, skipped: 8 });
+    expect(again.manifestsPushed).toBe(0);
+  });
+
+  it("--dry-run names an image the push would update, with the digest it replaces", async () => {
+    const newer = path.join(work, "newer.zip");
+    const saved = await buildBundle(path.join(work, "layout-newer"), [shared, small, own], newer);
+    expect(saved.code, saved.stderr).toBe(0);
+    proxy.clear();
+    const result = await ferryAsync(
+      ["load", newer, "--to-registry", `${proxy.host}/mirror`, "--dry-run", "--json"],
+      freshEnv("dry-3"),
+    );
+    expect(result.code, result.stderr).toBe(0);
+    expect(writes()).toEqual([]);
+    const app = parse(result).images.find((i) => i.source === "example.com/team/app:1");
+    expect(app).toMatchObject({
+      status: "updated",
+      previous: digests[bundle],
+      digest: digests[newer],
+    });
+  });
+});
