@@ -25,8 +25,13 @@ import {
 } from "../transports/registry/fixtures.js";
 
 const DRIP_MS = 20;
-/** A floor no drip of one byte per DRIP_MS can reach over the window. */
-const FLOOR = { bytesPerSecond: 2_000, windowMs: 200 };
+/**
+ * A floor no drip of one byte per DRIP_MS can reach over the window; the window is long enough
+ * that a small blob the registry sends in one go never waits a whole window on a busy machine.
+ */
+const FLOOR = { bytesPerSecond: 5_000, windowMs: 1_000 };
+/** A request deadline the real registry's small answers (ping, manifests) meet on a busy machine. */
+const DEADLINE_MS = 2_000;
 
 /** Open drips, stopped after each test. */
 const drips = new Set<NodeJS.Timeout>();
@@ -207,7 +212,7 @@ describe.each([
         },
       },
     });
-    const error = await trySave({ requestTimeoutMs: 300, minRate: FLOOR });
+    const error = await trySave({ requestTimeoutMs: DEADLINE_MS, minRate: FLOOR });
     expect(codeAndMessage(error)).toMatch(/^ENETWORK: /);
     expect((error as Error).message).toContain(blob);
     expect((error as Error).message).toContain("no complete answer");
@@ -228,7 +233,7 @@ describe.each([
         },
       },
     });
-    const error = await trySave({ requestTimeoutMs: 300 });
+    const error = await trySave({ requestTimeoutMs: DEADLINE_MS });
     expect(codeAndMessage(error)).toMatch(/^ENETWORK: /);
     expect((error as Error).message).toContain(`http://${net.proxy.host}/v2/slow/app/manifests/1`);
     expect((error as Error).message).toContain("no complete answer");
