@@ -4,6 +4,8 @@
  * Messages name the thing at fault and, where there is one, what to do next (`hint`).
  */
 
+import { redactUrlsIn, redactUrlsInValue } from "./types/url.js";
+
 export const EXIT_CODES = {
   OK: 0,
   INTERNAL: 1,
@@ -75,11 +77,16 @@ export class FerryError extends Error {
   readonly details: Record<string, unknown>;
 
   constructor(code: ErrorCode, message: string, options: FerryErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // URLs lose their user info and query here, whoever built the message (Node's own error
+    // texts quote whole URLs): nothing printed, logged or put in --json carries those secrets.
+    super(
+      redactUrlsIn(message),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = "FerryError";
     this.code = code;
-    this.hint = options.hint;
-    this.details = options.details ?? {};
+    this.hint = options.hint === undefined ? undefined : redactUrlsIn(options.hint);
+    this.details = redactUrlsInValue(options.details ?? {});
   }
 
   get exitCode(): number {

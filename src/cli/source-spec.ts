@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { RegistrySession } from "../transports/registry/session.js";
+import type { WimDownloadLimits } from "../transports/wim/download.js";
 import { parseReference } from "../types/reference.js";
 import type { Source } from "../types/transport.js";
 import { isHttpUrl } from "../types/url.js";
@@ -92,6 +93,8 @@ function parseRegistrySpec(text: string, prefix: string): SourceSpec | undefined
 export interface OpenSourceOptions {
   /** Where downloads are kept while saving (the bundle's folder: same disk, room for it). */
   tempDir?: string;
+  /** Timeouts and speed floor of WIM downloads (the registry flags). */
+  wimDownload?: WimDownloadLimits;
   /** The registry session (clients, download cache) for `docker://` and bare references. */
   registry?: { session: RegistrySession; skipForeign?: boolean };
 }
@@ -117,6 +120,7 @@ export async function openSource(
       return WimSource.open(spec.location, {
         ...(spec.sha256 ? { sha256: spec.sha256 } : {}),
         ...(options.tempDir ? { tempDir: options.tempDir } : {}),
+        ...(options.wimDownload ? { limits: options.wimDownload } : {}),
       });
     }
     case "oci": {

@@ -24,6 +24,10 @@ export interface RegistryFlags {
   retries?: number;
   /** Seconds without a byte before a connection counts as stalled. */
   stallTimeout?: number;
+  /** Seconds a request may take for its answer (small answers whole, blobs their head). */
+  timeout?: number;
+  /** Bytes per second a download must average over the stall timeout's window (0: no floor). */
+  minRate?: number;
 }
 
 /** How the command reaches outside itself (replaceable in tests). */
@@ -114,7 +118,22 @@ export async function clientOptionsFromFlags(
     caCertificates: await readCaFiles(flags.caCert),
     ...(flags.retries !== undefined ? { retry: { retries: flags.retries } } : {}),
     ...(flags.stallTimeout !== undefined ? { stallTimeoutMs: flags.stallTimeout * 1000 } : {}),
+    ...(flags.timeout !== undefined ? { requestTimeoutMs: flags.timeout * 1000 } : {}),
+    ...(flags.minRate !== undefined ? { minRate: { bytesPerSecond: flags.minRate } } : {}),
     ...(io.userAgent ? { userAgent: io.userAgent } : {}),
+  };
+}
+
+/** The timeouts and speed floor of the flags, for downloads outside registries (WIM URLs). */
+export function downloadLimitsFromFlags(flags: RegistryFlags): {
+  requestTimeoutMs?: number;
+  stallTimeoutMs?: number;
+  minRate?: { bytesPerSecond: number };
+} {
+  return {
+    ...(flags.timeout !== undefined ? { requestTimeoutMs: flags.timeout * 1000 } : {}),
+    ...(flags.stallTimeout !== undefined ? { stallTimeoutMs: flags.stallTimeout * 1000 } : {}),
+    ...(flags.minRate !== undefined ? { minRate: { bytesPerSecond: flags.minRate } } : {}),
   };
 }
 

@@ -6,7 +6,8 @@
 
 import { createPrivateKey, type KeyObject, randomUUID, sign, X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { makeCertificate } from "./registry.js";
 
 export interface Access {
@@ -29,6 +30,10 @@ export interface TokenServerOptions {
   expiredTokens?: number;
   /** Seconds the JSON answer claims (`expires_in`); default = jwtLifetime. */
   claimedLifetime?: number;
+  /** Serve https with this certificate (the realm is then https://). */
+  tls?: { certificate: string; key: string };
+  /** The host name the realm names (default 127.0.0.1; `localhost` is another host name). */
+  realmHost?: string;
 }
 
 export interface TokenRequestLog {
@@ -36,6 +41,8 @@ export interface TokenRequestLog {
   scopes: string[];
   user?: string;
   grant?: string;
+  /** Whether the request carried an Authorization header (whatever it held). */
+  authorization?: boolean;
 }
 
 export interface TokenServer {
@@ -114,8 +121,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
         return { ...a, actions: isPublic ? a.actions.filter((x) => x === "pull") : [] };
       });
 
-  const server: Server = createServer(async (request, response) => {
+  const handler: RequestListener = async (request, response) => {
     const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    const authorization = request.headers.authorization !== undefined;
     let user: string | undefined;
     let scopes = url.searchParams
       .getAll("scope")
@@ -132,7 +140,12 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
         response
           .writeHead(401, { "Content-Type": "application/json" })
           .end('{"error":"invalid_grant"}');
-        requests.push({ method: "POST", scopes, ...(grantType ? { grant: grantType } : {}) });
+        requests.push({
+          method: "POST",
+          scopes,
+          authorization,
+          ...(grantType ? { grant: grantType } : {}),
+        });
         return;
       }
     } else {
@@ -140,7 +153,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       if (header.startsWith("Basic ")) {
         const [name = "", ...rest] = Buffer.from(header.slice(6), "base64").toString().split(":");
         if (options.users[name] !== rest.join(":")) {
-          requests.push({ method: "GET", scopes, user: name });
+          requests.push({ method: "GET", scopes, user: name, authorization });
           response
             .writeHead(401, { "Content-Type": "application/json" })
             .end('{"details":"bad credentials"}');
@@ -152,6 +165,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     requests.push({
       method: request.method ?? "GET",
       scopes,
+      authorization,
       ...(user ? { user } : {}),
       ...(grantType ? { grant: grantType } : {}),
     });
@@ -166,12 +180,21 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
         issued_at: new Date().toISOString(),
       }),
     );
-  });
+  };
+  const server: Server = options.tls
+    ? createHttpsServer(
+        {
+          cert: await readFile(options.tls.certificate),
+          key: await readFile(options.tls.key),
+        },
+        handler,
+      )
+    : createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `${options.tls ? "https" : "http"}://${options.realmHost ?? "127.0.0.1"}:${port}/token`,
     service,
     issuer,
     certificate,

@@ -12,6 +12,13 @@ function nonNegativeInteger(value: string): number {
   return n;
 }
 
+function bytesPerSecond(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 1024 ** 3)
+    throw new UsageError(`${value} is not a number of bytes per second (0 for no floor)`);
+  return n;
+}
+
 function positiveSeconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 3600)
@@ -45,8 +52,13 @@ export function addRegistryOptions(command: Command, options: { downloads: boole
     )
     .option(
       "--ca-cert <file>",
-      "also trust this CA certificate (PEM) for registries (repeatable)",
+      "also trust this CA certificate (PEM) for registries and their token services (repeatable)",
       collect,
+    )
+    .option(
+      "--timeout <seconds>",
+      "give up on a request whose answer (a token, a manifest, a list; for a blob its first line and headers) takes longer (default 120)",
+      positiveSeconds,
     );
   if (options.downloads) {
     command
@@ -60,6 +72,11 @@ export function addRegistryOptions(command: Command, options: { downloads: boole
         "--stall-timeout <seconds>",
         "give up on a connection that sends nothing this long (default 60)",
         positiveSeconds,
+      )
+      .option(
+        "--min-rate <bytes-per-second>",
+        "give up on a download that averages less over --stall-timeout seconds (default 1024; 0: no floor)",
+        bytesPerSecond,
       );
   }
   return command;

@@ -3,6 +3,7 @@ import { UsageError } from "../../errors.js";
 import { readDeltaBase } from "../../ops/delta-base.js";
 import {
   describeDefaultPlatform,
+  downloadLimitsFromFlags,
   hostPlatform,
   openRegistrySession,
 } from "../../ops/registry-options.js";
@@ -75,7 +76,11 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
             : `reading ${spec.location} once to compute its sha256 (its manifest names it)`,
         );
       }
-      const source = await openSource(spec, { tempDir, ...(registry ? { registry } : {}) });
+      const source = await openSource(spec, {
+        tempDir,
+        wimDownload: downloadLimitsFromFlags(flags),
+        ...(registry ? { registry } : {}),
+      });
       sources.push(source);
       sourceTransports.set(source, spec.transport);
       const override = platformOverrides.get(spec);

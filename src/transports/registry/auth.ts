@@ -1,10 +1,9 @@
 import type http from "node:http";
 import type { Credential, CredentialLookup } from "./credentials.js";
 import { encodeBasicAuth } from "./docker-config.js";
-import { RegistryError } from "./errors.js";
-import { displayUrl } from "./redact.js";
 import { type RetryPolicy, withRetries } from "./retry.js";
 import { type BearerToken, requestToken } from "./token.js";
+import { vetRealm } from "./token-realm.js";
 import { type Challenge, parseWwwAuthenticate, pickChallenge } from "./www-authenticate.js";
 
 export interface AuthorizerOptions {
@@ -14,9 +13,13 @@ export interface AuthorizerOptions {
   retry: RetryPolicy;
   stallTimeoutMs: number;
   userAgent: string;
-  /** Whether secrets may travel over plain http (loopback and --insecure-registry hosts). */
-  plainHttpAllowed: boolean;
-  /** Pool for token realm requests on the registry's own host (custom CAs). */
+  /** The host:port the registry's API is on (`registry-1.docker.io` for docker.io). */
+  registryHost: string;
+  /** Whether the user named a host (`host` or `host:port`) with --insecure-registry. */
+  isInsecure: (host: string) => boolean;
+  /** The whole token exchange must be over within this long (ms). */
+  deadlineMs?: number;
+  /** Connection pool for a realm URL (the registry's TLS settings on its host, --ca-cert on others). */
   agentFor: (url: URL) => http.Agent | undefined;
 }
 
@@ -92,19 +95,14 @@ export class Authorizer {
       if (token && token.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return token;
       if (this.tokens.get(key) !== cached) return this.token(challenge, scopes, credential);
     }
-    const realm = challenge.params.realm ?? "";
-    if (credential && realm.startsWith("http:") && !this.options.plainHttpAllowed) {
-      throw new RegistryError(
-        "ETRUST",
-        `${this.options.registry} asks for credentials at ${displayUrl(realm)}, over plain http: refused`,
-        {
-          hint: `if that is really wanted (a lab registry), name it with --insecure-registry ${this.options.registry}`,
-        },
-      );
-    }
+    const realm = vetRealm(challenge.params.realm, credential, {
+      registry: this.options.registry,
+      registryHost: this.options.registryHost,
+      isInsecure: this.options.isInsecure,
+    });
     const fresh = withRetries(this.options.retry, () => {
       this.tokenRequests++;
-      const agent = safeUrl(realm) ? this.options.agentFor(new URL(realm)) : undefined;
+      const agent = this.options.agentFor(realm);
       return requestToken({
         realm,
         ...(challenge.params.service ? { service: challenge.params.service } : {}),
@@ -113,6 +111,7 @@ export class Authorizer {
         registry: this.options.registry,
         ...(agent ? { agent } : {}),
         stallTimeoutMs: this.options.stallTimeoutMs,
+        ...(this.options.deadlineMs === undefined ? {} : { deadlineMs: this.options.deadlineMs }),
         userAgent: this.options.userAgent,
       });
     });
@@ -128,13 +127,4 @@ export class Authorizer {
 
 function scopeKey(scopes: string[]): string {
   return [...new Set(scopes)].sort().join(" ");
-}
-
-function safeUrl(text: string): boolean {
-  try {
-    new URL(text);
-    return true;
-  } catch {
-    return false;
-  }
 }

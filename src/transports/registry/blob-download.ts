@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { FerryError, SizeError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
+import { redactUrl } from "../../types/url.js";
 import type { DownloadTarget } from "./download-pipe.js";
 import { isTransient, RegistryError } from "./errors.js";
 import { discardBody, type HttpResponse, headerValue, networkError } from "./http.js";
+import { describeSlowWindow, type MinRate, RateFloor } from "./min-rate.js";
 import { backoffDelay, exhausted, type RetryPolicy } from "./retry.js";
 
 /** Somewhere a blob can be downloaded from: the registry, or a foreign layer's URL. */
@@ -23,6 +25,8 @@ export interface DownloadOptions {
   onBytes?: (count: number) => void;
   /** A retry or a resume is about to happen (for notes). */
   onRetry?: (text: string) => void;
+  /** The slowest a body may arrive (see `RateFloor`); undefined: only the stall timeout. */
+  minRate?: MinRate;
 }
 
 /** What a download did, for summaries and tests. */
@@ -77,10 +81,11 @@ async function receiveFilled(
   let writing: Promise<void> = Promise.resolve();
   let received = 0;
   let ended = false;
+  const floor = rateFloor(response, options);
   try {
     for (let slot = 0; ; slot = (slot + 1) % FILL_SLOTS) {
       await offered[slot];
-      const count = await (fills[slot] as Promise<number>);
+      const count = await floor.wait(fills[slot] as Promise<number>, (n) => n);
       if (count === 0) break;
       if (received + count > expected) {
         response.body.destroy();
@@ -102,6 +107,7 @@ async function receiveFilled(
     }
   } catch (error) {
     ended = true;
+    response.body.destroy();
     // A failed write is the error to report (a full disk), else keep what arrived.
     await writing;
     if (error instanceof FerryError && !(error instanceof RegistryError)) throw error;
@@ -132,6 +138,8 @@ async function receive(
   let batch: Buffer[] = [];
   let batchBytes = 0;
   let writing: Promise<void> = Promise.resolve();
+  const floor = rateFloor(response, options);
+  const reads = response.body[Symbol.asyncIterator]();
   const flush = (): void => {
     if (batchBytes === 0) return;
     const chunks = batch;
@@ -140,8 +148,10 @@ async function receive(
     writing = writing.then(() => partial.append(chunks));
   };
   try {
-    for await (const chunk of response.body) {
-      const buffer = chunk as Buffer;
+    while (true) {
+      const next = await floor.wait(reads.next(), (r) => (r.done ? 0 : r.value.length));
+      if (next.done) break;
+      const buffer = next.value as Buffer;
       if (start + received + buffer.length > descriptor.size) {
         response.body.destroy();
         throw new SizeError(what, descriptor.size, start + received + buffer.length, {
@@ -159,6 +169,7 @@ async function receive(
       }
     }
   } catch (error) {
+    response.body.destroy();
     // A failed write is the error to report (a full disk), else keep what arrived.
     await writing;
     if (!(error instanceof SizeError)) {
@@ -172,6 +183,35 @@ async function receive(
   await writing;
   failIfShort(what, partial.length, descriptor.size);
   return received;
+}
+
+/** The speed floor for one response's body: too slow is a transient network error (resumed). */
+function rateFloor(response: HttpResponse, options: DownloadOptions): RateFloor {
+  return new RateFloor(
+    options.minRate,
+    (window) =>
+      new RegistryError("ENETWORK", `${redactUrl(response.url)}: ${describeSlowWindow(window)}`, {
+        transient: true,
+        hint: "the server sends too slowly: run the same command again later (it resumes), or lower --min-rate if the link is this slow",
+        details: { host: response.url.host },
+      }),
+  );
+}
+
+/**
+ * A network error of one blob's download, naming the blob and where it came from (`what`),
+ * unless it already does.
+ */
+function aboutBlob(error: unknown, what: string): unknown {
+  if (!(error instanceof RegistryError) || error.message.includes(what)) return error;
+  return new RegistryError(error.code, `${what}: ${error.message}`, {
+    transient: error.transient,
+    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    ...(error.status === undefined ? {} : { status: error.status }),
+    ...(error.hint ? { hint: error.hint } : {}),
+    details: error.details,
+    cause: error,
+  });
 }
 
 /** The body ended: fewer bytes than the blob has is a cut connection (retried, resumed). */
@@ -252,7 +292,8 @@ async function downloadFrom(
       if ((await acceptResponse(partial, descriptor, response, what)) === "complete") return;
       outcome.bytesFetched += await receive(partial, descriptor, response, what, options);
       return;
-    } catch (error) {
+    } catch (caught) {
+      const error = aboutBlob(caught, options.what);
       if (!isTransient(error) || options.signal.aborted) throw error;
       const registryError = error as RegistryError;
       if (partial.length - before >= PROGRESS_RESETS_RETRIES) retry = 0;

@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import { MediaType } from "../../types/media-types.js";
 import { Authorizer, CATALOG_SCOPE, repositoryScope } from "./auth.js";
 import type { CredentialLookup } from "./credentials.js";
-import { apiHost } from "./endpoint.js";
+import { apiHost, isInsecure } from "./endpoint.js";
 import { RegistryError } from "./errors.js";
 import {
   createAgent,
@@ -16,6 +16,7 @@ import {
   type TlsSettings,
 } from "./http.js";
 import { nextPageUrl } from "./link-header.js";
+import { resolveLocation } from "./location.js";
 import { displayUrl } from "./redact.js";
 import { isRetryableStatus, parseRetryAfter, type RetryPolicy, withRetries } from "./retry.js";
 
@@ -26,8 +27,17 @@ export interface RegistryClientOptions {
   tls: TlsSettings;
   /** Loopback and --insecure-registry hosts may answer on plain http. */
   plainHttpAllowed: boolean;
+  /** Hosts named with --insecure-registry (`host` or `host:port`). */
+  insecureRegistries?: string[];
+  /** --ca-cert PEMs: trusted on other hosts too (token services, blob storage). */
+  caCertificates?: string[];
   retry: RetryPolicy;
   stallTimeoutMs: number;
+  /**
+   * The longest a request may wait for its answer (ms): the whole answer for small ones
+   * (manifests, tokens, lists), the response head for blobs. Undefined: no deadline.
+   */
+  requestTimeoutMs?: number;
   userAgent: string;
 }
 
@@ -102,8 +112,11 @@ export class RegistryClient {
       credentials: options.credentials,
       retry: options.retry,
       stallTimeoutMs: options.stallTimeoutMs,
+      ...(options.requestTimeoutMs === undefined ? {} : { deadlineMs: options.requestTimeoutMs }),
       userAgent: options.userAgent,
-      plainHttpAllowed: options.plainHttpAllowed,
+      registryHost: this.host,
+      isInsecure: (host) =>
+        isInsecure(host, { insecureRegistries: options.insecureRegistries ?? [] }),
       agentFor: (url) => this.agentFor(url),
     });
   }
@@ -112,16 +125,29 @@ export class RegistryClient {
     return this.options.retry;
   }
 
-  /** The connection pool for a URL: the registry's own TLS settings on its host. */
+  /**
+   * The connection pool for a URL: the registry's own TLS settings on its host; on other hosts
+   * (token services, blob storage) verified TLS with the system CAs and --ca-cert.
+   */
   agentFor(url: URL): http.Agent {
     const own = url.host === this.host;
     const key = `${url.protocol}//${own ? url.host : "*"}`;
     let agent = this.agents.get(key);
     if (!agent) {
-      agent = createAgent(url.protocol, own ? this.options.tls : { verify: true });
+      const ca = this.options.caCertificates ?? [];
+      agent = createAgent(
+        url.protocol,
+        own ? this.options.tls : { verify: true, ...(ca.length ? { ca } : {}) },
+      );
       this.agents.set(key, agent);
     }
     return agent;
+  }
+
+  /** The request deadline: the whole answer, or only its head for a blob body. */
+  private deadline(blob: boolean): { deadlineMs?: number; deadlineCoversBody?: boolean } {
+    const ms = this.options.requestTimeoutMs;
+    return ms === undefined ? {} : { deadlineMs: ms, deadlineCoversBody: !blob };
   }
 
   /** Close idle connections. */
@@ -154,6 +180,7 @@ export class RegistryClient {
             headers: { "User-Agent": this.options.userAgent },
             agent: this.agentFor(url),
             stallTimeoutMs: this.options.stallTimeoutMs,
+            ...this.deadline(false),
           });
           this.requestsSent++;
           await discardBody(response);
@@ -208,6 +235,7 @@ export class RegistryClient {
         headers,
         agent: this.agentFor(url),
         stallTimeoutMs: this.options.stallTimeoutMs,
+        ...this.deadline(request.rawBody === true),
         ...(request.body === undefined ? {} : { body: request.body }),
         ...(request.signal ? { signal: request.signal } : {}),
         ...(request.rawBody ? { rawBody: true } : {}),
@@ -232,13 +260,7 @@ export class RegistryClient {
       if (REDIRECTS.has(response.status) && location && redirects < MAX_REDIRECTS) {
         redirects++;
         await discardBody(response);
-        url = new URL(location, url);
-        if (url.protocol !== "https:" && url.protocol !== "http:") {
-          throw new RegistryError(
-            "EREGISTRY",
-            `${request.what}: ${this.registry} redirected to a non-http URL`,
-          );
-        }
+        url = resolveLocation(location, url, request.what);
         continue;
       }
       if (response.status === 401 && ownHost && authRounds === 0) {
@@ -377,9 +399,12 @@ export class RegistryClient {
       try {
         body = JSON.parse(bytes.toString("utf8"));
       } catch {
+        body = undefined;
+      }
+      if (typeof body !== "object" || body === null || Array.isArray(body)) {
         throw new RegistryError(
           "EREGISTRY",
-          `${what}: ${this.registry} answered something that is not JSON`,
+          `${what}: ${this.registry} answered something that is not a JSON object`,
         );
       }
       if (!onPage(body)) return;

@@ -35,9 +35,16 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 /** Whether the user named this registry (with or without its port) with --insecure-registry. */
-export function isInsecure(registry: string, policy: EndpointPolicy): boolean {
-  const hostOnly = registry.replace(/:\d+$/, "");
-  return policy.insecureRegistries.some((entry) => entry === registry || entry === hostOnly);
+export function isInsecure(
+  registry: string,
+  policy: Pick<EndpointPolicy, "insecureRegistries">,
+): boolean {
+  const name = registry.toLowerCase();
+  const hostOnly = name.replace(/:\d+$/, "");
+  return policy.insecureRegistries.some((entry) => {
+    const named = entry.toLowerCase();
+    return named === name || named === hostOnly;
+  });
 }
 
 /** Plain http is allowed for loopback registries and the ones the user named insecure. */

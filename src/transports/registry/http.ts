@@ -34,6 +34,14 @@ export interface HttpRequestInit {
   rawBody?: boolean;
   /** Fail when no byte moves for this long (connecting, waiting, or mid-body). */
   stallTimeoutMs: number;
+  /**
+   * Fail when the answer has not arrived this long after the request was sent (its body, if
+   * any, fully sent): the response head, and with `deadlineCoversBody` its whole body too. The
+   * stall timeout alone lets a server that drips a byte now and then hold a request for ever.
+   */
+  deadlineMs?: number;
+  /** The deadline also covers reading the body (small answers: manifests, tokens, lists). */
+  deadlineCoversBody?: boolean;
   signal?: AbortSignal;
 }
 
@@ -51,6 +59,11 @@ export interface HttpResponse {
   /** The body; the caller consumes or destroys it. Stalls fail it with a RegistryError. */
   body: ResponseBody;
   url: URL;
+  /**
+   * When the request's deadline covered only the head: the deadline `readBody` holds a body to
+   * (an error document or a redirect's body read whole).
+   */
+  readDeadlineMs?: number;
 }
 
 const TRUST_ERRORS = new Set([
@@ -159,6 +172,34 @@ function describeCode(code: string, detail: string): string {
   }
 }
 
+function deadlineError(url: URL, ms: number): RegistryError {
+  return new RegistryError(
+    "ENETWORK",
+    `${displayUrl(url)}: no complete answer within ${Math.round(ms / 1000)} s`,
+    {
+      transient: true,
+      hint: "the server answers too slowly: run the same command again later, or raise --timeout if the link is this slow",
+      details: { host: url.host },
+    },
+  );
+}
+
+/** Header values ferry sends must be one line of visible text (no header injection). */
+function checkHeaders(headers: Record<string, string>, url: URL): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || !/^[\t\x20-\x7e\x80-\xff]*$/.test(value)) {
+      throw new RegistryError(
+        "EREGISTRY",
+        `${displayUrl(url)}: refusing to send header ${JSON.stringify(name.slice(0, 40))}: it holds a line break or another character HTTP does not allow`,
+        {
+          hint: "a token or credential from a server or a config file is malformed: log in again, or tell the registry's owner",
+          details: { host: url.host, header: name.slice(0, 40) },
+        },
+      );
+    }
+  }
+}
+
 function stallError(url: URL, ms: number): RegistryError {
   return new RegistryError(
     "ENETWORK",
@@ -173,47 +214,69 @@ function stallError(url: URL, ms: number): RegistryError {
  */
 export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse> {
   const method = init.method ?? "GET";
+  try {
+    checkHeaders(init.headers ?? {}, url);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const raw =
     init.rawBody && init.agent && process.env.FERRY_BLOB_HTTP !== "node"
       ? rawPools.get(init.agent)
       : undefined;
   if (raw && (method === "GET" || method === "HEAD") && init.body === undefined) {
-    return raw
-      .send(url, {
-        method,
-        headers: init.headers ?? {},
-        stallTimeoutMs: init.stallTimeoutMs,
-        signal: init.signal,
-      })
-      .then(
-        (response) => ({
-          status: response.status,
-          headers: response.headers,
-          body: response.body,
-          url,
-        }),
-        (error: unknown) => {
-          throw networkError(error, url);
-        },
-      );
+    return sendRaw(raw, url, method, init);
   }
   const transport = url.protocol === "https:" ? https : http;
   return new Promise<HttpResponse>((resolve, reject) => {
     let response: http.IncomingMessage | undefined;
-    const request = transport.request(
-      url,
-      {
-        method,
-        headers: init.headers ?? {},
-        ...(init.agent ? { agent: init.agent } : {}),
-        ...(init.signal ? { signal: init.signal } : {}),
-      },
-      (res) => {
-        response = res;
-        res.on("error", () => {});
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url });
-      },
-    );
+    let deadline: NodeJS.Timeout | undefined;
+    const endDeadline = (): void => {
+      clearTimeout(deadline);
+      deadline = undefined;
+    };
+    const startDeadline = (): void => {
+      if (init.deadlineMs === undefined || deadline !== undefined) return;
+      const ms = init.deadlineMs;
+      deadline = setTimeout(() => {
+        const error = deadlineError(url, ms);
+        if (response) response.destroy(error);
+        request.destroy(error);
+      }, ms);
+      deadline.unref();
+    };
+    let request: http.ClientRequest;
+    try {
+      request = transport.request(
+        url,
+        {
+          method,
+          headers: init.headers ?? {},
+          ...(init.agent ? { agent: init.agent } : {}),
+          ...(init.signal ? { signal: init.signal } : {}),
+        },
+        (res) => {
+          response = res;
+          res.on("error", () => {});
+          if (init.deadlineCoversBody) res.once("close", endDeadline);
+          else endDeadline();
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: res,
+            url,
+            ...headOnly(init),
+          });
+        },
+      );
+    } catch (error) {
+      reject(networkError(error, url));
+      return;
+    }
+    request.once("close", () => {
+      if (!response) endDeadline();
+    });
+    if (init.body === undefined) startDeadline();
+    else request.once("finish", startDeadline);
     request.setTimeout(init.stallTimeoutMs, () => {
       const error = stallError(url, init.stallTimeoutMs);
       if (response) response.destroy(error);
@@ -238,10 +301,68 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
   });
 }
 
+/** A bodyless GET or HEAD over the agent's raw pool; the deadline covers the response head. */
+function sendRaw(
+  raw: RawPool,
+  url: URL,
+  method: "GET" | "HEAD",
+  init: HttpRequestInit,
+): Promise<HttpResponse> {
+  let deadline: NodeJS.Timeout | undefined;
+  let timedOut: RegistryError | undefined;
+  let signal = init.signal;
+  if (init.deadlineMs !== undefined) {
+    const ms = init.deadlineMs;
+    const controller = new AbortController();
+    signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
+    deadline = setTimeout(() => {
+      timedOut = deadlineError(url, ms);
+      controller.abort(timedOut);
+    }, ms);
+    deadline.unref();
+  }
+  return raw
+    .send(url, {
+      method,
+      headers: init.headers ?? {},
+      stallTimeoutMs: init.stallTimeoutMs,
+      signal,
+    })
+    .then(
+      (response) => {
+        clearTimeout(deadline);
+        return {
+          status: response.status,
+          headers: response.headers,
+          body: response.body,
+          url,
+          ...headOnly(init),
+        };
+      },
+      (error: unknown) => {
+        clearTimeout(deadline);
+        throw timedOut ?? networkError(error, url);
+      },
+    );
+}
+
+/** The deadline a body read whole is held to, when the request's covered only the head. */
+function headOnly(init: HttpRequestInit): { readDeadlineMs?: number } {
+  return init.deadlineMs !== undefined && !init.deadlineCoversBody
+    ? { readDeadlineMs: init.deadlineMs }
+    : {};
+}
+
 /** Read a (small) body into memory, refusing more than `limit` bytes. */
 export async function readBody(response: HttpResponse, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
+  const ms = response.readDeadlineMs;
+  const deadline =
+    ms === undefined
+      ? undefined
+      : setTimeout(() => response.body.destroy(deadlineError(response.url, ms)), ms);
+  deadline?.unref();
   try {
     for await (const chunk of response.body) {
       total += (chunk as Buffer).length;
@@ -256,6 +377,8 @@ export async function readBody(response: HttpResponse, limit: number): Promise<B
     }
   } catch (error) {
     throw networkError(error, response.url);
+  } finally {
+    clearTimeout(deadline);
   }
   return Buffer.concat(chunks);
 }

@@ -18,6 +18,7 @@ import {
 import { createAgent } from "./http.js";
 import { LandingJournal } from "./landing-journal.js";
 import { LiveDownload } from "./live-download.js";
+import { DEFAULT_MIN_RATE_BYTES_PER_SECOND, type MinRate } from "./min-rate.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";
 import { TaskQueue } from "./task-queue.js";
 import { httpUrlsOf, urlOrigin } from "./url-origin.js";
@@ -31,6 +32,16 @@ export interface RegistrySessionOptions {
   retry?: Partial<RetryPolicy>;
   /** Fail a connection that moves no byte for this long (default 60 s). */
   stallTimeoutMs?: number;
+  /**
+   * The longest a request waits for its answer (default 120 s): the whole answer for small ones
+   * (pings, tokens, manifests, tag lists), the response head for blobs.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * The slowest a blob body may arrive (default 1 KiB/s over a window of `stallTimeoutMs`;
+   * `bytesPerSecond` 0: no floor). See `RateFloor`.
+   */
+  minRate?: Partial<MinRate>;
   insecureRegistries?: string[];
   /** Extra CA certificates (PEM text). */
   caCertificates?: string[];
@@ -75,6 +86,19 @@ export interface BlobRequest {
   throughCache?: boolean;
 }
 
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
+
+/** The speed floor for blob bodies from the options (see `RegistrySessionOptions.minRate`). */
+export function minRateOf(
+  options: Pick<RegistrySessionOptions, "minRate" | "stallTimeoutMs">,
+): MinRate {
+  return {
+    bytesPerSecond: options.minRate?.bytesPerSecond ?? DEFAULT_MIN_RATE_BYTES_PER_SECOND,
+    windowMs: options.minRate?.windowMs ?? options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+  };
+}
+
 /** What a lone client needs (login, logout): a session's options without the cache. */
 export type ClientOptions = Omit<RegistrySessionOptions, "cacheDir" | "jobs" | "onNote">;
 
@@ -93,8 +117,11 @@ export async function openClient(
     credentials: options.credentials,
     tls: await tlsSettingsFor(registry, policy),
     plainHttpAllowed: allowsPlainHttp(registry, policy),
+    insecureRegistries: policy.insecureRegistries,
+    caCertificates: policy.caCertificates,
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
-    stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
+    stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     userAgent: options.userAgent ?? "ferry",
   });
 }
@@ -137,6 +164,8 @@ export class RegistrySession {
   private readonly retry: RetryPolicy;
   private readonly policy: EndpointPolicy;
   private readonly stallTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly minRate: MinRate;
   private readonly userAgent: string;
 
   private constructor(
@@ -150,7 +179,9 @@ export class RegistrySession {
       caCertificates: options.caCertificates ?? [],
       certsDir: options.certsDir ?? DEFAULT_CERTS_DIR,
     };
-    this.stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.minRate = minRateOf(options);
     this.userAgent = options.userAgent ?? "ferry";
   }
 
@@ -239,6 +270,7 @@ export class RegistrySession {
     try {
       const outcome = await downloadBlob(pipe ?? claim.file, descriptor, this.originsFor(request), {
         retry: this.retry,
+        minRate: this.minRate,
         signal: this.abort.signal,
         what: request.what,
         ...(this.options.onNote ? { onRetry: this.options.onNote } : {}),
@@ -325,6 +357,7 @@ export class RegistrySession {
       urlOrigin(url, {
         agentFor: (u) => this.urlAgent(u),
         stallTimeoutMs: this.stallTimeoutMs,
+        deadlineMs: this.requestTimeoutMs,
         userAgent: this.userAgent,
         what,
       }),

@@ -14,7 +14,8 @@ export interface BearerToken {
 }
 
 export interface TokenRequest {
-  realm: string;
+  /** The realm, checked by `vetRealm` (scheme, host) before it gets here. */
+  realm: URL;
   service?: string;
   scopes: string[];
   credential?: Credential;
@@ -22,27 +23,16 @@ export interface TokenRequest {
   registry: string;
   agent?: http.Agent;
   stallTimeoutMs: number;
+  /** The whole exchange (head and body) must be over within this long. */
+  deadlineMs?: number;
   userAgent: string;
 }
 
 const DEFAULT_LIFETIME_S = 60;
 const MAX_TOKEN_RESPONSE = 1024 * 1024;
 
-function realmUrl(request: TokenRequest): URL {
-  let url: URL;
-  try {
-    url = new URL(request.realm);
-  } catch {
-    throw new RegistryError("EREGISTRY", `${request.registry} named an invalid token realm`, {});
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new RegistryError(
-      "EREGISTRY",
-      `${request.registry} named a token realm that is not http(s)`,
-    );
-  }
-  return url;
-}
+/** What a token may hold: one line of visible ASCII (it goes into an Authorization header). */
+const TOKEN_TEXT = /^[\x21-\x7e]+$/;
 
 /**
  * Get a bearer token from a token realm (the Docker token protocol): an OAuth2 refresh-token
@@ -50,7 +40,7 @@ function realmUrl(request: TokenRequest): URL {
  * for anonymous pulls). Transient failures throw transient errors for the caller's retry loop.
  */
 export async function requestToken(request: TokenRequest): Promise<BearerToken> {
-  const url = realmUrl(request);
+  const url = new URL(request.realm);
   const headers: Record<string, string> = { "User-Agent": request.userAgent };
   const credential = request.credential;
   let body: string | undefined;
@@ -79,6 +69,9 @@ export async function requestToken(request: TokenRequest): Promise<BearerToken> 
     ...(body === undefined ? {} : { body }),
     ...(request.agent ? { agent: request.agent } : {}),
     stallTimeoutMs: request.stallTimeoutMs,
+    ...(request.deadlineMs === undefined
+      ? {}
+      : { deadlineMs: request.deadlineMs, deadlineCoversBody: true }),
   });
   const bytes = await readBody(response, MAX_TOKEN_RESPONSE);
   const where = `token service ${displayUrl(url)} of ${request.registry}`;
@@ -110,10 +103,20 @@ export async function requestToken(request: TokenRequest): Promise<BearerToken> 
   } catch {
     throw new RegistryError("EREGISTRY", `${where} answered something that is not JSON`);
   }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new RegistryError("EREGISTRY", `${where} answered JSON that is not an object`);
+  }
   const value =
     typeof parsed.token === "string" && parsed.token ? parsed.token : parsed.access_token;
   if (typeof value !== "string" || !value) {
     throw new RegistryError("EREGISTRY", `${where} answered without a token`);
+  }
+  if (!TOKEN_TEXT.test(value)) {
+    throw new RegistryError(
+      "EREGISTRY",
+      `${where} answered a token that is not one line of visible text (it would not fit in a header)`,
+      { hint: "the token service is broken or hostile: tell the registry's owner" },
+    );
   }
   const lifetime =
     typeof parsed.expires_in === "number" && parsed.expires_in > 0

@@ -22,6 +22,7 @@ import { repositoryScope } from "./auth.js";
 import { MANIFEST_ACCEPT, type RegistryClient } from "./client.js";
 import { isTransient, RegistryError } from "./errors.js";
 import { discardBody, type HttpResponse, headerValue, readBody } from "./http.js";
+import { resolveLocation } from "./location.js";
 import { backoffDelay, exhausted, withRetries } from "./retry.js";
 
 const MiB = 1024 * 1024;
@@ -85,7 +86,7 @@ function locationOf(response: HttpResponse, what: string): URL {
       transient: true,
     });
   }
-  return new URL(location, response.url);
+  return resolveLocation(location, response.url, what);
 }
 
 /** `Range: 0-N` (some registries write `bytes=0-N`): the number of bytes the registry has. */
@@ -235,7 +236,8 @@ export async function mountBlob(
     await discardBody(response);
     if (response.status === 201) return true;
     const location = headerValue(response.headers, "location");
-    if (location) await cancelUpload(client, repository, new URL(location, response.url), what);
+    if (location)
+      await cancelUpload(client, repository, resolveLocation(location, response.url, what), what);
     return false;
   });
 }
@@ -685,7 +687,7 @@ class ChunkedUpload {
         { transient: true },
       );
     }
-    const location = next ? new URL(next, response.url) : state.location;
+    const location = next ? resolveLocation(next, response.url, this.request.what) : state.location;
     this.request.track?.(location);
     return { location, offset: end + 1 };
   }
@@ -715,7 +717,7 @@ class ChunkedUpload {
       return this.restart(`the registry lost the upload session (HTTP ${response.status})`);
     }
     const next = headerValue(response.headers, "location");
-    const location = next ? new URL(next, response.url) : state.location;
+    const location = next ? resolveLocation(next, response.url, this.request.what) : state.location;
     // distribution writes `0-0` for both 0 and 1 bytes: 1 byte is read as 0 and a 416 follows.
     const offset = have === 1 ? 0 : have;
     this.outcome.resumes++;

@@ -3,6 +3,7 @@ import type { Descriptor } from "../../types/descriptor.js";
 import type { BlobOrigin } from "./blob-download.js";
 import { RegistryError } from "./errors.js";
 import { discardBody, type HttpResponse, headerValue, sendHttp } from "./http.js";
+import { resolveLocation } from "./location.js";
 import { displayUrl } from "./redact.js";
 import { isRetryableStatus, parseRetryAfter } from "./retry.js";
 
@@ -12,6 +13,8 @@ const MAX_REDIRECTS = 5;
 export interface UrlOriginOptions {
   agentFor: (url: URL) => http.Agent;
   stallTimeoutMs: number;
+  /** The longest to wait for a response head (ms); the body is held to the speed floor. */
+  deadlineMs?: number;
   userAgent: string;
   /** For messages: `blob sha256:... of host/repo:tag`. */
   what: string;
@@ -50,14 +53,14 @@ export function urlOrigin(start: URL, options: UrlOriginOptions): BlobOrigin {
           },
           agent: options.agentFor(url),
           stallTimeoutMs: options.stallTimeoutMs,
+          ...(options.deadlineMs === undefined ? {} : { deadlineMs: options.deadlineMs }),
           signal,
           rawBody: true,
         });
         const location = headerValue(response.headers, "location");
         if (REDIRECTS.has(response.status) && location && redirects < MAX_REDIRECTS) {
           await discardBody(response);
-          url = new URL(location, url);
-          if (url.protocol !== "https:" && url.protocol !== "http:") break;
+          url = resolveLocation(location, url, options.what);
           continue;
         }
         if (response.status === 200 || response.status === 206 || response.status === 416)
@@ -74,10 +77,6 @@ export function urlOrigin(start: URL, options: UrlOriginOptions): BlobOrigin {
           },
         );
       }
-      throw new RegistryError(
-        "EREGISTRY",
-        `${options.what}: ${displayUrl(start)} redirected too often or to a non-http URL`,
-      );
     },
   };
 }

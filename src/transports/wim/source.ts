@@ -28,7 +28,7 @@ import {
   osImageRecordAnnotations,
   type WimArtifact,
 } from "./artifact.js";
-import { downloadWim, fileNameOfUrl } from "./download.js";
+import { downloadWim, fileNameOfUrl, type WimDownloadLimits } from "./download.js";
 import { hashWimStream, type WimHashPass } from "./hash-pass.js";
 import { parseWimHeader } from "./header.js";
 import { readWimInfo } from "./reader.js";
@@ -43,6 +43,8 @@ export interface WimSourceOptions {
   tempDir?: string;
   /** For tests: another fetch implementation. */
   fetch?: typeof fetch;
+  /** Timeouts and speed floor of a URL's download. */
+  limits?: WimDownloadLimits;
 }
 
 /** `sha256:<64 lower-case hex>` from `--sha256` text, or a usage error. */
@@ -103,7 +105,10 @@ export class WimSource implements Source {
     try {
       const fileName = fileNameOfUrl(url);
       const file = path.join(tempDir, fileName);
-      const pass = await downloadWim(url, file, options.fetch ? { fetch: options.fetch } : {});
+      const pass = await downloadWim(url, file, {
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.limits ? { limits: options.limits } : {}),
+      });
       checkExpected(expected, pass, label);
       let info: WimInfo;
       try {
