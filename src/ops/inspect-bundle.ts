@@ -1,6 +1,5 @@
 import type { BundleProblem } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
-import { findSplitBundle } from "../transports/bundle/split-open.js";
 import { type BundleImage, type BundleOsImage, osImagesOf } from "../types/bundle.js";
 
 export interface BundleInspection {
@@ -40,7 +39,7 @@ export async function inspectBundle(path: string): Promise<BundleInspection> {
       delta: null,
       osImages: [],
       problems: reader.problems,
-      ...(await splitSummary(path)),
+      ...splitSummary(reader.split),
     };
     if (!manifest) return report;
     const carried = new Map(manifest.blobs.map((b) => [b.digest as string, b.size]));
@@ -68,8 +67,8 @@ export async function inspectBundle(path: string): Promise<BundleInspection> {
   }
 }
 
-async function splitSummary(path: string): Promise<Pick<BundleInspection, "split">> {
-  const split = await findSplitBundle(path);
+/** What the reader found of split volumes (its one read of `.parts`). */
+function splitSummary(split: BundleReader["split"]): Pick<BundleInspection, "split"> {
   if (!split) return {};
   return {
     split: {

@@ -488,14 +488,16 @@ export async function pushFromStore(
   options: PushOptions,
 ): Promise<PushReport> {
   const store = await Store.open(storeDir);
-  const entries = await readStoreEntries(store, await store.readIndex());
+  // index.json is read once: names are resolved and images pushed from that one read.
+  const index = await store.readIndex();
+  const entries = await readStoreEntries(store, index);
   const items: PushItem[] = [];
   const sources: Source[] = [];
   try {
     for (const request of requests) {
       const single = request.dest !== undefined;
       for (const entry of pickEntries(entries, request.ref, store.dir, single)) {
-        const source = await LayoutSource.open(store.files, {
+        const source = LayoutSource.fromIndex(store.files, index, {
           transport: `store:${store.dir}`,
           fallbackRepository: "localhost/unnamed",
           refName: entry.ref,

@@ -170,6 +170,7 @@ describe("every entry that decides trust or identity is read once", () => {
       for (const [what, action] of [
         ["inspect", () => inspectBundle(bundle())],
         ["--since", () => readDeltaBase(bundle())],
+        ["--since (a part)", () => readDeltaBase(bundle().replace(/\.parts$/, ".001"))],
       ] as const) {
         const { counts } = await countedRun(bundle(), action);
         for (const name of FIXED) expect(counts[name], `${what}: ${name}`).toBe(1);
@@ -291,6 +292,31 @@ describe("a .parts file that answers differently on each read", () => {
     const error = await errorOf(loadBundle(parts, { storeDir: store, trust: signer.trust }));
     expect(error.code).toBe("ETRUST");
     expect(storeRefs(store)).toEqual([]);
+  });
+});
+
+describe("a have-list that answers differently on each read", () => {
+  it("save --since takes what its one read of the have-list says", async () => {
+    const file = path.join(tmp.dir, "have.json");
+    const have = (digest: string) =>
+      Buffer.from(
+        JSON.stringify({
+          schema: "ferry.have/v1",
+          storeId: "store-1",
+          created: "2026-12-01T00:00:00.000Z",
+          tool: "ferry test",
+          blobs: [digest],
+          images: [{ ref: "docker.io/library/alpine:3.19", digest }],
+        }),
+      );
+    const honest = `sha256:${"a".repeat(64)}`;
+    const forged = `sha256:${"b".repeat(64)}`;
+    writeFileSync(file, have(honest));
+    makeFickle(file, [have(honest), have(forged)]);
+    const base = await readDeltaBase(file);
+    expect([...base.blobs]).toEqual([honest]);
+    expect([...base.images.values()]).toEqual([honest]);
+    expect(readsOf(file)).toBe(1);
   });
 });
 
