@@ -6,6 +6,8 @@ export interface BundleInspection {
   bundle: string;
   id?: string;
   created?: string;
+  /** A signed bundle's number in its key's sequence (ferry.json `sequence`). */
+  sequence?: number;
   tool?: string;
   images: Array<Omit<BundleImage, "blobs"> & { blobCount: number; carriedBytes: number }>;
   blobs: number;
@@ -45,6 +47,7 @@ export async function inspectBundle(path: string): Promise<BundleInspection> {
     const carried = new Map(manifest.blobs.map((b) => [b.digest as string, b.size]));
     report.id = manifest.id;
     report.created = manifest.created;
+    if (manifest.sequence !== undefined) report.sequence = manifest.sequence;
     report.tool = manifest.tool;
     report.blobs = manifest.blobs.length;
     report.bytes = manifest.blobs.reduce((sum, b) => sum + b.size, 0);

@@ -81,7 +81,10 @@ describe("save --sign numbers bundles", () => {
     expect(save("n1", ["--sign", other]).sequence).toBe(1);
     expect(save("n2", ["--sign", other]).sequence).toBe(2);
     expect(save("n7", ["--sign", other, "--sequence", "7"]).sequence).toBe(7);
-    expect(save("n8", ["--sign", other]).sequence).toBe(8);
+    const eighth = save("n8", ["--sign", other]);
+    expect(eighth.sequence).toBe(8);
+    const inspected = ferryJson<{ sequence?: number }>(["inspect", eighth.bundle]);
+    expect(inspected.json.sequence).toBe(8);
     const reused = ferry([
       "save",
       `oci:${layout("n3")}`,
