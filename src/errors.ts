@@ -39,6 +39,7 @@ export type ErrorCode =
   | "EREGISTRY"
   | "ECONFLICT"
   | "EUNSUPPORTED"
+  | "EDOWNGRADE"
   | "EINTERNAL";
 
 const EXIT_BY_CODE: Record<ErrorCode, number> = {
@@ -60,6 +61,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   ENETWORK: EXIT_CODES.NETWORK,
   EREGISTRY: EXIT_CODES.NETWORK,
   ECONFLICT: EXIT_CODES.CONFLICT,
+  EDOWNGRADE: EXIT_CODES.TRUST,
   EINTERNAL: EXIT_CODES.INTERNAL,
 };
 

@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
-import { fromSystemError } from "../errors.js";
+import { type FileHandle, open } from "node:fs/promises";
+import { FerryError, fromSystemError } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import type { BundleManifest } from "../types/bundle.js";
 import type { Descriptor } from "../types/descriptor.js";
@@ -44,16 +44,53 @@ async function fromBundle(path: string): Promise<DeltaBase> {
   }
 }
 
-/** Read `--since`: a have-list (JSON) or the previous bundle. */
-export async function readDeltaBase(path: string): Promise<DeltaBase> {
-  let head: Buffer;
+/** A have-list larger than this is refused (65,000 blobs take about 5 MiB). */
+const MAX_HAVE_LIST = 256 * 1024 * 1024;
+const CHUNK = 1024 * 1024;
+
+/**
+ * The bytes of `path` when it is a have-list (JSON: its first byte is `{`), read once into
+ * memory (the bytes judged are the bytes parsed); undefined when it is something else (a
+ * bundle, read by the bundle reader instead: a multi-gigabyte file is not read into memory).
+ */
+async function readHaveListBytes(path: string): Promise<Buffer | undefined> {
+  let handle: FileHandle;
   try {
-    head = await readFile(path);
+    handle = await open(path, "r");
   } catch (error) {
+    // `B.zip` may exist only as split volumes: the bundle reader finds them (or says what is missing).
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw fromSystemError(error, path, "reading");
   }
-  if (head[0] === 0x7b) {
-    const have = parseHaveList(head, path);
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(CHUNK);
+      const { bytesRead } = await handle.read(chunk, 0, CHUNK, total);
+      if (bytesRead === 0) break;
+      if (total === 0 && chunk[0] !== 0x7b) return undefined;
+      total += bytesRead;
+      if (total > MAX_HAVE_LIST) {
+        throw new FerryError("EUSAGE", `${path} is larger than ${MAX_HAVE_LIST} bytes`, {
+          hint: "give --since a have-list written by `ferry have`, or the previous bundle",
+        });
+      }
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return total === 0 ? undefined : Buffer.concat(chunks);
+  } catch (error) {
+    throw fromSystemError(error, path, "reading");
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Read `--since`: a have-list (JSON) or the previous bundle (one file or split volumes). */
+export async function readDeltaBase(path: string): Promise<DeltaBase> {
+  const bytes = path.endsWith(".parts") ? undefined : await readHaveListBytes(path);
+  if (bytes) {
+    const have = parseHaveList(bytes, path);
     return {
       base: { kind: "have", id: have.storeId, description: `${path} (${have.created})` },
       blobs: new Set(have.blobs),

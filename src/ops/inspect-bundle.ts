@@ -1,12 +1,13 @@
 import type { BundleProblem } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
-import { findSplitBundle } from "../transports/bundle/split-open.js";
 import { type BundleImage, type BundleOsImage, osImagesOf } from "../types/bundle.js";
 
 export interface BundleInspection {
   bundle: string;
   id?: string;
   created?: string;
+  /** A signed bundle's number in its key's sequence (ferry.json `sequence`). */
+  sequence?: number;
   tool?: string;
   images: Array<Omit<BundleImage, "blobs"> & { blobCount: number; carriedBytes: number }>;
   blobs: number;
@@ -40,12 +41,13 @@ export async function inspectBundle(path: string): Promise<BundleInspection> {
       delta: null,
       osImages: [],
       problems: reader.problems,
-      ...(await splitSummary(path)),
+      ...splitSummary(reader.split),
     };
     if (!manifest) return report;
     const carried = new Map(manifest.blobs.map((b) => [b.digest as string, b.size]));
     report.id = manifest.id;
     report.created = manifest.created;
+    if (manifest.sequence !== undefined) report.sequence = manifest.sequence;
     report.tool = manifest.tool;
     report.blobs = manifest.blobs.length;
     report.bytes = manifest.blobs.reduce((sum, b) => sum + b.size, 0);
@@ -68,8 +70,8 @@ export async function inspectBundle(path: string): Promise<BundleInspection> {
   }
 }
 
-async function splitSummary(path: string): Promise<Pick<BundleInspection, "split">> {
-  const split = await findSplitBundle(path);
+/** What the reader found of split volumes (its one read of `.parts`). */
+function splitSummary(split: BundleReader["split"]): Pick<BundleInspection, "split"> {
   if (!split) return {};
   return {
     split: {

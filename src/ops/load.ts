@@ -4,12 +4,12 @@ import { type CopyEvent, copyImages } from "../engine/copy.js";
 import { planImage } from "../engine/plan.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import { BundleSource } from "../transports/bundle/source.js";
-import { refNameOf } from "../transports/layout/index-file.js";
 import { StoreSink, type StoreSinkOptions, type TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
 import type { TrustedKey } from "../trust/keys.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
 import { explainSplitFailure } from "./open-bundle.js";
+import { namesOf, storeRollbackGuard } from "./rollback.js";
 import { type LatestMove, type LoadedOsImage, osImageLoad } from "./wim-load.js";
 
 export type { ImageStatus };
@@ -20,7 +20,13 @@ export interface LoadReport {
   store: string;
   /** A dry run (`load --dry-run`): what the load would do; nothing was written. */
   dryRun?: boolean;
-  images: Array<{ ref: string; digest: string; status: ImageStatus; previous?: string }>;
+  /** `downgraded`: moved to an older bundle's image (only with allowDowngrade). */
+  images: Array<{
+    ref: string;
+    digest: string;
+    status: ImageStatus | "downgraded";
+    previous?: string;
+  }>;
   blobsWritten: number;
   blobsSkipped: number;
   bytesWritten: number;
@@ -43,6 +49,8 @@ export interface LoadOptions {
   trust?: TrustedKey[];
   /** Point each OS image name's `latest` at its newest installed version (default true). */
   latest?: boolean;
+  /** Load a bundle older than what the store loaded before (see ops/rollback.ts). */
+  allowDowngrade?: boolean;
 }
 
 /**
@@ -64,9 +72,10 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
     const manifest = reader.manifest;
     if (!manifest) throw reader.problemsError();
     const store = await Store.open(options.storeDir, { create: true });
-    const before = new Map(
-      (await store.readIndex()).manifests.map((d) => [refNameOf(d), d.digest]),
-    );
+    const before = namesOf(await store.readIndex());
+    // Anti-rollback: refused here, before any blob is copied, and judged again at commit.
+    const rollback = storeRollbackGuard(store, reader, path, options.allowDowngrade === true);
+    await rollback.check(before);
     const source = new BundleSource(reader);
     const plans = [];
     for (const image of await source.images())
@@ -77,6 +86,7 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
     });
     const sink = new StoreSink(store, {
       ...wim.sinkOptions,
+      beforeIndexWrite: rollback.beforeIndexWrite,
       logEntry: { action: "load", bundle: path, bundleId: manifest.id, created: manifest.created },
     });
     const result = await copyImages(sink, plans, {
@@ -88,10 +98,11 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
       bundleId: manifest.id,
       store: store.dir,
       images: result.images.map((record) => {
+        const status = imageStatus(before.get(record.name), record.descriptor.digest);
         return {
           ref: record.name,
           digest: record.descriptor.digest,
-          ...imageStatus(before.get(record.name), record.descriptor.digest),
+          ...(rollback.downgraded.has(record.name) ? { ...status, status: "downgraded" } : status),
         };
       }),
       blobsWritten: result.blobsCopied,

@@ -90,17 +90,6 @@ export function describeSplit(split: NonNullable<OpenedBundle["split"]>): SplitR
 }
 
 /**
- * When `input` names split volumes, check every part's presence, size and sha256 (a full
- * read of each) and the parity volume's, before anything else reads them; undefined for a
- * single-file bundle.
- */
-export async function checkSplitVolumes(input: string): Promise<SplitReport | undefined> {
-  const opened = await openBundleAccess(input, { hash: true, collect: true });
-  await opened.source.close();
-  return opened.split ? describeSplit(opened.split) : undefined;
-}
-
-/**
  * A blob that failed its check while being read from split volumes: add which part file(s)
  * hold its bytes and what to run, so the damaged part is named even without a verify first.
  */

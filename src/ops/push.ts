@@ -20,8 +20,7 @@ import { LayoutSource } from "../transports/layout/source.js";
 import { Store } from "../transports/layout/store.js";
 import type { RegistryClient } from "../transports/registry/client.js";
 import { RegistrySink } from "../transports/registry/sink.js";
-import type { UploadTuning } from "../transports/registry/upload.js";
-import { blobExists, manifestDigest } from "../transports/registry/upload.js";
+import { blobExists, manifestDigest, type UploadTuning } from "../transports/registry/upload.js";
 import type { BlobLocations } from "../transports/registry/upload-locations.js";
 import type { TrustedKey } from "../trust/keys.js";
 import type { Descriptor } from "../types/descriptor.js";
@@ -37,6 +36,7 @@ import {
   type RegistryTarget,
 } from "./name-mapping.js";
 import { explainSplitFailure } from "./open-bundle.js";
+import { claimOf, RollbackGuard } from "./rollback.js";
 import { nothingWritten, type VerifiedBlobs, verifyCarriedBlobs } from "./verify-first.js";
 import { readStoreEntries, resolveStoreRef, type StoreEntry } from "./wim-refs.js";
 
@@ -73,8 +73,8 @@ export interface PushedImage {
   digest: string;
   mediaType: string;
   platforms: string[];
-  /** The target tag before the push (a dry run: what the push would make of it). */
-  status: ImageStatus;
+  /** The target tag before the push (a dry run: what the push would make of it); `downgraded`: moved to an older bundle's image (only with --allow-downgrade). */
+  status: ImageStatus | "downgraded";
   previous?: string;
   /** The digest before --strip-foreign-urls rewrote the image. */
   originalDigest?: string;
@@ -534,6 +534,13 @@ export async function pushImages(
 export interface BundlePushOptions extends PushOptions {
   /** Require a signature by one of these keys (checked before anything is pushed). */
   trust?: TrustedKey[];
+  /**
+   * The registry's anti-rollback record on this host (`registryRollbackFile`): a bundle older
+   * than what was pushed there before is refused (EDOWNGRADE) before anything is pushed.
+   */
+  rollbackFile?: string;
+  /** Push an older bundle anyway (its names are reported `downgraded`). */
+  allowDowngrade?: boolean;
 }
 
 /**
@@ -561,12 +568,56 @@ export async function pushBundle(
     if (items.length === 0) {
       throw new NotFoundError(`${bundle} holds no images`);
     }
-    return await pushImages(items, `bundle:${bundle}`, options);
+    const rollback = options.rollbackFile
+      ? await registryRollbackGuard(reader, bundle, items, options, options.rollbackFile)
+      : undefined;
+    const report = await pushImages(items, `bundle:${bundle}`, options);
+    for (const image of report.images) {
+      if (rollback?.downgraded.has(image.target) && image.status === "updated") {
+        image.status = "downgraded";
+      }
+    }
+    return report;
   } catch (error) {
     throw explainSplitFailure(reader, error);
   } finally {
     await reader.close();
   }
+}
+
+/**
+ * Anti-rollback for a push (the registry cannot remember, so this host does): judge the
+ * bundle against the registry's record and where each target tag points now, and (unless a
+ * dry run) record it before anything is pushed. Refused: EDOWNGRADE, nothing pushed.
+ */
+async function registryRollbackGuard(
+  reader: BundleReader,
+  bundle: string,
+  items: PushItem[],
+  options: BundlePushOptions,
+  file: string,
+): Promise<RollbackGuard> {
+  const tags = new Map<string, string>();
+  const current = new Map<string, string | undefined>();
+  for (const { plan, target } of items) {
+    if (!target.tag) continue;
+    const name = formatReference(target);
+    const pushed = options.stripForeignUrls ? stripForeignUrls(plan).plan : plan;
+    tags.set(name, pushed.root.digest);
+    current.set(
+      name,
+      await manifestDigest(options.client, target.repository, target.tag, `tag ${name}`),
+    );
+  }
+  const guard = new RollbackGuard(
+    file,
+    claimOf(reader, tags),
+    { bundle, where: `registry ${options.client.registry} (record ${file})` },
+    options.allowDowngrade === true,
+  );
+  if (options.dryRun) await guard.check(current);
+  else await guard.commitLocked(current);
+  return guard;
 }
 
 /** What to push from the store: a name as `ferry images` shows it, and maybe where to. */
@@ -599,14 +650,16 @@ export async function pushFromStore(
   options: PushOptions,
 ): Promise<PushReport> {
   const store = await Store.open(storeDir);
-  const entries = await readStoreEntries(store, await store.readIndex());
+  // index.json is read once: names are resolved and images pushed from that one read.
+  const index = await store.readIndex();
+  const entries = await readStoreEntries(store, index);
   const items: PushItem[] = [];
   const sources: Source[] = [];
   try {
     for (const request of requests) {
       const single = request.dest !== undefined;
       for (const entry of pickEntries(entries, request.ref, store.dir, single)) {
-        const source = await LayoutSource.open(store.files, {
+        const source = LayoutSource.fromIndex(store.files, index, {
           transport: `store:${store.dir}`,
           fallbackRepository: "localhost/unnamed",
           refName: entry.ref,

@@ -36,9 +36,12 @@ export interface SaveOptions {
   jobs?: number;
   /** Leave out what the other side has (a delta bundle). */
   since?: DeltaBase;
-  signer?: { key: KeyObject; id: string };
+  /** Sign ferry.json; `sequence` is the bundle's number in the key's sequence (anti-rollback). */
+  signer?: { key: KeyObject; id: string; sequence?: number };
   /** Write split volumes (and optionally a parity volume) instead of one file. */
   split?: SplitOptions;
+  /** ferry.json `created` (default: now). */
+  created?: Date;
   downloads?: DirectDownloads;
 }
 
@@ -64,6 +67,8 @@ export interface SaveReport {
   requiredBytes: number;
   fileSize: number;
   signedBy?: string;
+  /** The signed bundle's sequence number (ferry.json `sequence`). */
+  sequence?: number;
   /** The `.parts` written (part names, sizes, sha256s, parity) when split. */
   parts?: PartsManifest;
   /**
@@ -116,6 +121,7 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
     tool: options.tool,
     ...(options.signer ? { signer: options.signer } : {}),
     ...(options.split ? { split: options.split } : {}),
+    ...(options.created ? { created: options.created } : {}),
     ...(since ? { delta: { base: since.base, has: (d) => deltaMayOmit(since, d) } } : {}),
     ...(downloads ? { beforeAbort: () => downloads.salvage() } : {}),
   });
@@ -151,6 +157,7 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
     ...(written.parts ? { parts: written.parts } : {}),
     ...(options.signer ? { signedBy: options.signer.id } : {}),
     files: filesWritten(written.path, written.parts, options.signer !== undefined),
+    ...(manifest.sequence !== undefined ? { sequence: manifest.sequence } : {}),
     seconds: (Date.now() - started) / 1000,
     manifest,
   };

@@ -9,7 +9,7 @@ import { BundleSource } from "../transports/bundle/source.js";
 import { DiscardSink } from "../transports/discard.js";
 import type { TrustedKey } from "../trust/keys.js";
 import type { BundleManifest } from "../types/bundle.js";
-import { checkSplitVolumes, type SplitReport } from "./open-bundle.js";
+import { describeSplit, openBundleRandomAccess, type SplitReport } from "./open-bundle.js";
 
 export interface VerifyReport {
   bundle: string;
@@ -68,8 +68,13 @@ export async function verifyBundle(
   options: { onEvent?: (event: CopyEvent) => void; trust?: TrustedKey[] } = {},
 ): Promise<VerifyReport> {
   const started = Date.now();
-  const split = await checkSplitVolumes(path);
+  const trust = options.trust ?? [];
+  // Split volumes: `.parts` is read once (and its signature checked on those bytes), every
+  // part hashed against it; the reader below uses the same `.parts`, never a second read.
+  const opened = await openBundleRandomAccess(path, { hash: true, collect: true, trust });
+  const split = opened.split ? describeSplit(opened.split) : undefined;
   if (split && !split.partsOk) {
+    await opened.source.close();
     // Bad parts are named by file before anything else is read; the rest would only echo them.
     return {
       ...{ bundle: path, ok: false, images: [], blobsChecked: 0, bytesChecked: 0 },
@@ -83,10 +88,7 @@ export async function verifyBundle(
       () => 0,
     ),
   );
-  const reader = await BundleReader.open(path, {
-    collectProblems: true,
-    trust: options.trust ?? [],
-  });
+  const reader = await BundleReader.fromOpened(opened, { collectProblems: true, trust });
   const report: VerifyReport = {
     bundle: path,
     ok: false,

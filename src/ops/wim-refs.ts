@@ -9,6 +9,7 @@
  * a short name that would mean both an OS image and a container image.
  */
 
+import { sha256Digest } from "../digest/sha256.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import { blobPath, refNameOf, upsertRef } from "../transports/layout/index-file.js";
 import { Store } from "../transports/layout/store.js";
@@ -44,7 +45,10 @@ export interface StoreEntry {
   os?: OsImageFacts;
 }
 
-/** Read the OS image facts of every manifest-typed entry (one small read per entry). */
+/**
+ * Read the OS image facts of every manifest-typed entry (one small read per entry, used only
+ * when its bytes hash to the entry's digest).
+ */
 export async function readStoreEntries(store: Store, index: ImageIndex): Promise<StoreEntry[]> {
   const entries: StoreEntry[] = [];
   for (const descriptor of index.manifests) {
@@ -55,7 +59,9 @@ export async function readStoreEntries(store: Store, index: ImageIndex): Promise
       const bytes = await store.files
         .readFile(blobPath(descriptor.digest), MAX_MANIFEST_BYTES)
         .catch(() => undefined);
-      const os = bytes ? osImageFactsFromManifestBytes(bytes) : undefined;
+      // Facts only from bytes that are the manifest the name points at (checked here, once).
+      const verified = bytes && sha256Digest(bytes) === descriptor.digest ? bytes : undefined;
+      const os = verified ? osImageFactsFromManifestBytes(verified) : undefined;
       if (os) entry.os = os;
     }
     entries.push(entry);

@@ -60,6 +60,13 @@ export interface BundleManifest {
   schema: typeof BUNDLE_SCHEMA;
   id: string;
   created: string;
+  /**
+   * Signed bundles: this bundle's number in its signing key's sequence (1, 2, ...; from the
+   * counter beside the private key, or `save --sequence`). A loader under `--trust` refuses
+   * one below the highest it loaded from that key. Absent in unsigned bundles, and in signed
+   * bundles saved before ferry wrote sequences (those count as 0).
+   */
+  sequence?: number;
   tool: string;
   images: BundleImage[];
   /** Blobs the bundle carries. */
@@ -220,6 +227,11 @@ export function parseBundleManifest(bytes: Uint8Array): BundleManifest {
   }
   check(typeof m.id === "string" && m.id.length > 0, "ferry.json", "has no id");
   check(typeof m.created === "string", "ferry.json", "has no created time");
+  check(
+    m.sequence === undefined || (Number.isSafeInteger(m.sequence) && (m.sequence as number) >= 1),
+    "ferry.json",
+    `has a sequence that is not a positive integer: ${JSON.stringify(m.sequence)}`,
+  );
   check(Array.isArray(m.images), "ferry.json", "has no images list");
   check(Array.isArray(m.blobs), "ferry.json", "has no blobs list");
   check(Array.isArray(m.requires), "ferry.json", "has no requires list");

@@ -103,7 +103,7 @@ describe("the files a split save says to copy", () => {
       const result = ferry([...args, "--trust", `${key}.pub`]);
       expect(result.code).toBe(6);
       expect(result.stderr).toContain(
-        "s.zip.parts.sig is missing next to s.zip.parts: this split bundle is signed",
+        "s.zip.parts.sig is missing next to s.zip.parts: with --trust",
       );
       expect(result.stderr).toContain(
         `hint: copy s.zip.parts.sig from where the bundle was saved into ${stick}`,

@@ -31,6 +31,7 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
     onEvent: progress.onEvent,
     ...(flags.jobs ? { jobs: flags.jobs } : {}),
     latest: flags.latest !== false,
+    allowDowngrade: flags.allowDowngrade === true,
     trust: await trustedKeys(flags),
   };
   const report = await (flags.dryRun

@@ -10,6 +10,7 @@ export interface LoadFlags extends LoadPushFlags {
   latest?: boolean;
   dockerArchive?: string;
   platform?: string[];
+  allowDowngrade?: boolean;
 }
 
 export function registerLoad(program: Command): void {
@@ -29,6 +30,10 @@ export function registerLoad(program: Command): void {
     .option(
       "--trust-dir <dir>",
       "require a signature by a key in this folder (*.pub); also $FERRY_TRUST_DIR",
+    )
+    .option(
+      "--allow-downgrade",
+      "load a bundle older than one loaded before (lower signed sequence, or an older bundle's image under a name)",
     )
     .option("--docker-archive <out.tar>", "instead of the store: write a tarball for `docker load`")
     .option(

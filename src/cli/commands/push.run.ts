@@ -13,6 +13,7 @@ import {
   type StorePushRequest,
 } from "../../ops/push.js";
 import { clientOptionsFromFlags } from "../../ops/registry-options.js";
+import { defaultStateDir, registryRollbackFile } from "../../ops/rollback.js";
 import type { RegistryClient } from "../../transports/registry/client.js";
 import { openClient } from "../../transports/registry/session.js";
 import { DEFAULT_UPLOAD_TUNING, type UploadTuning } from "../../transports/registry/upload.js";
@@ -75,7 +76,12 @@ async function withPush(
 /** `ferry load BUNDLE --to-registry HOST[:PORT][/PREFIX]` (called by the load command). */
 export async function loadToRegistry(
   bundle: string,
-  flags: LoadPushFlags & { store?: string; dockerArchive?: string; platform?: string[] },
+  flags: LoadPushFlags & {
+    store?: string;
+    dockerArchive?: string;
+    platform?: string[];
+    allowDowngrade?: boolean;
+  },
 ): Promise<void> {
   for (const [given, name] of [
     [flags.dockerArchive, "--docker-archive"],
@@ -92,7 +98,12 @@ export async function loadToRegistry(
   const target = parseRegistryTarget(flags.toRegistry ?? "");
   const trust = await trustedKeys(flags);
   await withPush(target.registry, flags, out, (options) =>
-    pushBundle(bundle, target, { ...options, trust }),
+    pushBundle(bundle, target, {
+      ...options,
+      trust,
+      rollbackFile: registryRollbackFile(defaultStateDir(), target.registry),
+      allowDowngrade: flags.allowDowngrade === true,
+    }),
   );
 }
 

@@ -10,7 +10,7 @@ import {
 import { saveBundle } from "../../ops/save.js";
 import type { RegistrySession } from "../../transports/registry/session.js";
 import type { RegistrySource } from "../../transports/registry/source.js";
-import { loadPrivateKey } from "../../trust/keys.js";
+import { loadSigner } from "../../trust/sequence.js";
 import type { PlatformSelector } from "../../types/platform.js";
 import type { Source } from "../../types/transport.js";
 import { isHttpUrl, redactUrl } from "../../types/url.js";
@@ -27,6 +27,9 @@ import type { SaveFlags } from "./save.js";
 export async function runSave(specs: string[], flags: SaveFlags): Promise<void> {
   const out = createOutput(flags);
   if (!flags.output) throw new UsageError("save needs -o BUNDLE.zip");
+  if (flags.sequence !== undefined && !flags.sign) {
+    throw new UsageError("--sequence needs --sign: only signed bundles carry a sequence");
+  }
   if (flags.parity && !flags.split) {
     throw new UsageError("--parity needs --split: parity rebuilds a lost part of a split bundle", {
       hint: "add --split SIZE (e.g. --split fat32), or leave out --parity",
@@ -91,7 +94,7 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
     const registryPlatforms = flags.platform?.length ? platforms : [hostPlatform()];
     if (session && !flags.platform?.length) out.note(describeDefaultPlatform(hostPlatform()));
     const since = flags.since ? await readDeltaBase(flags.since) : undefined;
-    const signer = flags.sign ? await loadPrivateKey(flags.sign) : undefined;
+    const signer = flags.sign ? await loadSigner(flags.sign, flags.sequence) : undefined;
     const report = await saveBundle(
       sources.map((source) => ({
         source,
@@ -146,7 +149,11 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
               `delta against ${since.base.description}: ${report.requires} blob(s) (${formatSize(report.requiredBytes)}) left out; the offline side must have them`,
             ]
           : []),
-        ...(report.signedBy ? [`signed with key ${report.signedBy}`] : []),
+        ...(report.signedBy
+          ? [
+              `signed with key ${report.signedBy}${report.sequence ? `, sequence ${report.sequence}` : ""}`,
+            ]
+          : []),
         ...(report.parts ? partsLines(report.parts, report.bundle, report.files) : []),
       ].join("\n"),
     );

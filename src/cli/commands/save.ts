@@ -14,6 +14,7 @@ export interface SaveFlags extends RegistryFlags {
   sha256?: string[];
   since?: string;
   sign?: string;
+  sequence?: number;
   file?: string;
   split?: number;
   parity?: boolean;
@@ -38,6 +39,11 @@ export function registerSave(program: Command): void {
     .option("-f, --file <images.yaml>", "read sources (and per-image platforms) from an image list")
     .option("--since <have.json|OLD.zip>", "a delta: leave out layers the offline side has")
     .option("--sign <key>", "sign ferry.json with this private key (ferry keygen)")
+    .option(
+      "--sequence <n>",
+      "with --sign: this bundle's sequence number (default: one above the last, from KEY.sequence beside the key)",
+      positiveInteger,
+    )
     .option(
       "--split <SIZE|fat32>",
       "write parts BUNDLE.001, .002, ... of SIZE bytes (700M, 4G, 1.5G; binary units) plus BUNDLE.parts; fat32 = 4 GiB - 1 byte, the largest FAT32 file (4G is one byte too big)",

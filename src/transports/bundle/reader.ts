@@ -1,10 +1,15 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { createInflateRaw } from "node:zlib";
 import { digestOfIntegrity } from "../../digest/integrity.js";
 import { sha256Digest } from "../../digest/sha256.js";
-import { BadBundleError, type BundleProblem, FerryError, NotFoundError } from "../../errors.js";
+import {
+  BadBundleError,
+  type BundleProblem,
+  FerryError,
+  isFerryError,
+  NotFoundError,
+} from "../../errors.js";
 import type { TrustedKey } from "../../trust/keys.js";
 import { verifySignature } from "../../trust/signature.js";
 import {
@@ -19,13 +24,26 @@ import type { ImageIndex } from "../../types/manifest.js";
 import { serializePartsManifest } from "../../types/parts.js";
 import { blobPath, parseLayoutIndex } from "../layout/index-file.js";
 import type { SplitBundle } from "./parts-file.js";
-import { missingPartsSignature } from "./parts-signature.js";
 import { type RandomAccess, readAt } from "./random-access.js";
-import { openBundleAccess, withSplitHint } from "./split-open.js";
+import { type OpenedBundle, openBundleAccess, withSplitHint } from "./split-open.js";
 import { indexZip, type ZipEntry } from "./zip-index.js";
 
 const MAX_MANIFEST_FILE = 64 * 1024 * 1024;
 const MAX_SMALL_FILE = 16 * 1024 * 1024;
+const MAX_SIGNATURE_FILE = 64 * 1024;
+
+/**
+ * The bundle's fixed files and the most of each that is read. These bytes decide trust and
+ * identity, so each is read once, into memory, and every check uses that buffer: storage that
+ * answers differently on a second read (a hostile device, a racing writer) is never asked twice.
+ */
+const FIXED_FILES: ReadonlyArray<readonly [string, number]> = [
+  [BundleFile.Manifest, MAX_MANIFEST_FILE],
+  [BundleFile.Signature, MAX_SIGNATURE_FILE],
+  [BundleFile.Checksums, MAX_MANIFEST_FILE],
+  [BundleFile.Index, MAX_SMALL_FILE],
+  [BundleFile.Layout, MAX_SMALL_FILE],
+];
 
 export interface BundleOpenOptions {
   /**
@@ -54,7 +72,11 @@ export class BundleReader {
   /** True when the signature was checked against a trusted key. */
   signatureVerified = false;
   index: ImageIndex | undefined;
+  /** Split volumes: the `.parts` read (once) and what the volume checks found. */
+  split: OpenedBundle["split"];
   private entries = new Map<string, ZipEntry>();
+  /** The fixed files' bytes, each read once (see FIXED_FILES). */
+  private readonly fixed = new Map<string, Buffer>();
   /** Images each digest belongs to (from ferry.json), for naming what a bad blob breaks. */
   private readonly owners = new Map<string, string[]>();
 
@@ -66,24 +88,33 @@ export class BundleReader {
 
   /**
    * Open a bundle file, or split volumes read in place (`B.zip.parts`, `B.zip.001`, or `B.zip`
-   * when only its parts exist; every part's presence and size checked first).
+   * when only its parts exist; every part's presence and size checked first, and with trusted
+   * keys the `.parts` signature before that).
    */
   static async open(path: string, options: BundleOpenOptions = {}): Promise<BundleReader> {
-    const { source, split } = await openBundleAccess(path);
+    return BundleReader.fromOpened(
+      await openBundleAccess(path, { trust: options.trust ?? [] }),
+      options,
+    );
+  }
+
+  /**
+   * Read a bundle already opened by `openBundleAccess` (so its `.parts` file, read there once,
+   * is the one every check here uses).
+   */
+  static async fromOpened(
+    opened: OpenedBundle,
+    options: BundleOpenOptions = {},
+  ): Promise<BundleReader> {
+    const { source, split } = opened;
     const reader = await BundleReader.fromRandomAccess(source, {
       ...options,
       collectProblems: true,
     }).catch((error: unknown) => {
       throw split ? withSplitHint(error, split) : error;
     });
-    if (split) {
-      try {
-        await reader.checkParts(split, options.trust ?? []);
-      } catch (error) {
-        await reader.close().catch(() => {});
-        throw error;
-      }
-    }
+    reader.split = split;
+    if (split) reader.checkParts(split);
     if (reader.problems.length > 0 && !options.collectProblems) {
       await reader.close().catch(() => {});
       const error = reader.problemsError();
@@ -93,23 +124,12 @@ export class BundleReader {
   }
 
   /**
-   * The `.parts` file must belong to this bundle (same id as ferry.json), be exactly what ferry
-   * wrote (so any damaged byte shows), and, with trusted keys, carry a valid signature.
+   * The `.parts` file must belong to this bundle (same id as ferry.json) and be exactly what
+   * ferry wrote (so any damaged byte shows). Its signature was checked when it was read.
    */
-  private async checkParts(split: SplitBundle, trust: TrustedKey[]): Promise<void> {
+  private checkParts(split: SplitBundle): void {
     const { partsFile, partsBytes, manifest: parts } = split;
-    if (!partsFile || !partsBytes || !parts) {
-      if (trust.length > 0) {
-        throw new FerryError(
-          "ETRUST",
-          `${split.bundlePath}: its .parts file is missing, so its parts cannot be checked against a signature`,
-          {
-            hint: "copy the .parts file (and .parts.sig) next to the parts",
-          },
-        );
-      }
-      return;
-    }
+    if (!partsFile || !partsBytes || !parts) return;
     const name = path.basename(partsFile);
     if (this.manifest && parts.id !== this.manifest.id) {
       this.problem(
@@ -119,11 +139,6 @@ export class BundleReader {
     }
     if (!partsBytes.equals(serializePartsManifest(parts))) {
       this.problem(name, `${name} is not byte for byte what ferry wrote (edited or damaged)`);
-    }
-    if (trust.length > 0) {
-      const signature = await readFile(`${partsFile}.sig`).catch(() => undefined);
-      if (!signature) throw missingPartsSignature(partsFile);
-      verifySignature(partsBytes, signature, trust, name);
     }
   }
 
@@ -220,9 +235,10 @@ export class BundleReader {
         this.entries.delete(name);
       }
     }
-    if (trust.length > 0) await this.checkSignature(trust);
-    else await this.noteSignature();
-    const manifest = await this.readManifest();
+    await this.readFixedFiles();
+    if (trust.length > 0) this.checkSignature(trust);
+    else this.noteSignature();
+    const manifest = this.readManifest();
     if (!manifest) return;
     this.manifest = manifest;
     for (const image of manifest.images) {
@@ -233,49 +249,64 @@ export class BundleReader {
       }
     }
     this.checkBlobListing(manifest);
-    const files = await this.checkRecordedFiles(manifest);
+    const files = this.checkRecordedFiles(manifest);
     if (files.index) this.checkIndex(manifest, files.index);
-    await this.checkChecksums(manifest, files);
+    this.checkChecksums(manifest, files);
+  }
+
+  /** Read each fixed file present, once (too large, or inflating past its size: a problem). */
+  private async readFixedFiles(): Promise<void> {
+    for (const [name, limit] of FIXED_FILES) {
+      const entry = this.entries.get(name);
+      if (!entry) continue;
+      try {
+        this.fixed.set(name, await this.readEntry(entry, limit));
+      } catch (error) {
+        if (!isFerryError(error) || error.code !== "EBADBUNDLE") throw error;
+        this.problem(name, error.message);
+      }
+    }
   }
 
   /** ferry.json is the root of trust: with trusted keys configured, its signature must verify. */
-  private async checkSignature(trust: TrustedKey[]): Promise<void> {
-    const manifestEntry = this.entries.get(BundleFile.Manifest);
-    if (!manifestEntry) {
+  private checkSignature(trust: TrustedKey[]): void {
+    if (!this.entries.has(BundleFile.Manifest)) {
       throw new FerryError("ETRUST", `${this.label} has no ferry.json to check a signature over`);
     }
-    const signatureEntry = this.entries.get(BundleFile.Signature);
-    const manifestBytes = await this.readEntry(manifestEntry, MAX_MANIFEST_FILE);
-    const signatureBytes = signatureEntry
-      ? await this.readEntry(signatureEntry, 64 * 1024)
-      : undefined;
-    const key = verifySignature(manifestBytes, signatureBytes, trust, this.label);
+    const manifestBytes = this.fixed.get(BundleFile.Manifest);
+    const signatureUnread =
+      this.entries.has(BundleFile.Signature) && !this.fixed.has(BundleFile.Signature);
+    if (!manifestBytes || signatureUnread) throw this.problemsError();
+    const key = verifySignature(
+      manifestBytes,
+      this.fixed.get(BundleFile.Signature),
+      trust,
+      this.label,
+    );
     this.signatureKeyId = key.id;
     this.signatureVerified = true;
   }
 
-  private async noteSignature(): Promise<void> {
-    const entry = this.entries.get(BundleFile.Signature);
-    if (!entry) return;
+  private noteSignature(): void {
+    const bytes = this.fixed.get(BundleFile.Signature);
+    if (!bytes) return;
     try {
-      const doc = JSON.parse((await this.readEntry(entry, 64 * 1024)).toString("utf8")) as {
-        keyId?: unknown;
-      };
+      const doc = JSON.parse(bytes.toString("utf8")) as { keyId?: unknown };
       if (typeof doc.keyId === "string") this.signatureKeyId = doc.keyId;
     } catch {
       this.problem(BundleFile.Signature, "ferry.json.sig is not a ferry signature file");
     }
   }
 
-  private async readManifest(): Promise<BundleManifest | undefined> {
+  private readManifest(): BundleManifest | undefined {
     for (const required of [BundleFile.Layout, BundleFile.Index, BundleFile.Manifest]) {
       if (!this.entries.has(required))
         this.problem(required, `${required} is missing: this is not a complete ferry bundle`);
     }
-    const entry = this.entries.get(BundleFile.Manifest);
-    if (!entry) return undefined;
+    const bytes = this.fixed.get(BundleFile.Manifest);
+    if (!bytes) return undefined;
     try {
-      return parseBundleManifest(await this.readEntry(entry, MAX_MANIFEST_FILE));
+      return parseBundleManifest(bytes);
     } catch (error) {
       this.problem(BundleFile.Manifest, (error as Error).message);
       return undefined;
@@ -328,9 +359,7 @@ export class BundleReader {
     }
   }
 
-  private async checkRecordedFiles(
-    manifest: BundleManifest,
-  ): Promise<{ index?: Buffer; layout?: Buffer }> {
+  private checkRecordedFiles(manifest: BundleManifest): { index?: Buffer; layout?: Buffer } {
     const result: { index?: Buffer; layout?: Buffer } = {};
     for (const name of [BundleFile.Layout, BundleFile.Index] as const) {
       const entry = this.entries.get(name);
@@ -340,7 +369,8 @@ export class BundleReader {
         this.problem(name, `ferry.json records no integrity for ${name}`);
         continue;
       }
-      const bytes = await this.readEntry(entry, MAX_SMALL_FILE);
+      const bytes = this.fixed.get(name);
+      if (!bytes) continue;
       const found = sha256Digest(bytes);
       if (bytes.length !== record.size || digestOfIntegrity(record.integrity) !== found) {
         this.problem(
@@ -385,35 +415,26 @@ export class BundleReader {
   }
 
   /** SHA256SUMS must agree with ferry.json (it is there for `sha256sum -c` without ferry). */
-  private async checkChecksums(
+  private checkChecksums(
     manifest: BundleManifest,
     files: { index?: Buffer; layout?: Buffer },
-  ): Promise<void> {
-    const entry = this.entries.get(BundleFile.Checksums);
-    if (!entry) {
+  ): void {
+    if (!this.entries.has(BundleFile.Checksums)) {
       this.problem(BundleFile.Checksums, "SHA256SUMS is missing");
       return;
     }
+    const sums = this.fixed.get(BundleFile.Checksums);
+    if (!sums) return;
     const expected = new Map<string, string>();
     for (const blob of manifest.blobs)
       expected.set(blobPath(blob.digest), digestHex(blob.digest as Digest));
     if (files.layout) expected.set(BundleFile.Layout, digestHex(sha256Digest(files.layout)));
     if (files.index) expected.set(BundleFile.Index, digestHex(sha256Digest(files.index)));
-    const manifestEntry = this.entries.get(BundleFile.Manifest);
-    if (manifestEntry) {
-      expected.set(
-        BundleFile.Manifest,
-        digestHex(sha256Digest(await this.readEntry(manifestEntry, MAX_MANIFEST_FILE))),
-      );
+    for (const name of [BundleFile.Manifest, BundleFile.Signature]) {
+      const bytes = this.fixed.get(name);
+      if (bytes) expected.set(name, digestHex(sha256Digest(bytes)));
     }
-    const signatureEntry = this.entries.get(BundleFile.Signature);
-    if (signatureEntry) {
-      expected.set(
-        BundleFile.Signature,
-        digestHex(sha256Digest(await this.readEntry(signatureEntry, 64 * 1024))),
-      );
-    }
-    const text = (await this.readEntry(entry, MAX_MANIFEST_FILE)).toString("utf8");
+    const text = sums.toString("utf8");
     const seen = new Set<string>();
     for (const line of text.split("\n")) {
       if (line.trim() === "") continue;

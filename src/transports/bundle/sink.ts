@@ -27,8 +27,11 @@ import { ZipWriter } from "./zip-writer.js";
 export interface BundleSinkOptions {
   /** Write split volumes (`B.zip.001`, ..., `B.zip.parts`, optional parity) instead of one file. */
   split?: SplitOptions;
-  /** Sign ferry.json with this Ed25519 key (writes ferry.json.sig). */
-  signer?: { key: KeyObject; id: string };
+  /**
+   * Sign ferry.json with this Ed25519 key (writes ferry.json.sig); `sequence` is written into
+   * ferry.json (the bundle's number in the key's sequence: anti-rollback).
+   */
+  signer?: { key: KeyObject; id: string; sequence?: number };
   /** `ferry <version>`. */
   tool: string;
   created?: Date;
@@ -228,6 +231,9 @@ export class BundleSink implements Sink {
       schema: BUNDLE_SCHEMA,
       id: randomUUID(),
       created: this.created.toISOString(),
+      ...(this.options.signer?.sequence !== undefined
+        ? { sequence: this.options.signer.sequence }
+        : {}),
       tool: this.options.tool,
       images: this.records.map((record) => this.imageEntry(record)),
       blobs: [...this.blobs.values()],

@@ -1,6 +1,8 @@
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { BadBundleError, type BundleProblem, FerryError, isFerryError } from "../../errors.js";
+import type { TrustedKey } from "../../trust/keys.js";
+import { verifySignature } from "../../trust/signature.js";
 import { parsePartName } from "../../types/parts.js";
 import {
   type CheckOptions,
@@ -12,6 +14,7 @@ import {
   type SplitBundle,
   type VolumeCheck,
 } from "./parts-file.js";
+import { missingPartsSignature } from "./parts-signature.js";
 import { FileRandomAccess, type RandomAccess } from "./random-access.js";
 import { SplitRandomAccess } from "./split-random-access.js";
 
@@ -27,6 +30,11 @@ export interface OpenBundleOptions extends CheckOptions {
    * source is still returned: reads of a missing part fail naming it.
    */
   collect?: boolean;
+  /**
+   * Keys the `.parts` file must be signed by (checked on the bytes read, before any volume is
+   * looked at: an unsigned `.parts` decides nothing). A split bundle without one: ETRUST.
+   */
+  trust?: TrustedKey[];
 }
 
 async function isFile(file: string): Promise<boolean> {
@@ -48,6 +56,25 @@ export async function findSplitBundle(input: string): Promise<SplitBundle | unde
     return readSplitBundle(`${input}.parts`);
   }
   return undefined;
+}
+
+/**
+ * With trusted keys, the `.parts` file must be there and signed by one of them: the signature
+ * is checked over the very bytes `readSplitBundle` read (and parsed), never a second read.
+ */
+async function checkPartsSignature(split: SplitBundle, trust: TrustedKey[]): Promise<void> {
+  if (trust.length === 0) return;
+  const { partsFile, partsBytes } = split;
+  if (!partsFile || !partsBytes) {
+    throw new FerryError(
+      "ETRUST",
+      `${split.bundlePath}: its .parts file is missing, so its parts cannot be checked against a signature`,
+      { hint: "copy the .parts file (and .parts.sig) next to the parts" },
+    );
+  }
+  const signature = await readFile(`${partsFile}.sig`).catch(() => undefined);
+  if (!signature) throw missingPartsSignature(partsFile);
+  verifySignature(partsBytes, signature, trust, path.basename(partsFile));
 }
 
 /** A problem per bad volume, naming its file. */
@@ -97,8 +124,9 @@ export function splitSource(split: SplitBundle, checks: VolumeCheck[] = []): Spl
 
 /**
  * Open a bundle for reading, whether one file or split volumes read in place. For split
- * volumes every part is checked first — present, of its declared size, and with `hash` its
- * sha256 — and a bad part is named by file (EBADBUNDLE) before anything else is read.
+ * volumes the `.parts` file is read once (with `trust`, its signature checked on those bytes),
+ * then every part is checked — present, of its declared size, and with `hash` its sha256 —
+ * and a bad part is named by file (EBADBUNDLE) before anything else is read.
  */
 export async function openBundleAccess(
   input: string,
@@ -106,6 +134,7 @@ export async function openBundleAccess(
 ): Promise<OpenedBundle> {
   const split = await findSplitBundle(input);
   if (!split) return { source: await FileRandomAccess.open(input) };
+  await checkPartsSignature(split, options.trust ?? []);
   const checks = await checkSplitBundle(split, options);
   const partProblems = volumeProblems(checks.filter((check) => check.role === "part"));
   if (partProblems.length > 0 && !options.collect) {

@@ -72,6 +72,12 @@ export interface StoreSinkOptions {
   ) => Array<{ ref: string; record: ImageRecord }>;
   /** Written to the load log at commit. */
   logEntry?: Record<string, unknown>;
+  /**
+   * Called at commit under the store lock, with index.json as it is then, before any name
+   * moves (e.g. the anti-rollback check and record). Throwing refuses the commit: the blobs it
+   * added are taken back and the store is left as it was.
+   */
+  beforeIndexWrite?: (index: ImageIndex) => Promise<void>;
 }
 
 /**
@@ -328,6 +334,7 @@ export class StoreSink implements Sink {
       await this.publishBlobs();
       await this.checkComplete();
       let index = await this.store.readIndex();
+      await this.options.beforeIndexWrite?.(index);
       const names: Array<{ ref: string; record: ImageRecord }> = this.records.map((record) => ({
         ref: record.name,
         record,

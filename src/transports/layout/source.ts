@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import { isFerryError, NotFoundError } from "../../errors.js";
 import { CONTAINERD_NAME_ANNOTATION, type Descriptor } from "../../types/descriptor.js";
 import { shortDigest } from "../../types/digest.js";
+import type { ImageIndex } from "../../types/manifest.js";
 import { formatReference, isFullReference, parseReference } from "../../types/reference.js";
 import type { BlobReader, Source, SourceImage } from "../../types/transport.js";
 import { blobPath, checkOciLayoutFile, parseLayoutIndex, refNameOf } from "./index-file.js";
@@ -52,7 +53,20 @@ export class LayoutSource implements Source {
     checkOciLayoutFile(await files.readFile("oci-layout", 4096), where);
     const indexBytes = await files.readFile("index.json", MAX_MANIFEST_BYTES);
     if (!indexBytes) throw new NotFoundError(`${where} has no index.json`);
-    const index = parseLayoutIndex(indexBytes, where);
+    return LayoutSource.fromIndex(files, parseLayoutIndex(indexBytes, where), options);
+  }
+
+  /**
+   * The images of an index.json the caller already read (and parsed) once: a command that
+   * chose its images from that read pushes or exports exactly those, never what a second read
+   * of index.json would say (the store may change in between, or the medium answer otherwise).
+   */
+  static fromIndex(
+    files: LayoutFiles,
+    index: ImageIndex,
+    options: LayoutSourceOptions,
+  ): LayoutSource {
+    const where = files.label;
     const all = index.manifests.map((descriptor): SourceImage => {
       const refName = refNameOf(descriptor);
       return {
