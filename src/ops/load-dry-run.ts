@@ -12,7 +12,7 @@ import { planImage } from "../engine/plan.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import { BundleSource } from "../transports/bundle/source.js";
 import { DiscardSink } from "../transports/discard.js";
-import { emptyIndex, refNameOf, upsertRef } from "../transports/layout/index-file.js";
+import { emptyIndex, upsertRef } from "../transports/layout/index-file.js";
 import type { StoreSinkOptions, TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
 import type { TrustedKey } from "../trust/keys.js";
@@ -22,6 +22,7 @@ import type { BlobWriter, ImageRecord, Sink } from "../types/transport.js";
 import { imageStatus } from "./image-status.js";
 import type { LoadReport } from "./load.js";
 import { explainSplitFailure } from "./open-bundle.js";
+import { namesOf, storeRollbackGuard } from "./rollback.js";
 import { osImageLoad } from "./wim-load.js";
 
 export interface DryRunLoadOptions {
@@ -30,6 +31,8 @@ export interface DryRunLoadOptions {
   jobs?: number;
   trust?: TrustedKey[];
   latest?: boolean;
+  /** As the load: judge an older bundle as allowed (its names reported `downgraded`). */
+  allowDowngrade?: boolean;
 }
 
 /**
@@ -108,7 +111,12 @@ export async function dryRunLoad(bundle: string, options: DryRunLoadOptions): Pr
       ? await Store.open(options.storeDir)
       : undefined;
     const index = store ? await store.readIndex() : emptyIndex();
-    const before = new Map(index.manifests.map((d) => [refNameOf(d), d.digest]));
+    const before = namesOf(index);
+    // Anti-rollback judged as the load judges it (EDOWNGRADE unless allowed); nothing recorded.
+    const rollback = store
+      ? storeRollbackGuard(store, reader, bundle, options.allowDowngrade === true)
+      : undefined;
+    await rollback?.check(before);
     const source = new BundleSource(reader);
     const plans = [];
     for (const image of await source.images())
@@ -124,11 +132,14 @@ export async function dryRunLoad(bundle: string, options: DryRunLoadOptions): Pr
       bundleId: manifest.id,
       store: store?.dir ?? path.resolve(options.storeDir),
       dryRun: true,
-      images: result.images.map((record) => ({
-        ref: record.name,
-        digest: record.descriptor.digest,
-        ...imageStatus(before.get(record.name), record.descriptor.digest),
-      })),
+      images: result.images.map((record) => {
+        const status = imageStatus(before.get(record.name), record.descriptor.digest);
+        return {
+          ref: record.name,
+          digest: record.descriptor.digest,
+          ...(rollback?.downgraded.has(record.name) ? { ...status, status: "downgraded" } : status),
+        };
+      }),
       blobsWritten: result.blobsCopied,
       blobsSkipped: result.blobsSkipped,
       bytesWritten: result.bytesCopied,

@@ -148,6 +148,25 @@ describe("signed bundles under --trust: the sequence decides", () => {
     expect(load(older.bundle, store, ["--trust", `${key}.pub`]).code).toBe(6);
   });
 
+  it("a dry run judges as the load does: refused without the flag, downgraded with it, nothing written", () => {
+    const store = path.join(tmp.dir, "store-signed-dry");
+    expect(load(newer.bundle, store, ["--trust", `${key}.pub`]).code).toBe(0);
+    const before = fingerprint(store, []);
+    const refused = load(older.bundle, store, ["--trust", `${key}.pub`, "--dry-run"]);
+    expect(refused.code, refused.stderr).toBe(6);
+    expect(refused.stdout).toContain("EDOWNGRADE");
+    const allowed = load(older.bundle, store, [
+      "--trust",
+      `${key}.pub`,
+      "--dry-run",
+      "--allow-downgrade",
+    ]);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    const report = JSON.parse(allowed.stdout) as LoadJson;
+    expect(report.images).toMatchObject([{ ref: APP, digest: older.digest, status: "downgraded" }]);
+    expect(fingerprint(store, [])).toEqual(before);
+  });
+
   it("the same bundle loads again; a newer one after an older one loads as an update", () => {
     const store = path.join(tmp.dir, "store-signed-again");
     expect(load(older.bundle, store, ["--trust", `${key}.pub`]).code).toBe(0);
