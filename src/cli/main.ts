@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { EXIT_CODES, FerryError, isFerryError, UsageError } from "../errors.js";
+import { setLockWaitListener } from "../util/lock.js";
 import { registerCache } from "./commands/cache.js";
 import { registerCheck } from "./commands/check.js";
 import { registerExport } from "./commands/export.js";
@@ -24,6 +25,7 @@ import { registerTags } from "./commands/tags.js";
 import { registerVerify } from "./commands/verify.js";
 import { registerWim } from "./commands/wim.js";
 import { toolVersion } from "./context.js";
+import { printLockWait } from "./lock-wait.js";
 
 export function buildProgram(): Command {
   const program = new Command("ferry")
@@ -85,6 +87,7 @@ function report(error: FerryError, json: boolean): void {
 /** The one place ferry exits: maps errors to documented exit codes. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  setLockWaitListener(printLockWait);
   try {
     await program.parseAsync(argv, { from: "user" });
     return EXIT_CODES.OK;

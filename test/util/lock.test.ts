@@ -15,7 +15,7 @@ describe("acquireLock", () => {
     const held = await acquireLock(file, { purpose: "first" });
     await expect(acquireLock(file, { purpose: "second", timeoutMs: 150 })).rejects.toMatchObject({
       code: "ELOCKED",
-      message: expect.stringMatching(new RegExp(`process ${process.pid} .*\\(first`)),
+      message: expect.stringMatching(new RegExp(`process ${process.pid} \\(.*: first\\)`)),
     });
     await held.release();
     const again = await acquireLock(file, { purpose: "third", timeoutMs: 150 });
