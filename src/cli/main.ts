@@ -1,6 +1,5 @@
 import { Command, CommanderError } from "commander";
 import { EXIT_CODES, FerryError, isFerryError, UsageError } from "../errors.js";
-import { setLockWaitListener } from "../util/lock.js";
 import { registerCache } from "./commands/cache.js";
 import { registerCheck } from "./commands/check.js";
 import { registerExport } from "./commands/export.js";
@@ -25,14 +24,13 @@ import { registerTags } from "./commands/tags.js";
 import { registerVerify } from "./commands/verify.js";
 import { registerWim } from "./commands/wim.js";
 import { toolVersion } from "./context.js";
-import { printLockWait } from "./lock-wait.js";
 
 export function buildProgram(): Command {
   const program = new Command("ferry")
     .description("move container images and Windows base OS images across an air gap")
     .version(toolVersion())
     .option("--progress <mode>", "auto (bars on a terminal), json (JSON lines on stderr) or none")
-    .hook("preAction", (command) => {
+    .hook("preAction", async (command) => {
       const mode = command.opts().progress as string | undefined;
       if (mode !== undefined) {
         if (!["auto", "json", "none"].includes(mode)) {
@@ -40,6 +38,12 @@ export function buildProgram(): Command {
         }
         process.env.FERRY_PROGRESS = mode;
       }
+      // Loaded when a command runs, not for --help (see "CLI start-up" in architecture.md).
+      const [{ setLockWaitListener }, { printLockWait }] = await Promise.all([
+        import("../util/lock.js"),
+        import("./lock-wait.js"),
+      ]);
+      setLockWaitListener(printLockWait);
     })
     .showHelpAfterError()
     .exitOverride();
@@ -87,7 +91,6 @@ function report(error: FerryError, json: boolean): void {
 /** The one place ferry exits: maps errors to documented exit codes. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  setLockWaitListener(printLockWait);
   try {
     await program.parseAsync(argv, { from: "user" });
     return EXIT_CODES.OK;
