@@ -1,22 +1,14 @@
 import { randomBytes } from "node:crypto";
-import {
-  type FileHandle,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  utimes,
-  writeFile,
-} from "node:fs/promises";
-import os, { hostname } from "node:os";
+import { type FileHandle, lstat, mkdir, readdir, rename, rm, utimes } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { fromSystemError, SizeError } from "../errors.js";
 import type { Descriptor } from "../types/descriptor.js";
 import { type Digest, digestFromHex, digestHex, isSha256Hex } from "../types/digest.js";
 import type { BlobReader } from "../types/transport.js";
+import { type HeldLock, isLockHeld, tryLock } from "../util/lock.js";
+import { processLiveness } from "../util/process-liveness.js";
+import { type FileRules, openRegularFile } from "../util/safe-open.js";
 import { copyRegion, type JournalEntry, LocatedBlobs } from "./located.js";
 import { PartialFile } from "./partial-file.js";
 
@@ -52,9 +44,13 @@ export interface PartialClaim {
   release(outcome: "published" | "keep" | "discard"): Promise<void>;
 }
 
-interface LockOwner {
-  pid: number;
-  host: string;
+/** A cached blob file must be a regular file: a link planted in the cache is never read. */
+function cachedBlobRules(digest: Digest): FileRules {
+  return {
+    code: "EIO",
+    what: `cached blob ${digest}`,
+    hint: "remove it (`ferry cache prune --all` empties the download cache)",
+  };
 }
 
 /**
@@ -94,15 +90,6 @@ export function fileReader(handle: FileHandle, file: string, start = 0): BlobRea
 /** `name.PID.HEX.tmp`: a temp file ferry writes before renaming it into place. */
 function isTempOf(file: string, pid: number): boolean {
   return new RegExp(`\\.${pid}\\.[0-9a-f]{12}\\.tmp$`).test(file);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**
@@ -152,7 +139,7 @@ export class BlobCache {
    * trusted: the engine hashes them again when a save uses them.
    */
   async adoptOrphans(): Promise<void> {
-    const orphans = await this.located.orphans(isAlive);
+    const orphans = await this.located.orphans();
     const deadFiles = new Map<string, JournalEntry>();
     for (const orphan of orphans) {
       deadFiles.set(orphan.file, orphan);
@@ -166,20 +153,23 @@ export class BlobCache {
 
   private async adoptOrphan(orphan: JournalEntry): Promise<void> {
     const partial = this.partialPath(orphan.digest);
-    const lock = `${partial}.lock`;
-    const owner = await this.lockOwner(lock);
-    if (owner && owner.host === hostname() && isAlive(owner.pid)) return;
-    // The dead process's claim: its lock, and the partial it held (empty, or a prefix).
-    await rm(lock, { force: true });
-    if (await this.has(orphan)) {
-      await rm(partial, { force: true });
-      return;
+    // The dead process's claim on the partial (its lock is broken if it is still there); a
+    // live process downloading the blob now keeps it.
+    const lock = await tryLock(`${partial}.lock`, `adopting ${orphan.digest}`);
+    if ("busy" in lock) return;
+    try {
+      if (await this.has(orphan)) {
+        await rm(partial, { force: true });
+        return;
+      }
+      if (orphan.length <= 0 || orphan.length > orphan.size) return;
+      const whole = orphan.verified && orphan.length === orphan.size;
+      const existing = (await lstat(partial).catch(() => undefined))?.size ?? 0;
+      if (!whole && existing >= orphan.length) return;
+      await this.keepRegion(orphan.digest, orphan, orphan.length, whole);
+    } finally {
+      await lock.release();
     }
-    if (orphan.length <= 0 || orphan.length > orphan.size) return;
-    const whole = orphan.verified && orphan.length === orphan.size;
-    const existing = (await stat(partial).catch(() => undefined))?.size ?? 0;
-    if (!whole && existing >= orphan.length) return;
-    await this.keepRegion(orphan.digest, orphan, orphan.length, whole);
   }
 
   /**
@@ -216,16 +206,16 @@ export class BlobCache {
     return path.join(this.partialDir, digestHex(digest));
   }
 
-  /** Whether `blobs/` holds a copy (not a pointer into a bundle). */
+  /** Whether `blobs/` holds a copy (not a pointer into a bundle; a link is not a copy). */
   async hasCopy(digest: Digest): Promise<boolean> {
-    return (await stat(this.blobPath(digest)).catch(() => undefined))?.isFile() ?? false;
+    return (await lstat(this.blobPath(digest)).catch(() => undefined))?.isFile() ?? false;
   }
 
   /** Whether a verified copy is here (same size); marks it used. */
   async has(descriptor: Pick<Descriptor, "digest" | "size">): Promise<boolean> {
     const file = this.blobPath(descriptor.digest);
     try {
-      const info = await stat(file);
+      const info = await lstat(file);
       if (info.isFile() && info.size === descriptor.size) {
         const now = new Date();
         await utimes(file, now, now).catch(() => {});
@@ -247,26 +237,21 @@ export class BlobCache {
   async openReader(descriptor: Pick<Descriptor, "digest" | "size">): Promise<BlobReader> {
     const file = this.blobPath(descriptor.digest);
     let handle: FileHandle;
+    let size: number;
     try {
-      handle = await open(file, "r");
+      ({
+        handle,
+        info: { size },
+      } = await openRegularFile(file, cachedBlobRules(descriptor.digest)));
     } catch (error) {
       const kept = await this.located.find(descriptor.digest, descriptor.size);
       if (kept) {
-        try {
-          return fileReader(await open(kept.file, "r"), kept.file, kept.offset);
-        } catch (keptError) {
-          throw fromSystemError(keptError, kept.file, "reading");
-        }
+        // The user's bundle: a link to it is fine, a FIFO is not.
+        const opened = await openRegularFile(kept.file, { code: "EIO", followLinks: true });
+        return fileReader(opened.handle, kept.file, kept.offset);
       }
-      throw fromSystemError(error, file, "reading");
+      throw error;
     }
-    const size = await handle
-      .stat()
-      .then((info) => info.size)
-      .catch(async (error: unknown) => {
-        await handle.close().catch(() => {});
-        throw fromSystemError(error, file, "reading");
-      });
     if (size !== descriptor.size) {
       await handle.close().catch(() => {});
       throw new SizeError(
@@ -289,16 +274,24 @@ export class BlobCache {
 
   /**
    * Claim the partial download of a blob. When another live process holds it, this one gets a
-   * private file instead (no resume, no interference).
+   * private file instead (no resume, no interference). A lock left by a process that is gone
+   * is taken over (by exactly one claimant: see util/lock.ts).
    */
   async claimPartial(descriptor: Pick<Descriptor, "digest" | "size">): Promise<PartialClaim> {
     const shared = this.partialPath(descriptor.digest);
-    const lock = `${shared}.lock`;
-    const owned = await this.takeLock(lock);
+    const taken = await tryLock(`${shared}.lock`, `downloading ${descriptor.digest}`);
+    const lock: HeldLock | undefined = "busy" in taken ? undefined : taken;
+    const owned = lock !== undefined;
     const target = owned
       ? shared
       : `${shared}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
-    const file = await PartialFile.open(target, owned, descriptor.size);
+    let file: PartialFile;
+    try {
+      file = await PartialFile.open(target, owned, descriptor.size);
+    } catch (error) {
+      await lock?.release();
+      throw error;
+    }
     let released = false;
     const release = async (outcome: "published" | "keep" | "discard"): Promise<void> => {
       if (released) return;
@@ -313,38 +306,10 @@ export class BlobCache {
           await rm(target, { force: true });
         }
       } finally {
-        if (owned) await rm(lock, { force: true });
+        await lock?.release();
       }
     };
     return { file, resumable: owned, release };
-  }
-
-  private async takeLock(lock: string): Promise<boolean> {
-    const me = JSON.stringify({ pid: process.pid, host: hostname() } satisfies LockOwner);
-    try {
-      const handle = await open(lock, "wx", 0o644);
-      await handle.writeFile(me);
-      await handle.close();
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST")
-        throw fromSystemError(error, lock, "creating");
-    }
-    const owner = await this.lockOwner(lock);
-    if (owner && owner.host === hostname() && owner.pid !== process.pid && isAlive(owner.pid))
-      return false;
-    if (owner && owner.host !== hostname()) return false;
-    await writeFile(lock, me);
-    return true;
-  }
-
-  private async lockOwner(lock: string): Promise<LockOwner | undefined> {
-    try {
-      const owner = JSON.parse(await readFile(lock, "utf8")) as LockOwner;
-      return typeof owner.pid === "number" && typeof owner.host === "string" ? owner : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   /** Everything in the cache: verified blobs and resumable partials. */
@@ -352,7 +317,7 @@ export class BlobCache {
     const blobs: CachedBlob[] = [];
     for (const name of await readdir(this.blobsDir).catch(() => [] as string[])) {
       if (!isSha256Hex(name)) continue;
-      const info = await stat(path.join(this.blobsDir, name)).catch(() => undefined);
+      const info = await lstat(path.join(this.blobsDir, name)).catch(() => undefined);
       if (info?.isFile())
         blobs.push({ digest: digestFromHex(name), size: info.size, lastUsed: info.mtime });
     }
@@ -360,14 +325,13 @@ export class BlobCache {
     for (const name of await readdir(this.partialDir).catch(() => [] as string[])) {
       if (!isSha256Hex(name)) continue;
       const file = path.join(this.partialDir, name);
-      const info = await stat(file).catch(() => undefined);
+      const info = await lstat(file).catch(() => undefined);
       if (!info?.isFile()) continue;
-      const owner = await this.lockOwner(`${file}.lock`);
       partials.push({
         digest: digestFromHex(name),
         size: info.size,
         modified: info.mtime,
-        busy: owner !== undefined && owner.host === hostname() && isAlive(owner.pid),
+        busy: await isLockHeld(`${file}.lock`),
       });
     }
     const copied = new Set(blobs.map((blob) => blob.digest as string));
@@ -414,15 +378,22 @@ export class BlobCache {
     for (const partial of partials) {
       if (partial.busy || (!options.all && partial.modified.getTime() > cutoff)) continue;
       const file = this.partialPath(partial.digest);
-      await rm(file, { force: true });
-      await rm(`${file}.lock`, { force: true });
+      // Under its lock, so a download that claims it meanwhile is not cut from under it.
+      const lock = await tryLock(`${file}.lock`, "pruning the download cache");
+      if ("busy" in lock) continue;
+      try {
+        await rm(file, { force: true });
+      } finally {
+        await lock.release();
+      }
       removed++;
       bytes += partial.size;
     }
     for (const name of await readdir(this.partialDir).catch(() => [] as string[])) {
       if (!name.endsWith(".tmp")) continue;
-      const pid = Number(/\.(\d+)-[0-9a-f]+\.tmp$/.exec(name)?.[1]);
-      if (!Number.isInteger(pid) || !isAlive(pid))
+      // `<hex>.PID-HEX.tmp` (private downloads) and `<hex>.lock.PID.HEX.tmp` (lock records).
+      const pid = Number(/\.(\d+)[.-][0-9a-f]+\.tmp$/.exec(name)?.[1]);
+      if (!Number.isInteger(pid) || processLiveness({ pid }) === "gone")
         await rm(path.join(this.partialDir, name), { force: true });
     }
     return { removed, bytes };

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
+import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fromSystemError } from "../errors.js";
 import { type Digest, digestFromHex, digestHex, isSha256Hex } from "../types/digest.js";
 import type { BlobLocation } from "../types/transport.js";
+import { processLiveness, thisProcess } from "../util/process-liveness.js";
+import { createOwnFile, openRegularFile, readRegularFile } from "../util/safe-open.js";
 
 /**
  * A verified blob the cache does not copy but points at: the bytes sit in a file a save wrote
@@ -47,6 +48,9 @@ export interface JournalEntry {
   verified: boolean;
   pid: number;
   host: string;
+  /** The writer's start time and boot id (see util/process-liveness.ts), where known. */
+  started?: string;
+  boot?: string;
 }
 
 export async function fingerprintOf(file: string): Promise<FileFingerprint> {
@@ -72,7 +76,7 @@ async function writeJsonAtomically(file: string, value: unknown): Promise<void> 
 
 async function readJson<T>(file: string): Promise<T | undefined> {
   try {
-    return JSON.parse(await readFile(file, "utf8")) as T;
+    return JSON.parse((await readRegularFile(file, { code: "EIO" })).toString("utf8")) as T;
   } catch {
     return undefined;
   }
@@ -190,8 +194,7 @@ export class LocatedBlobs {
     const full: JournalEntry = {
       ...entry,
       file: path.resolve(entry.file),
-      pid: process.pid,
-      host: hostname(),
+      ...thisProcess(),
     };
     await writeJsonAtomically(this.journalPath(entry.digest), full);
   }
@@ -201,7 +204,7 @@ export class LocatedBlobs {
   }
 
   /** Journal entries of processes on this host that are gone (killed half-way). */
-  async orphans(isAlive: (pid: number) => boolean): Promise<JournalEntry[]> {
+  async orphans(): Promise<JournalEntry[]> {
     const found: JournalEntry[] = [];
     for (const name of await readdir(this.journalDir).catch(() => [] as string[])) {
       const match = /^(\d+)-([0-9a-f]{64})\.json$/.exec(name);
@@ -212,7 +215,7 @@ export class LocatedBlobs {
         await rm(file, { force: true });
         continue;
       }
-      if (entry.host !== hostname() || isAlive(entry.pid)) continue;
+      if (processLiveness(entry) !== "gone") continue;
       found.push({ ...entry, digest: digestFromHex(match[2] as string) });
     }
     return found;
@@ -234,9 +237,14 @@ export async function copyRegion(
   length: number,
   target: string,
 ): Promise<number> {
-  const input = await open(file, "r");
+  // `file` is a bundle or a killed save's temp file (a link to one is fine, a FIFO is not).
+  const { handle: input } = await openRegularFile(file, { code: "EIO", followLinks: true });
   try {
-    const output = await open(target, "w", 0o644);
+    const output = await createOwnFile(target, 0o644, {
+      existing: "truncate",
+      umask: true,
+      rules: { code: "EIO" },
+    });
     try {
       const buffer = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(1, length)));
       let done = 0;

@@ -1,5 +1,6 @@
-import { type FileHandle, open } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { fromSystemError } from "../errors.js";
+import { createOwnFile } from "../util/safe-open.js";
 
 /**
  * A download in progress: bytes appended at the end of a file, in order, from byte 0. It does
@@ -25,7 +26,13 @@ export class PartialFile {
   static async open(file: string, resume: boolean, limit: number): Promise<PartialFile> {
     let handle: FileHandle;
     try {
-      handle = await open(file, resume ? "a+" : "w+", 0o644);
+      // Never through a link planted at the partial's name, never blocking on a FIFO.
+      handle = await createOwnFile(file, 0o644, {
+        existing: resume ? "append" : "truncate",
+        readable: true,
+        umask: true,
+        rules: { code: "EIO", hint: "remove it from the download cache: ferry made no such file" },
+      });
     } catch (error) {
       throw fromSystemError(error, file, "opening");
     }

@@ -30,7 +30,7 @@ export function buildProgram(): Command {
     .description("move container images and Windows base OS images across an air gap")
     .version(toolVersion())
     .option("--progress <mode>", "auto (bars on a terminal), json (JSON lines on stderr) or none")
-    .hook("preAction", (command) => {
+    .hook("preAction", async (command) => {
       const mode = command.opts().progress as string | undefined;
       if (mode !== undefined) {
         if (!["auto", "json", "none"].includes(mode)) {
@@ -38,6 +38,12 @@ export function buildProgram(): Command {
         }
         process.env.FERRY_PROGRESS = mode;
       }
+      // Loaded when a command runs, not for --help (see "CLI start-up" in architecture.md).
+      const [{ setLockWaitListener }, { printLockWait }] = await Promise.all([
+        import("../util/lock.js"),
+        import("./lock-wait.js"),
+      ]);
+      setLockWaitListener(printLockWait);
     })
     .showHelpAfterError()
     .exitOverride();

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { lstat, readdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { isFerryError } from "../errors.js";
 import { blobPath, refNameOf } from "../transports/layout/index-file.js";
@@ -9,8 +8,14 @@ import type { Descriptor } from "../types/descriptor.js";
 import { type Digest, isSha256Hex } from "../types/digest.js";
 import { parseManifest } from "../types/manifest.js";
 import { isIndexMediaType, isManifestMediaType } from "../types/media-types.js";
+import { processLiveness } from "../util/process-liveness.js";
+import { describeKind, NotRegularFileError, openRegularFile } from "../util/safe-open.js";
 
-export type CheckProblemKind = "damaged-blob" | "missing-blob" | "bad-manifest";
+/**
+ * `not-a-file`: a name under blobs/sha256/ that is a symbolic link, FIFO, directory... (never
+ * read; `--repair` moves it to quarantine).
+ */
+export type CheckProblemKind = "damaged-blob" | "missing-blob" | "bad-manifest" | "not-a-file";
 
 export interface CheckProblem {
   kind: CheckProblemKind;
@@ -42,11 +47,32 @@ export interface CheckReport {
 
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
-async function sha256File(file: string): Promise<string> {
+/** The sha256 of a blob file, opened as a store file must be (no link, no FIFO). */
+async function sha256Blob(store: Store, digest: Digest): Promise<string> {
+  const { handle } = await openRegularFile(
+    store.blobFile(digest),
+    store.rulesFor(blobPath(digest)),
+  );
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 }))
-    hash.update(chunk as Buffer);
+  try {
+    for await (const chunk of handle.createReadStream({
+      highWaterMark: 1024 * 1024,
+      autoClose: false,
+    }))
+      hash.update(chunk as Buffer);
+  } finally {
+    await handle.close().catch(() => {});
+  }
   return hash.digest("hex");
+}
+
+function notAFile(digest: string, kind: string, images: string[]): CheckProblem {
+  return {
+    kind: "not-a-file",
+    digest,
+    message: `blob ${digest} is ${kind}, not a regular file: not read (\`ferry check --repair\` moves it to quarantine)`,
+    images,
+  };
 }
 
 interface Walk {
@@ -110,16 +136,7 @@ export async function findStaleTemp(store: Store): Promise<string[]> {
     const pid = Number(
       /^[a-z]+-(\d+)-/.exec(name)?.[1] ?? /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)?.[1],
     );
-    let alive = false;
-    if (Number.isInteger(pid) && pid > 0) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (error) {
-        alive = (error as NodeJS.ErrnoException).code === "EPERM";
-      }
-    }
-    if (!alive) stale.push(path.join(store.tmpDir, name));
+    if (processLiveness({ pid }) === "gone") stale.push(path.join(store.tmpDir, name));
   }
   return stale;
 }
@@ -142,11 +159,14 @@ export async function checkStore(
     for (const root of index.manifests)
       await walkImage(store, root, refNameOf(root) ?? root.digest, walk);
 
-    const blobDir = path.join(store.dir, "blobs", "sha256");
     const present = new Map<string, number>();
-    for (const name of await readdir(blobDir).catch(() => [] as string[])) {
+    /** Names under blobs/sha256/ that are not regular files, and what they are. */
+    const strange = new Map<string, string>();
+    for (const name of await readdir(store.blobDir).catch(() => [] as string[])) {
       if (!isSha256Hex(name)) continue;
-      present.set(`sha256:${name}`, (await stat(path.join(blobDir, name))).size);
+      const info = await lstat(path.join(store.blobDir, name)).catch(() => undefined);
+      if (info?.isFile()) present.set(`sha256:${name}`, info.size);
+      else if (info) strange.set(`sha256:${name}`, describeKind(info));
     }
     const report: CheckReport = {
       store: store.dir,
@@ -160,11 +180,20 @@ export async function checkStore(
       seconds: 0,
     };
     const damaged: string[] = [];
+    const imagesOf = (digest: string) => [...(walk.owners.get(digest) ?? [])].sort();
     for (const [digest, size] of present) {
-      const found = await sha256File(store.blobFile(digest as Digest));
+      let found: string;
+      try {
+        found = await sha256Blob(store, digest as Digest);
+      } catch (error) {
+        // Swapped for a link or a FIFO since it was listed.
+        if (!(error instanceof NotRegularFileError)) throw error;
+        strange.set(digest, error.kind);
+        continue;
+      }
       report.blobsChecked++;
       report.bytesChecked += size;
-      const images = [...(walk.owners.get(digest) ?? [])].sort();
+      const images = imagesOf(digest);
       if (`sha256:${found}` !== digest) {
         damaged.push(digest);
         report.problems.push({
@@ -177,8 +206,12 @@ export async function checkStore(
         report.orphans.push({ digest, size });
       }
     }
+    for (const [digest, kind] of strange) {
+      damaged.push(digest);
+      report.problems.push(notAFile(digest, kind, imagesOf(digest)));
+    }
     for (const [digest, owners] of walk.owners) {
-      if (present.has(digest)) continue;
+      if (present.has(digest) || strange.has(digest)) continue;
       report.problems.push({
         kind: "missing-blob",
         digest,
@@ -204,8 +237,8 @@ async function repair(
     bytesFreed += orphan.size;
   }
   for (const temp of report.staleTemp) await rm(temp, { recursive: true, force: true });
-  const quarantine = path.join(store.workArea, "quarantine");
-  if (damaged.length > 0) await mkdir(quarantine, { recursive: true });
+  const quarantine = damaged.length > 0 ? await store.quarantineDir() : "";
+  // A link or FIFO is moved as it is (rename never follows or opens it).
   for (const digest of damaged) {
     await rename(
       store.blobFile(digest as Digest),

@@ -5,7 +5,7 @@
  * skipped a blob because the store had it re-checks under the lock and fails cleanly).
  */
 
-import { readdir, rm, stat, unlink } from "node:fs/promises";
+import { lstat, readdir, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, fromSystemError } from "../errors.js";
 import { blobPath, refNameOf } from "../transports/layout/index-file.js";
@@ -113,7 +113,8 @@ export async function collectGarbageLocked(
       continue;
     }
     const file = path.join(dir, name);
-    const info = await stat(file).catch(() => undefined);
+    // Only regular files: a link or FIFO planted here is `ferry check`'s to report.
+    const info = await lstat(file).catch(() => undefined);
     if (!info?.isFile()) continue;
     if (!options.dryRun) {
       try {

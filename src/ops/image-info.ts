@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { planImage } from "../engine/plan.js";
 import { FerryError } from "../errors.js";
 import { LayoutSource } from "../transports/layout/source.js";
@@ -120,12 +119,7 @@ export interface LogEntry {
 /** `ferry log`: what was loaded into the store, and when. */
 export async function readLoadLog(storeDir: string): Promise<LogEntry[]> {
   const store = await Store.open(storeDir);
-  let text = "";
-  try {
-    text = await readFile(store.logFile, "utf8");
-  } catch {
-    return [];
-  }
+  const text = await store.readLog();
   const entries: LogEntry[] = [];
   for (const line of text.split("\n")) {
     if (!line.trim()) continue;

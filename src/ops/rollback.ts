@@ -13,10 +13,10 @@
  * least as new as what is installed: the same bundle loads again, an older one is refused.
  */
 
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { FerryError, fromSystemError } from "../errors.js";
+import { FerryError, fromSystemError, isFerryError } from "../errors.js";
 import type { BundleReader } from "../transports/bundle/reader.js";
 import { refNameOf } from "../transports/layout/index-file.js";
 import type { Store } from "../transports/layout/store.js";
@@ -33,6 +33,7 @@ import {
 } from "../types/rollback.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import { acquireLock } from "../util/lock.js";
+import { readRegularFile } from "../util/safe-open.js";
 
 /** The store's rollback record, in its working area. */
 export const STORE_ROLLBACK_FILE = path.join(".ferry", "rollback.json");
@@ -85,10 +86,15 @@ export function claimOf(reader: BundleReader, tags: Map<string, string>): Bundle
 async function readState(file: string): Promise<RollbackState> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    // Never through a planted link: the record decides what is refused.
+    bytes = await readRegularFile(file, {
+      code: "EBADSTORE",
+      what: "the anti-rollback record",
+      hint: "remove it (forgetting what was loaded before) or restore it from a backup",
+    });
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return emptyRollbackState();
-    throw fromSystemError(error, file, "reading");
+    if (isFerryError(error) && error.code === "ENOTFOUND") return emptyRollbackState();
+    throw error;
   }
   return parseRollbackState(bytes, file);
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { fromSystemError } from "../errors.js";
+import { createOwnFile } from "./safe-open.js";
 
 /** A file name no other writer will pick: `<base>.<pid>.<random>.tmp`. */
 export function uniqueTempName(base: string): string {
@@ -24,7 +25,10 @@ export async function syncDirectory(directory: string): Promise<void> {
 /**
  * Replace `target` with `bytes` atomically: write a temp file in `tempDirectory` (same
  * filesystem), fsync it, rename it over the target, fsync the target's directory.
- * A crash at any instant leaves either the old file or the new one.
+ * A crash at any instant leaves either the old file or the new one. With `mode`, the file gets
+ * exactly that mode whatever the umask (the temp file is private, 0600, until just before the
+ * rename); without, 0644 less the umask. A link at the target is replaced, never written
+ * through.
  */
 export async function writeFileAtomic(
   target: string,
@@ -35,9 +39,16 @@ export async function writeFileAtomic(
   await mkdir(tempDirectory, { recursive: true });
   const temp = path.join(tempDirectory, uniqueTempName(path.basename(target)));
   try {
-    const handle = await open(temp, "wx", options.mode ?? 0o644);
+    // An explicit mode is exact (the temp private until then); the default 0644 obeys the umask.
+    const exact = options.mode !== undefined;
+    const handle = await createOwnFile(temp, exact ? 0o600 : 0o644, {
+      existing: "fail",
+      rules: { code: "EIO" },
+      umask: !exact,
+    });
     try {
       await handle.writeFile(bytes);
+      if (options.mode !== undefined) await handle.chmod(options.mode);
       await handle.datasync();
     } finally {
       await handle.close();

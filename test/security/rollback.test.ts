@@ -5,7 +5,7 @@
  * holds for `load --to-registry`, whose record this host keeps (FERRY_STATE_DIR here).
  */
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSource, parseSourceSpec } from "../../src/cli/source-spec.js";
@@ -165,6 +165,21 @@ describe("signed bundles under --trust: the sequence decides", () => {
     const report = JSON.parse(allowed.stdout) as LoadJson;
     expect(report.images).toMatchObject([{ ref: APP, digest: older.digest, status: "downgraded" }]);
     expect(fingerprint(store, [])).toEqual(before);
+  });
+
+  it("a record replaced by a link (to a forged, empty record) is refused, not followed", () => {
+    const store = path.join(tmp.dir, "store-signed-link");
+    expect(load(newer.bundle, store, ["--trust", `${key}.pub`]).code).toBe(0);
+    const record = path.join(store, ".ferry", "rollback.json");
+    const forged = path.join(tmp.dir, "forged-rollback.json");
+    writeFileSync(forged, '{"schema":"ferry.rollback/v1","keys":{},"tags":{}}');
+    rmSync(record);
+    symlinkSync(forged, record);
+    const refused = load(older.bundle, store, ["--trust", `${key}.pub`]);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stdout).toContain("EBADSTORE");
+    expect(refused.stdout).toContain("rollback.json");
+    expect(storeDigest(store)).toBe(newer.digest);
   });
 
   it("the same bundle loads again; a newer one after an older one loads as an update", () => {

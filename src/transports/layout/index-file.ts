@@ -15,18 +15,44 @@ export function emptyIndex(): ImageIndex {
   return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
 }
 
+/** What to do about a layout whose index.json or oci-layout is damaged. */
+const DAMAGED_LAYOUT_HINT =
+  "for a ferry store: restore the file from a backup, or load the bundles into a new store (ferry cannot rebuild it); for another layout: write it again with the tool that made it";
+
+function withHint(error: unknown): unknown {
+  if (!(error instanceof FerryError) || error.code !== "EBADIMAGE" || error.hint) return error;
+  return new FerryError(error.code, error.message, {
+    hint: DAMAGED_LAYOUT_HINT,
+    details: error.details,
+    cause: error,
+  });
+}
+
 /** Parse a layout's index.json; `where` names the layout in errors. */
 export function parseLayoutIndex(bytes: Buffer, where: string): ImageIndex {
-  const parsed = parseManifest(bytes, MediaType.OciIndex, `${where}/index.json`);
+  let parsed: ReturnType<typeof parseManifest>;
+  try {
+    parsed = parseManifest(bytes, MediaType.OciIndex, `${where}/index.json`);
+  } catch (error) {
+    throw withHint(error);
+  }
   if (parsed.kind !== "index") {
-    throw new FerryError("EBADIMAGE", `${where}/index.json is not an image index`);
+    throw new FerryError("EBADIMAGE", `${where}/index.json is not an image index`, {
+      hint: DAMAGED_LAYOUT_HINT,
+    });
   }
   return parsed.index;
 }
 
 export function checkOciLayoutFile(bytes: Buffer | undefined, where: string): void {
   if (bytes === undefined) {
-    throw new FerryError("EBADIMAGE", `${where} is not an OCI image layout: oci-layout is missing`);
+    throw new FerryError(
+      "EBADIMAGE",
+      `${where} is not an OCI image layout: oci-layout is missing`,
+      {
+        hint: DAMAGED_LAYOUT_HINT,
+      },
+    );
   }
   let version: unknown;
   try {
@@ -39,6 +65,9 @@ export function checkOciLayoutFile(bytes: Buffer | undefined, where: string): vo
     throw new FerryError(
       "EBADIMAGE",
       `${where}/oci-layout does not declare imageLayoutVersion 1.x`,
+      {
+        hint: DAMAGED_LAYOUT_HINT,
+      },
     );
   }
 }

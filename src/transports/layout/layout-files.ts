@@ -1,9 +1,22 @@
-import { type FileHandle, open, stat } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { type FileHandle, lstat, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { FerryError, fromSystemError, NotFoundError, SizeError } from "../../errors.js";
+import {
+  FerryError,
+  fromSystemError,
+  isFerryError,
+  NotFoundError,
+  SizeError,
+} from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import type { BlobReader } from "../../types/transport.js";
+import {
+  describeKind,
+  type FileRules,
+  NotRegularFileError,
+  openRegularFile,
+} from "../../util/safe-open.js";
 
 /**
  * The files of an OCI image layout, wherever they live: a directory, a tar archive
@@ -51,11 +64,26 @@ export async function sizedBlobReader(
 /** Read with 1 MiB requests: hashing keeps up and syscalls stay few. */
 export const READ_CHUNK = 1024 * 1024;
 
-/** Layout files in a directory on disk. */
+/**
+ * How an input layout's files are judged: links are followed (the user's folder), but only
+ * regular files are read (a FIFO would block, a device would never end).
+ */
+function inputRules(): FileRules {
+  return { code: "EBADIMAGE", followLinks: true };
+}
+
+/**
+ * Layout files in a directory on disk. Each path must be a regular file: anything else is
+ * refused (with `rulesFor`'s code and hint) before a byte is read; the store's rules also
+ * refuse symbolic links.
+ */
 export class DirectoryFiles implements LayoutFiles {
   readonly label: string;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    private readonly rulesFor: (relativePath: string) => FileRules = inputRules,
+  ) {
     this.label = root;
   }
 
@@ -65,64 +93,65 @@ export class DirectoryFiles implements LayoutFiles {
 
   async readFile(relativePath: string, maxBytes: number): Promise<Buffer | undefined> {
     const file = this.resolve(relativePath);
-    let handle: Awaited<ReturnType<typeof open>>;
+    let opened: Awaited<ReturnType<typeof openRegularFile>>;
     try {
-      handle = await open(file, "r");
+      opened = await openRegularFile(file, this.rulesFor(relativePath));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw fromSystemError(error, file, "reading");
+      if (isFerryError(error) && error.code === "ENOTFOUND") return undefined;
+      throw error;
     }
+    const { handle, info } = opened;
     try {
-      const { size } = await handle.stat();
-      if (size > maxBytes) {
+      if (info.size > maxBytes) {
         throw new FerryError(
           "EBADIMAGE",
-          `${file} is ${size} bytes, more than the ${maxBytes} allowed`,
+          `${file} is ${info.size} bytes, more than the ${maxBytes} allowed`,
         );
       }
       return await handle.readFile();
+    } catch (error) {
+      throw fromSystemError(error, file, "reading");
     } finally {
       await handle.close();
     }
   }
 
+  /** The file's size, or undefined when absent; a path that is not a regular file is refused. */
   async size(relativePath: string): Promise<number | undefined> {
+    const file = this.resolve(relativePath);
+    const rules = this.rulesFor(relativePath);
+    let info: Stats;
     try {
-      const info = await stat(this.resolve(relativePath));
-      return info.isFile() ? info.size : undefined;
+      info = rules.followLinks ? await stat(file) : await lstat(file);
     } catch {
       return undefined;
     }
+    if (!info.isFile()) throw new NotRegularFileError(file, describeKind(info), rules);
+    return info.size;
   }
 
-  private async openExisting(file: string): Promise<FileHandle> {
-    return open(file, "r").catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+  private async openExisting(relativePath: string): Promise<{ handle: FileHandle; size: number }> {
+    const file = this.resolve(relativePath);
+    try {
+      const { handle, info } = await openRegularFile(file, this.rulesFor(relativePath));
+      return { handle, size: info.size };
+    } catch (error) {
+      if (isFerryError(error) && error.code === "ENOTFOUND") {
         throw new NotFoundError(`${file} is missing`);
       }
-      throw fromSystemError(error, file, "reading");
-    });
+      throw error;
+    }
   }
 
   async openStream(relativePath: string): Promise<Readable> {
-    const file = this.resolve(relativePath);
-    const handle = await this.openExisting(file);
+    const { handle } = await this.openExisting(relativePath);
     return handle.createReadStream({ highWaterMark: READ_CHUNK });
   }
 
   /** The file read in place with pread: no stream, no per-chunk allocation. */
   async openReader(relativePath: string): Promise<FileReader> {
     const file = this.resolve(relativePath);
-    const handle = await this.openExisting(file);
-    let size: number;
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw new NotFoundError(`${file} is not a regular file`);
-      size = info.size;
-    } catch (error) {
-      await handle.close().catch(() => {});
-      throw fromSystemError(error, file, "reading");
-    }
+    const { handle, size } = await this.openExisting(relativePath);
     let closed = false;
     return {
       size,

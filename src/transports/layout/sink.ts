@@ -1,4 +1,4 @@
-import { type FileHandle, link, mkdir, open, rename, rm, unlink } from "node:fs/promises";
+import { type FileHandle, link, rename, rm, unlink } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { FerryError, fromSystemError } from "../../errors.js";
@@ -6,8 +6,9 @@ import type { Descriptor } from "../../types/descriptor.js";
 import { digestHex } from "../../types/digest.js";
 import type { ImageIndex } from "../../types/manifest.js";
 import type { BlobWriter, ImageRecord, Sink } from "../../types/transport.js";
+import { createOwnFile } from "../../util/safe-open.js";
 import { upsertRef } from "./index-file.js";
-import type { Store } from "./store.js";
+import { STORE_MODES, type Store } from "./store.js";
 
 /**
  * Start writeback of a blob being written every this many bytes. Measured on the 1 GiB
@@ -116,13 +117,21 @@ export class StoreSink implements Sink {
     return path.join(await this.staging(), digestHex(descriptor.digest));
   }
 
+  /** A staged file: private (0600) until makeDurable gives it the store's file mode. */
+  private createStaged(file: string, descriptor: Descriptor): Promise<FileHandle> {
+    return createOwnFile(file, STORE_MODES.tempFile, {
+      existing: "truncate",
+      rules: this.store.rulesFor(`blobs/sha256/${digestHex(descriptor.digest)}`),
+    });
+  }
+
   async putBlob(descriptor: Descriptor, stream: Readable): Promise<void> {
     const target = await this.stagedPath(descriptor);
     const partial = `${target}.partial`;
     const where = this.store.blobFile(descriptor.digest);
     let handle: FileHandle | undefined;
     try {
-      handle = await open(partial, "w", 0o644);
+      handle = await this.createStaged(partial, descriptor);
       for await (const chunk of stream) await handle.write(chunk as Buffer);
     } catch (error) {
       await handle?.close().catch(() => {});
@@ -139,7 +148,7 @@ export class StoreSink implements Sink {
     const where = this.store.blobFile(descriptor.digest);
     let file: FileHandle;
     try {
-      file = await open(partial, "w", 0o644);
+      file = await this.createStaged(partial, descriptor);
     } catch (error) {
       throw fromSystemError(error, where, "writing");
     }
@@ -212,6 +221,8 @@ export class StoreSink implements Sink {
     const where = this.store.blobFile(descriptor.digest);
     const durable = this.durability.run(async () => {
       try {
+        // Readable by all once linked into blobs/ (see STORE_MODES), whatever the umask.
+        await file.chmod(STORE_MODES.file);
         await file.datasync();
         await file.close();
         if (from !== to) await rename(from, to);
@@ -238,7 +249,7 @@ export class StoreSink implements Sink {
     const target = await this.stagedPath(descriptor);
     let handle: FileHandle | undefined;
     try {
-      handle = await open(target, "w", 0o644);
+      handle = await this.createStaged(target, descriptor);
       await handle.writeFile(bytes);
     } catch (error) {
       await handle?.close().catch(() => {});
@@ -256,22 +267,26 @@ export class StoreSink implements Sink {
 
   /** Move staged blobs into blobs/: a blob already there (a concurrent load) is kept. */
   private async publishBlobs(): Promise<void> {
-    await mkdir(path.dirname(this.store.blobFile(`sha256:${"0".repeat(64)}`)), { recursive: true });
+    await this.store.ensureBlobDir();
     for (const descriptor of this.staged.values()) {
       const from = await this.stagedPath(descriptor);
       const to = this.store.blobFile(descriptor.digest);
-      if (await this.install(from, to)) this.published.push(to);
+      if (await this.install(descriptor, from, to)) this.published.push(to);
     }
     await this.store.syncBlobDirectory();
   }
 
-  /** Hard-link (or, where links are not supported, rename) a staged blob; false if already there. */
-  private async install(from: string, to: string): Promise<boolean> {
+  /**
+   * Hard-link (or, where links are not supported, rename) a staged blob; false if already there.
+   * What is already there must be a regular file (a link or FIFO planted there: EBADSTORE).
+   */
+  private async install(descriptor: Descriptor, from: string, to: string): Promise<boolean> {
     try {
       await link(from, to);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EEXIST") {
+        await this.store.hasBlob(descriptor);
         await unlink(from).catch(() => {});
         return false;
       }

@@ -4,10 +4,11 @@
  */
 
 import type { Dirent } from "node:fs";
-import { type FileHandle, open, readdir, stat } from "node:fs/promises";
+import { type FileHandle, readdir, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { FerryError, fromSystemError } from "../../errors.js";
 import type { WimHeader, WimInfo } from "../../types/wim.js";
+import { type FileRules, NotRegularFileError, openRegularFile } from "../../util/safe-open.js";
 import { parseWimHeader, WIM_HEADER_SIZE } from "./header.js";
 import { parseWimXml } from "./xml-info.js";
 
@@ -49,12 +50,19 @@ export interface FindWimFilesOptions {
   recursive?: boolean;
 }
 
-async function openWim(path: string): Promise<FileHandle> {
-  try {
-    return await open(path, "r");
-  } catch (error) {
-    throw fromSystemError(error, path, "open");
-  }
+/** How a path that is not a WIM file at all (a FIFO, a folder, a device) is refused. */
+export const WIM_FILE_RULES: FileRules = {
+  code: "EBADWIM",
+  followLinks: true,
+  hint: "give the path of a .wim file",
+};
+
+/**
+ * Open a WIM file (a link to one is fine). A FIFO, socket, device or folder is refused without
+ * waiting: the open does not block on a FIFO that has no writer.
+ */
+export async function openWimFile(path: string): Promise<FileHandle> {
+  return (await openRegularFile(path, WIM_FILE_RULES)).handle;
 }
 
 async function readAt(
@@ -79,13 +87,7 @@ async function readAt(
 
 async function fileSizeOf(handle: FileHandle, path: string): Promise<number> {
   try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) {
-      throw new FerryError("EBADWIM", `${path}: not a regular file`, {
-        hint: "give the path of a .wim file",
-      });
-    }
-    return stats.size;
+    return (await handle.stat()).size;
   } catch (error) {
     throw fromSystemError(error, path, "stat");
   }
@@ -93,7 +95,7 @@ async function fileSizeOf(handle: FileHandle, path: string): Promise<number> {
 
 /** Read and parse just the header of the WIM at `path`; also returns the file size. */
 export async function readWimHeader(path: string): Promise<{ header: WimHeader; size: number }> {
-  const handle = await openWim(path);
+  const handle = await openWimFile(path);
   try {
     const size = await fileSizeOf(handle, path);
     const bytes = await readAt(handle, path, 0, WIM_HEADER_SIZE);
@@ -248,7 +250,7 @@ async function partPathsOf(path: string, header: WimHeader): Promise<string[]> {
  *   ENOTFOUND / EIO (via fromSystemError) when the file cannot be read
  */
 export async function readWimInfo(path: string): Promise<WimInfo> {
-  const handle = await openWim(path);
+  const handle = await openWimFile(path);
   let header: WimHeader;
   let size: number;
   let xmlBytes: Buffer;
@@ -282,20 +284,40 @@ function isWimFileName(name: string): boolean {
   return /\.(wim|swm)$/i.test(name);
 }
 
-async function listWimPaths(dir: string, recursive: boolean): Promise<string[]> {
+/** What a folder listing found: WIM file names to read, and ones that are not files at all. */
+interface WimListing {
+  paths: string[];
+  /** FIFOs, sockets, devices named like a WIM: never opened (a FIFO would block the listing). */
+  skipped: Array<{ path: string; kind: string }>;
+}
+
+function kindOfEntry(entry: Dirent): string {
+  if (entry.isFIFO()) return "a FIFO (named pipe)";
+  if (entry.isSocket()) return "a socket";
+  if (entry.isBlockDevice() || entry.isCharacterDevice()) return "a device";
+  return "not a regular file";
+}
+
+async function listWimPaths(dir: string, recursive: boolean, into: WimListing): Promise<void> {
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
     throw fromSystemError(error, dir, "list");
   }
-  const paths: string[] = [];
   for (const entry of entries) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory() && recursive) paths.push(...(await listWimPaths(path, true)));
-    else if (!entry.isDirectory() && isWimFileName(entry.name)) paths.push(path);
+    if (entry.isDirectory()) {
+      if (recursive) await listWimPaths(path, true, into);
+    } else if (!isWimFileName(entry.name)) {
+      // not a WIM's name
+    } else if (entry.isFile() || entry.isSymbolicLink()) {
+      // A link is opened (following it) like any WIM path: a FIFO behind it is refused there.
+      into.paths.push(path);
+    } else {
+      into.skipped.push({ path, kind: kindOfEntry(entry) });
+    }
   }
-  return paths;
 }
 
 function asFerryError(error: unknown, path: string): FerryError {
@@ -336,7 +358,8 @@ async function wimFileEntry(path: string): Promise<WimFileEntry> {
 /**
  * The .wim and .swm files in `dir`, sorted by path, each with its size and either its
  * WimInfo or the error that reading it gave. A split set is listed once, through its
- * first part. A bad file is listed with its error; it does not stop the listing.
+ * first part. A bad file is listed with its error; it does not stop the listing. A FIFO,
+ * socket or device named like a WIM is listed with an error without being opened.
  *
  * @throws FerryError when `dir` itself (or a sub-folder, with `recursive`) cannot be listed
  */
@@ -344,12 +367,20 @@ export async function findWimFiles(
   dir: string,
   options: FindWimFilesOptions = {},
 ): Promise<WimFileEntry[]> {
-  const paths = (await listWimPaths(dir, options.recursive ?? false)).sort();
-  const listed = new Set(paths);
+  const listing: WimListing = { paths: [], skipped: [] };
+  await listWimPaths(dir, options.recursive ?? false, listing);
+  const listed = new Set(listing.paths);
   const entries: WimFileEntry[] = [];
-  for (const path of paths) {
+  for (const path of listing.paths) {
     if (await isListedThroughFirstPart(path, listed)) continue;
     entries.push(await wimFileEntry(path));
   }
-  return entries;
+  for (const { path, kind } of listing.skipped) {
+    const error = new NotRegularFileError(path, kind, {
+      ...WIM_FILE_RULES,
+      hint: "skipped: only regular files are read",
+    });
+    entries.push({ path, size: 0, error });
+  }
+  return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

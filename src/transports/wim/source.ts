@@ -9,12 +9,17 @@
  * is hashed as it is written to a temporary file (the download is that read).
  */
 
-import { createReadStream } from "node:fs";
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { FerryError, IntegrityError, NotFoundError, UsageError } from "../../errors.js";
+import {
+  FerryError,
+  IntegrityError,
+  isFerryError,
+  NotFoundError,
+  UsageError,
+} from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import { type Digest, isSha256Hex } from "../../types/digest.js";
 import type { Source, SourceImage } from "../../types/transport.js";
@@ -31,7 +36,7 @@ import {
 import { downloadWim, fileNameOfUrl, type WimDownloadLimits } from "./download.js";
 import { hashWimStream, type WimHashPass } from "./hash-pass.js";
 import { parseWimHeader } from "./header.js";
-import { readWimInfo } from "./reader.js";
+import { openWimFile, readWimInfo } from "./reader.js";
 import { parseWimXml } from "./xml-info.js";
 
 const READ_CHUNK = 1024 * 1024;
@@ -86,8 +91,9 @@ export class WimSource implements Source {
     const file = path.resolve(location);
     const info = await readWimInfo(file);
     checkWhole(info, location);
+    const handle = await openWimFile(file);
     const pass = await hashWimStream(
-      createReadStream(file, { highWaterMark: READ_CHUNK }),
+      handle.createReadStream({ highWaterMark: READ_CHUNK }),
       location,
     );
     checkSameHeader(info, pass, location);
@@ -165,9 +171,15 @@ export class WimSource implements Source {
       return Readable.from([this.artifact.config.bytes]);
     }
     if (descriptor.digest === this.artifact.layer.digest) {
-      const info = await stat(this.file).catch(() => undefined);
-      if (!info) throw new NotFoundError(`${this.label}: ${this.file} is gone`);
-      return createReadStream(this.file, { highWaterMark: READ_CHUNK });
+      try {
+        const handle = await openWimFile(this.file);
+        return handle.createReadStream({ highWaterMark: READ_CHUNK });
+      } catch (error) {
+        if (isFerryError(error) && error.code === "ENOTFOUND") {
+          throw new NotFoundError(`${this.label}: ${this.file} is gone`);
+        }
+        throw error;
+      }
     }
     throw new NotFoundError(`${this.label} has no blob ${descriptor.digest}`);
   }

@@ -366,7 +366,7 @@ describe("WIM reader on real wimtools output", () => {
       expect(missing.message).toContain("nope.wim");
       const folder = await errorOf(readWimInfo(tree));
       expect(folder.code).toBe("EBADWIM");
-      expect(folder.message).toBe(`${tree}: not a regular file`);
+      expect(folder.message).toBe(`${tree} is a directory, not a regular file`);
     });
   });
 
