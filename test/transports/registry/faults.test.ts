@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
 import { RawPool } from "../../../src/transports/registry/raw-http.js";
 import { makeImage, pushImage, type TestImage } from "../../helpers/registry.js";
 import {
+  blobBodiesOver,
   cachedDigests,
   saveRefs,
   tempDir,
@@ -48,16 +49,7 @@ describe.each([
 
     afterEach(() => net.proxy.clear());
 
-    let savedBlobHttp: string | undefined;
-    beforeAll(() => {
-      savedBlobHttp = process.env.FERRY_BLOB_HTTP;
-      if (blobHttp === "node") process.env.FERRY_BLOB_HTTP = "node";
-      else delete process.env.FERRY_BLOB_HTTP;
-    });
-    afterAll(() => {
-      if (savedBlobHttp === undefined) delete process.env.FERRY_BLOB_HTTP;
-      else process.env.FERRY_BLOB_HTTP = savedBlobHttp;
-    });
+    blobBodiesOver(blobHttp);
 
     const ref = () => `${net.proxy.host}/flaky/app:1`;
     const blobRequests = () => net.proxy.requests.filter((r) => r.path.endsWith(big));
