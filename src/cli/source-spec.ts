@@ -16,9 +16,15 @@ export type SourceSpec =
 
 const TRANSPORTS = ["oci", "oci-archive", "docker-archive"] as const;
 
-/** Split `PATH[:REF]` the way skopeo does on Unix: the path ends at the first colon. */
+/** A Windows drive at the start of a path: one letter, a colon, a slash or backslash. */
+const DRIVE_LETTER = /^[A-Za-z]:[\\/]/;
+
+/**
+ * Split `PATH[:REF]` the way skopeo does: the path ends at the first colon, except the colon
+ * of a Windows drive letter (`C:\layouts\app:1.0` is the path `C:\layouts\app`, REF `1.0`).
+ */
 function splitPathAndRef(rest: string): { path: string; ref?: string } {
-  const colon = rest.indexOf(":");
+  const colon = rest.indexOf(":", DRIVE_LETTER.test(rest) ? 2 : 0);
   if (colon < 0) return { path: rest };
   const ref = rest.slice(colon + 1);
   return ref ? { path: rest.slice(0, colon), ref } : { path: rest.slice(0, colon) };
@@ -26,7 +32,8 @@ function splitPathAndRef(rest: string): { path: string; ref?: string } {
 
 /**
  * Parse a source argument: `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
- * `docker-archive:FILE[:REF]`.
+ * `docker-archive:FILE[:REF|@N]` (DIR and FILE may start with a Windows drive letter),
+ * `wim:PATH|URL`, a `.wim` path or URL, `docker://REF` or a bare image reference.
  */
 export function parseSourceSpec(text: string): SourceSpec {
   const colon = text.indexOf(":");

@@ -18,8 +18,17 @@ interface SaveSummary {
 describe("save -> inspect -> verify -> load -> images (samples)", () => {
   const tmp = tempDir();
   const bundle = path.join(tmp.dir, "bundle.zip");
-  const store = path.join(tmp.dir, "store");
   let saved: SaveSummary;
+  /** A store the bundle was loaded into, for the tests that read one (loaded on first use). */
+  let loadedStore: string | undefined;
+  function storeWithBundle(): string {
+    if (loadedStore) return loadedStore;
+    const store = path.join(tmp.dir, "store-loaded");
+    const loaded = ferry(["load", bundle, "--store", store]);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    loadedStore = store;
+    return store;
+  }
 
   beforeAll(() => {
     const result = ferryJson<SaveSummary>([
@@ -99,6 +108,7 @@ describe("save -> inspect -> verify -> load -> images (samples)", () => {
   });
 
   it("load installs every image; skopeo and umoci read the store", () => {
+    const store = path.join(tmp.dir, "store-fresh");
     const { code, json } = ferryJson<{
       images: Array<{ ref: string; status: string; digest: string }>;
     }>(["load", bundle, "--store", store]);
@@ -120,6 +130,7 @@ describe("save -> inspect -> verify -> load -> images (samples)", () => {
   });
 
   it("images lists what was loaded, like docker images", () => {
+    const store = storeWithBundle();
     const { code, json } = ferryJson<
       Array<{ repository: string; tag: string; size: number; created: string }>
     >(["images", "--store", store]);
@@ -136,6 +147,7 @@ describe("save -> inspect -> verify -> load -> images (samples)", () => {
   });
 
   it("loading the same bundle again changes nothing", () => {
+    const store = storeWithBundle();
     const before = fingerprint(store);
     const { code, json } = ferryJson<{ images: Array<{ status: string }>; blobsWritten: number }>([
       "load",
@@ -150,6 +162,7 @@ describe("save -> inspect -> verify -> load -> images (samples)", () => {
   });
 
   it("FERRY_STORE chooses the store when --store is absent", () => {
+    const store = storeWithBundle();
     const { code, json } = ferryJson<unknown[]>(["images"], { env: { FERRY_STORE: store } });
     expect(code).toBe(0);
     expect(json).toHaveLength(4);

@@ -2,8 +2,12 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryJson, spawnFerry, tempDir } from "../helpers/cli.js";
+import { ferry, ferryJson, tempDir } from "../helpers/cli.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
+import { Rng, showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
+import { describeKill, killPlan, type Run, runFerry } from "../stress/kill-lib.js";
+
+const SEED = stressSeed();
 
 /** Every file in blobs/sha256 hashes to its name; every named image reads without error. */
 function expectConsistentStore(store: string): string[] {
@@ -41,31 +45,42 @@ function bigBundle(dir: string, name: string, images: number): string {
 
 describe("a load killed at any instant", () => {
   const tmp = tempDir();
+  const rng = new Rng(SEED).fork("cli-load-kills");
+  showSeedOnFailure(SEED);
   let bundle = "";
-  beforeAll(() => {
+  let unkilled: Run;
+  beforeAll(async () => {
     bundle = bigBundle(tmp.dir, "crash", 4);
+    // The kill points are planned over a measured run of this very load on this machine.
+    unkilled = await runFerry(["load", bundle, "--store", path.join(tmp.dir, "store-measured")]);
+    expect(unkilled.code).toBe(0);
   });
   afterAll(() => tmp.cleanup());
 
   it("leaves a consistent store, and the same load then completes (12 trials)", async () => {
     const expected = ["1", "2", "3", "4"].map((n) => `test.example/crash:${n}`);
-    for (let trial = 0; trial < 12; trial++) {
+    const outcomes: string[] = [];
+    for (const [trial, kill] of killPlan(rng, 12, unkilled).entries()) {
       const store = path.join(tmp.dir, `store-${trial}`);
-      const child = spawnFerry(["load", bundle, "--store", store]);
-      const delay = 40 + Math.floor(Math.random() * 400);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      child.kill("SIGKILL");
-      await new Promise((resolve) => child.on("exit", resolve));
+      // The exit is awaited through a listener attached at spawn (a load that finishes before
+      // its kill point is fine: it is checked like the others).
+      const killed = await runFerry(["load", bundle, "--store", store], kill);
+      const what = `trial ${trial} (kill at ${describeKill(kill)}, ${killed.finishedFirst ? "finished first" : `killed at ${killed.killedAt} ms`})`;
+      if (killed.finishedFirst) expect(killed.code, what).toBe(0);
       // Killed before the store was created (no oci-layout yet): nothing to check but the re-run.
       if (existsSync(path.join(store, "oci-layout"))) {
         const present = expectConsistentStore(store);
-        for (const ref of present) expect(expected).toContain(ref);
+        for (const ref of present) expect(expected, what).toContain(ref);
       }
       const again = ferry(["load", bundle, "--store", store]);
-      expect(again.code, again.stderr).toBe(0);
-      expect(expectConsistentStore(store)).toEqual(expected);
+      expect(again.code, `${what}: ${again.stderr}`).toBe(0);
+      expect(expectConsistentStore(store), what).toEqual(expected);
+      outcomes.push(killed.finishedFirst ? "finished" : `killed@${killed.killedAt}`);
     }
-  }, 120_000);
+    console.log(
+      `load kills (seed ${SEED}): unkilled ${unkilled.ms} ms, commit at ${unkilled.commitAt} ms; ${outcomes.join(" ")}`,
+    );
+  }, 300_000);
 });
 
 describe("several loads into one store at once", () => {
@@ -75,11 +90,10 @@ describe("several loads into one store at once", () => {
   it("end with every image present and a consistent store", async () => {
     const bundles = ["alpha", "beta", "gamma"].map((name) => bigBundle(tmp.dir, name, 2));
     const store = path.join(tmp.dir, "store");
-    const children = bundles.map((bundle) => spawnFerry(["load", bundle, "--store", store]));
-    const codes = await Promise.all(
-      children.map((child) => new Promise((resolve) => child.on("exit", resolve))),
+    const runs = await Promise.all(
+      bundles.map((bundle) => runFerry(["load", bundle, "--store", store])),
     );
-    expect(codes).toEqual([0, 0, 0]);
+    expect(runs.map((run) => run.code)).toEqual([0, 0, 0]);
     expect(expectConsistentStore(store)).toEqual([
       "test.example/alpha:1",
       "test.example/alpha:2",
@@ -89,5 +103,5 @@ describe("several loads into one store at once", () => {
       "test.example/gamma:2",
     ]);
     expect(readdirSync(path.join(store, ".ferry", "tmp"))).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });

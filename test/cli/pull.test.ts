@@ -79,7 +79,19 @@ describe("ferry pull, login, logout, tags, cache (CLI)", () => {
     await rm(work, { recursive: true, force: true });
   });
 
+  /**
+   * A test's own store, download cache and credentials: nothing another test pulled or logged
+   * in is there, so any test runs alone (`-t`) or in any order.
+   */
+  const own = (name: string): NodeJS.ProcessEnv => ({
+    ...env,
+    FERRY_AUTH_FILE: join(work, name, "auth", "auth.json"),
+    FERRY_CACHE: join(work, name, "cache"),
+    FERRY_STORE: join(work, name, "store"),
+  });
+
   it("pulls into the store (this machine's platform), then finds it unchanged", async () => {
+    const env = own("pull");
     const first = await ferry(["pull", `${open.host}/team/app:1.0`, "--json"], env);
     expect(first.code).toBe(0);
     const report = JSON.parse(first.stdout);
@@ -107,6 +119,7 @@ describe("ferry pull, login, logout, tags, cache (CLI)", () => {
   });
 
   it("--platform all keeps the whole index", async () => {
+    const env = own("all");
     const run = await ferry(
       [
         "pull",
@@ -115,7 +128,7 @@ describe("ferry pull, login, logout, tags, cache (CLI)", () => {
         "all",
         "--json",
         "--store",
-        join(work, "s2"),
+        join(work, "all", "s2"),
       ],
       env,
     );
@@ -127,6 +140,7 @@ describe("ferry pull, login, logout, tags, cache (CLI)", () => {
   });
 
   it("login keeps a 0600 auth file that pull then uses; logout forgets it", async () => {
+    const env = own("login");
     const denied = await ferry(["pull", `${locked.host}/secret/app:1`], env);
     expect(denied.code).toBe(5);
     expect(denied.stderr).toMatch(/EUNAUTHORIZED/);
@@ -170,6 +184,7 @@ describe("ferry pull, login, logout, tags, cache (CLI)", () => {
   });
 
   it("lists tags", async () => {
+    const env = own("tags");
     const run = await ferry(["tags", `${open.host}/team/app`, "--json"], env);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({
@@ -179,10 +194,14 @@ describe("ferry pull, login, logout, tags, cache (CLI)", () => {
   });
 
   it("lists and prunes the download cache", async () => {
+    const env = own("cache");
+    const pulled = await ferry(["pull", `${open.host}/team/app:1.0`, "-q"], env);
+    expect(pulled.code, pulled.stderr).toBe(0);
     const ls = await ferry(["cache", "ls", "--json"], env);
     expect(ls.code).toBe(0);
     const listing = JSON.parse(ls.stdout);
-    expect(listing.blobs.length).toBeGreaterThan(0);
+    // What the pull fetched: the amd64 manifest's config and its one layer.
+    expect(listing.blobs.length).toBe(2);
     const kept = await ferry(["cache", "prune"], env);
     expect(kept.stdout).toMatch(/removed 0 entries/);
     const pruned = await ferry(["cache", "prune", "--all", "--json"], env);

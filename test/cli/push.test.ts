@@ -257,26 +257,37 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     tmp.cleanup();
   });
 
+  /**
+   * Each test's own download cache and store: what another test pushed or loaded is never
+   * known here (known blobs are mounted, never read), so any test runs alone (`-t`) or in any
+   * order, and pushes under a prefix of its own.
+   */
+  const freshCache = (name: string) => ({
+    ...env,
+    FERRY_CACHE: path.join(work, `cache-${name}`),
+    FERRY_STORE: path.join(work, `store-${name}`),
+  });
+
   it("--dry-run shows where each image goes and pushes nothing", async () => {
     const result = await ferryAsync(
-      ["load", bundle, "--to-registry", `${open.host}/mirror`, "--dry-run"],
-      env,
+      ["load", bundle, "--to-registry", `${open.host}/dry`, "--dry-run"],
+      freshCache("dry-run"),
     );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain(
-      `mcr.microsoft.com/windows/nanoserver:ltsc2022   ${open.host}/mirror/windows/nanoserver:ltsc2022`,
+      `mcr.microsoft.com/windows/nanoserver:ltsc2022   ${open.host}/dry/windows/nanoserver:ltsc2022`,
     );
     expect(result.stdout).toMatch(
-      new RegExp(`docker.io/library/alpine:3.19 +${open.host}/mirror/library/alpine:3.19`),
+      new RegExp(`docker.io/library/alpine:3.19 +${open.host}/dry/library/alpine:3.19`),
     );
     expect(result.stdout).toMatch(/dry run: 3 image\(s\) would be pushed/);
-    expect(await tagsOf(open.url, "mirror/library/alpine")).toEqual([]);
+    expect(await tagsOf(open.url, "dry/library/alpine")).toEqual([]);
   });
 
   it("pushes a verified bundle: skopeo reads the same digests, and copies them back unchanged", async () => {
     const result = await ferryAsync(
       ["load", bundle, "--to-registry", `${open.host}/mirror`, "--chunk-size", "1", "--json"],
-      env,
+      freshCache("verified"),
     );
     expect(result.code, result.stderr).toBe(0);
     const report = parse(result);
@@ -323,10 +334,13 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("pushing again uploads nothing (no upload request reaches the registry)", async () => {
+    const cache = freshCache("again");
+    const first = await ferryAsync(["load", bundle, "--to-registry", `${open.host}/again`], cache);
+    expect(first.code, first.stderr).toBe(0);
     proxy.clear();
     const result = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--json"],
-      env,
+      ["load", bundle, "--to-registry", `${proxy.host}/again`, "--json"],
+      cache,
     );
     expect(result.code, result.stderr).toBe(0);
     const report = parse(result);
@@ -338,7 +352,13 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("ferry push REF DEST from the store mounts every blob an earlier push put elsewhere", async () => {
-    const loaded = await ferryAsync(["load", bundle, "-q"], env);
+    const own = freshCache("from-store");
+    const earlier = await ferryAsync(
+      ["load", bundle, "--to-registry", `${open.host}/earlier`],
+      own,
+    );
+    expect(earlier.code, earlier.stderr).toBe(0);
+    const loaded = await ferryAsync(["load", bundle, "-q"], own);
     expect(loaded.code, loaded.stderr).toBe(0);
     const result = await ferryAsync(
       [
@@ -347,7 +367,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
         `${open.host}/fleet/nano`,
         "--json",
       ],
-      env,
+      own,
     );
     expect(result.code, result.stderr).toBe(0);
     const report = parse(result);
@@ -361,17 +381,11 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
 
     const mapped = await ferryAsync(
       ["push", "--to-registry", `${open.host}/bulk`, "alpine:3.19", "--json"],
-      env,
+      own,
     );
     expect(mapped.code, mapped.stderr).toBe(0);
     expect(parse(mapped).images[0]?.target).toBe(`${open.host}/bulk/library/alpine:3.19`);
   }, 30_000);
-
-  /** A cache without what earlier tests pushed (known blobs are mounted, never read). */
-  const freshCache = (name: string) => ({
-    ...env,
-    FERRY_CACHE: path.join(work, `cache-${name}`),
-  });
 
   it("a corrupt bundle pushes no tag at all", async () => {
     const bad = path.join(work, "corrupt.zip");
@@ -393,23 +407,38 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
 
   it("a push killed half-way leaves no tag; the re-run completes", async () => {
     proxy.clear();
-    // The first PATCH hangs (never answered): ferry is killed while it waits.
+    // The first PATCH hangs (never answered): ferry is killed while it waits, the moment the
+    // proxy has it (no polling, no deadline).
+    let patchArrived: () => void = () => {};
+    const hanging = new Promise<"hanging">((resolve) => {
+      patchArrived = () => resolve("hanging");
+    });
     proxy.add({
       match: /\/blobs\/uploads\//,
       method: "PATCH",
-      fault: { kind: "respond", handler: (request) => request.resume() },
+      fault: {
+        kind: "respond",
+        handler: (request) => {
+          request.resume();
+          patchArrived();
+        },
+      },
     });
     const child = spawn(
       process.execPath,
       [ferryBin, "load", bundle, "--to-registry", `${proxy.host}/killed`, "--chunk-size", "1"],
-      { env: { ...process.env, ...freshCache("kill") }, stdio: "ignore" },
+      { env: { ...process.env, ...freshCache("kill") }, stdio: ["ignore", "ignore", "pipe"] },
     );
-    const deadline = Date.now() + 15_000;
-    while (!proxy.requests.some((r) => r.fault === "respond") && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
+    // Listened for at spawn: a ferry that ends before its PATCH hangs is reported, not awaited
+    // forever.
+    const ended = collect(child);
+    const first = await Promise.race([hanging, ended]);
+    if (first !== "hanging") {
+      throw new Error(`ferry ended before its first PATCH (exit ${first.code}):\n${first.stderr}`);
     }
     child.kill("SIGKILL");
-    await new Promise((r) => child.on("close", r));
+    const killed = await ended;
+    expect(killed.code).toBeNull();
     expect(proxy.requests.some((r) => r.fault === "respond")).toBe(true);
     expect(await tagsOf(open.url, "killed/windows/nanoserver")).toEqual([]);
 
@@ -471,13 +500,16 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("htpasswd registry: refused without credentials (nothing pushed), fine with --creds", async () => {
-    const denied = await ferryAsync(["load", bundle, "--to-registry", `${locked.host}/m`], env);
+    const denied = await ferryAsync(
+      ["load", bundle, "--to-registry", `${locked.host}/m`],
+      freshCache("htpasswd"),
+    );
     expect(denied.code).toBe(5);
     expect(denied.stderr).toMatch(/EUNAUTHORIZED/);
     const creds = `${USER.name}:${USER.password}`;
     const pushed = await ferryAsync(
       ["load", bundle, "--to-registry", `${locked.host}/m`, "--creds", creds, "--json"],
-      env,
+      freshCache("htpasswd"),
     );
     expect(pushed.code, pushed.stderr).toBe(0);
     const report = parse(pushed);
@@ -491,15 +523,16 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     const layout = createLayout(path.join(work, "foreign"));
     const foreign = buildForeignLayout(layout);
     const foreignBundle = path.join(work, "foreign.zip");
+    const foreignEnv = freshCache("foreign");
     const saved = await ferryAsync(
       ["save", `oci:${path.join(work, "foreign")}`, "-o", foreignBundle, "-q"],
-      env,
+      foreignEnv,
     );
     expect(saved.code, saved.stderr).toBe(0);
 
     const kept = await ferryAsync(
       ["load", foreignBundle, "--to-registry", `${open.host}/keep`, "--json"],
-      env,
+      foreignEnv,
     );
     expect(kept.code, kept.stderr).toBe(0);
     expect(parse(kept).images[0]?.digest).toBe(foreign.list);
@@ -515,7 +548,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
         "--strip-foreign-urls",
         "--json",
       ],
-      env,
+      foreignEnv,
     );
     expect(stripped.code, stripped.stderr).toBe(0);
     const report = parse(stripped);
@@ -553,11 +586,12 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
       "WINDOWS/ARCH": "9",
     });
     const wimBundle = path.join(work, "wim.zip");
-    const saved = await ferryAsync(["save", wim, "-o", wimBundle, "-q"], env);
+    const wimEnv = freshCache("wim");
+    const saved = await ferryAsync(["save", wim, "-o", wimBundle, "-q"], wimEnv);
     expect(saved.code, saved.stderr).toBe(0);
     const result = await ferryAsync(
       ["load", wimBundle, "--to-registry", `${open.host}/os`, "--json"],
-      env,
+      wimEnv,
     );
     expect(result.code, result.stderr).toBe(0);
     const image = parse(result).images[0];
@@ -575,13 +609,14 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("TLS: an unknown CA fails with ETRUST and pushes nothing; --ca-cert makes it work", async () => {
-    const refused = await ferryAsync(["load", bundle, "--to-registry", tls.host], env);
+    const tlsEnv = freshCache("tls");
+    const refused = await ferryAsync(["load", bundle, "--to-registry", tls.host], tlsEnv);
     expect(refused.code).toBe(6);
     expect(refused.stderr).toMatch(/ETRUST/);
     expect(refused.stderr).toContain("--ca-cert");
     const pushed = await ferryAsync(
       ["load", bundle, "--to-registry", tls.host, "--ca-cert", certificate, "--json"],
-      env,
+      tlsEnv,
     );
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(parse(pushed).images.map((i) => i.target)).toContain(`${tls.host}/library/alpine:3.19`);
@@ -598,7 +633,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
         `${USER.name}:${USER.password}`,
         "--json",
       ],
-      env,
+      freshCache("token"),
     );
     expect(result.code, result.stderr).toBe(0);
     const report = parse(result);
@@ -612,7 +647,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   it("refuses flags that mean the store with --to-registry", async () => {
     const result = await ferryAsync(
       ["load", bundle, "--to-registry", open.host, "--platform", "linux/amd64"],
-      env,
+      freshCache("flags"),
     );
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--platform cannot be combined with --to-registry/);

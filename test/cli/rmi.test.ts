@@ -1,4 +1,11 @@
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry, ferryJson, tempDir } from "../helpers/cli.js";
@@ -19,9 +26,16 @@ function blobs(store: string): string[] {
 
 describe("ferry rmi (container images and names)", () => {
   const tmp = tempDir("ferry-rmi-cli-");
-  const store = path.join(tmp.dir, "store");
+  const pristine = path.join(tmp.dir, "store");
+  /** Each test removes from its own copy of the store: any test runs alone or in any order. */
+  const storeFor = (name: string): string => {
+    const store = path.join(tmp.dir, `store-${name}`);
+    cpSync(pristine, store, { recursive: true });
+    return store;
+  };
 
   beforeAll(async () => {
+    const store = pristine;
     containerStore(store);
     const layout = createLayout(path.join(tmp.dir, "hub"));
     const hubImage = layout.image({ layers: [randomLayer(100)] });
@@ -44,6 +58,7 @@ describe("ferry rmi (container images and names)", () => {
   afterAll(() => tmp.cleanup());
 
   it("refuses a short name meaning both an OS image and a Docker Hub image", () => {
+    const store = storeFor("ambiguous");
     const before = fingerprint(store);
     const result = ferry(["rmi", "nanoserver:latest", "--store", store]);
     expect(result.code).toBe(2);
@@ -54,12 +69,14 @@ describe("ferry rmi (container images and names)", () => {
   });
 
   it("says what is installed when a name is not there (exit 4)", () => {
+    const store = storeFor("missing");
     const result = ferry(["rmi", "nanoserver:1.2.3.4", "--store", store]);
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("CN=Microsoft_NanoServer_10.0.17763.1");
   });
 
   it("removes an image by its full reference, reclaiming its own blobs", () => {
+    const store = storeFor("full-ref");
     const before = blobs(store).length;
     const { code, json } = ferryJson<RmiJson>(["rmi", "test.example/app:1", "--store", store]);
     expect(code).toBe(0);
@@ -72,6 +89,7 @@ describe("ferry rmi (container images and names)", () => {
   });
 
   it("--no-prune removes the name and keeps the blobs; the explicit Hub name still works", () => {
+    const store = storeFor("no-prune");
     const before = blobs(store);
     const result = ferry([
       "rmi",

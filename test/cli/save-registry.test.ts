@@ -137,8 +137,16 @@ describe("ferry save from a registry (CLI)", () => {
       }
       return 0;
     };
-    const deadline = Date.now() + 5_000;
-    while (Date.now() < deadline && (await landed()) < 31 * MiB) {
+    // The journal catches up (every 4 MiB, else 250 ms after the last byte); no deadline: the
+    // bytes are all there, only a slow machine makes this take longer. A save that ended
+    // meanwhile fails the test with its output instead of leaving it waiting.
+    let ended = false;
+    void first.done.then(() => {
+      ended = true;
+    });
+    while ((await landed()) < 31 * MiB) {
+      if (ended)
+        throw new Error(`the save ended before it was killed:\n${(await first.done).stderr}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     const kept = await landed();

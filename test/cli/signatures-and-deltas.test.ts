@@ -56,6 +56,10 @@ describe("signed bundles", () => {
   });
 
   it("refuses an unsigned bundle, another key's signature, and a re-hashed ferry.json before writing", () => {
+    // A store of its own holding the signed bundle: refusals must leave it as it was.
+    const store = path.join(tmp.dir, "store-refusals");
+    const loaded = ferry(["load", signed, "--store", store, "--trust", `${key}.pub`]);
+    expect(loaded.code, loaded.stderr).toBe(0);
     const before = fingerprint(store);
     const unsigned = path.join(tmp.dir, "unsigned.zip");
     expect(ferry(["save", `oci:${samples}`, "-o", unsigned]).code).toBe(0);
@@ -108,9 +112,9 @@ describe("delta bundles (--since) and have-lists", () => {
   const base = randomLayer(512 * 1024);
   const changing = randomLayer(256 * 1024);
 
-  function writeLayout(appLayer: Buffer) {
-    run("rm", ["-rf", layoutDir]);
-    const layout = createLayout(layoutDir);
+  function writeLayout(appLayer: Buffer, dir = layoutDir) {
+    run("rm", ["-rf", dir]);
+    const layout = createLayout(dir);
     layout.tag("test.example/stable:1", layout.image({ layers: [base] }));
     layout.tag("test.example/app:1", layout.image({ layers: [base, appLayer] }));
     layout.finish();
@@ -178,8 +182,17 @@ describe("delta bundles (--since) and have-lists", () => {
   });
 
   it("a delta whose base was never loaded is refused, listing the missing blobs and images", () => {
-    const fresh = path.join(tmp.dir, "fresh-store");
-    const delta = path.join(tmp.dir, "delta.zip");
+    // Its own base and delta (no other test's files).
+    const own = path.join(tmp.dir, "never-loaded");
+    const ownLayout = path.join(own, "layout");
+    writeLayout(changing, ownLayout);
+    const baseBundle = path.join(own, "base.zip");
+    expect(ferry(["save", `oci:${ownLayout}`, "-o", baseBundle]).code).toBe(0);
+    writeLayout(randomLayer(300 * 1024), ownLayout);
+    const delta = path.join(own, "delta.zip");
+    const saved = ferry(["save", `oci:${ownLayout}`, "-o", delta, "--since", baseBundle]);
+    expect(saved.code, saved.stderr).toBe(0);
+    const fresh = path.join(own, "fresh-store");
     const load = ferry(["load", delta, "--store", fresh]);
     expect(load.code).toBe(4);
     expect(load.stderr).toMatch(/is a delta: it requires 1 blob\(s\)/);

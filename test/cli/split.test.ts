@@ -60,6 +60,7 @@ describe("save --split / --parity, then verify, load, inspect and repair from th
   const plain = path.join(tmp.dir, "plain");
   const bundle = path.join(usb, "nightly.zip");
   const partsFile = `${bundle}.parts`;
+  const joined = path.join(tmp.dir, "joined.zip");
   let parts: PartsFile;
   let pristine: ReturnType<typeof snapshot>;
 
@@ -79,26 +80,31 @@ describe("save --split / --parity, then verify, load, inspect and repair from th
     expect(saved.code, saved.stderr).toBe(0);
     parts = saved.json.parts;
     pristine = snapshot(usb);
+    cpSync(usb, path.join(tmp.dir, "pristine"), { recursive: true });
+    // The parts joined: the unsplit bundle they are a byte split of.
+    writeFileSync(
+      joined,
+      Buffer.concat(parts.parts.map((p) => readFileSync(path.join(usb, p.name)))),
+    );
   });
   afterAll(() => {
     chmodSync(usb, 0o755);
     tmp.cleanup();
   });
 
-  /** Put the stick back as it was saved. */
-  function restore(): void {
-    for (const name of readdirSync(usb)) {
-      if (!(name in pristine)) rmSync(path.join(usb, name), { force: true, recursive: true });
-    }
-    for (const [name, facts] of Object.entries(pristine)) {
-      const file = path.join(usb, name);
-      if (existsSync(file) && sha256(file) === facts.sha256) continue;
-      copyFileSync(path.join(tmp.dir, "pristine", name), file);
-    }
+  /**
+   * A copy of the stick as it was saved, for a test that deletes, damages or locks parts:
+   * no test sees another's changes, so any runs alone (`-t`) or in any order.
+   */
+  function stickFor(name: string): { usb: string; bundle: string; partsFile: string } {
+    const copy = path.join(tmp.dir, `stick-${name}`, "usb");
+    cpSync(path.join(tmp.dir, "pristine"), copy, { recursive: true });
+    const copied = path.join(copy, "nightly.zip");
+    return { usb: copy, bundle: copied, partsFile: `${copied}.parts` };
   }
 
   it("writes parts .001, .002, ... of exactly the part size, the .parts file and parity; nothing else", () => {
-    cpSync(usb, path.join(tmp.dir, "pristine"), { recursive: true });
+    expect(snapshot(usb)).toEqual(pristine);
     const files = readdirSync(usb).sort();
     const count = parts.parts.length;
     expect(count).toBe(4);
@@ -128,17 +134,14 @@ describe("save --split / --parity, then verify, load, inspect and repair from th
     expect(readFileSync(path.join(usb, "nightly.zip.parity")).equals(parity)).toBe(true);
     expect(parts.parity).toMatchObject({ scheme: "xor", name: "nightly.zip.parity", size: PART });
     // The parts are a plain byte split of a plain zip, and the bundle id is ferry.json's.
-    const joined = path.join(tmp.dir, "joined.zip");
-    writeFileSync(
-      joined,
-      Buffer.concat(parts.parts.map((p) => readFileSync(path.join(usb, p.name)))),
-    );
     expect(run("unzip", ["-tq", joined]).code).toBe(0);
     const inspected = ferryJson<{ id: string }>(["inspect", joined]);
     expect(inspected.json.id).toBe(parts.id);
   });
 
   it("verify, inspect and load read the parts in place and change nothing (read-only folder)", () => {
+    const { usb, bundle, partsFile } = stickFor("read-only");
+    const before = snapshot(usb);
     for (const input of [partsFile, `${bundle}.001`]) {
       const verified = ferryJson<VerifyJson>(["verify", input]);
       expect(verified.code, verified.stderr).toBe(0);
@@ -164,10 +167,9 @@ describe("save --split / --parity, then verify, load, inspect and repair from th
       expect(loaded.code, loaded.stderr).toBe(0);
       expect(loaded.json.images.map((i) => i.status)).toEqual(["new", "new", "new"]);
       // Tests run as root, whom 0555 does not stop: prove it by what is (not) there.
-      expect(snapshot(usb)).toEqual(pristine);
+      expect(snapshot(usb)).toEqual(before);
       // The same store as loading the unsplit bundle.
       const single = path.join(plain, "single.zip");
-      const joined = path.join(tmp.dir, "joined.zip");
       copyFileSync(joined, single);
       const other = path.join(tmp.dir, "store-single");
       expect(ferry(["load", single, "--store", other, "-q"]).code).toBe(0);
@@ -181,6 +183,7 @@ describe("save --split / --parity, then verify, load, inspect and repair from th
   });
 
   it("each part deleted in turn is named by verify (exit 3) and rebuilt by repair --out to the same bytes", () => {
+    const { usb, partsFile } = stickFor("deleted");
     const out = path.join(tmp.dir, "out");
     for (const part of parts.parts) {
       const file = path.join(usb, part.name);
@@ -222,6 +225,7 @@ describe("save --split / --parity, then verify, load, inspect and repair from th
   });
 
   it("each part damaged in turn (same size) is named by its sha256 and repaired in place", () => {
+    const { usb, bundle, partsFile } = stickFor("damaged");
     for (const part of parts.parts) {
       const file = path.join(usb, part.name);
       const bytes = readFileSync(file);
@@ -243,24 +247,22 @@ describe("save --split / --parity, then verify, load, inspect and repair from th
   });
 
   it("load from a damaged part fails, names what to run, and leaves the store as it was", () => {
+    const { usb, partsFile } = stickFor("load-damaged");
     const store = path.join(tmp.dir, "store-damaged");
     const file = path.join(usb, parts.parts[1]?.name as string);
     const bytes = readFileSync(file);
     bytes[1000] = (bytes[1000] as number) ^ 0xff;
     writeFileSync(file, bytes);
-    try {
-      const loaded = ferry(["load", partsFile, "--store", store]);
-      expect(loaded.code).toBe(3);
-      expect(loaded.stderr).toMatch(/nightly\.zip\.002|ferry verify/);
-      expect(Object.keys(fingerprint(store)).filter((f) => f.startsWith("blobs"))).toEqual([]);
-      const index = path.join(store, "index.json");
-      if (existsSync(index)) expect(JSON.parse(readFileSync(index, "utf8")).manifests).toEqual([]);
-    } finally {
-      restore();
-    }
+    const loaded = ferry(["load", partsFile, "--store", store]);
+    expect(loaded.code).toBe(3);
+    expect(loaded.stderr).toMatch(/nightly\.zip\.002|ferry verify/);
+    expect(Object.keys(fingerprint(store)).filter((f) => f.startsWith("blobs"))).toEqual([]);
+    const index = path.join(store, "index.json");
+    if (existsSync(index)) expect(JSON.parse(readFileSync(index, "utf8")).manifests).toEqual([]);
   });
 
   it("a lost parity volume does not fail verify, and repair rebuilds it", () => {
+    const { usb, partsFile } = stickFor("lost-parity");
     const parity = path.join(usb, "nightly.zip.parity");
     rmSync(parity);
     const verified = ferryJson<VerifyJson>(["verify", partsFile]);
@@ -271,23 +273,20 @@ describe("save --split / --parity, then verify, load, inspect and repair from th
   });
 
   it("two bad volumes: verify and repair say parity rebuilds only one", () => {
+    const { usb, partsFile } = stickFor("two-bad");
     rmSync(path.join(usb, parts.parts[0]?.name as string));
     rmSync(path.join(usb, parts.parts[2]?.name as string));
-    try {
-      const verified = ferryJson<VerifyJson>(["verify", partsFile]);
-      expect(verified.code).toBe(3);
-      expect(verified.json.problems.map((p) => p.subject)).toEqual([
-        parts.parts[0]?.name,
-        parts.parts[2]?.name,
-      ]);
-      expect(verified.json.split?.repair?.possible).toBe(false);
-      const repaired = ferry(["repair", partsFile]);
-      expect(repaired.code).toBe(3);
-      expect(repaired.stderr).toContain("XOR parity rebuilds only one");
-      expect(readdirSync(usb).filter((f) => f.endsWith(".tmp"))).toEqual([]);
-    } finally {
-      restore();
-    }
+    const verified = ferryJson<VerifyJson>(["verify", partsFile]);
+    expect(verified.code).toBe(3);
+    expect(verified.json.problems.map((p) => p.subject)).toEqual([
+      parts.parts[0]?.name,
+      parts.parts[2]?.name,
+    ]);
+    expect(verified.json.split?.repair?.possible).toBe(false);
+    const repaired = ferry(["repair", partsFile]);
+    expect(repaired.code).toBe(3);
+    expect(repaired.stderr).toContain("XOR parity rebuilds only one");
+    expect(readdirSync(usb).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -80,10 +80,31 @@ function run(args: string[]) {
 describe("Windows base OS images end to end (save, inspect, verify, load, images, tag, rmi, extract)", () => {
   const tmp = tempDir("ferry-wim-cli-");
   const dir = tmp.dir;
-  const store = path.join(dir, "store");
   const wims: Record<string, string> = {};
   const bundles: Record<string, string> = {};
   let tree: string;
+
+  /** Stores with bundles loaded in a given order, built once each (see `storeWith`). */
+  const states = new Map<string, string>();
+  /**
+   * A store of the test's own holding `loads` (loaded in that order): built once, then copied,
+   * so no test sees what another tagged or removed, and any runs alone (`-t`) or in any order.
+   */
+  function storeWith(test: string, loads: string[]): string {
+    const key = loads.join("+");
+    let built = states.get(key);
+    if (!built) {
+      built = path.join(dir, `state-${key}`);
+      for (const name of loads) {
+        const loaded = run(["load", bundles[name] as string, "--store", built, "-q"]);
+        expect(loaded.code, loaded.all).toBe(0);
+      }
+      states.set(key, built);
+    }
+    const store = path.join(dir, `store-${test}`);
+    cpSync(built, store, { recursive: true });
+    return store;
+  }
 
   beforeAll(async () => {
     tree = await makeSourceTree(path.join(dir, "tree"), { fileCount: 2, fileBytes: 20_000 });
@@ -166,6 +187,7 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("load installs the WIM as nanoserver:<version> and tags latest", () => {
+    const store = path.join(dir, "store-load");
     const { code, json } = ferryJson<LoadJson>(["load", bundles.b1 as string, "--store", store]);
     expect(code).toBe(0);
     expect(json.osImages.map((o) => o.ref)).toEqual([
@@ -180,6 +202,7 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("images lists OS images with kind, version and full name; --os only those", () => {
+    const store = storeWith("images", ["b1"]);
     const all = ferryJson<ImagesJson[]>(["images", "--store", store]).json;
     const os = all.filter((i) => i.kind === "os-image");
     expect(os.map((i) => `${i.repository}:${i.tag}`).sort()).toEqual([
@@ -206,6 +229,7 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("the store stays an OCI layout other tools read: index.json names the OS image", () => {
+    const store = storeWith("index", ["b1"]);
     const index = JSON.parse(readFileSync(path.join(store, "index.json"), "utf8"));
     const entry = index.manifests.find(
       (d: { annotations: Record<string, string> }) =>
@@ -218,6 +242,7 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("a newer version moves latest and says so; an older one leaves it", () => {
+    const store = storeWith("newer", ["b1"]);
     const newer = run(["load", bundles.b2 as string, "--store", store]);
     expect(newer.code, newer.all).toBe(0);
     expect(newer.stdout).toContain(
@@ -249,6 +274,7 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("tag names an OS image among OS images; windowsservercore:latest resolves", () => {
+    const store = storeWith("tag", ["b1", "b2", "b3"]);
     const tagged = ferryJson<{ target: string; kind: string }>([
       "tag",
       `nanoserver:${SAMPLE_WINDOWS}`,
@@ -271,6 +297,7 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("wim extract applies image 1 (or --index 2) of windowsservercore:latest with wimlib", async () => {
+    const store = storeWith("extract", ["b1", "b2", "b3"]);
     const target = path.join(dir, "extracted");
     const result = ferryJson<{ index: number; imageName: string; fullName: string }>([
       "wim",
@@ -317,6 +344,7 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("wim extract without wimlib on PATH says how to get it", () => {
+    const store = storeWith("no-wimlib", ["b1"]);
     const result = ferry(
       ["wim", "extract", "nanoserver:latest", path.join(dir, "no-wimlib"), "--store", store],
       {
@@ -330,6 +358,7 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("rmi refuses an OS image a container image is built on, naming it; the store is untouched", () => {
+    const store = storeWith("rmi-refused", ["b1", "b2", "b3"]);
     const before = fingerprint(store);
     const refused = run(["rmi", `nanoserver:${SAMPLE_WINDOWS}`, "--store", store]);
     expect(refused.code).toBe(10);
@@ -342,6 +371,16 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("rmi removes it once the dependant is gone, by full name, and reclaims the WIM", () => {
+    const store = storeWith("rmi-removes", ["b1", "b2", "b3"]);
+    // A second name for the version, removed with it.
+    const tagged = run([
+      "tag",
+      `nanoserver:${SAMPLE_WINDOWS}`,
+      "nanoserver:prod",
+      "--store",
+      store,
+    ]);
+    expect(tagged.code, tagged.all).toBe(0);
     const wimDigest = storeIndex(store).get(`os.ferry.invalid/nanoserver:${SAMPLE_WINDOWS}`)?.[
       "vnd.ferry.wim.digest"
     ] as string;
@@ -361,6 +400,7 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("rmi --force removes a base with dependants, and warns", () => {
+    const store = storeWith("rmi-force", ["b1", "b2", "b3"]);
     expect(ferry(["load", bundles.b1 as string, "--store", store]).code).toBe(0);
     const forced = run(["rmi", `nanoserver:${SAMPLE_WINDOWS}`, "--force", "--store", store]);
     expect(forced.code, forced.all).toBe(0);
@@ -371,6 +411,8 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
   });
 
   it("removing the version latest points at moves latest to the newest version left", () => {
+    // 10.0.20348.2200 (latest) and 10.0.20348.1000: removing the first leaves the second.
+    const store = storeWith("rmi-latest", ["b2", "b3"]);
     const result = run(["rmi", "nanoserver:10.0.20348.2200", "--store", store]);
     expect(result.code, result.all).toBe(0);
     expect(result.stdout).toContain("Moved: nanoserver:latest -> 10.0.20348.1000");
@@ -412,6 +454,8 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
     expect(verify.stdout).toContain(wimDigest);
     expect(verify.stdout).toContain(`os.ferry.invalid/nanoserver:${SAMPLE_WINDOWS}`);
 
+    // A store with other OS images, not this WIM (a blob already there is not read again).
+    const store = storeWith("tampered", ["b2"]);
     const before = fingerprint(store);
     const load = run(["load", bundle, "--store", store]);
     expect(load.code).toBe(3);

@@ -44,13 +44,23 @@ export function ferryJson<T = Record<string, unknown>>(
   return { code: result.code, json, stderr: result.stderr };
 }
 
-/** Start ferry in the background (for kill tests). */
+/**
+ * Start ferry in the background (for kill tests). `exited` is listened for at spawn, so it
+ * settles even when the process ends before anyone awaits it.
+ */
 export function spawnFerry(args: string[], options: SpawnOptions = {}) {
-  return spawn(process.execPath, [ferryBin, ...args], {
+  const child = spawn(process.execPath, [ferryBin, ...args], {
     cwd: repoRoot,
     stdio: "ignore",
     ...options,
   });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve, reject) => {
+      child.once("error", reject);
+      child.once("exit", (code, signal) => resolve({ code, signal }));
+    },
+  );
+  return Object.assign(child, { exited });
 }
 
 /** Run another program (skopeo, umoci, unzip, sha256sum). */

@@ -46,7 +46,7 @@ export interface FaultProxy {
   bytesSent: Map<string, number>;
   add(rule: FaultRule): void;
   clear(): void;
-  /** Resolves when `count` bytes of `path` have been forwarded in total. */
+  /** Resolves when `count` bytes of `path` have been forwarded in total (now, if they were). */
   waitForBytes(pathPart: string, count: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -67,14 +67,15 @@ export async function startFaultProxy(
   const waiters: Array<{ path: string; count: number; resolve: () => void }> = [];
   const sockets = new Set<Socket>();
 
+  /** Body bytes forwarded so far for every path containing `pathPart`. */
+  const sentFor = (pathPart: string) =>
+    [...bytesSent].filter(([p]) => p.includes(pathPart)).reduce((s, [, v]) => s + v, 0);
+
   const count = (path: string, n: number) => {
     const total = (bytesSent.get(path) ?? 0) + n;
     bytesSent.set(path, total);
     for (const waiter of [...waiters]) {
-      const sum = [...bytesSent]
-        .filter(([p]) => p.includes(waiter.path))
-        .reduce((s, [, v]) => s + v, 0);
-      if (sum >= waiter.count) {
+      if (sentFor(waiter.path) >= waiter.count) {
         waiters.splice(waiters.indexOf(waiter), 1);
         waiter.resolve();
       }
@@ -185,6 +186,8 @@ export async function startFaultProxy(
       bytesSent.clear();
     },
     waitForBytes(pathPart, n) {
+      // Already there: resolve now (a waiter added after the last byte would wait forever).
+      if (sentFor(pathPart) >= n) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ path: pathPart, count: n, resolve }));
     },
     stop: () =>

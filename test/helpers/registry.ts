@@ -3,12 +3,11 @@
  * config and storage, and push test images into it over its HTTP API.
  */
 
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -27,20 +26,6 @@ export const hasRegistry: boolean = (() => {
     return false;
   }
 })();
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RegistryAuth {
   htpasswd?: { users: Record<string, string> };
@@ -78,44 +63,53 @@ export async function htpasswdLine(user: string, password: string): Promise<stri
   }
 }
 
-/** GET /v2/ and return the status (TLS not verified: this only asks "is it up?"). */
-function probe(url: string): Promise<number> {
+/** GET /v2/ and return the status and the identity header (TLS not verified: "is it ours?"). */
+function probe(url: string): Promise<{ status: number; identity: string | undefined }> {
   return new Promise((resolve, reject) => {
     const request = (url.startsWith("https:") ? https : http).get(
       `${url}/v2/`,
       { rejectUnauthorized: false },
       (response) => {
         response.resume();
-        resolve(response.statusCode ?? 0);
+        const identity = response.headers[IDENTITY_HEADER.toLowerCase()];
+        resolve({
+          status: response.statusCode ?? 0,
+          identity: Array.isArray(identity) ? identity[0] : identity,
+        });
       },
     );
     request.on("error", reject);
   });
 }
 
-async function waitUntilUp(url: string, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`registry exited: ${log()}`);
-    const status = await probe(url).catch(() => 0);
-    if (status === 200 || status === 401) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`registry did not start: ${log()}`);
-}
+/** The header every answer of a test registry carries, with a value unique to that registry. */
+const IDENTITY_HEADER = "X-Ferry-Test-Registry";
 
-/** Start a registry; `stop()` kills it and removes its storage. */
+/** What the registry prints once its listener is bound: `listening on 127.0.0.1:PORT[, tls]`. */
+const LISTENING = /listening on 127\.0\.0\.1:(\d+)/;
+
+/** Keep at most this much of what the registry prints (its info log has a line per request). */
+const LOG_LIMIT = 256 * 1024;
+
+/**
+ * Start a registry; `stop()` kills it and removes its storage. It binds port 0 itself (the
+ * kernel picks a free port, nobody can take it between a probe and the bind) and logs the
+ * port it got; the first answer must carry this registry's own random identity header, so a
+ * test never talks to some other server on that port.
+ */
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<RunningRegistry> {
   const dir = await mkdtemp(join(tmpdir(), "ferry-registry-"));
-  const port = await freePort();
+  const identity = randomBytes(12).toString("hex");
   const config: Record<string, unknown> = {
     version: 0.1,
-    log: { level: "error", accesslog: { disabled: true } },
+    // info: the "listening on" line tells the port (access logs stay off).
+    log: { level: "info", accesslog: { disabled: true } },
     storage: { filesystem: { rootdirectory: join(dir, "data") }, delete: { enabled: true } },
     // Foreign layers (old Windows images) name loopback URLs in the tests.
     validation: { manifests: { urls: { allow: ["^https?://"] } } },
     http: {
-      addr: `127.0.0.1:${port}`,
+      addr: "127.0.0.1:0",
+      headers: { [IDENTITY_HEADER]: [identity] },
       ...(options.tls ? { tls: options.tls } : {}),
     },
   };
@@ -142,29 +136,47 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   const child = spawn(REGISTRY_BINARY, ["serve", configFile], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // Listeners first, at spawn: an early exit or the port line can never be missed.
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let output = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    output += d.toString();
+  let resolvePort: (port: number) => void = () => {};
+  const bound = new Promise<number>((resolve) => {
+    resolvePort = resolve;
   });
-  child.stderr?.on("data", (d: Buffer) => {
-    output += d.toString();
-  });
-  const url = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
-  await waitUntilUp(url, child, () => output);
-  return {
-    host: `127.0.0.1:${port}`,
-    url,
-    dir,
-    log: () => output,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGKILL");
-        await exited;
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
+  const hear = (data: Buffer) => {
+    output += data.toString();
+    const port = LISTENING.exec(output)?.[1];
+    if (port) resolvePort(Number(port));
+    if (output.length > LOG_LIMIT) output = output.slice(-LOG_LIMIT);
   };
+  child.stdout?.on("data", hear);
+  child.stderr?.on("data", hear);
+  const failed = new Promise<never>((_, reject) => {
+    child.once("error", reject);
+    void exited.then(() => reject(new Error(`registry exited before listening:\n${output}`)));
+  });
+  failed.catch(() => {});
+  const stop = async () => {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const port = await Promise.race([bound, failed]);
+    const url = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
+    const answer = await probe(url);
+    if (answer.identity !== identity) {
+      throw new Error(
+        `${url} answered without this registry's identity header (another server?):\n${output}`,
+      );
+    }
+    return { host: `127.0.0.1:${port}`, url, dir, log: () => output, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

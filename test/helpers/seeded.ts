@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { beforeEach, onTestFailed } from "vitest";
 
 /**
  * Deterministic randomness for the reliability suite: every "random" choice (which byte to
@@ -13,6 +14,20 @@ export function stressSeed(): number {
   const value = Number(text);
   if (!Number.isSafeInteger(value)) throw new Error(`FERRY_STRESS_SEED=${text} is not an integer`);
   return value >>> 0;
+}
+
+/**
+ * For a describe block (or a file) whose tests draw from `seed`: every failing test prints the
+ * seed and how to run it again with the same draws.
+ */
+export function showSeedOnFailure(seed: number): void {
+  beforeEach(() => {
+    onTestFailed(() => {
+      console.error(
+        `seeded test failed: seed ${seed} (run again with FERRY_STRESS_SEED=${seed} for the same draws)`,
+      );
+    });
+  });
 }
 
 /** A small, fast, seeded PRNG (mulberry32). */

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBundle } from "../../src/ops/load.js";
 import { ferryBin, ferryJson } from "../helpers/cli.js";
 import { createLayout, randomLayer, sha256 } from "../helpers/oci-layout.js";
-import { Rng, stressSeed } from "../helpers/seeded.js";
+import { Rng, showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
 import { saveLayout, seededLayout } from "../helpers/stress-bundles.js";
 import { fingerprint } from "../helpers/tree.js";
 import { storeNames } from "./kill-lib.js";
@@ -24,6 +24,7 @@ const FULL = process.env.FERRY_STRESS === "full";
 /** Per test: the full run takes many times longer. */
 const TIMEOUT = FULL ? 1_800_000 : 600_000;
 const SEED = stressSeed();
+showSeedOnFailure(SEED);
 const LOADERS = 5;
 const ROUNDS = FULL ? 10 : 2;
 const SEED_REF = "stress.example/seed:1";

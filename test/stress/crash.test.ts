@@ -16,7 +16,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry, ferryJson } from "../helpers/cli.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
-import { Rng, stressSeed } from "../helpers/seeded.js";
+import { Rng, showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
 import { saveLayout, seededLayout } from "../helpers/stress-bundles.js";
 import {
   type CheckJson,
@@ -31,6 +31,7 @@ const FULL = process.env.FERRY_STRESS === "full";
 /** Per test: the full run takes many times longer. */
 const TIMEOUT = FULL ? 1_800_000 : 600_000;
 const SEED = stressSeed();
+showSeedOnFailure(SEED);
 /** Layer size to start from; doubled (up to twice) until an unkilled load takes 0.5 s. */
 const LAYER_MIB = FULL ? 40 : 16;
 const MIN_LOAD_MS = 500;

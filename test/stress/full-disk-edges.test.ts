@@ -8,10 +8,12 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry } from "../helpers/cli.js";
-import { stressSeed } from "../helpers/seeded.js";
+import { showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
 import { unmountTmpfs } from "../helpers/tmpfs.js";
 import { fingerprint } from "../helpers/tree.js";
 import { type FullDisk, loadWithSparePages, setUpFullDisk } from "./full-disk-lib.js";
+
+showSeedOnFailure(stressSeed());
 
 describe("full disk at the edges", () => {
   const root = mkdtempSync(path.join(os.tmpdir(), "ferry-known-fulldisk-"));

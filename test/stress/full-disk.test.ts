@@ -16,10 +16,12 @@ import { checkStore } from "../../src/ops/check.js";
 import { collectGarbage } from "../../src/ops/gc.js";
 import { removeImages } from "../../src/ops/rmi.js";
 import { ferry, ferryJson } from "../helpers/cli.js";
-import { stressSeed } from "../helpers/seeded.js";
+import { showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
 import { freeBytes, unmountTmpfs } from "../helpers/tmpfs.js";
 import { fingerprint } from "../helpers/tree.js";
 import { type FullDisk, loadWithSparePages, setUpFullDisk, stagingLeft } from "./full-disk-lib.js";
+
+showSeedOnFailure(stressSeed());
 
 describe("a full disk: load and save fail cleanly", () => {
   const root = mkdtempSync(path.join(os.tmpdir(), "ferry-stress-fulldisk-"));

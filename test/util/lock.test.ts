@@ -43,9 +43,13 @@ describe("acquireLock", () => {
   it("waits for a live holder to release", async () => {
     const file = path.join(tmp.dir, "c.lock");
     const first = await acquireLock(file, { purpose: "first" });
-    setTimeout(() => void first.release(), 100);
-    const second = await acquireLock(file, { purpose: "second", timeoutMs: 2000 });
-    await second.release();
+    // No timer decides anything: the release is ours, and the waiter's timeout is far beyond
+    // what a busy machine needs. (That a live lock is never taken is the first test's ELOCKED.)
+    const second = acquireLock(file, { purpose: "second", pollMs: 5, timeoutMs: 60_000 });
+    await first.release();
+    const held = await second;
+    expect(JSON.parse(readFileSync(file, "utf8")).purpose).toBe("second");
+    await held.release();
   });
 });
 

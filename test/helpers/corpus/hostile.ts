@@ -39,7 +39,7 @@ export interface HostileCase {
   expect: Expectation;
   /** For verify when its report words it differently from load's error. */
   verifyExpect?: Expectation;
-  /** The refusal must come within this many milliseconds (bombs, huge counts). */
+  /** The refusal must cost less than this many ms of CPU time (bombs, huge counts). */
   within?: number;
   /** Paths (relative to the case's folder, or absolute) that must never appear. */
   mustNotExist?: string[];

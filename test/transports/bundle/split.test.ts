@@ -21,9 +21,13 @@ import {
   validatePartsManifest,
 } from "../../../src/types/parts.js";
 import { run, tempDir } from "../../helpers/cli.js";
+import { Rng, showSeedOnFailure, stressSeed } from "../../helpers/seeded.js";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const when = new Date("2026-03-01T12:00:00Z");
+
+const SEED = stressSeed();
+showSeedOnFailure(SEED);
 
 describe("split sizes", () => {
   it("fat32 is the largest FAT32 file, 4 GiB - 1 byte", () => {
@@ -207,13 +211,14 @@ describe("split writer and reader", () => {
       }
       expect(Buffer.concat(streamed).equals(bytes), name).toBe(true);
     }
-    // Random reads across boundaries agree with the single file.
+    // Seeded random reads across boundaries agree with the single file.
     const whole = readFileSync(single);
+    const rng = new Rng(SEED).fork("split-reads");
     for (let i = 0; i < 200; i++) {
-      const at = Math.floor(Math.random() * whole.length);
-      const length = Math.floor(Math.random() * 3000);
+      const at = rng.int(0, whole.length);
+      const length = rng.int(0, 3000);
       const got = await readAt(source, at, length);
-      expect(got.equals(whole.subarray(at, at + length))).toBe(true);
+      expect(got.equals(whole.subarray(at, at + length)), `${length} bytes at ${at}`).toBe(true);
     }
     await source.close();
     // unzip reads the joined bytes (the parts are a plain split of a plain zip).

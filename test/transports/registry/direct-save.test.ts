@@ -15,7 +15,7 @@ import { planImage } from "../../../src/engine/plan.js";
 import { listCache } from "../../../src/ops/registry-cache.js";
 import { RegistrySource } from "../../../src/transports/registry/source.js";
 import { reportVerdicts } from "../../../src/transports/registry/verdict.js";
-import type { BlobWriter, Sink, SourceImage } from "../../../src/types/transport.js";
+import type { BlobReader, BlobWriter, Sink, SourceImage } from "../../../src/types/transport.js";
 import { makeImage, pushImage, type TestImage } from "../../helpers/registry.js";
 import {
   copiedDigests,
@@ -124,6 +124,23 @@ describe("a save straight into its bundle", () => {
     const cache = join(dir, "cache");
     const session = await testSession(cache, { direct: true });
     const source = new RegistrySource(session, ref());
+    // The premise, observed rather than waited for: the engine's reads reach the blob's end.
+    let readToEnd: () => void = () => {};
+    const engineReadAll = new Promise<void>((resolve) => {
+      readToEnd = resolve;
+    });
+    const openReader = source.blobReader.bind(source);
+    source.blobReader = async (descriptor) => {
+      const reader = await openReader(descriptor);
+      if (descriptor.digest !== big) return reader;
+      const watched: BlobReader = Object.create(reader);
+      watched.read = async (buffer, offset, length, position) => {
+        const count = await reader.read(buffer, offset, length, position);
+        if (position + count >= descriptor.size) readToEnd();
+        return count;
+      };
+      return watched;
+    };
     const landing = join(dir, "landing.bin");
     const handle = await open(landing, "w");
     let bigWrites = 0;
@@ -152,8 +169,8 @@ describe("a save straight into its bundle", () => {
           location: { file: landing, offset: 0 },
           write: async (buffer, length) => {
             if (++bigWrites === 2) {
-              // Long enough for the engine to read the rest of the blob meanwhile.
-              await new Promise((resolve) => setTimeout(resolve, 200));
+              // The engine reads ahead of its writes: it gets to the blob's end meanwhile.
+              await engineReadAll;
               throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
             }
             await handle.write(buffer, 0, length, position);

@@ -2,7 +2,11 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { DownloadPipe } from "../../../src/transports/registry/download-pipe.js";
 
-const tick = () => new Promise((r) => setTimeout(r, 10));
+/**
+ * Let every queued microtask run (setImmediate comes after them all): the pipe is in-memory
+ * code with no I/O, so whatever it would settle has settled by then. No clock involved.
+ */
+const tick = () => new Promise((r) => setImmediate(r));
 
 function pipeOf(size: number, prefix = 0) {
   let resets = 0;

@@ -58,6 +58,26 @@ export function withProxiedRegistry(fill: (registryUrl: string) => Promise<void>
   return net;
 }
 
+/** How blob bodies are read: ferry's raw HTTP client, or node:http (`FERRY_BLOB_HTTP=node`). */
+export type BlobHttp = "raw" | "node";
+
+/**
+ * For a describe block: read blob bodies with `mode` during its tests (FERRY_BLOB_HTTP is read
+ * per request), and put the variable back afterwards.
+ */
+export function blobBodiesOver(mode: BlobHttp): void {
+  let saved: string | undefined;
+  beforeAll(() => {
+    saved = process.env.FERRY_BLOB_HTTP;
+    if (mode === "node") process.env.FERRY_BLOB_HTTP = "node";
+    else delete process.env.FERRY_BLOB_HTTP;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.FERRY_BLOB_HTTP;
+    else process.env.FERRY_BLOB_HTTP = saved;
+  });
+}
+
 /** A session with fast retries and no credentials unless given. */
 export async function testSession(
   cacheDir: string,

@@ -25,7 +25,18 @@ import {
 } from "./fixtures.js";
 
 const MiB = 1024 * 1024;
-const tick = () => new Promise((r) => setTimeout(r, 20));
+/** Let every queued microtask and I/O callback run (no clock involved). */
+const turn = () => new Promise((r) => setImmediate(r));
+
+/**
+ * Reads parked until the download moves (waiting on it, not reading the file): what "the read
+ * waits" means, observed instead of guessed from a pause that may be too short.
+ */
+function parkedReads(live: LiveDownload): number {
+  const waiters = (live as unknown as { waiters?: unknown[] }).waiters;
+  if (!Array.isArray(waiters)) throw new Error("LiveDownload no longer keeps `waiters`");
+  return waiters.length;
+}
 
 describe("a download read while it grows", () => {
   afterAll(removeTempDirs);
@@ -49,19 +60,16 @@ describe("a download read while it grows", () => {
     const reader = await live.reader();
     const buffer = Buffer.alloc(3000);
     const first = reader.read(buffer, 0, 3000, 0);
-    await tick();
+    await turn();
+    expect(parkedReads(live), "a read before any byte waits for the download").toBe(1);
     await claim.file.append([bytes.subarray(0, 1000)]);
     expect(await first).toBe(1000);
     await claim.file.append([bytes.subarray(1000)]);
     // All bytes are on disk, but the download has not ended: the last one waits.
     expect(await reader.read(buffer, 1000, 2000, 1000)).toBe(1999);
     const last = reader.read(buffer, 2999, 1, 2999);
-    let settled = false;
-    void last.then(() => {
-      settled = true;
-    });
-    await tick();
-    expect(settled).toBe(false);
+    await turn();
+    expect(parkedReads(live), "the last byte waits for the end of the download").toBe(1);
     live.finish("test");
     expect(await last).toBe(1);
     expect(buffer.equals(bytes)).toBe(true);
@@ -80,11 +88,14 @@ describe("a download read while it grows", () => {
     expect(await reader.read(buffer, 0, 1500, 0)).toBe(1500);
     await claim.file.reset();
     const after = reader.read(buffer, 1500, 3500, 1500);
-    await tick();
+    await turn();
+    expect(parkedReads(live), "after the reset, byte 1500 is not there").toBe(1);
     await claim.file.append([bytes.subarray(0, 1200)]);
-    await tick();
+    await turn();
+    expect(parkedReads(live), "1200 bytes again: byte 1500 is still not there").toBe(1);
     await claim.file.append([bytes.subarray(1200, 3000)]);
     expect(await after).toBe(1500);
+    expect(buffer.subarray(0, 3000).equals(bytes.subarray(0, 3000))).toBe(true);
     const failing = reader.read(buffer, 3000, 2000, 3000);
     live.fail(new Error("network gone"));
     await expect(failing).rejects.toThrow("network gone");

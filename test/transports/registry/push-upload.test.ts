@@ -125,15 +125,18 @@ async function startCutter(target: string, cut: { nth: number; afterBytes: numbe
     request.on("data", (chunk: Buffer) => {
       if (sent >= cut.afterBytes) return;
       const part = chunk.subarray(0, cut.afterBytes - sent);
-      forward.write(part);
       sent += part.length;
-      if (sent >= cut.afterBytes) {
-        request.pause();
-        setTimeout(() => {
-          forward.destroy();
-          request.socket.resetAndDestroy();
-        }, 100);
+      if (sent < cut.afterBytes) {
+        forward.write(part);
+        return;
       }
+      request.pause();
+      // Cut once the bytes are handed to the registry's connection (they travel ahead of the
+      // close), not after a pause that a busy machine may outlast.
+      forward.write(part, () => {
+        forward.destroy();
+        request.socket.resetAndDestroy();
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -6,13 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
 import type { RegistrySessionOptions } from "../../../src/transports/registry/session.js";
 import { makeCertificate, type RunningRegistry, startRegistry } from "../../helpers/registry.js";
-import { removeTempDirs, saveRefs, tempDir, testSession } from "./fixtures.js";
+import { blobBodiesOver, removeTempDirs, saveRefs, tempDir, testSession } from "./fixtures.js";
 
 const run = promisify(execFile);
 const SAMPLE = "oci:samples/oci:example.com/ferry/hello:1.0";
 const SAMPLE_DIGEST = "sha256:42a722d200bdae5597edbd47736f4c16843f72f7d580e62a0433ac56fb8d5717";
 
-describe("registries over TLS", () => {
+describe.each(["raw", "node"] as const)("registries over TLS (blob bodies over %s)", (blobHttp) => {
+  blobBodiesOver(blobHttp);
   let registry: RunningRegistry;
   let dir: string;
   let ca: string;

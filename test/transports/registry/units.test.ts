@@ -67,7 +67,9 @@ describe("small protocol pieces", () => {
 
   it("reads Retry-After as seconds or a date; backoff grows with jitter and honours it", () => {
     expect(parseRetryAfter("3")).toBe(3000);
-    expect(parseRetryAfter(new Date(Date.now() + 5000).toUTCString())).toBeGreaterThan(3000);
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:05 GMT", now)).toBe(5000);
+    expect(parseRetryAfter("Wed, 31 Dec 2025 23:59:00 GMT", now)).toBe(0);
     expect(parseRetryAfter("soon")).toBeUndefined();
     const policy = { ...DEFAULT_RETRY_POLICY, baseDelayMs: 100 };
     expect(backoffDelay(0, policy, undefined, () => 0)).toBe(50);

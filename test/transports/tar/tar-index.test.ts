@@ -254,21 +254,49 @@ describe("TarIndex.find", () => {
   });
 });
 
-describe("indexing speed", () => {
-  it("indexes thousands of entries from disk well under a second", async () => {
+describe("indexing many entries", () => {
+  // What keeps indexing fast is checked by its reads, not by a clock (speed is bench/'s job):
+  // one header block per entry and the end block, never a byte of file data.
+  it("reads each header once and no file data, for thousands of entries", async () => {
+    const count = 5000;
+    const content = "x".repeat(3000);
+    const archive = Buffer.concat([
+      ...Array.from({ length: count }, (_, i) => member(`dir/file-${i}.txt`, content)).flat(),
+      END,
+    ]);
+    const reads: Array<{ position: number; length: number }> = [];
+    const source = bufferSource(archive);
+    const entries = await scanTar({
+      ...source,
+      readAt: (position, length) => {
+        reads.push({ position, length });
+        return source.readAt(position, length);
+      },
+    });
+    expect(entries).toHaveLength(count);
+    expect(reads).toHaveLength(count + 1);
+    expect(reads.every((read) => read.length === BLOCK_SIZE)).toBe(true);
+    const dataRegions = entries.map((entry) => [entry.dataOffset, entry.dataOffset + entry.size]);
+    const headerOffsets = new Set(entries.map((entry) => entry.dataOffset - BLOCK_SIZE));
+    for (const read of reads.slice(0, count)) expect(headerOffsets.has(read.position)).toBe(true);
+    expect(
+      reads.filter((read) =>
+        dataRegions.some(([from = 0, to = 0]) => read.position >= from && read.position < to),
+      ),
+    ).toEqual([]);
+  });
+
+  it("opens a tar of thousands of entries from disk and finds the last one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ferry-tar-many-"));
     try {
       const count = 5000;
       const members = Array.from({ length: count }, (_, i) => member(`dir/file-${i}.txt`, `#${i}`));
       const path = join(dir, "many.tar");
       writeFileSync(path, Buffer.concat([...members.flat(), END]));
-      const started = performance.now();
       const reader = await TarReader.open(path);
-      const elapsed = performance.now() - started;
       expect(reader.entries()).toHaveLength(count);
       expect((await reader.readFile("dir/file-4999.txt")).toString()).toBe("#4999");
       await reader.close();
-      expect(elapsed).toBeLessThan(1000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
