@@ -195,3 +195,31 @@ export async function pushForged(
   }
   await pushImage(registryUrl, repository, tag, asTestImage(image.root, first));
 }
+
+/** A linux/amd64 image whose config carries `extra` fields (history, labels...). */
+export function imageWithConfig(ref: string, extra: Record<string, unknown>): ForgedImage {
+  const layer = blobOf(randomBytes(256), OCI_LAYER);
+  const config = blobOf(
+    Buffer.from(
+      JSON.stringify({
+        architecture: "amd64",
+        os: "linux",
+        rootfs: { type: "layers", diff_ids: [layer.digest] },
+        ...extra,
+      }),
+    ),
+    OCI_CONFIG,
+  );
+  const manifest = blobOf(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: descriptorOf(config),
+        layers: [descriptorOf(layer)],
+      }),
+    ),
+    OCI_MANIFEST,
+  );
+  return { ref, root: manifest, contents: [config, layer] };
+}
