@@ -9,9 +9,10 @@ export interface TagList {
   tags: string[];
   /**
    * Names the registry listed that are not tags by the distribution grammar (control
-   * characters, spaces, too long...): left out of `tags`, counted here for a notice.
+   * characters, spaces, too long...): left out of `tags`, kept here for a notice. Absent when
+   * there are none.
    */
-  invalid: string[];
+  invalid?: string[];
 }
 
 /**
@@ -28,10 +29,11 @@ export async function listTags(repository: string, clientOptions: ClientOptions)
   try {
     const listed = [...new Set(await client.listTags(ref.repository))];
     const collator = new Intl.Collator("en", { numeric: true });
+    const invalid = listed.filter((tag) => !isValidTag(tag));
     return {
       repository: repositoryOf(ref),
       tags: listed.filter(isValidTag).sort(collator.compare),
-      invalid: listed.filter((tag) => !isValidTag(tag)),
+      ...(invalid.length > 0 ? { invalid } : {}),
     };
   } finally {
     client.close();

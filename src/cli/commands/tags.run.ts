@@ -12,9 +12,10 @@ export async function runTags(repository: string, flags: TagsFlags): Promise<voi
     repository,
     await clientOptionsFromFlags(flags, { userAgent: toolName() }),
   );
-  if (result.invalid.length > 0) {
+  const invalid = result.invalid ?? [];
+  if (invalid.length > 0) {
     out.note(
-      `skipped ${result.invalid.length} name(s) ${result.repository} listed that are not valid tags: ${boundedList(result.invalid.map((tag) => JSON.stringify(tag)))}`,
+      `skipped ${invalid.length} name(s) ${result.repository} listed that are not valid tags: ${boundedList(invalid.map((tag) => JSON.stringify(tag)))}`,
     );
   }
   out.result(result, () =>
