@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { EXIT_CODES, FerryError, isFerryError, UsageError } from "../errors.js";
+import { escapeControlsKeepingLines, terminalSafeJson } from "../types/terminal-text.js";
 import { registerCache } from "./commands/cache.js";
 import { registerCheck } from "./commands/check.js";
 import { registerExport } from "./commands/export.js";
@@ -78,14 +79,20 @@ function wantsJson(argv: string[]): boolean {
   return argv.includes("--json");
 }
 
-/** Print an error for a human (stderr) or, with --json, as JSON on stdout too. */
+/**
+ * Print an error for a human (stderr) or, with --json, as JSON on stdout too. Messages quote
+ * what came from outside (names, registry texts, bytes that did not parse): their control
+ * characters are shown escaped, never sent to the terminal.
+ */
 function report(error: FerryError, json: boolean): void {
   if (!error.details.reported) {
-    process.stderr.write(`ferry: error [${error.code}]: ${error.message}\n`);
+    process.stderr.write(
+      `ferry: error [${error.code}]: ${escapeControlsKeepingLines(error.message)}\n`,
+    );
   }
-  if (error.hint) process.stderr.write(`hint: ${error.hint}\n`);
+  if (error.hint) process.stderr.write(`hint: ${escapeControlsKeepingLines(error.hint)}\n`);
   if (json && !error.details.reported)
-    process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
+    process.stdout.write(`${terminalSafeJson({ error: error.toJSON() }, 2)}\n`);
 }
 
 /** The one place ferry exits: maps errors to documented exit codes. */

@@ -1,10 +1,27 @@
-/** Rendering for humans (aligned tables, sizes) and machines (JSON). Only the CLI prints. */
+/**
+ * Rendering for humans (aligned tables, sizes) and machines (JSON). Only the CLI prints, and
+ * everything it prints passes through here or through the error report of main.ts: control
+ * characters in text from outside (tags, names, registry texts, ferry.json fields) are shown
+ * escaped, never sent to the terminal (see src/types/terminal-text.ts).
+ */
+
+import {
+  escapeControls,
+  escapeControlsKeepingLines,
+  terminalSafeJson,
+} from "../types/terminal-text.js";
+
+export { escapeControls };
 
 export interface Output {
   json: boolean;
-  /** Print a result: JSON when --json, else the human text. */
+  /**
+   * Print a result: JSON when --json, else the human text. Either way no control character from
+   * the values reaches the terminal: the text keeps its line breaks and nothing else raw; a
+   * printer escapes a single value with `escapeControls` so it cannot start a line of its own.
+   */
   result(value: unknown, human: () => string): void;
-  /** A note for humans on stderr (silent under --json or --quiet). */
+  /** A note for humans on stderr (silent under --json or --quiet), control characters escaped. */
   note(text: string): void;
 }
 
@@ -13,14 +30,14 @@ export function createOutput(options: { json?: boolean; quiet?: boolean }): Outp
   return {
     json,
     result(value, human) {
-      if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      if (json) process.stdout.write(`${terminalSafeJson(value, 2)}\n`);
       else {
-        const text = human();
+        const text = escapeControlsKeepingLines(human());
         if (text) process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
       }
     },
     note(text) {
-      if (!json && !options.quiet) process.stderr.write(`${text}\n`);
+      if (!json && !options.quiet) process.stderr.write(`${escapeControlsKeepingLines(text)}\n`);
     },
   };
 }
@@ -65,8 +82,12 @@ export function formatAge(iso: string | undefined, now = Date.now()): string {
   return "Less than a minute ago";
 }
 
-/** An aligned table with a header row, columns separated by three spaces (docker style). */
-export function formatTable(headers: string[], rows: string[][]): string {
+/**
+ * An aligned table with a header row, columns separated by three spaces (docker style). Each
+ * cell is one line: its control characters (a newline too) are shown escaped.
+ */
+export function formatTable(headers: string[], cells: string[][]): string {
+  const rows = cells.map((row) => row.map(escapeControls));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells

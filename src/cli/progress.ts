@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type CliProgress from "cli-progress";
 import type { CopyEvent } from "../engine/copy.js";
+import { escapeControls, terminalSafeJson } from "../types/terminal-text.js";
 import { formatSize } from "./output.js";
 
 const MIN_BAR_BYTES = 32 * 1024 * 1024;
@@ -15,7 +16,7 @@ function newBar(label: string): CliProgress.SingleBar {
   return new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: `${label} [{bar}] {percentage}% | {done}/{total_size} | blobs {blobs}`,
+      format: `${escapeControls(label)} [{bar}] {percentage}% | {done}/{total_size} | blobs {blobs}`,
       hideCursor: true,
       clearOnComplete: true,
       fps: 5,
@@ -35,7 +36,7 @@ function jsonLines(operation: string): { onEvent: (event: CopyEvent) => void; st
   let last = 0;
   const emit = (record: Record<string, unknown>) =>
     process.stderr.write(
-      `${JSON.stringify({ operation, time: new Date().toISOString(), ...record })}\n`,
+      `${terminalSafeJson({ operation, time: new Date().toISOString(), ...record })}\n`,
     );
   return {
     onEvent(event) {

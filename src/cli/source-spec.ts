@@ -4,6 +4,7 @@ import { UsageError } from "../errors.js";
 import type { RegistrySession } from "../transports/registry/session.js";
 import type { WimDownloadLimits } from "../transports/wim/download.js";
 import { parseReference } from "../types/reference.js";
+import { escapeControls } from "../types/terminal-text.js";
 import type { Source } from "../types/transport.js";
 import { isHttpUrl } from "../types/url.js";
 
@@ -40,7 +41,7 @@ export function parseSourceSpec(text: string): SourceSpec {
   const prefix = colon > 0 ? text.slice(0, colon) : "";
   if ((TRANSPORTS as readonly string[]).includes(prefix)) {
     const { path: where, ref } = splitPathAndRef(text.slice(colon + 1));
-    if (!where) throw new UsageError(`${text}: the ${prefix} source needs a path`);
+    if (!where) throw new UsageError(`${escapeControls(text)}: the ${prefix} source needs a path`);
     return {
       transport: prefix as (typeof TRANSPORTS)[number],
       path: where,
@@ -51,9 +52,12 @@ export function parseSourceSpec(text: string): SourceSpec {
   if (wim) return wim;
   const registry = parseRegistrySpec(text, prefix);
   if (registry) return registry;
-  throw new UsageError(`${text}: unknown source transport ${JSON.stringify(prefix)}`, {
-    hint: "use oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:REF]",
-  });
+  throw new UsageError(
+    `${escapeControls(text)}: unknown source transport ${escapeControls(JSON.stringify(prefix))}`,
+    {
+      hint: "use oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:REF]",
+    },
+  );
 }
 
 /**
@@ -63,7 +67,8 @@ export function parseSourceSpec(text: string): SourceSpec {
 function parseWimSpec(text: string, prefix: string): SourceSpec | undefined {
   if (prefix === "wim") {
     const location = text.slice("wim:".length);
-    if (!location) throw new UsageError(`${text}: the wim source needs a path or URL`);
+    if (!location)
+      throw new UsageError(`${escapeControls(text)}: the wim source needs a path or URL`);
     return { transport: "wim", location };
   }
   if (isHttpUrl(text)) {

@@ -3,8 +3,10 @@ import type { Readable } from "node:stream";
 import { sha256Digest } from "../digest/sha256.js";
 import { verifyBytes } from "../digest/verifying-stream.js";
 import { FerryError, NotFoundError } from "../errors.js";
+import { boundedList } from "../types/bounded-list.js";
 import type { Descriptor } from "../types/descriptor.js";
 import {
+  descriptorTypeProblem,
   type ImageIndex,
   type ParsedManifest,
   parseImageConfig,
@@ -63,6 +65,13 @@ export interface PlanOptions {
 const CONFIG_MEDIA_TYPES = new Set<string>([MediaType.OciConfig, MediaType.DockerConfig]);
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
+/**
+ * The most descriptors one image may expand to: index entries (repeats counted each time),
+ * configs and layers. Real images name a few hundred; a hostile index that names the same
+ * child thousands of times, nested, is refused at this count instead of being walked.
+ */
+export const MAX_IMAGE_DESCRIPTORS = 10_000;
+
 async function readStream(stream: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
@@ -77,14 +86,42 @@ async function readStream(stream: Readable, limit: number, what: string): Promis
   return Buffer.concat(chunks);
 }
 
+/**
+ * Refuse a descriptor whose media type disagrees with the manifest or index it names (kind, or
+ * OCI against Docker): written into the store's index.json, a wrong type leaves an image that
+ * other tools (skopeo) cannot read.
+ */
+function checkDescriptorType(
+  descriptor: Descriptor,
+  parsed: ParsedManifest,
+  what: string,
+  image: string,
+): void {
+  const problem = descriptorTypeProblem(descriptor.mediaType, parsed);
+  if (!problem) return;
+  throw new FerryError("EBADIMAGE", `${what}: ${problem.message}`, {
+    hint: "the index that names it (a bundle's or layout's index.json, or a parent index) gives it the wrong media type; nothing was written",
+    details: {
+      image,
+      digest: descriptor.digest,
+      declared: problem.declared,
+      actual: problem.actual,
+    },
+  });
+}
+
+/** The manifest or index a descriptor names: digest, size, shape and media type checked. */
 async function fetchVerifiedManifest(
   source: Source,
   descriptor: Descriptor,
   what: string,
+  image: string,
 ): Promise<{ bytes: Buffer; parsed: ParsedManifest }> {
   const bytes = await source.fetchManifest(descriptor);
   verifyBytes(bytes, descriptor, what);
-  return { bytes, parsed: parseManifest(bytes, descriptor.mediaType, what) };
+  const parsed = parseManifest(bytes, descriptor.mediaType, what);
+  checkDescriptorType(descriptor, parsed, what, image);
+  return { bytes, parsed };
 }
 
 class PlanBuilder {
@@ -93,11 +130,29 @@ class PlanBuilder {
   readonly configBytes = new Map<string, Buffer>();
   readonly platforms: Platform[] = [];
   private readonly seenManifests = new Set<string>();
+  /** Manifests and indexes already walked: each digest is fetched and walked once. */
+  private readonly walked = new Map<string, ParsedManifest>();
+  private descriptors = 0;
 
   constructor(
     private readonly source: Source,
     private readonly name: string,
   ) {}
+
+  /** Count descriptors the walk reached; refuse an image that expands to too many. */
+  count(descriptors: number): void {
+    this.descriptors += descriptors;
+    if (this.descriptors > MAX_IMAGE_DESCRIPTORS) {
+      throw new FerryError(
+        "EBADIMAGE",
+        `${this.name} names more than ${MAX_IMAGE_DESCRIPTORS.toLocaleString("en-US")} manifests, platforms and blobs (repeated entries counted each time); ferry refuses it as broken or hostile`,
+        {
+          hint: "check the image where it came from: a real image names far fewer; nothing was written",
+          details: { image: this.name, limit: MAX_IMAGE_DESCRIPTORS },
+        },
+      );
+    }
+  }
 
   addBlob(descriptor: Descriptor, role: string): void {
     if (!this.blobs.has(descriptor.digest)) this.blobs.set(descriptor.digest, { descriptor, role });
@@ -116,13 +171,18 @@ class PlanBuilder {
     bytes: Buffer,
   ): Promise<void> {
     const { manifest } = parsed;
+    this.walked.set(descriptor.digest, parsed);
+    this.count(1 + manifest.layers.length);
     const config = manifest.config;
     const what = `config ${config.digest} of ${this.name}`;
     this.addBlob(config, `config of ${this.name}`);
     if (CONFIG_MEDIA_TYPES.has(config.mediaType) && config.size <= MAX_CONFIG_BYTES) {
-      const configBytes = await readStream(await this.source.openBlob(config), config.size, what);
-      verifyBytes(configBytes, config, what);
-      this.configBytes.set(config.digest, configBytes);
+      let configBytes = this.configBytes.get(config.digest);
+      if (!configBytes) {
+        configBytes = await readStream(await this.source.openBlob(config), config.size, what);
+        verifyBytes(configBytes, config, what);
+        this.configBytes.set(config.digest, configBytes);
+      }
       const platform = descriptor.platform ?? platformOfConfig(parseImageConfig(configBytes, what));
       if (platform) this.platforms.push(platform);
     } else if (descriptor.platform) {
@@ -134,14 +194,36 @@ class PlanBuilder {
     this.addManifest(descriptor, bytes);
   }
 
+  /**
+   * Walk a manifest or index the image reaches. A digest met again (an index may name the same
+   * child many times, at every level) is not fetched or walked again.
+   */
   async walk(descriptor: Descriptor, depth = 0): Promise<void> {
-    if (depth > 4) throw new FerryError("EBADIMAGE", `${this.name}: indexes nested too deeply`);
     const what = `manifest ${descriptor.digest} of ${this.name}`;
-    const { bytes, parsed } = await fetchVerifiedManifest(this.source, descriptor, what);
+    const known = this.walked.get(descriptor.digest);
+    if (known) {
+      checkDescriptorType(descriptor, known, what, this.name);
+      return;
+    }
+    if (depth > 4) throw new FerryError("EBADIMAGE", `${this.name}: indexes nested too deeply`);
+    const fetched = await fetchVerifiedManifest(this.source, descriptor, what, this.name);
+    await this.walkFetched(descriptor, fetched.bytes, fetched.parsed, depth);
+  }
+
+  /** Walk a manifest or index whose bytes were fetched and checked already. */
+  async walkFetched(
+    descriptor: Descriptor,
+    bytes: Buffer,
+    parsed: ParsedManifest,
+    depth: number,
+  ): Promise<void> {
+    this.walked.set(descriptor.digest, parsed);
     if (parsed.kind === "manifest") {
       await this.walkManifest(descriptor, parsed, bytes);
       return;
     }
+    // Counted before any child is fetched: an index of 18,000 entries fails here, at once.
+    this.count(parsed.index.manifests.length);
     for (const child of parsed.index.manifests) await this.walk(child, depth + 1);
     this.addManifest(descriptor, bytes);
   }
@@ -171,7 +253,12 @@ export async function planImage(
 ): Promise<ImagePlan> {
   const builder = new PlanBuilder(source, image.name);
   const rootWhat = `manifest ${image.descriptor.digest} of ${image.name}`;
-  const { bytes, parsed } = await fetchVerifiedManifest(source, image.descriptor, rootWhat);
+  const { bytes, parsed } = await fetchVerifiedManifest(
+    source,
+    image.descriptor,
+    rootWhat,
+    image.name,
+  );
   let root = image.descriptor;
   let sourceIndexDigest: string | undefined;
 
@@ -188,13 +275,14 @@ export async function planImage(
       }
     }
   } else if (options.platforms === "all") {
-    await builder.walk(root);
+    await builder.walkFetched(root, bytes, parsed, 0);
   } else {
     const children = parsed.index.manifests;
+    builder.count(children.length);
     const choice = selectPlatforms(children, options.platforms);
     if (choice.missing.length > 0) {
       throw new NotFoundError(
-        `${image.name} has no manifest for ${choice.missing.map(formatPlatform).join(", ")}; it offers ${describeAvailablePlatforms(children) || "no platforms"}`,
+        `${image.name} has no manifest for ${boundedList(choice.missing.map(formatPlatform))}; it offers ${describeAvailablePlatforms(children) || "no platforms"}`,
         { hint: "pick one of the offered platforms with --platform, or --platform all" },
       );
     }

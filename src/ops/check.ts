@@ -95,6 +95,9 @@ async function walkImage(
   walk: Walk,
   depth = 0,
 ): Promise<void> {
+  // A digest this image met already (an index may name one child many times, nested) is
+  // walked once: otherwise N repeats L levels deep cost N^L reads.
+  if (walk.owners.get(root.digest)?.has(image)) return;
   own(walk, root.digest, image);
   if (!isIndexMediaType(root.mediaType) && !isManifestMediaType(root.mediaType)) return;
   const bytes = await store.files

@@ -1,4 +1,5 @@
 import { FerryError } from "../errors.js";
+import { truncateText } from "./bounded-list.js";
 import type { Descriptor } from "./descriptor.js";
 import { isDigest } from "./digest.js";
 import {
@@ -154,9 +155,9 @@ export function parseManifest(
   const mediaType =
     ownType ?? declaredMediaType ?? (isIndex ? MediaType.OciIndex : MediaType.OciManifest);
   if (isIndex && ownType && !isIndexMediaType(ownType))
-    throw bad(what, `index has mediaType ${ownType}`);
+    throw bad(what, `index has mediaType ${truncateText(ownType, 120)}`);
   if (isManifest && ownType && !isManifestMediaType(ownType))
-    throw bad(what, `manifest has mediaType ${ownType}`);
+    throw bad(what, `manifest has mediaType ${truncateText(ownType, 120)}`);
   if (m.annotations !== undefined && !isStringRecord(m.annotations))
     throw bad(what, "has invalid annotations");
   if (isIndex) {
@@ -170,6 +171,42 @@ export function parseManifest(
     checkDescriptor(d, `${what} layers[${i}]`);
   });
   return { kind: "manifest", mediaType, manifest: doc as ImageManifest };
+}
+
+/** What is wrong when a descriptor's media type disagrees with the document it names. */
+export interface DescriptorTypeProblem {
+  declared: string;
+  /** The document's own mediaType, or its kind when it declares none. */
+  actual: string;
+  message: string;
+}
+
+/**
+ * Whether a descriptor's `mediaType` agrees with the manifest or index it names: an index
+ * type for an index and a manifest type for a manifest, and, when the document declares its own
+ * `mediaType`, that very type (an OCI manifest is not a Docker one). Undefined when they agree.
+ */
+export function descriptorTypeProblem(
+  declared: string,
+  parsed: ParsedManifest,
+): DescriptorTypeProblem | undefined {
+  const own = parsed.kind === "index" ? parsed.index.mediaType : parsed.manifest.mediaType;
+  const ownType = typeof own === "string" ? own : undefined;
+  const kindAgrees =
+    parsed.kind === "index" ? isIndexMediaType(declared) : isManifestMediaType(declared);
+  if (kindAgrees && (ownType === undefined || ownType === declared)) return undefined;
+  const kind = parsed.kind === "index" ? "an image index" : "an image manifest";
+  const actual = ownType === undefined ? kind : shortened(ownType);
+  const itself = ownType === undefined ? kind : `${kind} of mediaType ${actual}`;
+  return {
+    declared: shortened(declared),
+    actual,
+    message: `its descriptor says mediaType ${shortened(declared)}, but it is ${itself}`,
+  };
+}
+
+function shortened(text: string): string {
+  return truncateText(text, 120);
 }
 
 /** Parse an image config blob (lenient: only the fields ferry reads are checked). */

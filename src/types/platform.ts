@@ -1,4 +1,5 @@
 import { FerryError } from "../errors.js";
+import { boundedList } from "./bounded-list.js";
 import type { Descriptor } from "./descriptor.js";
 
 /** An OCI platform. */
@@ -164,17 +165,17 @@ export function selectPlatforms(
 /**
  * The platforms an index offers, for error messages:
  * `linux/amd64, linux/arm64/v8, windows/amd64:10.0.20348.2113`. Entries without a platform
- * and attestation entries (`unknown/unknown`) are left out; `none` when nothing is left.
+ * and attestation entries (`unknown/unknown`) are left out; `none` when nothing is left. A long
+ * list is cut after ten (`... and 17,995 more`).
  */
 export function describeAvailablePlatforms(manifests: Descriptor[]): string {
-  const names: string[] = [];
+  const names = new Set<string>();
   for (const manifest of manifests) {
     const platform = manifest.platform;
     if (platform === undefined || isUnknownPlatform(platform)) continue;
-    const name = formatPlatform(platform);
-    if (!names.includes(name)) names.push(name);
+    names.add(formatPlatform(platform));
   }
-  return names.length === 0 ? "none" : names.join(", ");
+  return names.size === 0 ? "none" : boundedList([...names]);
 }
 
 function normalizeArchitecture(

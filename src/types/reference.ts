@@ -1,5 +1,7 @@
 import { FerryError } from "../errors.js";
+import { truncateText } from "./bounded-list.js";
 import type { Digest } from "./digest.js";
+import { escapeControls } from "./terminal-text.js";
 
 /**
  * A docker image reference, normalized the way docker normalizes it:
@@ -93,11 +95,22 @@ export function isFullReference(input: string): boolean {
   }
 }
 
+/**
+ * Whether `tag` follows the distribution grammar, `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`: what a
+ * tag read from outside (a registry's tag list, an index.json ref name) must be before ferry
+ * uses or prints it as a tag.
+ */
+export function isValidTag(tag: string): boolean {
+  return tagProblem(tag) === undefined;
+}
+
 /** The same repository with `tag` (validated) and no digest. */
 export function withTag(ref: Reference, tag: string): Reference {
   const problem = tagProblem(tag);
   if (problem !== undefined) {
-    throw new FerryError("EBADREF", `invalid tag "${tag}": ${problem}`, { details: { tag } });
+    throw new FerryError("EBADREF", `invalid tag "${shownInput(tag)}": ${problem}`, {
+      details: { tag },
+    });
   }
   return { registry: ref.registry, repository: ref.repository, tag };
 }
@@ -107,8 +120,16 @@ export function repositoryOf(ref: Reference): string {
   return `${ref.registry}/${ref.repository}`;
 }
 
+/**
+ * The text a user (or a file from outside) gave, as quoted in a message: on one line, control
+ * characters escaped, cut at 300 characters.
+ */
+function shownInput(input: string): string {
+  return escapeControls(truncateText(input, 300));
+}
+
 function fail(input: string, reason: string, hint?: string): never {
-  throw new FerryError("EBADREF", `invalid reference "${input}": ${reason}`, {
+  throw new FerryError("EBADREF", `invalid reference "${shownInput(input)}": ${reason}`, {
     ...(hint === undefined ? {} : { hint }),
     details: { reference: input },
   });
@@ -140,15 +161,21 @@ function parseDigest(input: string, text: string): Digest {
   const algorithm = colon === -1 ? "" : text.slice(0, colon);
   const hex = colon === -1 ? "" : text.slice(colon + 1);
   if (algorithm === "" || !DIGEST_ALGORITHM_PATTERN.test(algorithm) || hex === "") {
-    fail(input, `malformed digest "${text}": expected "sha256:" and 64 lower-case hex characters`);
+    fail(
+      input,
+      `malformed digest "${shownInput(text)}": expected "sha256:" and 64 lower-case hex characters`,
+    );
   }
   if (algorithm !== "sha256") {
-    fail(input, `unsupported digest algorithm "${algorithm}": ferry accepts only sha256 digests`);
+    fail(
+      input,
+      `unsupported digest algorithm "${shownInput(algorithm)}": ferry accepts only sha256 digests`,
+    );
   }
   if (!SHA256_HEX_PATTERN.test(hex)) {
     fail(
       input,
-      `malformed sha256 digest "${text}": expected 64 lower-case hex characters, got ${hex.length} characters`,
+      `malformed sha256 digest "${shownInput(text)}": expected 64 lower-case hex characters, got ${hex.length} characters`,
     );
   }
   return `sha256:${hex}`;
@@ -159,7 +186,7 @@ function splitTag(input: string, remainder: string): { name: string; tag?: strin
   if (colon === -1 || colon < remainder.lastIndexOf("/")) return { name: remainder };
   const tag = remainder.slice(colon + 1);
   const problem = tagProblem(tag);
-  if (problem !== undefined) fail(input, `invalid tag "${tag}": ${problem}`);
+  if (problem !== undefined) fail(input, `invalid tag "${shownInput(tag)}": ${problem}`);
   return { name: remainder.slice(0, colon), tag };
 }
 
@@ -204,7 +231,7 @@ function validateRegistry(input: string, registry: string): void {
   if (!REGISTRY_PATTERN.test(registry)) {
     fail(
       input,
-      `invalid registry "${registry}": expected a host name, an IPv4 address or a [bracketed] IPv6 address, optionally with ":port"`,
+      `invalid registry "${shownInput(registry)}": expected a host name, an IPv4 address or a [bracketed] IPv6 address, optionally with ":port"`,
     );
   }
 }
@@ -214,8 +241,8 @@ function validateRepository(input: string, repository: string): void {
   if (repository !== repository.toLowerCase()) {
     fail(
       input,
-      `repository name must be lowercase (got "${repository}")`,
-      `write the repository as "${repository.toLowerCase()}"`,
+      `repository name must be lowercase (got "${shownInput(repository)}")`,
+      `write the repository as "${shownInput(repository.toLowerCase())}"`,
     );
   }
   for (const component of repository.split("/")) {
@@ -225,7 +252,7 @@ function validateRepository(input: string, repository: string): void {
     if (!PATH_COMPONENT_PATTERN.test(component)) {
       fail(
         input,
-        `invalid path component "${component}": use lower-case letters and digits, separated by single ".", "_", "__" or runs of "-"`,
+        `invalid path component "${shownInput(component)}": use lower-case letters and digits, separated by single ".", "_", "__" or runs of "-"`,
       );
     }
   }

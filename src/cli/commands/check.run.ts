@@ -1,6 +1,6 @@
 import { FerryError } from "../../errors.js";
 import { checkStore } from "../../ops/check.js";
-import { createOutput, formatSeconds, formatSize } from "../output.js";
+import { createOutput, escapeControls, formatSeconds, formatSize } from "../output.js";
 import { resolveStoreDir } from "../store-location.js";
 import type { CheckFlags } from "./check.js";
 
@@ -13,7 +13,7 @@ export async function runCheck(flags: CheckFlags): Promise<void> {
   out.result(report, () => {
     const lines = report.problems.map(
       (p) =>
-        `BAD  ${p.kind}  ${p.message}${p.images.length ? ` [breaks: ${p.images.join(", ")}]` : " [no image uses it]"}`,
+        `BAD  ${p.kind}  ${escapeControls(p.message)}${p.images.length ? ` [breaks: ${escapeControls(p.images.join(", "))}]` : " [no image uses it]"}`,
     );
     if (report.orphans.length > 0) {
       const bytes = report.orphans.reduce((sum, o) => sum + o.size, 0);

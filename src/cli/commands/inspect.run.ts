@@ -2,7 +2,8 @@ import { stat } from "node:fs/promises";
 import { FerryError } from "../../errors.js";
 import { inspectStoredImage } from "../../ops/image-info.js";
 import { inspectBundle } from "../../ops/inspect-bundle.js";
-import { createOutput, formatSize, formatTable } from "../output.js";
+import { terminalSafeJson } from "../../types/terminal-text.js";
+import { createOutput, escapeControls, formatSize, formatTable } from "../output.js";
 import { resolveStoreDir } from "../store-location.js";
 import type { InspectFlags } from "./inspect.js";
 import { osImageLines } from "./os-image-lines.js";
@@ -17,15 +18,15 @@ export async function runInspect(bundle: string, flags: InspectFlags): Promise<v
   const out = createOutput(flags);
   if (!(await isFile(bundle))) {
     const details = await inspectStoredImage(resolveStoreDir(flags.store), bundle);
-    out.result(details, () => JSON.stringify(details, null, 2));
+    out.result(details, () => terminalSafeJson(details, 2));
     return;
   }
   const report = await inspectBundle(bundle);
   out.result(report, () => {
     const lines = [
-      `bundle:   ${report.bundle}`,
-      `id:       ${report.id ?? "?"}`,
-      `created:  ${report.created ?? "?"} by ${report.tool ?? "?"}`,
+      `bundle:   ${escapeControls(report.bundle)}`,
+      `id:       ${escapeControls(report.id ?? "?")}`,
+      `created:  ${escapeControls(report.created ?? "?")} by ${escapeControls(report.tool ?? "?")}`,
       `content:  ${report.images.length} image(s), ${report.blobs} blobs, ${formatSize(report.bytes)}`,
       ...(report.split
         ? [
@@ -51,7 +52,7 @@ export async function runInspect(bundle: string, flags: InspectFlags): Promise<v
       lines.push(
         "",
         `${report.problems.length} structural problem(s):`,
-        ...report.problems.map((p) => `  ${p.message}`),
+        ...report.problems.map((p) => `  ${escapeControls(p.message)}`),
       );
     }
     return lines.join("\n");

@@ -8,7 +8,7 @@ import type { LatestMove, LoadedOsImage } from "../../ops/wim-load.js";
 import { shortOsImageName, wimImageRole } from "../../transports/wim/artifact.js";
 import type { BundleOsImage } from "../../types/bundle.js";
 import { shortDigest } from "../../types/digest.js";
-import { formatSize, formatTable } from "../output.js";
+import { escapeControls, formatSize, formatTable } from "../output.js";
 
 /** Lines describing OS images (save and inspect summaries). */
 export function osImageLines(osImages: BundleOsImage[] | undefined): string[] {
@@ -39,7 +39,7 @@ export function loadedOsImageLines(report: {
     "",
     ...report.osImages.map(
       (o) =>
-        `OS image ${shortOsImageName(o.ref)}: ${o.fullName}, windows/${o.architecture}, ${o.imageCount} WIM image(s): ${o.images.map((name, i) => `${i + 1} ${name || "?"} (${wimImageRole(i + 1)})`).join(", ")}`,
+        `OS image ${escapeControls(shortOsImageName(o.ref))}: ${escapeControls(o.fullName)}, windows/${escapeControls(o.architecture)}, ${o.imageCount} WIM image(s): ${o.images.map((name, i) => `${i + 1} ${escapeControls(name || "?")} (${wimImageRole(i + 1)})`).join(", ")}`,
     ),
   ];
   for (const move of report.latestMoved) {
@@ -48,7 +48,9 @@ export function loadedOsImageLines(report: {
       : move.from
         ? " (was another image)"
         : " (new)";
-    lines.push(`tag ${shortOsImageName(move.ref)} -> ${move.version}${from}`);
+    lines.push(
+      `tag ${escapeControls(shortOsImageName(move.ref))} -> ${escapeControls(move.version)}${escapeControls(from)}`,
+    );
   }
   return lines;
 }

@@ -15,7 +15,7 @@ import type { PlatformSelector } from "../../types/platform.js";
 import type { Source } from "../../types/transport.js";
 import { isHttpUrl, redactUrl } from "../../types/url.js";
 import { platformSelector, toolName } from "../context.js";
-import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
+import { createOutput, escapeControls, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { openSource, parseSourceSpec, resolveSpecPath, type SourceSpec } from "../source-spec.js";
 import { osImageLines } from "./os-image-lines.js";
@@ -146,7 +146,7 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
         `saved ${report.images.length} image(s), ${report.blobs} blobs (${formatSize(report.bytes)}) to ${report.bundle} in ${formatSeconds(report.seconds)}`,
         ...(since
           ? [
-              `delta against ${since.base.description}: ${report.requires} blob(s) (${formatSize(report.requiredBytes)}) left out; the offline side must have them`,
+              `delta against ${escapeControls(since.base.description ?? "its base")}: ${report.requires} blob(s) (${formatSize(report.requiredBytes)}) left out; the offline side must have them`,
             ]
           : []),
         ...(report.signedBy

@@ -5,11 +5,11 @@
  */
 
 import { searchWimFolder, type WimSearchReport } from "../../ops/wim-search.js";
-import { createOutput, formatSize, formatTable } from "../output.js";
+import { createOutput, escapeControls, formatSize, formatTable } from "../output.js";
 
 /** The human listing: one row per WIM (a split set once), then what is wrong with which file. */
 export function formatWimSearch(report: WimSearchReport): string {
-  if (report.files.length === 0) return `no .wim files in ${report.dir}`;
+  if (report.files.length === 0) return `no .wim files in ${escapeControls(report.dir)}`;
   const table = formatTable(
     ["NAME", "VERSION", "ARCH", "IMAGES", "SIZE", "FILE"],
     report.files.map((row) => [
@@ -23,7 +23,7 @@ export function formatWimSearch(report: WimSearchReport): string {
   );
   const problems = report.files
     .filter((row) => row.problem)
-    .map((row) => `  ${row.file}: ${row.problem?.message}`);
+    .map((row) => `  ${escapeControls(row.file)}: ${escapeControls(row.problem?.message ?? "")}`);
   return problems.length > 0
     ? [table, "", `${problems.length} file(s) cannot be saved as they are:`, ...problems].join("\n")
     : table;

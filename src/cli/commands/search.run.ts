@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import { clientOptionsFromFlags } from "../../ops/registry-options.js";
 import { searchCatalog } from "../../ops/registry-search.js";
 import { toolName } from "../context.js";
-import { createOutput } from "../output.js";
+import { createOutput, escapeControls } from "../output.js";
 import type { SearchFlags } from "./search.js";
 import { runWimSearch } from "./search-wim.js";
 
@@ -23,13 +23,13 @@ export async function runSearch(target: string, flags: SearchFlags): Promise<voi
   );
   out.result(result, () =>
     [
-      ...result.repositories.map((name) => `${result.registry}/${name}`),
+      ...result.repositories.map((name) => escapeControls(`${result.registry}/${name}`)),
       ...(result.truncated
         ? [`(stopped after ${result.repositories.length}; use --limit for more)`]
         : []),
       ...(result.repositories.length === 0
         ? [
-            `${result.registry} lists no repositories${result.prefix ? ` under ${result.prefix}` : ""}`,
+            `${result.registry} lists no repositories${result.prefix ? ` under ${escapeControls(result.prefix)}` : ""}`,
           ]
         : []),
     ].join("\n"),

@@ -1,5 +1,5 @@
 import { displayName, tagImage } from "../../ops/wim-refs.js";
-import { createOutput } from "../output.js";
+import { createOutput, escapeControls } from "../output.js";
 import { resolveStoreDir } from "../store-location.js";
 import type { TagFlags } from "./tag.js";
 
@@ -9,6 +9,6 @@ export async function runTag(source: string, target: string, flags: TagFlags): P
   const report = await tagImage(resolveStoreDir(flags.store), source, target);
   out.result(report, () => {
     const moved = report.previous ? ` (moved from ${report.previous.slice(0, 19)})` : "";
-    return `Tagged ${displayName(report.target)} -> ${displayName(report.source)} ${report.digest}${moved}`;
+    return `Tagged ${escapeControls(displayName(report.target))} -> ${escapeControls(displayName(report.source))} ${report.digest}${moved}`;
   });
 }

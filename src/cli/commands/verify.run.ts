@@ -1,6 +1,6 @@
 import { FerryError } from "../../errors.js";
 import { verifyBundle } from "../../ops/verify.js";
-import { createOutput, formatSeconds, formatSize } from "../output.js";
+import { createOutput, escapeControls, formatSeconds, formatSize } from "../output.js";
 import { createProgress } from "../progress.js";
 import { trustedKeys } from "../trust-options.js";
 import { splitLines } from "./repair.js";
@@ -16,8 +16,8 @@ export async function runVerify(bundle: string, flags: VerifyFlags): Promise<voi
   );
   out.result(report, () => {
     const lines = report.problems.map((p) => {
-      const images = p.images?.length ? ` [images: ${p.images.join(", ")}]` : "";
-      return `BAD  ${p.code}  ${p.message}${images}`;
+      const images = p.images?.length ? ` [images: ${escapeControls(p.images.join(", "))}]` : "";
+      return `BAD  ${p.code}  ${escapeControls(p.message)}${images}`;
     });
     if (report.signature) {
       lines.push(

@@ -2,7 +2,7 @@ import { extractOsImage } from "../../ops/wim-extract.js";
 import { wimImageRole } from "../../transports/wim/artifact.js";
 import { readWimInfo } from "../../transports/wim/reader.js";
 import { legacyFullName } from "../../types/wim.js";
-import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
+import { createOutput, escapeControls, formatSeconds, formatSize, formatTable } from "../output.js";
 import { resolveStoreDir } from "../store-location.js";
 import type { WimExtractFlags, WimInfoFlags } from "./wim.js";
 
@@ -13,11 +13,11 @@ export async function runWimInfo(file: string, flags: WimInfoFlags): Promise<voi
   out.result(info, () => {
     const base = info.images.find((i) => i.index === 1);
     const lines = [
-      `file:         ${info.path} (${formatSize(info.size)})`,
+      `file:         ${escapeControls(info.path)} (${formatSize(info.size)})`,
       `compression:  ${info.compression}, integrity table: ${info.hasIntegrityTable ? "yes" : "no"}, part ${info.partNumber} of ${info.totalParts}`,
     ];
     if (base?.name && base.version) {
-      lines.push(`full name:    ${legacyFullName(base.name, base.version)}`);
+      lines.push(`full name:    ${escapeControls(legacyFullName(base.name, base.version))}`);
     }
     lines.push(
       "",
@@ -50,6 +50,6 @@ export async function runWimExtract(
   out.result(
     report,
     () =>
-      `extracted image ${report.index} (${report.imageName}) of ${report.ref} (${report.fullName}) to ${report.target} in ${formatSeconds(report.seconds)}`,
+      `extracted image ${report.index} (${escapeControls(report.imageName ?? "?")}) of ${escapeControls(report.ref)} (${escapeControls(report.fullName)}) to ${escapeControls(report.target)} in ${formatSeconds(report.seconds)}`,
   );
 }

@@ -1,6 +1,8 @@
 import type http from "node:http";
 import type { Readable } from "node:stream";
+import { boundedList, truncateText } from "../../types/bounded-list.js";
 import { MediaType } from "../../types/media-types.js";
+import { escapeControls } from "../../types/terminal-text.js";
 import { Authorizer, CATALOG_SCOPE, repositoryScope } from "./auth.js";
 import type { CredentialLookup } from "./credentials.js";
 import { apiHost, isInsecure } from "./endpoint.js";
@@ -431,10 +433,12 @@ export class RegistryClient {
     body: RegistryErrorBody | undefined,
   ): RegistryError {
     const status = response.status;
-    const codes = (body?.errors ?? [])
-      .map((e) => e.code)
-      .filter((c): c is string => typeof c === "string");
-    const detail = codes.length ? ` (${codes.join(", ")})` : "";
+    // The registry's own words, on one line, control characters escaped, a few at most.
+    const codes = (Array.isArray(body?.errors) ? body.errors : [])
+      .map((e) => e?.code)
+      .filter((c): c is string => typeof c === "string")
+      .map((c) => escapeControls(truncateText(c, 100)));
+    const detail = codes.length ? ` (${boundedList(codes, { max: 5 })})` : "";
     const registry = this.registry;
     if (status === 401) {
       return new RegistryError(
@@ -461,7 +465,7 @@ export class RegistryClient {
     const retryAfterMs = parseRetryAfter(headerValue(response.headers, "retry-after"));
     return new RegistryError(
       "EREGISTRY",
-      `${what}: ${registry} answered HTTP ${status}${response.body.statusMessage ? ` ${response.body.statusMessage}` : ""}${detail}`,
+      `${what}: ${registry} answered HTTP ${status}${response.body.statusMessage ? ` ${escapeControls(truncateText(response.body.statusMessage, 100))}` : ""}${detail}`,
       {
         transient: isRetryableStatus(status),
         status,
