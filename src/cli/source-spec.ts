@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { RegistrySession } from "../transports/registry/session.js";
-import type { WimDownloadLimits } from "../transports/wim/download.js";
+import type { WimDownloadLimits, WimNetwork } from "../transports/wim/download.js";
 import { parseReference } from "../types/reference.js";
 import type { Source } from "../types/transport.js";
 import { isHttpUrl } from "../types/url.js";
@@ -95,6 +95,8 @@ export interface OpenSourceOptions {
   tempDir?: string;
   /** Timeouts and speed floor of WIM downloads (the registry flags). */
   wimDownload?: WimDownloadLimits;
+  /** Proxies and extra CAs of WIM downloads (the registry flags and the environment). */
+  wimNetwork?: WimNetwork;
   /** The registry session (clients, download cache) for `docker://` and bare references. */
   registry?: { session: RegistrySession; skipForeign?: boolean };
 }
@@ -121,6 +123,7 @@ export async function openSource(
         ...(spec.sha256 ? { sha256: spec.sha256 } : {}),
         ...(options.tempDir ? { tempDir: options.tempDir } : {}),
         ...(options.wimDownload ? { limits: options.wimDownload } : {}),
+        ...(options.wimNetwork ? { network: options.wimNetwork } : {}),
       });
     }
     case "oci": {

@@ -56,6 +56,10 @@ export function addRegistryOptions(command: Command, options: { downloads: boole
       collect,
     )
     .option(
+      "--proxy <url>",
+      'HTTP proxy for every request, loopback hosts too (default: $HTTPS_PROXY / $HTTP_PROXY, minus $NO_PROXY; "" for none)',
+    )
+    .option(
       "--timeout <seconds>",
       "give up on a request whose answer (a token, a manifest, a list; for a blob its first line and headers) takes longer (default 120)",
       positiveSeconds,

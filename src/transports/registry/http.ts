@@ -1,8 +1,11 @@
 import http from "node:http";
 import https from "node:https";
 import type { Readable } from "node:stream";
-import { rootCertificates } from "node:tls";
+import type { ProxyConfig } from "../../types/proxy.js";
+import { trustedCas } from "./ca-bundle.js";
 import { RegistryError } from "./errors.js";
+import { TunnellingAgent } from "./proxy-agent.js";
+import { type ProxyRoute, proxyRefusal, proxySocketError, routeFor } from "./proxy-tunnel.js";
 import { type RawBody, RawPool } from "./raw-http.js";
 import { displayUrl } from "./redact.js";
 
@@ -87,28 +90,54 @@ const PROTOCOL_MISMATCH = new Set([
 
 /** The raw connection pools of the agents made by `createAgent`. */
 const rawPools = new WeakMap<http.Agent, RawPool>();
+/** The proxies of the agents made by `createAgent`. */
+const agentProxies = new WeakMap<http.Agent, ProxyConfig>();
+
+/** How an agent reaches hosts: through which proxies, and how long a proxy may take to answer. */
+export interface NetworkSettings {
+  /** Proxies (see `proxyConfigFrom`); undefined: every host directly. */
+  proxy?: ProxyConfig | undefined;
+  /** How long a proxy may stay silent while a tunnel is set up (default 60 s). */
+  tunnelTimeoutMs?: number | undefined;
+}
+
+const DEFAULT_TUNNEL_TIMEOUT_MS = 60_000;
 
 /**
  * A keep-alive connection pool for one scheme and TLS configuration, with a raw pool beside it
- * for blob bodies (`rawBody`); destroying the agent closes both.
+ * for blob bodies (`rawBody`); destroying the agent closes both. Extra CAs are trusted in
+ * addition to Node's default ones (`trustedCas`). With a proxy, https hosts are reached through
+ * CONNECT tunnels and http hosts with absolute-form requests to the proxy (see `sendHttp`).
  */
-export function createAgent(protocol: string, tls: TlsSettings | undefined): http.Agent {
-  const raw = new RawPool(
-    protocol === "https:"
-      ? { tls: { ca: tls?.ca, cert: tls?.cert, key: tls?.key, verify: tls?.verify ?? true } }
-      : {},
-  );
+export function createAgent(
+  protocol: string,
+  tls: TlsSettings | undefined,
+  network: NetworkSettings = {},
+): http.Agent {
+  const ca = trustedCas(tls?.ca);
+  const proxy = network.proxy?.https || network.proxy?.http ? network.proxy : undefined;
+  const tunnelTimeoutMs = network.tunnelTimeoutMs ?? DEFAULT_TUNNEL_TIMEOUT_MS;
+  const raw = new RawPool({
+    ...(protocol === "https:"
+      ? { tls: { ca, cert: tls?.cert, key: tls?.key, verify: tls?.verify ?? true } }
+      : {}),
+    ...(proxy ? { proxy, tunnelTimeoutMs } : {}),
+  });
+  const httpsOptions: https.AgentOptions = {
+    keepAlive: true,
+    maxSockets: 32,
+    ...(ca ? { ca } : {}),
+    ...(tls?.cert ? { cert: tls.cert } : {}),
+    ...(tls?.key ? { key: tls.key } : {}),
+    rejectUnauthorized: tls?.verify ?? true,
+  };
   const agent =
     protocol === "http:"
       ? new http.Agent({ keepAlive: true, maxSockets: 32 })
-      : new https.Agent({
-          keepAlive: true,
-          maxSockets: 32,
-          ...(tls?.ca?.length ? { ca: [...rootCertificates, ...tls.ca] } : {}),
-          ...(tls?.cert ? { cert: tls.cert } : {}),
-          ...(tls?.key ? { key: tls.key } : {}),
-          rejectUnauthorized: tls?.verify ?? true,
-        });
+      : proxy?.https
+        ? new TunnellingAgent(httpsOptions, proxy, tunnelTimeoutMs)
+        : new https.Agent(httpsOptions);
+  if (proxy) agentProxies.set(agent, proxy);
   const destroy = agent.destroy.bind(agent);
   agent.destroy = () => {
     raw.destroy();
@@ -124,15 +153,29 @@ export function isProtocolMismatch(error: unknown): boolean {
   return code !== undefined && PROTOCOL_MISMATCH.has(code);
 }
 
-/** Translate a socket or TLS error into a RegistryError naming the host. */
-export function networkError(error: unknown, url: URL): RegistryError {
+/** Where docker's per-registry CA file for a host goes on this system (for hints). */
+function certsDirExample(host: string): string {
+  return process.platform === "win32"
+    ? `%ProgramData%\\docker\\certs.d\\${host.replace(/:/g, "")}\\ca.crt`
+    : `/etc/docker/certs.d/${host}/ca.crt`;
+}
+
+/** The connection errors that happen before the proxy answers anything. */
+const PROXY_CONNECT_ERRORS = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH"]);
+
+/**
+ * Translate a socket or TLS error into a RegistryError naming the host (and the proxy, when
+ * the request went through one: `route`).
+ */
+export function networkError(error: unknown, url: URL, route?: ProxyRoute): RegistryError {
   if (error instanceof RegistryError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "";
+  if (route && PROXY_CONNECT_ERRORS.has(code)) return proxySocketError(error, route, url.host);
   const detail = error instanceof Error ? error.message : String(error);
-  const where = displayUrl(url);
+  const where = route ? `${displayUrl(url)} (via the proxy ${route.label})` : displayUrl(url);
   if (TRUST_ERRORS.has(code)) {
     return new RegistryError("ETRUST", `${url.host}: TLS certificate not trusted (${code})`, {
-      hint: `give its CA with --ca-cert FILE or put it in /etc/docker/certs.d/${url.host}/ca.crt; --insecure-registry ${url.host} skips the check`,
+      hint: `give its CA with --ca-cert FILE or put it in ${certsDirExample(url.host)}; --insecure-registry ${url.host} skips the check${route ? `; a proxy that re-signs TLS (${route.label}) needs its own CA trusted the same way, or in NODE_EXTRA_CA_CERTS` : ""}`,
       details: { host: url.host, systemCode: code },
       cause: error,
     });
@@ -226,6 +269,7 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
   if (raw && (method === "GET" || method === "HEAD") && init.body === undefined) {
     return sendRaw(raw, url, method, init);
   }
+  const route = routeFor(init.agent ? agentProxies.get(init.agent) : undefined, url);
   const transport = url.protocol === "https:" ? https : http;
   return new Promise<HttpResponse>((resolve, reject) => {
     let response: http.IncomingMessage | undefined;
@@ -245,31 +289,53 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
       deadline.unref();
     };
     let request: http.ClientRequest;
+    const options: http.RequestOptions = {
+      method,
+      headers: init.headers ?? {},
+      ...(init.agent ? { agent: init.agent } : {}),
+      ...(init.signal ? { signal: init.signal } : {}),
+    };
     try {
-      request = transport.request(
-        url,
-        {
-          method,
-          headers: init.headers ?? {},
-          ...(init.agent ? { agent: init.agent } : {}),
-          ...(init.signal ? { signal: init.signal } : {}),
-        },
-        (res) => {
-          response = res;
-          res.on("error", () => {});
-          if (init.deadlineCoversBody) res.once("close", endDeadline);
-          else endDeadline();
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: res,
-            url,
-            ...headOnly(init),
-          });
-        },
-      );
+      const onResponse = (res: http.IncomingMessage): void => {
+        if (route && url.protocol === "http:" && res.statusCode === 407) {
+          // The proxy's refusal, not the server's answer.
+          res.destroy();
+          endDeadline();
+          reject(proxyRefusal(route, url.host, 407, res.statusMessage ?? ""));
+          return;
+        }
+        response = res;
+        res.on("error", () => {});
+        if (init.deadlineCoversBody) res.once("close", endDeadline);
+        else endDeadline();
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: res,
+          url,
+          ...headOnly(init),
+        });
+      };
+      request =
+        route && url.protocol === "http:"
+          ? // Plain http through a proxy: an absolute-form request to the proxy itself.
+            http.request(
+              {
+                ...options,
+                host: route.host,
+                port: route.port,
+                path: `${url.protocol}//${url.host}${url.pathname}${url.search}`,
+                headers: {
+                  Host: url.host,
+                  ...options.headers,
+                  ...(route.authorization ? { "Proxy-Authorization": route.authorization } : {}),
+                },
+              },
+              onResponse,
+            )
+          : transport.request(url, options, onResponse);
     } catch (error) {
-      reject(networkError(error, url));
+      reject(networkError(error, url, route));
       return;
     }
     request.once("close", () => {
@@ -284,7 +350,7 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
     });
     let bodyError: unknown;
     request.on("error", (error) => {
-      const translated = bodyError ?? networkError(error, url);
+      const translated = bodyError ?? networkError(error, url, route);
       if (response) response.destroy(translated as Error);
       else reject(translated);
     });
@@ -321,6 +387,7 @@ function sendRaw(
     }, ms);
     deadline.unref();
   }
+  const route = raw.routeFor(url);
   return raw
     .send(url, {
       method,
@@ -331,6 +398,11 @@ function sendRaw(
     .then(
       (response) => {
         clearTimeout(deadline);
+        if (route && url.protocol === "http:" && response.status === 407) {
+          // The proxy's refusal, not the server's answer.
+          response.body.destroy();
+          throw proxyRefusal(route, url.host, 407, response.statusMessage);
+        }
         return {
           status: response.status,
           headers: response.headers,
@@ -341,7 +413,7 @@ function sendRaw(
       },
       (error: unknown) => {
         clearTimeout(deadline);
-        throw timedOut ?? networkError(error, url);
+        throw timedOut ?? networkError(error, url, route);
       },
     );
 }
