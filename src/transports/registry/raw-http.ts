@@ -362,6 +362,8 @@ class RawConnection {
   private head = "";
   private exchange: Exchange | undefined;
   private paused = false;
+  /** The socket ended while body bytes still waited in scratch (see the "end" handler). */
+  private endedWithBytes = false;
   /** The last read buffer handed out was the exchange's fill target. */
   private direct = false;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -416,11 +418,20 @@ class RawConnection {
     this.socket.on("end", () => {
       const exchange = this.exchange;
       this.closed = true;
+      this.pool.forget(this);
+      if (exchange?.phase === "body" && this.start < this.end) {
+        // The server closed right after sending (tinyproxy does after every answer): the last
+        // bytes still wait here for the fills, and the end counts once they are taken (`drain`).
+        this.endedWithBytes = true;
+        this.socket.destroy();
+        return;
+      }
       exchange?.ended();
       this.socket.destroy();
-      this.pool.forget(this);
     });
-    this.socket.on("close", () => this.close(codedError("connection closed", "ECONNRESET")));
+    this.socket.on("close", () => {
+      if (!this.endedWithBytes) this.close(codedError("connection closed", "ECONNRESET"));
+    });
     this.socket.on("timeout", () => {
       const seconds = Math.round((this.socket.timeout ?? 0) / 1000);
       this.exchange?.fail(codedError(`stalled (no data for ${seconds} s)`, "ESTALL"));
@@ -539,6 +550,9 @@ class RawConnection {
     // Only `start` moves here: the next read may already be aimed at scratch[end..], and only
     // `readBuffer` (which aims it) may move `end` back.
     this.start += used;
+    if (this.endedWithBytes && this.start === this.end && exchange.phase === "body") {
+      exchange.ended();
+    }
   }
 
   private parseHead(exchange: Exchange): void {
