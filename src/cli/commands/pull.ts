@@ -52,7 +52,7 @@ export function addRegistryOptions(command: Command, options: { downloads: boole
     )
     .option(
       "--ca-cert <file>",
-      "also trust this CA certificate (PEM) for registries and their token services (repeatable)",
+      "also trust this CA certificate (PEM), besides the system's and $NODE_EXTRA_CA_CERTS, for registries, token services and download URLs (repeatable)",
       collect,
     )
     .option(
