@@ -62,6 +62,8 @@ export interface HttpResponse {
   /** The body; the caller consumes or destroys it. Stalls fail it with a RegistryError. */
   body: ResponseBody;
   url: URL;
+  /** The proxy the request went through, if any (for messages). */
+  route?: ProxyRoute;
   /**
    * When the request's deadline covered only the head: the deadline `readBody` holds a body to
    * (an error document or a redirect's body read whole).
@@ -172,7 +174,7 @@ export function networkError(error: unknown, url: URL, route?: ProxyRoute): Regi
   const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "";
   if (route && PROXY_CONNECT_ERRORS.has(code)) return proxySocketError(error, route, url.host);
   const detail = error instanceof Error ? error.message : String(error);
-  const where = route ? `${displayUrl(url)} (via the proxy ${route.label})` : displayUrl(url);
+  const at = where(url, route);
   if (TRUST_ERRORS.has(code)) {
     return new RegistryError("ETRUST", `${url.host}: TLS certificate not trusted (${code})`, {
       hint: `give its CA with --ca-cert FILE or put it in ${certsDirExample(url.host)}; --insecure-registry ${url.host} skips the check${route ? `; a proxy that re-signs TLS (${route.label}) needs its own CA trusted the same way, or in NODE_EXTRA_CA_CERTS` : ""}`,
@@ -189,9 +191,9 @@ export function networkError(error: unknown, url: URL, route?: ProxyRoute): Regi
     });
   }
   if (code === "ABORT_ERR") {
-    return new RegistryError("ENETWORK", `${where}: cancelled`, { cause: error });
+    return new RegistryError("ENETWORK", `${at}: cancelled`, { cause: error });
   }
-  return new RegistryError("ENETWORK", `${where}: ${describeCode(code, detail)}`, {
+  return new RegistryError("ENETWORK", `${at}: ${describeCode(code, detail)}`, {
     transient: !PROTOCOL_MISMATCH.has(code),
     details: { host: url.host, ...(code ? { systemCode: code } : {}) },
     cause: error,
@@ -215,10 +217,15 @@ function describeCode(code: string, detail: string): string {
   }
 }
 
-function deadlineError(url: URL, ms: number): RegistryError {
+/** A URL as messages name it, with the proxy the request went through. */
+function where(url: URL, route: ProxyRoute | undefined): string {
+  return route ? `${displayUrl(url)} (via the proxy ${route.label})` : displayUrl(url);
+}
+
+function deadlineError(url: URL, ms: number, route?: ProxyRoute): RegistryError {
   return new RegistryError(
     "ENETWORK",
-    `${displayUrl(url)}: no complete answer within ${Math.round(ms / 1000)} s`,
+    `${where(url, route)}: no complete answer within ${Math.round(ms / 1000)} s`,
     {
       transient: true,
       hint: "the server answers too slowly: run the same command again later, or raise --timeout if the link is this slow",
@@ -243,10 +250,10 @@ function checkHeaders(headers: Record<string, string>, url: URL): void {
   }
 }
 
-function stallError(url: URL, ms: number): RegistryError {
+function stallError(url: URL, ms: number, route?: ProxyRoute): RegistryError {
   return new RegistryError(
     "ENETWORK",
-    `${displayUrl(url)}: stalled (no data for ${Math.round(ms / 1000)} s)`,
+    `${where(url, route)}: stalled (no data for ${Math.round(ms / 1000)} s)`,
     { transient: true, details: { host: url.host } },
   );
 }
@@ -282,7 +289,7 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
       if (init.deadlineMs === undefined || deadline !== undefined) return;
       const ms = init.deadlineMs;
       deadline = setTimeout(() => {
-        const error = deadlineError(url, ms);
+        const error = deadlineError(url, ms, route);
         if (response) response.destroy(error);
         request.destroy(error);
       }, ms);
@@ -313,6 +320,7 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
           headers: res.headers,
           body: res,
           url,
+          ...(route ? { route } : {}),
           ...headOnly(init),
         });
       };
@@ -344,7 +352,7 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
     if (init.body === undefined) startDeadline();
     else request.once("finish", startDeadline);
     request.setTimeout(init.stallTimeoutMs, () => {
-      const error = stallError(url, init.stallTimeoutMs);
+      const error = stallError(url, init.stallTimeoutMs, route);
       if (response) response.destroy(error);
       request.destroy(error);
     });
@@ -382,7 +390,7 @@ function sendRaw(
     const controller = new AbortController();
     signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
     deadline = setTimeout(() => {
-      timedOut = deadlineError(url, ms);
+      timedOut = deadlineError(url, ms, route);
       controller.abort(timedOut);
     }, ms);
     deadline.unref();
@@ -408,6 +416,7 @@ function sendRaw(
           headers: response.headers,
           body: response.body,
           url,
+          ...(route ? { route } : {}),
           ...headOnly(init),
         };
       },
@@ -433,7 +442,10 @@ export async function readBody(response: HttpResponse, limit: number): Promise<B
   const deadline =
     ms === undefined
       ? undefined
-      : setTimeout(() => response.body.destroy(deadlineError(response.url, ms)), ms);
+      : setTimeout(
+          () => response.body.destroy(deadlineError(response.url, ms, response.route)),
+          ms,
+        );
   deadline?.unref();
   try {
     for await (const chunk of response.body) {
@@ -448,7 +460,7 @@ export async function readBody(response: HttpResponse, limit: number): Promise<B
       chunks.push(chunk as Buffer);
     }
   } catch (error) {
-    throw networkError(error, response.url);
+    throw networkError(error, response.url, response.route);
   } finally {
     clearTimeout(deadline);
   }

@@ -154,6 +154,9 @@ function downloadError(error: unknown, label: string, url: URL): FerryError {
   for (const prefix of [`${redactUrl(url)}: `, `${url.host}: `]) {
     if (detail.startsWith(prefix)) detail = detail.slice(prefix.length);
   }
+  const via = `${redactUrl(url)} (via the proxy `;
+  if (detail.startsWith(via))
+    detail = `via the proxy ${detail.slice(via.length).replace("): ", ": ")}`;
   const hint =
     error.code === "ETRUST"
       ? "give the server's CA (or the CA of a proxy that re-signs TLS) with --ca-cert FILE, or in NODE_EXTRA_CA_CERTS"

@@ -12,7 +12,9 @@ import { createServer as createHttpsServer } from "node:https";
 import { type AddressInfo, createServer as createTcpServer } from "node:net";
 import { setImmediate as tick } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isFerryError } from "../../../src/errors.js";
 import { trustedCas } from "../../../src/transports/registry/ca-bundle.js";
+import { createAgent, readBody, sendHttp } from "../../../src/transports/registry/http.js";
 import { RawPool } from "../../../src/transports/registry/raw-http.js";
 import { proxyConfigFrom } from "../../../src/types/proxy.js";
 import { hasTinyproxy, type RunningProxy, startProxy } from "../../helpers/proxy-daemon.js";
@@ -36,6 +38,12 @@ describe.skipIf(!hasTinyproxy)("the raw blob client through a proxy", () => {
     ca = await readFile(cert.certificate, "utf8");
     proxy = await startProxy();
     const serve: RequestListener = (request, response) => {
+      if (request.url === "/stop") {
+        // Half the body, then nothing: the stall timeout must notice through the tunnel.
+        response.writeHead(200, { "Content-Length": body.length });
+        response.write(body.subarray(0, 100_000));
+        return;
+      }
       if (request.url === "/chunked") {
         response.writeHead(200);
         for (let at = 0; at < body.length; at += 300_001)
@@ -106,6 +114,27 @@ describe.skipIf(!hasTinyproxy)("the raw blob client through a proxy", () => {
     }
     const host = new URL(httpsBase).host;
     expect((await proxy.requests()).slice(before)).toEqual([`CONNECT ${host} HTTP/1.1`]);
+  });
+
+  it("--stall-timeout holds through the tunnel: ENETWORK naming the URL and the proxy", async () => {
+    for (const rawBody of [true, false]) {
+      const agent = createAgent(
+        "https:",
+        { verify: true, ca: [ca] },
+        { proxy: proxyConfigFrom({}, proxy.url) },
+      );
+      try {
+        const url = new URL("/stop", httpsBase);
+        const response = await sendHttp(url, { agent, rawBody, stallTimeoutMs: 500 });
+        const error = await readBody(response, 64 * 1024 * 1024).catch((e: unknown) => e);
+        expect(isFerryError(error) && error.code).toBe("ENETWORK");
+        expect((error as Error).message).toContain(
+          `${httpsBase}/stop (via the proxy ${proxy.url}): stalled`,
+        );
+      } finally {
+        agent.destroy();
+      }
+    }
   });
 
   it("plain http: absolute-form requests to the proxy, every byte in order", async () => {
