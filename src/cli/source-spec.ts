@@ -2,7 +2,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { UsageError } from "../errors.js";
 import type { RegistrySession } from "../transports/registry/session.js";
-import type { WimDownloadLimits } from "../transports/wim/download.js";
+import type { WimDownloadLimits, WimNetwork } from "../transports/wim/download.js";
 import { parseReference } from "../types/reference.js";
 import { escapeControls } from "../types/terminal-text.js";
 import type { Source } from "../types/transport.js";
@@ -107,6 +107,8 @@ export interface OpenSourceOptions {
   tempDir?: string;
   /** Timeouts and speed floor of WIM downloads (the registry flags). */
   wimDownload?: WimDownloadLimits;
+  /** Proxies and extra CAs of WIM downloads (the registry flags and the environment). */
+  wimNetwork?: WimNetwork;
   /** The registry session (clients, download cache) for `docker://` and bare references. */
   registry?: { session: RegistrySession; skipForeign?: boolean };
 }
@@ -133,6 +135,7 @@ export async function openSource(
         ...(spec.sha256 ? { sha256: spec.sha256 } : {}),
         ...(options.tempDir ? { tempDir: options.tempDir } : {}),
         ...(options.wimDownload ? { limits: options.wimDownload } : {}),
+        ...(options.wimNetwork ? { network: options.wimNetwork } : {}),
       });
     }
     case "oci": {

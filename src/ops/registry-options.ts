@@ -8,7 +8,9 @@ import {
   parseCredsFlag,
 } from "../transports/registry/credentials.js";
 import { type ClientOptions, RegistrySession } from "../transports/registry/session.js";
+import type { WimNetwork } from "../transports/wim/download.js";
 import { formatPlatform, type PlatformSpec, platformFromNode } from "../types/platform.js";
+import { type ProxyConfig, proxyConfigFrom } from "../types/proxy.js";
 
 /** The registry flags as the CLI parsed them (plain data; see the pull command). */
 export interface RegistryFlags {
@@ -19,6 +21,8 @@ export interface RegistryFlags {
   authfile?: string;
   insecureRegistry?: string[];
   caCert?: string[];
+  /** `--proxy URL`: overrides HTTPS_PROXY and HTTP_PROXY, loopback included ("": no proxy). */
+  proxy?: string;
   cache?: string;
   jobs?: number;
   retries?: number;
@@ -94,6 +98,39 @@ async function readCaFiles(files: string[] | undefined): Promise<string[]> {
   return pems;
 }
 
+/**
+ * The certificates of the file NODE_EXTRA_CA_CERTS names. Node trusts them by default, but a
+ * CA list given to a connection replaces the defaults, so ferry adds them back to its own list
+ * (`trustedCas`). A file that cannot be read is skipped: Node has warned about it at start-up.
+ */
+export async function readNodeExtraCaCertificates(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const file = env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  try {
+    const pem = await readFile(file, "utf8");
+    return pem.includes("-----BEGIN CERTIFICATE-----") ? [pem] : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Extra CAs for every connection: NODE_EXTRA_CA_CERTS's, then the --ca-cert files (certs.d
+ * adds its own per registry). With NODE_EXTRA_CA_CERTS alone the list is what Node trusts
+ * anyway; it is there so that whatever is added later keeps it.
+ */
+async function extraCaCertificates(
+  flags: RegistryFlags,
+  env: NodeJS.ProcessEnv,
+): Promise<string[]> {
+  return [...(await readNodeExtraCaCertificates(env)), ...(await readCaFiles(flags.caCert))];
+}
+
+/** The proxies for the flags and the environment (see `proxyConfigFrom`). */
+export function proxyFromFlags(flags: RegistryFlags, env: NodeJS.ProcessEnv): ProxyConfig {
+  return proxyConfigFrom(env, flags.proxy);
+}
+
 /** Credentials for the flags: explicit ones first, then the auth file, then docker's config. */
 export async function credentialsFromFlags(
   flags: RegistryFlags,
@@ -112,10 +149,12 @@ export async function clientOptionsFromFlags(
   flags: RegistryFlags,
   io: RegistryIo = {},
 ): Promise<ClientOptions> {
+  const env = io.env ?? process.env;
   return {
     credentials: await credentialsFromFlags(flags, io),
     insecureRegistries: flags.insecureRegistry ?? [],
-    caCertificates: await readCaFiles(flags.caCert),
+    caCertificates: await extraCaCertificates(flags, env),
+    proxy: proxyFromFlags(flags, env),
     ...(flags.retries !== undefined ? { retry: { retries: flags.retries } } : {}),
     ...(flags.stallTimeout !== undefined ? { stallTimeoutMs: flags.stallTimeout * 1000 } : {}),
     ...(flags.timeout !== undefined ? { requestTimeoutMs: flags.timeout * 1000 } : {}),
@@ -134,6 +173,20 @@ export function downloadLimitsFromFlags(flags: RegistryFlags): {
     ...(flags.timeout !== undefined ? { requestTimeoutMs: flags.timeout * 1000 } : {}),
     ...(flags.stallTimeout !== undefined ? { stallTimeoutMs: flags.stallTimeout * 1000 } : {}),
     ...(flags.minRate !== undefined ? { minRate: { bytesPerSecond: flags.minRate } } : {}),
+  };
+}
+
+/** The proxies and extra CAs of the flags, for downloads outside registries (WIM URLs). */
+export async function downloadNetworkFromFlags(
+  flags: RegistryFlags,
+  io: Pick<RegistryIo, "env" | "userAgent"> = {},
+): Promise<WimNetwork> {
+  const env = io.env ?? process.env;
+  const caCertificates = await extraCaCertificates(flags, env);
+  return {
+    ...(caCertificates.length ? { caCertificates } : {}),
+    proxy: proxyFromFlags(flags, env),
+    ...(io.userAgent ? { userAgent: io.userAgent } : {}),
   };
 }
 

@@ -1,3 +1,5 @@
+import { isIP } from "node:net";
+
 /** True for an http:// or https:// URL (a WIM to download rather than a path). */
 export function isHttpUrl(text: string): boolean {
   return /^https?:\/\//i.test(text);
@@ -61,4 +63,15 @@ export function redactUrlsInValue<T>(value: T): T {
     return out as T;
   }
   return value;
+}
+
+/** `localhost`, `*.localhost`, `127.x.x.x`, `::1` (with or without a port, IPv6 in brackets or not). */
+export function isLoopbackHost(host: string): boolean {
+  let name = host.toLowerCase();
+  if (name.startsWith("[")) name = name.slice(1, name.indexOf("]"));
+  else if (name.includes(":") && isIP(name) !== 6) name = name.slice(0, name.lastIndexOf(":"));
+  if (name.endsWith(".")) name = name.slice(0, -1);
+  if (name === "localhost" || name.endsWith(".localhost")) return true;
+  if (isIP(name) === 4) return name.startsWith("127.");
+  return name === "::1";
 }

@@ -48,6 +48,7 @@ export async function runLogin(registryText: string | undefined, flags: LoginFla
     {
       ...(flags.insecureRegistry ? { insecureRegistry: flags.insecureRegistry } : {}),
       ...(flags.caCert ? { caCert: flags.caCert } : {}),
+      ...(flags.proxy !== undefined ? { proxy: flags.proxy } : {}),
     },
     { userAgent: toolName() },
   );

@@ -7,6 +7,7 @@ export interface LoginFlags {
   authfile?: string;
   insecureRegistry?: string[];
   caCert?: string[];
+  proxy?: string;
   json?: boolean;
 }
 
@@ -29,6 +30,10 @@ export function registerLogin(program: Command): void {
       collect,
     )
     .option("--ca-cert <file>", "also trust this CA certificate (PEM) (repeatable)", collect)
+    .option(
+      "--proxy <url>",
+      'HTTP proxy, loopback hosts too (default: $HTTPS_PROXY / $HTTP_PROXY, minus $NO_PROXY; "" for none)',
+    )
     .option("--json", "print a JSON summary")
     .action(async (registryText: string | undefined, flags: LoginFlags) => {
       const { runLogin } = await import("./login.run.js");

@@ -52,8 +52,12 @@ export function addRegistryOptions(command: Command, options: { downloads: boole
     )
     .option(
       "--ca-cert <file>",
-      "also trust this CA certificate (PEM) for registries and their token services (repeatable)",
+      "also trust this CA certificate (PEM), besides the system's and $NODE_EXTRA_CA_CERTS, for registries, token services and download URLs (repeatable)",
       collect,
+    )
+    .option(
+      "--proxy <url>",
+      'HTTP proxy for every request, loopback hosts too (default: $HTTPS_PROXY / $HTTP_PROXY, minus $NO_PROXY; "" for none)',
     )
     .option(
       "--timeout <seconds>",

@@ -4,6 +4,7 @@ import { readDeltaBase } from "../../ops/delta-base.js";
 import {
   describeDefaultPlatform,
   downloadLimitsFromFlags,
+  downloadNetworkFromFlags,
   hostPlatform,
   openRegistrySession,
 } from "../../ops/registry-options.js";
@@ -71,6 +72,9 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
       });
     }
     const registry = session ? { session, skipForeign: Boolean(flags.skipForeign) } : undefined;
+    const wimNetwork = parsedSpecs.some((spec) => spec.transport === "wim")
+      ? await downloadNetworkFromFlags(flags, { userAgent: toolName() })
+      : undefined;
     for (const spec of parsedSpecs) {
       if (spec.transport === "wim") {
         out.note(
@@ -82,6 +86,7 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
       const source = await openSource(spec, {
         tempDir,
         wimDownload: downloadLimitsFromFlags(flags),
+        ...(wimNetwork ? { wimNetwork } : {}),
         ...(registry ? { registry } : {}),
       });
       sources.push(source);

@@ -111,7 +111,7 @@ async function receiveFilled(
     // A failed write is the error to report (a full disk), else keep what arrived.
     await writing;
     if (error instanceof FerryError && !(error instanceof RegistryError)) throw error;
-    throw networkError(error, response.url);
+    throw networkError(error, response.url, response.route);
   }
   ended = true;
   await writing;
@@ -177,7 +177,7 @@ async function receive(
       await writing;
     }
     if (error instanceof FerryError && !(error instanceof RegistryError)) throw error;
-    throw networkError(error, response.url);
+    throw networkError(error, response.url, response.route);
   }
   flush();
   await writing;

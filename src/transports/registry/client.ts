@@ -2,6 +2,7 @@ import type http from "node:http";
 import type { Readable } from "node:stream";
 import { boundedList, truncateText } from "../../types/bounded-list.js";
 import { MediaType } from "../../types/media-types.js";
+import type { ProxyConfig } from "../../types/proxy.js";
 import { escapeControls } from "../../types/terminal-text.js";
 import { Authorizer, CATALOG_SCOPE, repositoryScope } from "./auth.js";
 import type { CredentialLookup } from "./credentials.js";
@@ -33,6 +34,8 @@ export interface RegistryClientOptions {
   insecureRegistries?: string[];
   /** --ca-cert PEMs: trusted on other hosts too (token services, blob storage). */
   caCertificates?: string[];
+  /** The proxies requests go through (registry, token services, blob storage). */
+  proxy?: ProxyConfig;
   retry: RetryPolicy;
   stallTimeoutMs: number;
   /**
@@ -140,6 +143,7 @@ export class RegistryClient {
       agent = createAgent(
         url.protocol,
         own ? this.options.tls : { verify: true, ...(ca.length ? { ca } : {}) },
+        { proxy: this.options.proxy, tunnelTimeoutMs: this.options.stallTimeoutMs },
       );
       this.agents.set(key, agent);
     }

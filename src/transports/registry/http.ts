@@ -1,8 +1,11 @@
 import http from "node:http";
 import https from "node:https";
 import type { Readable } from "node:stream";
-import { rootCertificates } from "node:tls";
+import type { ProxyConfig } from "../../types/proxy.js";
+import { trustedCas } from "./ca-bundle.js";
 import { RegistryError } from "./errors.js";
+import { TunnellingAgent } from "./proxy-agent.js";
+import { type ProxyRoute, proxyRefusal, proxySocketError, routeFor } from "./proxy-tunnel.js";
 import { type RawBody, RawPool } from "./raw-http.js";
 import { displayUrl } from "./redact.js";
 
@@ -59,6 +62,8 @@ export interface HttpResponse {
   /** The body; the caller consumes or destroys it. Stalls fail it with a RegistryError. */
   body: ResponseBody;
   url: URL;
+  /** The proxy the request went through, if any (for messages). */
+  route?: ProxyRoute;
   /**
    * When the request's deadline covered only the head: the deadline `readBody` holds a body to
    * (an error document or a redirect's body read whole).
@@ -87,28 +92,54 @@ const PROTOCOL_MISMATCH = new Set([
 
 /** The raw connection pools of the agents made by `createAgent`. */
 const rawPools = new WeakMap<http.Agent, RawPool>();
+/** The proxies of the agents made by `createAgent`. */
+const agentProxies = new WeakMap<http.Agent, ProxyConfig>();
+
+/** How an agent reaches hosts: through which proxies, and how long a proxy may take to answer. */
+export interface NetworkSettings {
+  /** Proxies (see `proxyConfigFrom`); undefined: every host directly. */
+  proxy?: ProxyConfig | undefined;
+  /** How long a proxy may stay silent while a tunnel is set up (default 60 s). */
+  tunnelTimeoutMs?: number | undefined;
+}
+
+const DEFAULT_TUNNEL_TIMEOUT_MS = 60_000;
 
 /**
  * A keep-alive connection pool for one scheme and TLS configuration, with a raw pool beside it
- * for blob bodies (`rawBody`); destroying the agent closes both.
+ * for blob bodies (`rawBody`); destroying the agent closes both. Extra CAs are trusted in
+ * addition to Node's default ones (`trustedCas`). With a proxy, https hosts are reached through
+ * CONNECT tunnels and http hosts with absolute-form requests to the proxy (see `sendHttp`).
  */
-export function createAgent(protocol: string, tls: TlsSettings | undefined): http.Agent {
-  const raw = new RawPool(
-    protocol === "https:"
-      ? { tls: { ca: tls?.ca, cert: tls?.cert, key: tls?.key, verify: tls?.verify ?? true } }
-      : {},
-  );
+export function createAgent(
+  protocol: string,
+  tls: TlsSettings | undefined,
+  network: NetworkSettings = {},
+): http.Agent {
+  const ca = trustedCas(tls?.ca);
+  const proxy = network.proxy?.https || network.proxy?.http ? network.proxy : undefined;
+  const tunnelTimeoutMs = network.tunnelTimeoutMs ?? DEFAULT_TUNNEL_TIMEOUT_MS;
+  const raw = new RawPool({
+    ...(protocol === "https:"
+      ? { tls: { ca, cert: tls?.cert, key: tls?.key, verify: tls?.verify ?? true } }
+      : {}),
+    ...(proxy ? { proxy, tunnelTimeoutMs } : {}),
+  });
+  const httpsOptions: https.AgentOptions = {
+    keepAlive: true,
+    maxSockets: 32,
+    ...(ca ? { ca } : {}),
+    ...(tls?.cert ? { cert: tls.cert } : {}),
+    ...(tls?.key ? { key: tls.key } : {}),
+    rejectUnauthorized: tls?.verify ?? true,
+  };
   const agent =
     protocol === "http:"
       ? new http.Agent({ keepAlive: true, maxSockets: 32 })
-      : new https.Agent({
-          keepAlive: true,
-          maxSockets: 32,
-          ...(tls?.ca?.length ? { ca: [...rootCertificates, ...tls.ca] } : {}),
-          ...(tls?.cert ? { cert: tls.cert } : {}),
-          ...(tls?.key ? { key: tls.key } : {}),
-          rejectUnauthorized: tls?.verify ?? true,
-        });
+      : proxy?.https
+        ? new TunnellingAgent(httpsOptions, proxy, tunnelTimeoutMs)
+        : new https.Agent(httpsOptions);
+  if (proxy) agentProxies.set(agent, proxy);
   const destroy = agent.destroy.bind(agent);
   agent.destroy = () => {
     raw.destroy();
@@ -124,15 +155,29 @@ export function isProtocolMismatch(error: unknown): boolean {
   return code !== undefined && PROTOCOL_MISMATCH.has(code);
 }
 
-/** Translate a socket or TLS error into a RegistryError naming the host. */
-export function networkError(error: unknown, url: URL): RegistryError {
+/** Where docker's per-registry CA file for a host goes on this system (for hints). */
+function certsDirExample(host: string): string {
+  return process.platform === "win32"
+    ? `%ProgramData%\\docker\\certs.d\\${host.replace(/:/g, "")}\\ca.crt`
+    : `/etc/docker/certs.d/${host}/ca.crt`;
+}
+
+/** The connection errors that happen before the proxy answers anything. */
+const PROXY_CONNECT_ERRORS = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH"]);
+
+/**
+ * Translate a socket or TLS error into a RegistryError naming the host (and the proxy, when
+ * the request went through one: `route`).
+ */
+export function networkError(error: unknown, url: URL, route?: ProxyRoute): RegistryError {
   if (error instanceof RegistryError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code ?? "";
+  if (route && PROXY_CONNECT_ERRORS.has(code)) return proxySocketError(error, route, url.host);
   const detail = error instanceof Error ? error.message : String(error);
-  const where = displayUrl(url);
+  const at = where(url, route);
   if (TRUST_ERRORS.has(code)) {
     return new RegistryError("ETRUST", `${url.host}: TLS certificate not trusted (${code})`, {
-      hint: `give its CA with --ca-cert FILE or put it in /etc/docker/certs.d/${url.host}/ca.crt; --insecure-registry ${url.host} skips the check`,
+      hint: `give its CA with --ca-cert FILE or put it in ${certsDirExample(url.host)}; --insecure-registry ${url.host} skips the check${route ? `; a proxy that re-signs TLS (${route.label}) needs its own CA trusted the same way, or in NODE_EXTRA_CA_CERTS` : ""}`,
       details: { host: url.host, systemCode: code },
       cause: error,
     });
@@ -146,9 +191,9 @@ export function networkError(error: unknown, url: URL): RegistryError {
     });
   }
   if (code === "ABORT_ERR") {
-    return new RegistryError("ENETWORK", `${where}: cancelled`, { cause: error });
+    return new RegistryError("ENETWORK", `${at}: cancelled`, { cause: error });
   }
-  return new RegistryError("ENETWORK", `${where}: ${describeCode(code, detail)}`, {
+  return new RegistryError("ENETWORK", `${at}: ${describeCode(code, detail)}`, {
     transient: !PROTOCOL_MISMATCH.has(code),
     details: { host: url.host, ...(code ? { systemCode: code } : {}) },
     cause: error,
@@ -172,10 +217,15 @@ function describeCode(code: string, detail: string): string {
   }
 }
 
-function deadlineError(url: URL, ms: number): RegistryError {
+/** A URL as messages name it, with the proxy the request went through. */
+function where(url: URL, route: ProxyRoute | undefined): string {
+  return route ? `${displayUrl(url)} (via the proxy ${route.label})` : displayUrl(url);
+}
+
+function deadlineError(url: URL, ms: number, route?: ProxyRoute): RegistryError {
   return new RegistryError(
     "ENETWORK",
-    `${displayUrl(url)}: no complete answer within ${Math.round(ms / 1000)} s`,
+    `${where(url, route)}: no complete answer within ${Math.round(ms / 1000)} s`,
     {
       transient: true,
       hint: "the server answers too slowly: run the same command again later, or raise --timeout if the link is this slow",
@@ -200,10 +250,10 @@ function checkHeaders(headers: Record<string, string>, url: URL): void {
   }
 }
 
-function stallError(url: URL, ms: number): RegistryError {
+function stallError(url: URL, ms: number, route?: ProxyRoute): RegistryError {
   return new RegistryError(
     "ENETWORK",
-    `${displayUrl(url)}: stalled (no data for ${Math.round(ms / 1000)} s)`,
+    `${where(url, route)}: stalled (no data for ${Math.round(ms / 1000)} s)`,
     { transient: true, details: { host: url.host } },
   );
 }
@@ -226,6 +276,7 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
   if (raw && (method === "GET" || method === "HEAD") && init.body === undefined) {
     return sendRaw(raw, url, method, init);
   }
+  const route = routeFor(init.agent ? agentProxies.get(init.agent) : undefined, url);
   const transport = url.protocol === "https:" ? https : http;
   return new Promise<HttpResponse>((resolve, reject) => {
     let response: http.IncomingMessage | undefined;
@@ -238,38 +289,61 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
       if (init.deadlineMs === undefined || deadline !== undefined) return;
       const ms = init.deadlineMs;
       deadline = setTimeout(() => {
-        const error = deadlineError(url, ms);
+        const error = deadlineError(url, ms, route);
         if (response) response.destroy(error);
         request.destroy(error);
       }, ms);
       deadline.unref();
     };
     let request: http.ClientRequest;
+    const options: http.RequestOptions = {
+      method,
+      headers: init.headers ?? {},
+      ...(init.agent ? { agent: init.agent } : {}),
+      ...(init.signal ? { signal: init.signal } : {}),
+    };
     try {
-      request = transport.request(
-        url,
-        {
-          method,
-          headers: init.headers ?? {},
-          ...(init.agent ? { agent: init.agent } : {}),
-          ...(init.signal ? { signal: init.signal } : {}),
-        },
-        (res) => {
-          response = res;
-          res.on("error", () => {});
-          if (init.deadlineCoversBody) res.once("close", endDeadline);
-          else endDeadline();
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: res,
-            url,
-            ...headOnly(init),
-          });
-        },
-      );
+      const onResponse = (res: http.IncomingMessage): void => {
+        if (route && url.protocol === "http:" && res.statusCode === 407) {
+          // The proxy's refusal, not the server's answer.
+          res.destroy();
+          endDeadline();
+          reject(proxyRefusal(route, url.host, 407, res.statusMessage ?? ""));
+          return;
+        }
+        response = res;
+        res.on("error", () => {});
+        if (init.deadlineCoversBody) res.once("close", endDeadline);
+        else endDeadline();
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: res,
+          url,
+          ...(route ? { route } : {}),
+          ...headOnly(init),
+        });
+      };
+      request =
+        route && url.protocol === "http:"
+          ? // Plain http through a proxy: an absolute-form request to the proxy itself.
+            http.request(
+              {
+                ...options,
+                host: route.host,
+                port: route.port,
+                path: `${url.protocol}//${url.host}${url.pathname}${url.search}`,
+                headers: {
+                  Host: url.host,
+                  ...options.headers,
+                  ...(route.authorization ? { "Proxy-Authorization": route.authorization } : {}),
+                },
+              },
+              onResponse,
+            )
+          : transport.request(url, options, onResponse);
     } catch (error) {
-      reject(networkError(error, url));
+      reject(networkError(error, url, route));
       return;
     }
     request.once("close", () => {
@@ -278,13 +352,13 @@ export function sendHttp(url: URL, init: HttpRequestInit): Promise<HttpResponse>
     if (init.body === undefined) startDeadline();
     else request.once("finish", startDeadline);
     request.setTimeout(init.stallTimeoutMs, () => {
-      const error = stallError(url, init.stallTimeoutMs);
+      const error = stallError(url, init.stallTimeoutMs, route);
       if (response) response.destroy(error);
       request.destroy(error);
     });
     let bodyError: unknown;
     request.on("error", (error) => {
-      const translated = bodyError ?? networkError(error, url);
+      const translated = bodyError ?? networkError(error, url, route);
       if (response) response.destroy(translated as Error);
       else reject(translated);
     });
@@ -316,11 +390,12 @@ function sendRaw(
     const controller = new AbortController();
     signal = init.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal;
     deadline = setTimeout(() => {
-      timedOut = deadlineError(url, ms);
+      timedOut = deadlineError(url, ms, route);
       controller.abort(timedOut);
     }, ms);
     deadline.unref();
   }
+  const route = raw.routeFor(url);
   return raw
     .send(url, {
       method,
@@ -331,17 +406,23 @@ function sendRaw(
     .then(
       (response) => {
         clearTimeout(deadline);
+        if (route && url.protocol === "http:" && response.status === 407) {
+          // The proxy's refusal, not the server's answer.
+          response.body.destroy();
+          throw proxyRefusal(route, url.host, 407, response.statusMessage);
+        }
         return {
           status: response.status,
           headers: response.headers,
           body: response.body,
           url,
+          ...(route ? { route } : {}),
           ...headOnly(init),
         };
       },
       (error: unknown) => {
         clearTimeout(deadline);
-        throw timedOut ?? networkError(error, url);
+        throw timedOut ?? networkError(error, url, route);
       },
     );
 }
@@ -361,7 +442,10 @@ export async function readBody(response: HttpResponse, limit: number): Promise<B
   const deadline =
     ms === undefined
       ? undefined
-      : setTimeout(() => response.body.destroy(deadlineError(response.url, ms)), ms);
+      : setTimeout(
+          () => response.body.destroy(deadlineError(response.url, ms, response.route)),
+          ms,
+        );
   deadline?.unref();
   try {
     for await (const chunk of response.body) {
@@ -376,7 +460,7 @@ export async function readBody(response: HttpResponse, limit: number): Promise<B
       chunks.push(chunk as Buffer);
     }
   } catch (error) {
-    throw networkError(error, response.url);
+    throw networkError(error, response.url, response.route);
   } finally {
     clearTimeout(deadline);
   }

@@ -1,6 +1,8 @@
 import type http from "node:http";
 import net from "node:net";
 import tls from "node:tls";
+import type { ProxyConfig } from "../../types/proxy.js";
+import { openTunnel, type ProxyRoute, routeFor } from "./proxy-tunnel.js";
 
 /**
  * A minimal HTTP/1.1 client for bodyless requests (blob GETs) whose response bodies are read
@@ -13,9 +15,15 @@ import tls from "node:tls";
  * Only what blob downloads need: GET/HEAD without a request body, Content-Length, chunked or
  * close-delimited bodies, keep-alive reuse per origin. Everything else (uploads, token and
  * manifest requests) keeps using node:http.
+ *
+ * Through a proxy: http URLs are asked of the proxy in absolute form (`GET http://host/path`)
+ * on a connection to it, read with `onread` as above; https URLs go through a CONNECT tunnel
+ * with TLS inside, whose bytes Node hands over as stream chunks (it offers no `onread` for TLS
+ * over an existing socket), copied into the same buffers (`feed`). Without a proxy nothing of
+ * this runs.
  */
 
-/** How the connection pool connects: TLS material for https. */
+/** How the connection pool connects: TLS material for https, the proxies. */
 export interface RawConnectOptions {
   /** For https: CA list (undefined: the system's), client certificate, verification. */
   tls?: {
@@ -24,6 +32,10 @@ export interface RawConnectOptions {
     key?: string | undefined;
     verify: boolean;
   };
+  /** Proxies (see `proxyConfigFrom`); undefined: every host directly. */
+  proxy?: ProxyConfig | undefined;
+  /** How long a proxy may stay silent while a tunnel is set up (default: the stall timeout). */
+  tunnelTimeoutMs?: number | undefined;
 }
 
 export interface RawRequest {
@@ -350,17 +362,29 @@ class RawConnection {
   private head = "";
   private exchange: Exchange | undefined;
   private paused = false;
+  /** The socket ended while body bytes still waited in scratch (see the "end" handler). */
+  private endedWithBytes = false;
   /** The last read buffer handed out was the exchange's fill target. */
   private direct = false;
   private idleTimer: NodeJS.Timeout | undefined;
   closed = false;
   private method = "GET";
+  /** What a chunk had left when reading paused (streamed connections only). */
+  private held: Buffer | undefined;
+  /** The underlying connection to the proxy, under TLS in a tunnel (ref'd and unref'd with it). */
+  private readonly tunnel: net.Socket | undefined;
 
+  /**
+   * `route`: the proxy this connection goes through; for https, `tunnel` is the connection to
+   * it with the CONNECT tunnel already open.
+   */
   constructor(
     readonly key: string,
     url: URL,
     options: RawConnectOptions,
     private readonly pool: RawPool,
+    private readonly route?: ProxyRoute,
+    tunnel?: net.Socket,
   ) {
     const onread = {
       buffer: () => this.readBuffer(),
@@ -368,19 +392,24 @@ class RawConnection {
     };
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
     const host = url.hostname.replace(/^\[|\]$/g, "");
+    this.tunnel = tunnel;
     if (url.protocol === "https:") {
       const settings = options.tls ?? { verify: true };
       this.socket = tls.connect({
         host,
         port,
         ...(net.isIP(host) ? {} : { servername: host }),
-        ...(settings.ca?.length ? { ca: [...tls.rootCertificates, ...settings.ca] } : {}),
+        ...(settings.ca?.length ? { ca: settings.ca } : {}),
         ...(settings.cert ? { cert: settings.cert } : {}),
         ...(settings.key ? { key: settings.key } : {}),
         rejectUnauthorized: settings.verify,
         ALPNProtocols: ["http/1.1"],
-        onread,
+        ...(tunnel ? { socket: tunnel } : { onread }),
       } as tls.ConnectionOptions);
+      if (tunnel) this.socket.on("data", (chunk: Buffer) => this.feed(chunk));
+    } else if (route) {
+      // Plain http through the proxy: requests in absolute form on a connection to it.
+      this.socket = net.connect({ host: route.host, port: route.port, onread });
     } else {
       this.socket = net.connect({ host, port, onread });
     }
@@ -389,11 +418,20 @@ class RawConnection {
     this.socket.on("end", () => {
       const exchange = this.exchange;
       this.closed = true;
+      this.pool.forget(this);
+      if (exchange?.phase === "body" && this.start < this.end) {
+        // The server closed right after sending (tinyproxy does after every answer): the last
+        // bytes still wait here for the fills, and the end counts once they are taken (`drain`).
+        this.endedWithBytes = true;
+        this.socket.destroy();
+        return;
+      }
       exchange?.ended();
       this.socket.destroy();
-      this.pool.forget(this);
     });
-    this.socket.on("close", () => this.close(codedError("connection closed", "ECONNRESET")));
+    this.socket.on("close", () => {
+      if (!this.endedWithBytes) this.close(codedError("connection closed", "ECONNRESET"));
+    });
     this.socket.on("timeout", () => {
       const seconds = Math.round((this.socket.timeout ?? 0) / 1000);
       this.exchange?.fail(codedError(`stalled (no data for ${seconds} s)`, "ESTALL"));
@@ -470,10 +508,36 @@ class RawConnection {
     return false;
   }
 
+  /**
+   * A chunk of a streamed connection, handed over as `onread` would: into the buffer
+   * `readBuffer` names, then `onRead`; what is left when reading pauses waits in `held`.
+   */
+  private feed(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length && !this.closed) {
+      const target = this.readBuffer();
+      const count = Math.min(target.length, chunk.length - at);
+      target.set(chunk.subarray(at, at + count));
+      at += count;
+      if (!this.onRead(count)) {
+        if (this.closed) return;
+        if (at < chunk.length) this.held = chunk.subarray(at);
+        this.socket.pause();
+        return;
+      }
+    }
+  }
+
   /** The exchange wants bytes: resume reading if paused. */
   want(): void {
     if (this.paused && !this.closed) {
       this.paused = false;
+      const held = this.held;
+      this.held = undefined;
+      if (held) {
+        this.feed(held);
+        if (this.paused || this.closed) return;
+      }
       this.socket.resume();
     }
   }
@@ -486,6 +550,9 @@ class RawConnection {
     // Only `start` moves here: the next read may already be aimed at scratch[end..], and only
     // `readBuffer` (which aims it) may move `end` back.
     this.start += used;
+    if (this.endedWithBytes && this.start === this.end && exchange.phase === "body") {
+      exchange.ended();
+    }
   }
 
   private parseHead(exchange: Exchange): void {
@@ -539,8 +606,17 @@ class RawConnection {
     const exchange = new Exchange(this, request.stallTimeoutMs, url);
     this.exchange = exchange;
     this.socket.ref();
+    this.tunnel?.ref();
     this.setStall(request.stallTimeoutMs);
-    const lines = [`${request.method} ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`];
+    // Through a proxy, plain http asks the proxy for the absolute URL.
+    const target =
+      this.route && url.protocol === "http:"
+        ? `${url.protocol}//${url.host}${url.pathname}${url.search}`
+        : `${url.pathname}${url.search}`;
+    const lines = [`${request.method} ${target} HTTP/1.1`, `Host: ${url.host}`];
+    if (this.route?.authorization && url.protocol === "http:") {
+      lines.push(`Proxy-Authorization: ${this.route.authorization}`);
+    }
     for (const [name, value] of Object.entries(request.headers)) {
       if (/[\r\n]/.test(name) || /[\r\n]/.test(value)) {
         throw codedError(`header ${name} holds a line break`, "ERR_INVALID_CHAR");
@@ -564,6 +640,7 @@ class RawConnection {
       this.exchange = undefined;
       this.socket.setTimeout(0);
       this.socket.unref();
+      this.tunnel?.unref();
       this.want();
       this.idleTimer = setTimeout(() => this.close(), IDLE_MS);
       this.idleTimer.unref();
@@ -618,14 +695,22 @@ export class RawPool {
     if (at >= 0) list.splice(at, 1);
   }
 
-  private acquire(url: URL): RawConnection {
-    const key = `${url.protocol}//${url.host}`;
+  /** The proxy a URL goes through (undefined: directly). */
+  routeFor(url: URL): ProxyRoute | undefined {
+    return routeFor(this.options.proxy, url);
+  }
+
+  /** An idle keep-alive connection to the key's origin, if one is left. */
+  private takeIdle(key: string): RawConnection | undefined {
     const list = this.idle.get(key);
     while (list && list.length > 0) {
       const connection = list.pop() as RawConnection;
       if (!connection.closed) return connection;
     }
-    const connection = new RawConnection(key, url, this.options, this);
+    return undefined;
+  }
+
+  private adopt(connection: RawConnection): RawConnection {
     this.all.add(connection);
     return connection;
   }
@@ -636,12 +721,13 @@ export class RawPool {
    */
   send(url: URL, request: RawRequest): Promise<RawResponseHead & { body: RawBody }> {
     if (this.destroyed) return Promise.reject(codedError("connection pool closed", "ECANCELED"));
+    const route = this.routeFor(url);
+    const key = route
+      ? `${url.protocol}//${url.host} via ${route.label}`
+      : `${url.protocol}//${url.host}`;
     return new Promise((resolve, reject) => {
       let settled = false;
-      const attempt = (fresh: boolean): void => {
-        const connection = this.acquire(url);
-        const reused =
-          !fresh && connection.socket.readyState === "open" && connection.socket.bytesRead > 0;
+      const use = (connection: RawConnection, reused: boolean): void => {
         let exchange: Exchange;
         try {
           exchange = connection.request(url, request);
@@ -670,6 +756,38 @@ export class RawPool {
           reject(error);
         };
         if (request.signal?.aborted) onAbort();
+      };
+      const attempt = (fresh: boolean): void => {
+        const idle = this.takeIdle(key);
+        if (idle) {
+          use(idle, !fresh && idle.socket.readyState === "open");
+          return;
+        }
+        if (!route || url.protocol !== "https:") {
+          use(this.adopt(new RawConnection(key, url, this.options, this, route)), false);
+          return;
+        }
+        // https through a proxy: the tunnel first, then TLS inside it.
+        const host = url.hostname.replace(/^\[|\]$/g, "");
+        const port = Number(url.port || 443);
+        openTunnel(route, host, port, {
+          timeoutMs: this.options.tunnelTimeoutMs ?? request.stallTimeoutMs,
+          signal: request.signal,
+        }).then(
+          (tunnel) => {
+            if (this.destroyed) {
+              tunnel.destroy();
+              settled = true;
+              reject(codedError("connection pool closed", "ECANCELED"));
+              return;
+            }
+            use(this.adopt(new RawConnection(key, url, this.options, this, route, tunnel)), false);
+          },
+          (error: unknown) => {
+            settled = true;
+            reject(error);
+          },
+        );
       };
       attempt(false);
     });

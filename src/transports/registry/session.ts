@@ -4,6 +4,7 @@ import { FerryError, isFerryError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import type { Digest } from "../../types/digest.js";
 import { isForeignLayerMediaType } from "../../types/media-types.js";
+import type { ProxyConfig } from "../../types/proxy.js";
 import type { BlobLocation, BlobReader } from "../../types/transport.js";
 import { type BlobOrigin, downloadBlob } from "./blob-download.js";
 import { RegistryClient } from "./client.js";
@@ -11,7 +12,7 @@ import type { CredentialLookup } from "./credentials.js";
 import { DownloadPipe } from "./download-pipe.js";
 import {
   allowsPlainHttp,
-  DEFAULT_CERTS_DIR,
+  defaultCertsDirs,
   type EndpointPolicy,
   tlsSettingsFor,
 } from "./endpoint.js";
@@ -43,10 +44,17 @@ export interface RegistrySessionOptions {
    */
   minRate?: Partial<MinRate>;
   insecureRegistries?: string[];
-  /** Extra CA certificates (PEM text). */
+  /**
+   * Extra CA certificates (PEM text), trusted in addition to Node's default ones; the CLI puts
+   * NODE_EXTRA_CA_CERTS here too (see `readNodeExtraCaCertificates`).
+   */
   caCertificates?: string[];
-  /** Docker's per-registry certificate folders (default /etc/docker/certs.d). */
+  /** Docker's per-registry certificate folders (default: `defaultCertsDirs()`). */
+  certsDirs?: string[];
+  /** One certificate folder instead of the default ones (tests). */
   certsDir?: string;
+  /** The proxies every request goes through (see `proxyConfigFrom`); undefined: none. */
+  proxy?: ProxyConfig;
   userAgent?: string;
   /** Retries, resumes and other things a user may want to know about. */
   onNote?: (text: string) => void;
@@ -102,16 +110,21 @@ export function minRateOf(
 /** What a lone client needs (login, logout): a session's options without the cache. */
 export type ClientOptions = Omit<RegistrySessionOptions, "cacheDir" | "jobs" | "onNote">;
 
-/** A client for one registry with the session's endpoint rules (TLS, http, retries). */
+/** The endpoint rules of a session's options (TLS, http). */
+function endpointPolicy(options: ClientOptions): EndpointPolicy {
+  return {
+    insecureRegistries: options.insecureRegistries ?? [],
+    caCertificates: options.caCertificates ?? [],
+    certsDirs: options.certsDirs ?? (options.certsDir ? [options.certsDir] : defaultCertsDirs()),
+  };
+}
+
+/** A client for one registry with the session's endpoint rules (TLS, http, proxy, retries). */
 export async function openClient(
   registry: string,
   options: ClientOptions,
 ): Promise<RegistryClient> {
-  const policy: EndpointPolicy = {
-    insecureRegistries: options.insecureRegistries ?? [],
-    caCertificates: options.caCertificates ?? [],
-    certsDir: options.certsDir ?? DEFAULT_CERTS_DIR,
-  };
+  const policy = endpointPolicy(options);
   return new RegistryClient({
     registry,
     credentials: options.credentials,
@@ -119,6 +132,7 @@ export async function openClient(
     plainHttpAllowed: allowsPlainHttp(registry, policy),
     insecureRegistries: policy.insecureRegistries,
     caCertificates: policy.caCertificates,
+    ...(options.proxy ? { proxy: options.proxy } : {}),
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
     stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
@@ -174,11 +188,7 @@ export class RegistrySession {
   ) {
     this.queue = new TaskQueue(Math.max(1, options.jobs ?? 4));
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
-    this.policy = {
-      insecureRegistries: options.insecureRegistries ?? [],
-      caCertificates: options.caCertificates ?? [],
-      certsDir: options.certsDir ?? DEFAULT_CERTS_DIR,
-    };
+    this.policy = endpointPolicy(options);
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.minRate = minRateOf(options);
@@ -370,7 +380,11 @@ export class RegistrySession {
   private urlAgent(url: URL): http.Agent {
     let agent = this.urlAgents.get(url.protocol);
     if (!agent) {
-      agent = createAgent(url.protocol, { verify: true, ca: this.policy.caCertificates });
+      agent = createAgent(
+        url.protocol,
+        { verify: true, ca: this.policy.caCertificates },
+        { proxy: this.options.proxy, tunnelTimeoutMs: this.stallTimeoutMs },
+      );
       this.urlAgents.set(url.protocol, agent);
     }
     return agent;

@@ -1,12 +1,27 @@
 /**
- * Download a .wim over http(s) with Node's fetch into a file, hashing it on the way (one pass):
- * the manifest of an OS image names the WIM's sha256, so it must be known before saving.
+ * Download a .wim over http(s) into a file, hashing it on the way (one pass): the manifest of
+ * an OS image names the WIM's sha256, so it must be known before saving. The request goes
+ * through the registry code's HTTP layer (`sendHttp`): the same proxies (HTTPS_PROXY,
+ * HTTP_PROXY, NO_PROXY, --proxy) and the same CA trust (--ca-cert, NODE_EXTRA_CA_CERTS) as
+ * registries; redirects are followed (at most 10).
  */
 
 import { open } from "node:fs/promises";
+import type http from "node:http";
 import { Readable } from "node:stream";
 import { FerryError, fromSystemError, UsageError } from "../../errors.js";
+import type { ProxyConfig } from "../../types/proxy.js";
 import { redactUrl } from "../../types/url.js";
+import { RegistryError } from "../registry/errors.js";
+import {
+  createAgent,
+  discardBody,
+  type HttpResponse,
+  headerValue,
+  type ResponseBody,
+  sendHttp,
+} from "../registry/http.js";
+import { resolveLocation } from "../registry/location.js";
 import {
   DEFAULT_MIN_RATE_BYTES_PER_SECOND,
   describeSlowWindow,
@@ -37,11 +52,25 @@ export interface WimDownloadLimits {
   minRate?: Partial<MinRate>;
 }
 
-export interface DownloadOptions {
-  /** For tests: another fetch implementation. */
-  fetch?: typeof fetch;
-  limits?: WimDownloadLimits;
+/** How a WIM download reaches its server (the registry flags and the environment). */
+export interface WimNetwork {
+  /**
+   * Extra CA certificates (PEM), trusted in addition to Node's default ones: --ca-cert, and
+   * NODE_EXTRA_CA_CERTS (see `readNodeExtraCaCertificates`).
+   */
+  caCertificates?: string[];
+  /** Proxies (see `proxyConfigFrom`); undefined: directly. */
+  proxy?: ProxyConfig;
+  userAgent?: string;
 }
+
+export interface DownloadOptions {
+  limits?: WimDownloadLimits;
+  network?: WimNetwork;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 120_000;
 const DEFAULT_STALL_TIMEOUT_MS = 60_000;
@@ -69,12 +98,11 @@ async function withStallTimeout<T>(
  * server that stops, or drips a byte now and then, fails the download instead of holding it.
  */
 function guardedBody(
-  body: ReadableStream<Uint8Array>,
+  body: ResponseBody,
   label: string,
   limits: Required<Pick<WimDownloadLimits, "stallTimeoutMs">> & { minRate: MinRate },
-  abort: AbortController,
 ): Readable {
-  const reader = body.getReader();
+  const reads = body[Symbol.asyncIterator]();
   const floor = new RateFloor(
     limits.minRate,
     (window) =>
@@ -87,7 +115,7 @@ function guardedBody(
     try {
       while (true) {
         const next = await withStallTimeout(
-          floor.wait(reader.read(), (r) => (r.done ? 0 : r.value.byteLength)),
+          floor.wait(reads.next(), (r) => (r.done ? 0 : r.value.length)),
           limits.stallTimeoutMs,
           () =>
             new FerryError(
@@ -97,13 +125,82 @@ function guardedBody(
             ),
         );
         if (next.done) return;
-        yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
+        yield next.value;
       }
     } finally {
-      abort.abort();
+      body.destroy();
     }
   }
   return Readable.from(chunks(), { objectMode: false, highWaterMark: 1024 * 1024 });
+}
+
+/**
+ * A network error of the download as the user sees it: `downloading URL failed: ...`, the
+ * code kept (ETRUST for an untrusted certificate), the URL not repeated.
+ */
+function downloadError(error: unknown, label: string, url: URL): FerryError {
+  if (error instanceof FerryError && !(error instanceof RegistryError)) return error;
+  if (!(error instanceof RegistryError)) {
+    return new FerryError(
+      "ENETWORK",
+      `downloading ${label} failed: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        hint: "check the URL and the network (proxies: HTTPS_PROXY, HTTP_PROXY, --proxy)",
+        cause: error,
+      },
+    );
+  }
+  let detail = error.message;
+  for (const prefix of [`${redactUrl(url)}: `, `${url.host}: `]) {
+    if (detail.startsWith(prefix)) detail = detail.slice(prefix.length);
+  }
+  const via = `${redactUrl(url)} (via the proxy `;
+  if (detail.startsWith(via))
+    detail = `via the proxy ${detail.slice(via.length).replace("): ", ": ")}`;
+  const hint =
+    error.code === "ETRUST"
+      ? "give the server's CA (or the CA of a proxy that re-signs TLS) with --ca-cert FILE, or in NODE_EXTRA_CA_CERTS"
+      : (error.hint ?? "check the URL and the network (proxies: HTTPS_PROXY, HTTP_PROXY, --proxy)");
+  return new FerryError(error.code, `downloading ${label} failed: ${detail}`, {
+    hint,
+    details: error.details,
+    cause: error,
+  });
+}
+
+/** GET `start`, following redirects; resolves with the final response (body unread). */
+async function getFollowingRedirects(
+  start: URL,
+  label: string,
+  agentFor: (url: URL) => http.Agent,
+  init: { stallTimeoutMs: number; signal: AbortSignal; userAgent: string },
+): Promise<HttpResponse> {
+  let url = start;
+  for (let redirects = 0; ; redirects++) {
+    const response = await sendHttp(url, {
+      headers: { "User-Agent": init.userAgent, "Accept-Encoding": "identity" },
+      agent: agentFor(url),
+      stallTimeoutMs: init.stallTimeoutMs,
+      signal: init.signal,
+      rawBody: true,
+    }).catch((error: unknown) => {
+      throw downloadError(error, label, url);
+    });
+    const location = headerValue(response.headers, "location");
+    if (!REDIRECTS.has(response.status) || !location) return response;
+    await discardBody(response);
+    if (redirects >= MAX_REDIRECTS) {
+      throw new FerryError(
+        "ENETWORK",
+        `downloading ${label} failed: more than ${MAX_REDIRECTS} redirects`,
+        { hint: "the server sends the download round in circles: tell its owner" },
+      );
+    }
+    url = resolveLocation(location, url, `downloading ${label}`);
+    // Credentials are never sent, not even where a redirect names them.
+    url.username = "";
+    url.password = "";
+  }
 }
 
 /** Fetch `url` into `target` (created, must not exist), returning the hash pass over its bytes. */
@@ -127,19 +224,62 @@ export async function downloadWim(
       },
     );
   }
-  const fetchImpl = options.fetch ?? fetch;
   const limits = options.limits ?? {};
+  const network = options.network ?? {};
   const stallTimeoutMs = limits.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   const requestTimeoutMs = limits.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const minRate: MinRate = {
     bytesPerSecond: limits.minRate?.bytesPerSecond ?? DEFAULT_MIN_RATE_BYTES_PER_SECOND,
     windowMs: limits.minRate?.windowMs ?? stallTimeoutMs,
   };
+  const agents = new Map<string, http.Agent>();
+  const agentFor = (url: URL): http.Agent => {
+    let agent = agents.get(url.protocol);
+    if (!agent) {
+      const ca = network.caCertificates ?? [];
+      agent = createAgent(
+        url.protocol,
+        { verify: true, ...(ca.length ? { ca } : {}) },
+        { proxy: network.proxy, tunnelTimeoutMs: stallTimeoutMs },
+      );
+      agents.set(url.protocol, agent);
+    }
+    return agent;
+  };
+  try {
+    return await downloadWith(parsed, label, target, agentFor, {
+      stallTimeoutMs,
+      requestTimeoutMs,
+      minRate,
+      userAgent: network.userAgent ?? "ferry",
+    });
+  } finally {
+    for (const agent of agents.values()) agent.destroy();
+  }
+}
+
+async function downloadWith(
+  url: URL,
+  label: string,
+  target: string,
+  agentFor: (url: URL) => http.Agent,
+  settings: {
+    stallTimeoutMs: number;
+    requestTimeoutMs: number;
+    minRate: MinRate;
+    userAgent: string;
+  },
+): Promise<WimHashPass> {
+  const { stallTimeoutMs, requestTimeoutMs, minRate } = settings;
   const abort = new AbortController();
   const headTimer = setTimeout(() => abort.abort(), requestTimeoutMs);
-  let response: Response;
+  let response: HttpResponse;
   try {
-    response = await fetchImpl(url, { redirect: "follow", signal: abort.signal });
+    response = await getFollowingRedirects(url, label, agentFor, {
+      stallTimeoutMs,
+      signal: abort.signal,
+      userAgent: settings.userAgent,
+    });
   } catch (error) {
     if (abort.signal.aborted) {
       throw new FerryError(
@@ -151,45 +291,41 @@ export async function downloadWim(
         },
       );
     }
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const detail = cause?.code ?? cause?.message ?? (error as Error).message;
-    throw new FerryError("ENETWORK", `downloading ${label} failed: ${detail}`, {
-      hint: "check the URL and the network (proxy settings come from the environment)",
-      cause: error,
-    });
+    throw error;
   } finally {
     clearTimeout(headTimer);
   }
-  if (!response.ok || !response.body) {
-    abort.abort();
+  if (response.status < 200 || response.status > 299) {
+    await discardBody(response);
+    const reason = (response.body.statusMessage ?? "").replace(/[^\x20-\x7e]/g, "?").slice(0, 80);
     throw new FerryError(
       response.status === 404 ? "ENOTFOUND" : "ENETWORK",
-      `downloading ${label} failed: HTTP ${response.status} ${response.statusText}`.trim(),
+      `downloading ${label} failed: HTTP ${response.status} ${reason}`.trim(),
       { hint: "check the URL; a catalog may have moved the file" },
     );
   }
-  // fetch undoes a content encoding, after which Content-Length no longer counts our bytes.
-  const encoding = response.headers.get("content-encoding");
-  const declared =
-    encoding && encoding !== "identity"
-      ? Number.NaN
-      : Number(response.headers.get("content-length") ?? Number.NaN);
+  const encoding = headerValue(response.headers, "content-encoding");
+  if (encoding && encoding.toLowerCase() !== "identity") {
+    response.body.destroy();
+    throw new FerryError(
+      "ENETWORK",
+      `downloading ${label} failed: the server sent the file encoded (${encoding.replace(/[^\x20-\x7e]/g, "?").slice(0, 40)}) although ferry asked for it as it is`,
+      { hint: "download the .wim with another tool, then save the file" },
+    );
+  }
+  const declared = Number(headerValue(response.headers, "content-length") ?? Number.NaN);
   const handle = await open(target, "wx", 0o644).catch((error: unknown) => {
-    abort.abort();
+    response.body.destroy();
     throw fromSystemError(error, target, "creating");
   });
   let pass: WimHashPass;
   try {
-    const body = guardedBody(response.body, label, { stallTimeoutMs, minRate }, abort);
+    const body = guardedBody(response.body, label, { stallTimeoutMs, minRate });
     pass = await hashWimStream(body, label, async (chunk) => {
       await handle.write(chunk);
     }).catch((error: unknown) => {
-      abort.abort();
       body.destroy();
-      if (error instanceof FerryError) throw error;
-      throw new FerryError("ENETWORK", `downloading ${label} failed: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw downloadError(error, label, response.url);
     });
   } finally {
     await handle.close();

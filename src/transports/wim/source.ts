@@ -33,7 +33,7 @@ import {
   osImageRecordAnnotations,
   type WimArtifact,
 } from "./artifact.js";
-import { downloadWim, fileNameOfUrl, type WimDownloadLimits } from "./download.js";
+import { downloadWim, fileNameOfUrl, type WimDownloadLimits, type WimNetwork } from "./download.js";
 import { hashWimStream, type WimHashPass } from "./hash-pass.js";
 import { parseWimHeader } from "./header.js";
 import { openWimFile, readWimInfo } from "./reader.js";
@@ -46,10 +46,10 @@ export interface WimSourceOptions {
   sha256?: string;
   /** Where a downloaded WIM is kept until the source is closed (default: the OS temp folder). */
   tempDir?: string;
-  /** For tests: another fetch implementation. */
-  fetch?: typeof fetch;
   /** Timeouts and speed floor of a URL's download. */
   limits?: WimDownloadLimits;
+  /** Proxies and extra CAs for a URL's download. */
+  network?: WimNetwork;
 }
 
 /** `sha256:<64 lower-case hex>` from `--sha256` text, or a usage error. */
@@ -112,7 +112,7 @@ export class WimSource implements Source {
       const fileName = fileNameOfUrl(url);
       const file = path.join(tempDir, fileName);
       const pass = await downloadWim(url, file, {
-        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(options.network ? { network: options.network } : {}),
         ...(options.limits ? { limits: options.limits } : {}),
       });
       checkExpected(expected, pass, label);
