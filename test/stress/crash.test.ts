@@ -3,7 +3,8 @@
  * over a measured unkilled run: about two thirds before the engine's commit event, the rest
  * from the commit to past the end (FERRY_PROGRESS=json tells when the commit starts). The
  * bundle holds 3 images x 16 MiB random layers (40 MiB with FERRY_STRESS=full), doubled
- * until an unkilled load takes at least 0.5 s. After each killed load, `ferry check`
+ * (at most twice) while an unkilled load takes under 0.5 s, so the kills have room; the kill
+ * points are planned over the measured run whatever its length. After each killed load, `ferry check`
  * finds the store consistent (stale temp files are reported but fine), the image that was in
  * the store before is intact, and the same load then completes. After each killed save,
  * nothing is under the output name unless it is complete, and then it verifies; the same for
@@ -89,10 +90,9 @@ describe("ferry killed with SIGKILL at any instant", () => {
     `load: ${LOAD_TRIALS} kills spread over a measured load; check is clean and the load then completes`,
     async () => {
       const unkilled = unkilledLoad;
-      expect(
-        unkilled.ms,
-        "the load must take at least 0.5 s to be worth killing",
-      ).toBeGreaterThanOrEqual(MIN_LOAD_MS);
+      // No floor on its length: the kill points are planned over this measured run, however
+      // fast the machine made it (a floor failed on a fast machine once the layers stopped
+      // growing).
       expect(unkilled.commitAt, "no commit event on stderr (FERRY_PROGRESS=json)").toBeDefined();
 
       const rng = new Rng(SEED).fork("load-kills");
