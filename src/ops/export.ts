@@ -1,35 +1,55 @@
-import { type CopyEvent, copyImages } from "../engine/copy.js";
-import { type ImagePlan, planImage } from "../engine/plan.js";
+/**
+ * Copies into a destination that takes a plain copy (today `docker-archive:FILE`; see
+ * `CopyDestination` in transports/entry.ts): stored images (`ferry export`) or a verified
+ * bundle's (`ferry load BUNDLE --to docker-archive:FILE`). The destination's sink comes from the
+ * transport table; what it takes (one platform per image, container images only) is checked
+ * before anything is written.
+ */
+
+import type { CopyEvent } from "../engine/copy.js";
+import type { ImagePlan } from "../engine/plan.js";
 import { FerryError, isFerryError } from "../errors.js";
-import { BundleReader } from "../transports/bundle/reader.js";
-import { BundleSource } from "../transports/bundle/source.js";
 import { DiscardSink } from "../transports/discard.js";
-import { DockerArchiveSink, dockerRepoTag } from "../transports/docker-archive/sink.js";
+import type { CopyDestination } from "../transports/entry.js";
 import { LayoutSource } from "../transports/layout/source.js";
 import { Store } from "../transports/layout/store.js";
+import { type DestinationSpec, destinationRole } from "../transports/table.js";
 import type { TrustedKey } from "../trust/keys.js";
 import { isIndexMediaType } from "../types/media-types.js";
 import type { PlatformSelector } from "../types/platform.js";
-import type { Source } from "../types/transport.js";
-import { explainSplitFailure } from "./open-bundle.js";
+import { copyPlans, planImages, withBundle } from "./transfer.js";
 
 export interface ExportReport {
+  /** Where the copy landed (the tarball). */
   output: string;
+  /** `repoTag`: the name the image has there (docker's `repo:tag`), when it has one. */
   images: Array<{ ref: string; repoTag?: string; digest: string; platforms: string[] }>;
   blobs: number;
   bytes: number;
-  /** A dry run: the blobs and bytes the tarball would hold were verified; it was not written. */
+  /** A dry run: the blobs and bytes the copy would hold were verified; nothing was written. */
   dryRun?: boolean;
   seconds: number;
 }
 
 export interface ExportOptions {
-  output: string;
-  /** For multi-platform images: which platform docker should get (one). */
+  /** Where to: a destination that takes a plain copy (`docker-archive:FILE`). */
+  destination: DestinationSpec;
+  /** For multi-platform images: the platform(s) to copy (one, where the destination says). */
   platforms: PlatformSelector;
   onEvent?: (event: CopyEvent) => void;
-  /** Verify and report what the tarball would hold; write nothing. */
+  /** Verify and report what the copy would hold; write nothing. */
   dryRun?: boolean;
+}
+
+/** The destination's copy role, or a usage error for one with a protocol of its own. */
+function copyRole(destination: DestinationSpec): CopyDestination<DestinationSpec> {
+  const copy = destinationRole(destination).copy;
+  if (!copy) {
+    throw new FerryError("EUSAGE", `${destination.transport} takes no plain copy`, {
+      hint: "load a bundle into it: ferry load BUNDLE --to ...",
+    });
+  }
+  return copy;
 }
 
 /** A damaged blob (its bytes do not match its digest or size), with what to do about it. */
@@ -42,31 +62,30 @@ function withRemedy(error: unknown, hint: string): unknown {
   });
 }
 
-/** `docker load` takes one platform per image: refuse an index before writing anything. */
-function checkOnePlatform(plans: ImagePlan[]): void {
+/** A destination that takes one platform per image: refuse an index before writing anything. */
+function checkOnePlatform(plans: ImagePlan[], reason: string): void {
   const multi = plans.find((plan) => isIndexMediaType(plan.root.mediaType));
   if (multi) {
-    throw new FerryError(
-      "EUSAGE",
-      `${multi.name} is a multi-platform index; docker load takes one platform`,
-      { hint: "choose one with --platform os/arch" },
-    );
+    throw new FerryError("EUSAGE", `${multi.name} is a multi-platform index; ${reason}`, {
+      hint: "choose one with --platform os/arch",
+    });
   }
 }
 
-async function writeArchive(
+async function copyTo(
   plans: ImagePlan[],
   options: ExportOptions,
   started: number,
 ): Promise<ExportReport> {
-  checkOnePlatform(plans);
-  // A dry run reads and hashes what the tarball would hold, into a sink that keeps nothing.
-  const sink = options.dryRun ? new DiscardSink() : await DockerArchiveSink.create(options.output);
-  const result = await copyImages(sink, plans, options.onEvent ? { onEvent: options.onEvent } : {});
+  const copy = copyRole(options.destination);
+  if (copy.onePlatform) checkOnePlatform(plans, copy.onePlatform);
+  // A dry run reads and hashes what the copy would hold, into a sink that keeps nothing.
+  const sink = options.dryRun ? new DiscardSink() : await copy.openSink(options.destination);
+  const result = await copyPlans(sink, plans, options);
   return {
-    output: options.output,
+    output: copy.location(options.destination),
     images: result.images.map((record) => {
-      const repoTag = dockerRepoTag(record.name);
+      const repoTag = copy.nameOf(record.name);
       return {
         ref: record.name,
         ...(repoTag ? { repoTag } : {}),
@@ -83,32 +102,26 @@ async function writeArchive(
   };
 }
 
-/** Plan images for docker: a multi-platform image is narrowed to the one platform asked for. */
-async function planForDocker(source: Source, platforms: PlatformSelector): Promise<ImagePlan[]> {
-  const plans: ImagePlan[] = [];
-  for (const image of await source.images())
-    plans.push(await planImage(source, image, { platforms }));
-  return plans;
-}
-
-/** `ferry export REF... -o images.tar`: stored images as a tarball for `docker load`. */
+/** `ferry export REF... --to docker-archive:FILE` (or `-o FILE`): stored images. */
 export async function exportImages(
   storeDir: string,
   refs: string[],
   options: ExportOptions,
 ): Promise<ExportReport> {
   const started = Date.now();
+  copyRole(options.destination);
   const store = await Store.open(storeDir);
-  const plans: ImagePlan[] = [];
+  const inputs = [];
   for (const ref of refs) {
     const source = await LayoutSource.open(store.files, {
       transport: `store:${store.dir}`,
       fallbackRepository: "localhost/unnamed",
       refName: ref,
     });
-    plans.push(...(await planForDocker(source, options.platforms)));
+    inputs.push({ source, platforms: options.platforms });
   }
-  return writeArchive(plans, options, started).catch((error: unknown) => {
+  const plans = await planImages(inputs);
+  return copyTo(plans, options, started).catch((error: unknown) => {
     throw withRemedy(
       error,
       `nothing was written; \`ferry check --store ${store.dir}\` lists every damaged blob and the images it breaks (--repair sets them aside), then load those images again`,
@@ -116,28 +129,24 @@ export async function exportImages(
   });
 }
 
-/** `ferry load BUNDLE --docker-archive OUT.tar`: a verified bundle straight to a docker tarball. */
-export async function bundleToDockerArchive(
+/** `ferry load BUNDLE --to docker-archive:FILE`: a verified bundle straight to the destination. */
+export function bundleToDestination(
   bundle: string,
   options: ExportOptions & { trust?: TrustedKey[] },
 ): Promise<ExportReport> {
   const started = Date.now();
-  const reader = await BundleReader.open(bundle, { trust: options.trust ?? [] });
-  try {
-    const source = new BundleSource(reader);
-    const images = (await source.images()).filter(
-      (i) => i.annotations?.["vnd.ferry.kind"] !== "os-image",
-    );
-    const plans: ImagePlan[] = [];
-    for (const image of images)
-      plans.push(await planImage(source, image, { platforms: options.platforms }));
-    return await writeArchive(plans, options, started);
-  } catch (error) {
+  const copy = copyRole(options.destination);
+  return withBundle(bundle, { trust: options.trust ?? [] }, async ({ source }) => {
+    const plans = await planImages([{ source, platforms: options.platforms }], {
+      ...(copy.containerImagesOnly
+        ? { include: (image) => image.annotations?.["vnd.ferry.kind"] !== "os-image" }
+        : {}),
+    });
+    return await copyTo(plans, options, started);
+  }).catch((error: unknown) => {
     throw withRemedy(
-      explainSplitFailure(reader, error),
+      error,
       `nothing was written; copy the bundle again from the original (\`ferry verify ${bundle}\` lists every problem)`,
     );
-  } finally {
-    await reader.close();
-  }
+  });
 }

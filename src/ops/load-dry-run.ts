@@ -3,14 +3,9 @@
  * nothing written — no staging folder, no log line, not even an empty store where none is.
  */
 
-import { stat } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { warmHashPool } from "../digest/hash-pool.js";
-import { type CopyEvent, copyImages } from "../engine/copy.js";
-import { planImage } from "../engine/plan.js";
-import { BundleReader } from "../transports/bundle/reader.js";
-import { BundleSource } from "../transports/bundle/source.js";
+import type { CopyEvent } from "../engine/copy.js";
 import { DiscardSink } from "../transports/discard.js";
 import { emptyIndex, upsertRef } from "../transports/layout/index-file.js";
 import type { StoreSinkOptions, TagChange } from "../transports/layout/sink.js";
@@ -21,8 +16,8 @@ import type { ImageIndex } from "../types/manifest.js";
 import type { BlobWriter, ImageRecord, Sink } from "../types/transport.js";
 import { imageStatus } from "./image-status.js";
 import type { LoadReport } from "./load.js";
-import { explainSplitFailure } from "./open-bundle.js";
 import { namesOf, storeRollbackGuard } from "./rollback.js";
+import { copyPlans, planImages, withBundle } from "./transfer.js";
 import { osImageLoad } from "./wim-load.js";
 
 export interface DryRunLoadOptions {
@@ -96,62 +91,49 @@ function namesMoved(
  */
 export async function dryRunLoad(bundle: string, options: DryRunLoadOptions): Promise<LoadReport> {
   const started = Date.now();
-  warmHashPool(
-    await stat(bundle).then(
-      (info) => info.size,
-      () => 0,
-    ),
+  return withBundle(
+    bundle,
+    { trust: options.trust ?? [] },
+    async ({ reader, manifest, source }) => {
+      // Opened only when it exists: a dry run must not create one.
+      const store = (await Store.exists(options.storeDir))
+        ? await Store.open(options.storeDir)
+        : undefined;
+      const index = store ? await store.readIndex() : emptyIndex();
+      const before = namesOf(index);
+      // Anti-rollback judged as the load judges it (EDOWNGRADE unless allowed); nothing recorded.
+      const rollback = store
+        ? storeRollbackGuard(store, reader, bundle, options.allowDowngrade === true)
+        : undefined;
+      await rollback?.check(before);
+      const plans = await planImages([{ source, platforms: "all" }]);
+      const wim = osImageLoad(plans, { latest: options.latest !== false });
+      const result = await copyPlans(new PreviewSink(store), plans, options);
+      const tagsMoved = namesMoved(index, result.images, wim.sinkOptions);
+      return {
+        bundle,
+        bundleId: manifest.id,
+        store: store?.dir ?? path.resolve(options.storeDir),
+        dryRun: true,
+        images: result.images.map((record) => {
+          const status = imageStatus(before.get(record.name), record.descriptor.digest);
+          return {
+            ref: record.name,
+            digest: record.descriptor.digest,
+            ...(rollback?.downgraded.has(record.name)
+              ? { ...status, status: "downgraded" }
+              : status),
+          };
+        }),
+        blobsWritten: result.blobsCopied,
+        blobsSkipped: result.blobsSkipped,
+        bytesWritten: result.bytesCopied,
+        bytesSkipped: result.bytesSkipped,
+        tagsMoved,
+        osImages: wim.osImages(),
+        latestMoved: wim.latestMoved(tagsMoved),
+        seconds: (Date.now() - started) / 1000,
+      };
+    },
   );
-  const reader = await BundleReader.open(bundle, { trust: options.trust ?? [] });
-  try {
-    const manifest = reader.manifest;
-    if (!manifest) throw reader.problemsError();
-    // Opened only when it exists: a dry run must not create one.
-    const store = (await Store.exists(options.storeDir))
-      ? await Store.open(options.storeDir)
-      : undefined;
-    const index = store ? await store.readIndex() : emptyIndex();
-    const before = namesOf(index);
-    // Anti-rollback judged as the load judges it (EDOWNGRADE unless allowed); nothing recorded.
-    const rollback = store
-      ? storeRollbackGuard(store, reader, bundle, options.allowDowngrade === true)
-      : undefined;
-    await rollback?.check(before);
-    const source = new BundleSource(reader);
-    const plans = [];
-    for (const image of await source.images())
-      plans.push(await planImage(source, image, { platforms: "all" }));
-    const wim = osImageLoad(plans, { latest: options.latest !== false });
-    const result = await copyImages(new PreviewSink(store), plans, {
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      ...(options.jobs ? { jobs: options.jobs } : {}),
-    });
-    const tagsMoved = namesMoved(index, result.images, wim.sinkOptions);
-    return {
-      bundle,
-      bundleId: manifest.id,
-      store: store?.dir ?? path.resolve(options.storeDir),
-      dryRun: true,
-      images: result.images.map((record) => {
-        const status = imageStatus(before.get(record.name), record.descriptor.digest);
-        return {
-          ref: record.name,
-          digest: record.descriptor.digest,
-          ...(rollback?.downgraded.has(record.name) ? { ...status, status: "downgraded" } : status),
-        };
-      }),
-      blobsWritten: result.blobsCopied,
-      blobsSkipped: result.blobsSkipped,
-      bytesWritten: result.bytesCopied,
-      bytesSkipped: result.bytesSkipped,
-      tagsMoved,
-      osImages: wim.osImages(),
-      latestMoved: wim.latestMoved(tagsMoved),
-      seconds: (Date.now() - started) / 1000,
-    };
-  } catch (error) {
-    throw explainSplitFailure(reader, error);
-  } finally {
-    await reader.close();
-  }
 }

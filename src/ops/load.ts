@@ -1,15 +1,10 @@
-import { stat } from "node:fs/promises";
-import { warmHashPool } from "../digest/hash-pool.js";
-import { type CopyEvent, copyImages } from "../engine/copy.js";
-import { planImage } from "../engine/plan.js";
-import { BundleReader } from "../transports/bundle/reader.js";
-import { BundleSource } from "../transports/bundle/source.js";
+import type { CopyEvent } from "../engine/copy.js";
 import { StoreSink, type StoreSinkOptions, type TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
 import type { TrustedKey } from "../trust/keys.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
-import { explainSplitFailure } from "./open-bundle.js";
 import { namesOf, storeRollbackGuard } from "./rollback.js";
+import { copyPlans, planImages, withBundle } from "./transfer.js";
 import { type LatestMove, type LoadedOsImage, osImageLoad } from "./wim-load.js";
 
 export type { ImageStatus };
@@ -60,26 +55,13 @@ export interface LoadOptions {
  */
 export async function loadBundle(path: string, options: LoadOptions): Promise<LoadReport> {
   const started = Date.now();
-  // The hash threads start while the structure is checked (a large bundle only).
-  warmHashPool(
-    await stat(path).then(
-      (info) => info.size,
-      () => 0,
-    ),
-  );
-  const reader = await BundleReader.open(path, { trust: options.trust ?? [] });
-  try {
-    const manifest = reader.manifest;
-    if (!manifest) throw reader.problemsError();
+  return withBundle(path, { trust: options.trust ?? [] }, async ({ reader, manifest, source }) => {
     const store = await Store.open(options.storeDir, { create: true });
     const before = namesOf(await store.readIndex());
     // Anti-rollback: refused here, before any blob is copied, and judged again at commit.
     const rollback = storeRollbackGuard(store, reader, path, options.allowDowngrade === true);
     await rollback.check(before);
-    const source = new BundleSource(reader);
-    const plans = [];
-    for (const image of await source.images())
-      plans.push(await planImage(source, image, { platforms: "all" }));
+    const plans = await planImages([{ source, platforms: "all" }]);
     const wim = osImageLoad(plans, {
       latest: options.latest !== false,
       ...(options.sinkOptions ? { base: options.sinkOptions } : {}),
@@ -89,10 +71,7 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
       beforeIndexWrite: rollback.beforeIndexWrite,
       logEntry: { action: "load", bundle: path, bundleId: manifest.id, created: manifest.created },
     });
-    const result = await copyImages(sink, plans, {
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      ...(options.jobs ? { jobs: options.jobs } : {}),
-    });
+    const result = await copyPlans(sink, plans, options);
     return {
       bundle: path,
       bundleId: manifest.id,
@@ -114,9 +93,5 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
       latestMoved: wim.latestMoved(sink.tagChanges),
       seconds: (Date.now() - started) / 1000,
     };
-  } catch (error) {
-    throw explainSplitFailure(reader, error);
-  } finally {
-    await reader.close();
-  }
+  });
 }

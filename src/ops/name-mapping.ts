@@ -19,48 +19,7 @@
 
 import { UsageError } from "../errors.js";
 import { formatReference, parseReference, type Reference } from "../types/reference.js";
-
-/** A registry and a path prefix in it (`registry.lan:5000/mirror`). */
-export interface RegistryTarget {
-  /** `host[:port]` as references spell it. */
-  registry: string;
-  /** Path components under which images land, without slashes at the ends; may be empty. */
-  prefix: string;
-}
-
-function stripScheme(text: string): string {
-  return text.startsWith("docker://") ? text.slice("docker://".length) : text;
-}
-
-/** True when docker would read `component` as a registry host, not as a Docker Hub path. */
-function isHostLike(component: string): boolean {
-  return component.includes(".") || component.includes(":") || component === "localhost";
-}
-
-/** Parse `--to-registry HOST[:PORT][/PREFIX]` (a `docker://` in front is allowed). */
-export function parseRegistryTarget(input: string): RegistryTarget {
-  const text = stripScheme(input.trim()).replace(/\/+$/, "");
-  const slash = text.indexOf("/");
-  const registry = slash === -1 ? text : text.slice(0, slash);
-  const prefix = slash === -1 ? "" : text.slice(slash + 1);
-  if (!registry) throw new UsageError(`--to-registry ${input}: no registry host`);
-  if (!isHostLike(registry)) {
-    throw new UsageError(
-      `--to-registry ${input}: "${registry}" does not look like a registry host (no dot, no port)`,
-      {
-        hint: `docker would read ${registry}/... as a Docker Hub name: write ${registry}:5000, ${registry}.lan or localhost`,
-      },
-    );
-  }
-  try {
-    parseReference(`${registry}/${prefix ? `${prefix}/` : ""}x:t`);
-  } catch (error) {
-    throw new UsageError(`--to-registry ${input}: ${(error as Error).message}`, {
-      hint: "HOST[:PORT][/PREFIX], the prefix in lower case: registry.lan:5000/mirror",
-    });
-  }
-  return { registry, prefix };
-}
+import { type RegistryTarget, stripDockerScheme } from "../types/registry-target.js";
 
 /** The target of one image under `--to-registry` (see the module comment). */
 export function mapToRegistry(sourceName: string, target: RegistryTarget): Reference {
@@ -77,7 +36,7 @@ export function mapToRegistry(sourceName: string, target: RegistryTarget): Refer
 
 /** The target of `ferry push REF DEST`. */
 export function parseDestination(dest: string, sourceName: string): Reference {
-  const parsed = parseReference(stripScheme(dest), { defaultTag: false });
+  const parsed = parseReference(stripDockerScheme(dest), { defaultTag: false });
   if (parsed.digest) {
     throw new UsageError(`${dest}: a push destination names a tag, not a digest`, {
       hint: "give HOST/REPOSITORY[:TAG]; the digest is the image's own",

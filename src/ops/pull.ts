@@ -1,5 +1,4 @@
-import { type CopyEvent, copyImages, type OmittedBlob } from "../engine/copy.js";
-import { type ImagePlan, planImage } from "../engine/plan.js";
+import type { CopyEvent, OmittedBlob } from "../engine/copy.js";
 import { UsageError } from "../errors.js";
 import { refNameOf } from "../transports/layout/index-file.js";
 import { StoreSink, type TagChange } from "../transports/layout/sink.js";
@@ -9,6 +8,7 @@ import { RegistrySource } from "../transports/registry/source.js";
 import { reportVerdicts } from "../transports/registry/verdict.js";
 import { formatPlatform, type PlatformSelector } from "../types/platform.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
+import { copyPlans, planImages } from "./transfer.js";
 
 export interface PullOptions {
   storeDir: string;
@@ -39,24 +39,6 @@ export interface PullReport {
   seconds: number;
 }
 
-/** Plan each reference once; the same image named twice is a usage error. */
-async function planRegistryImages(
-  sources: RegistrySource[],
-  platforms: PlatformSelector,
-): Promise<ImagePlan[]> {
-  const plans: ImagePlan[] = [];
-  const seen = new Set<string>();
-  for (const source of sources) {
-    for (const image of await source.images()) {
-      if (seen.has(image.name))
-        throw new UsageError(`${image.name} is named twice`, { hint: "name each image once" });
-      seen.add(image.name);
-      plans.push(await planImage(source, image, { platforms }));
-    }
-  }
-  return plans;
-}
-
 /**
  * Pull images from registries straight into the local store (a connected host): the same
  * plan, verification and atomic store protocol as `load`, with blobs fetched through the
@@ -70,16 +52,21 @@ export async function pullImages(references: string[], options: PullOptions): Pr
     const before = new Map(
       (await store.readIndex()).manifests.map((d) => [refNameOf(d), d.digest]),
     );
-    const plans = await planRegistryImages(sources, options.platforms);
+    const plans = await planImages(
+      sources.map((source) => ({ source, platforms: options.platforms })),
+      {
+        distinctNames: (image) =>
+          new UsageError(`${image.name} is named twice`, { hint: "name each image once" }),
+      },
+    );
     const sink = new StoreSink(store, {
       logEntry: { action: "pull", sources: sources.map((s) => s.label) },
     });
-    const result = await copyImages(reportVerdicts(sink, sources), plans, {
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      ...(options.jobs ? { jobs: options.jobs } : {}),
-    }).catch(async (error: unknown) => {
-      throw await options.session.explainFailure(error);
-    });
+    const result = await copyPlans(reportVerdicts(sink, sources), plans, options).catch(
+      async (error: unknown) => {
+        throw await options.session.explainFailure(error);
+      },
+    );
     return {
       store: store.dir,
       images: result.images.map((record) => {

@@ -1,17 +1,16 @@
 import type { KeyObject } from "node:crypto";
 import path from "node:path";
-import { type CopyEvent, copyImages } from "../engine/copy.js";
-import { type ImagePlan, planImage } from "../engine/plan.js";
+import type { CopyEvent } from "../engine/copy.js";
 import { UsageError } from "../errors.js";
 import { BundleSink } from "../transports/bundle/sink.js";
 import type { SplitOptions } from "../transports/bundle/split-writer.js";
 import { reportVerdicts } from "../transports/registry/verdict.js";
 import type { BundleManifest } from "../types/bundle.js";
 import { type PartsManifest, parityName, partsFileName } from "../types/parts.js";
-import type { PlatformSelector } from "../types/platform.js";
-import type { BlobLocation, Source } from "../types/transport.js";
+import type { BlobLocation } from "../types/transport.js";
 import { type DeltaBase, deltaMayOmit } from "./delta-base.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
+import { copyPlans, type PlanInput, planImages } from "./transfer.js";
 
 /**
  * Downloads the engine writes straight into the bundle (a registry session in `direct` mode):
@@ -24,10 +23,7 @@ export interface DirectDownloads {
 }
 
 /** One source and the platforms to take from it. */
-export interface SaveInput {
-  source: Source;
-  platforms: PlatformSelector;
-}
+export type SaveInput = PlanInput;
 
 export interface SaveOptions {
   output: string;
@@ -80,25 +76,6 @@ export interface SaveReport {
   manifest: BundleManifest;
 }
 
-/** Plan every image of every source; the same name twice is a usage error. */
-export async function planInputs(inputs: SaveInput[]): Promise<ImagePlan[]> {
-  const plans: ImagePlan[] = [];
-  const names = new Map<string, string>();
-  for (const { source, platforms } of inputs) {
-    for (const image of await source.images()) {
-      const earlier = names.get(image.name);
-      if (earlier !== undefined) {
-        throw new UsageError(`${image.name} comes from both ${earlier} and ${image.origin}`, {
-          hint: "save each image name once",
-        });
-      }
-      names.set(image.name, image.origin);
-      plans.push(await planImage(source, image, { platforms }));
-    }
-  }
-  return plans;
-}
-
 function statusAgainst(
   since: DeltaBase | undefined,
   ref: string,
@@ -114,7 +91,12 @@ function statusAgainst(
  */
 export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Promise<SaveReport> {
   const started = Date.now();
-  const plans = await planInputs(inputs);
+  const plans = await planImages(inputs, {
+    distinctNames: (image, earlier) =>
+      new UsageError(`${image.name} comes from both ${earlier} and ${image.origin}`, {
+        hint: "save each image name once",
+      }),
+  });
   const since = options.since;
   const downloads = options.downloads;
   const sink = await BundleSink.create(options.output, {
@@ -130,10 +112,7 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
     sink,
     inputs.map((input) => input.source),
   );
-  await copyImages(copySink, plans, {
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    ...(options.jobs ? { jobs: options.jobs } : {}),
-  });
+  await copyPlans(copySink, plans, options);
   const written = sink.written;
   if (!written) throw new Error("bundle sink committed without a result");
   if (written.locations) await downloads?.keepLocated(written.locations);
@@ -178,9 +157,4 @@ export function filesWritten(
     // A signed split save signs `.parts` separately: without it the parts cannot be trusted.
     ...(signed ? [path.join(dir, `${partsFileName(parts.bundle)}.sig`)] : []),
   ];
-}
-
-/** Plan every image of several sources with one platform choice. */
-export function planSources(sources: Source[], platforms: PlatformSelector): Promise<ImagePlan[]> {
-  return planInputs(sources.map((source) => ({ source, platforms })));
 }

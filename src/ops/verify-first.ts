@@ -5,10 +5,11 @@
  * One read at hash speed; manifests and configs were already checked while planning.
  */
 
-import { type CopyEvent, copyImages } from "../engine/copy.js";
+import type { CopyEvent } from "../engine/copy.js";
 import type { ImagePlan } from "../engine/plan.js";
 import { FerryError, isFerryError } from "../errors.js";
 import { DiscardSink } from "../transports/discard.js";
+import { copyPlans } from "./transfer.js";
 
 export interface VerifiedBlobs {
   blobs: number;
@@ -28,10 +29,7 @@ export async function verifyCarriedBlobs(
     ...plan,
     blobs: plan.blobs.filter((blob) => !plan.source.lacksBlob?.(blob.descriptor)),
   }));
-  const result = await copyImages(new DiscardSink(), carried, {
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    ...(options.jobs ? { jobs: options.jobs } : {}),
-  });
+  const result = await copyPlans(new DiscardSink(), carried, options);
   return { blobs: result.blobsCopied, bytes: result.bytesCopied };
 }
 

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { warmHashPool } from "../digest/hash-pool.js";
 import { VerifyingStream } from "../digest/verifying-stream.js";
-import { type CopyEvent, copyImages } from "../engine/copy.js";
+import type { CopyEvent } from "../engine/copy.js";
 import { type ImagePlan, planImage } from "../engine/plan.js";
 import { type BundleProblem, isFerryError } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
@@ -10,6 +10,7 @@ import { DiscardSink } from "../transports/discard.js";
 import type { TrustedKey } from "../trust/keys.js";
 import type { BundleManifest } from "../types/bundle.js";
 import { describeSplit, openBundleRandomAccess, type SplitReport } from "./open-bundle.js";
+import { copyPlans } from "./transfer.js";
 
 export interface VerifyReport {
   bundle: string;
@@ -133,10 +134,7 @@ export async function verifyBundle(
         ...plan,
         blobs: plan.blobs.filter((b) => !source.lacksBlob(b.descriptor)),
       }));
-      const result = await copyImages(new DiscardSink(), copyable, {
-        keepGoing: true,
-        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      });
+      const result = await copyPlans(new DiscardSink(), copyable, { ...options, keepGoing: true });
       report.blobsChecked += result.blobsCopied;
       report.bytesChecked += result.bytesCopied;
       for (const plan of plans) {

@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey } from "node:crypto";
 import { readdirSync } from "node:fs";
 import path from "node:path";
-import { openSource, parseSourceSpec } from "../../src/cli/source-spec.js";
 import { type SaveReport, saveBundle } from "../../src/ops/save.js";
+import { openSource, parseSource } from "../../src/transports/table.js";
 import { generateSigningKeyPair, type TrustedKey } from "../../src/trust/keys.js";
 import { createLayout } from "./oci-layout.js";
 import type { Rng } from "./seeded.js";
@@ -58,7 +58,7 @@ export async function saveLayout(
   output: string,
   options: { signer?: Signer; partSize?: number } = {},
 ): Promise<SaveReport> {
-  const source = await openSource(parseSourceSpec(`oci:${layoutDir}`));
+  const source = await openSource(parseSource(`oci:${layoutDir}`));
   return saveBundle([{ source, platforms: "all" }], {
     output,
     tool: "ferry stress-test",

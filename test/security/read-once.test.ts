@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { readDeltaBase } from "../../src/ops/delta-base.js";
 import { inspectBundle } from "../../src/ops/inspect-bundle.js";
 import { loadBundle } from "../../src/ops/load.js";
-import { pushFromStore } from "../../src/ops/push.js";
+import { pushFromStore } from "../../src/ops/push/from-store.js";
 import { verifyBundle } from "../../src/ops/verify.js";
 import { credentialLookup } from "../../src/transports/registry/credentials.js";
 import { openClient } from "../../src/transports/registry/session.js";

@@ -8,9 +8,9 @@
 import { readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openSource, parseSourceSpec } from "../../src/cli/source-spec.js";
 import { RollbackGuard } from "../../src/ops/rollback.js";
 import { saveBundle } from "../../src/ops/save.js";
+import { openSource, parseSource } from "../../src/transports/table.js";
 import { emptyRollbackState, judgeRollback, recordLoad } from "../../src/types/rollback.js";
 import { ferry, ferryJson, tempDir } from "../helpers/cli.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
@@ -200,7 +200,7 @@ describe("signed bundles under --trust: the sequence decides", () => {
       [2, "2020-01-01T00:00:00Z"],
     ] as const) {
       const bundle = path.join(tmp.dir, `clock-${sequence}.zip`);
-      const source = await openSource(parseSourceSpec(`oci:${layout(`clock-${sequence}`)}`));
+      const source = await openSource(parseSource(`oci:${layout(`clock-${sequence}`)}`));
       await saveBundle([{ source, platforms: "all" }], {
         output: bundle,
         tool: "ferry test",
@@ -228,7 +228,7 @@ describe("signed bundles under --trust: the sequence decides", () => {
       ["numbered", 1],
     ] as const) {
       const bundle = path.join(tmp.dir, `${name}.zip`);
-      const source = await openSource(parseSourceSpec(`oci:${layout(name)}`));
+      const source = await openSource(parseSource(`oci:${layout(name)}`));
       await saveBundle([{ source, platforms: "all" }], {
         output: bundle,
         tool: "ferry test",

@@ -10,11 +10,11 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } fro
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openSource, parseSourceSpec } from "../../src/cli/source-spec.js";
 import { EXIT_CODES, type FerryError, isFerryError } from "../../src/errors.js";
 import { loadBundle } from "../../src/ops/load.js";
 import { saveBundle } from "../../src/ops/save.js";
 import { verifyBundle } from "../../src/ops/verify.js";
+import { openSource, parseSource } from "../../src/transports/table.js";
 import { ferry, repoRoot } from "../helpers/cli.js";
 import { forgeBundle, forgeImage } from "../helpers/corpus/forge-bundle.js";
 import {
@@ -202,7 +202,7 @@ describe("hostile input is refused with a clear error and nothing is written", (
       const tree = listTree(root);
       const output = path.join(dir, "out.zip");
       const got = await answer(async () => {
-        const source = await openSource(parseSourceSpec(input), { tempDir: dir });
+        const source = await openSource(parseSource(input), { tempDir: dir });
         return saveBundle([{ source, platforms: "all" }], { output, tool: "ferry stress-test" });
       });
       expectRefusal(`save ${c.name}`, got, c.expect, c.within);

@@ -1,8 +1,10 @@
 import type { Command } from "commander";
+import { copyDestinationKinds, destinationForms, listForms } from "../../transports/table.js";
 import { collect } from "../context.js";
 
 export interface ExportFlags {
-  output: string;
+  to?: string;
+  output?: string;
   store?: string;
   platform?: string[];
   json?: boolean;
@@ -14,7 +16,11 @@ export function registerExport(program: Command): void {
     .command("export")
     .description("write stored images as a tarball `docker load` accepts (Docker 25+ layout)")
     .argument("<ref...>", "image names in the store")
-    .requiredOption("-o, --output <images.tar>", "the tarball (appears only when complete)")
+    .option(
+      "--to <destination>",
+      `where to write them: ${listForms(destinationForms(copyDestinationKinds()))} (appears only when complete)`,
+    )
+    .option("-o, --output <images.tar>", "same as --to docker-archive:IMAGES.tar")
     .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
     .option(
       "--platform <os/arch[/variant][:os.version]>",

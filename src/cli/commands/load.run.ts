@@ -1,58 +1,81 @@
-import { bundleToDockerArchive } from "../../ops/export.js";
-import { type LoadReport, loadBundle } from "../../ops/load.js";
-import { dryRunLoad } from "../../ops/load-dry-run.js";
+import { UsageError } from "../../errors.js";
+import type { ExportReport } from "../../ops/export.js";
+import type { LoadReport } from "../../ops/load.js";
+import { loadTo } from "../../ops/load-to.js";
 import { hostPlatform } from "../../ops/registry-options.js";
-import { platformSelector } from "../context.js";
-import { createOutput, formatSeconds, formatSize, formatTable, type Output } from "../output.js";
+import { type DestinationSpec, destinationRole } from "../../transports/table.js";
+import { platformSelector, toolName } from "../context.js";
+import { chooseDestination } from "../destination.js";
+import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { resolveStoreDir } from "../store-location.js";
-import { type TrustFlags, trustedKeys } from "../trust-options.js";
+import { trustedKeys } from "../trust-options.js";
 import type { LoadFlags } from "./load.js";
 import { loadedOsImageLines } from "./os-image-lines.js";
+import { describePush } from "./push.js";
 
-/** `ferry load BUNDLE` (loaded when the command runs: see ./load.ts). */
+/** `ferry load BUNDLE [--to DESTINATION]` (loaded when the command runs: see ./load.ts). */
 export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
   const out = createOutput(flags);
-  if (flags.toRegistry !== undefined) {
-    const { loadToRegistry } = await import("./push.run.js");
-    await loadToRegistry(bundle, flags);
-    return;
-  }
-  if (flags.dockerArchive) {
-    await loadToDockerArchive(bundle, flags.dockerArchive, flags, out);
-    return;
-  }
-  const progress = createProgress(
-    flags.dryRun ? "verifying" : "loading",
-    !flags.json && !flags.quiet,
+  const chosen = chooseDestination(
+    [
+      { flag: "--to", value: flags.to },
+      { flag: "--to-registry", value: flags.toRegistry, kind: "registry" },
+      { flag: "--docker-archive", value: flags.dockerArchive, kind: "docker-archive" },
+      { flag: "--store", value: flags.store, kind: "store" },
+    ],
+    undefined,
+    "store",
   );
-  const options = {
-    storeDir: resolveStoreDir(flags.store),
-    onEvent: progress.onEvent,
+  if (chosen.spec.transport === "registry" && flags.platform !== undefined) {
+    throw new UsageError(`--platform cannot be combined with ${chosen.label}`, {
+      hint: "a registry gets every image and platform the bundle carries",
+    });
+  }
+  const result = await loadTo(bundle, chosen.spec, {
+    trust: await trustedKeys(flags),
+    dryRun: flags.dryRun === true,
     ...(flags.jobs ? { jobs: flags.jobs } : {}),
+    progress: (operation) => createProgress(operation, !flags.json && !flags.quiet),
+    onNote: out.note,
+    storeDir: resolveStoreDir,
     latest: flags.latest !== false,
     allowDowngrade: flags.allowDowngrade === true,
-    trust: await trustedKeys(flags),
-  };
-  const report = await (flags.dryRun
-    ? dryRunLoad(bundle, options)
-    : loadBundle(bundle, options)
-  ).finally(progress.stop);
-  out.result(report, () =>
-    [
-      formatTable(
-        ["IMAGE", "STATUS", "DIGEST"],
-        report.images.map((i) => [
-          i.ref,
-          i.previous ? `${i.status} (was ${i.previous.slice(0, 19)})` : i.status,
-          i.digest,
-        ]),
-      ),
-      ...loadedOsImageLines(report),
-      "",
-      loadVerdict(report),
-    ].join("\n"),
-  );
+    platforms: platformSelector(flags.platform, [hostPlatform()]),
+    push: {
+      registry: flags,
+      userAgent: toolName(),
+      stripForeignUrls: flags.stripForeignUrls === true,
+      ...(flags.chunkSize !== undefined ? { chunkMiB: flags.chunkSize } : {}),
+    },
+  });
+  switch (result.transport) {
+    case "store":
+      out.result(result.report, () => describeLoad(result.report));
+      break;
+    case "registry":
+      out.result(result.report, () => describePush(result.report));
+      break;
+    case "copy":
+      out.result(result.report, () => describeCopy(bundle, result.destination, result.report));
+      break;
+  }
+}
+
+function describeLoad(report: LoadReport): string {
+  return [
+    formatTable(
+      ["IMAGE", "STATUS", "DIGEST"],
+      report.images.map((i) => [
+        i.ref,
+        i.previous ? `${i.status} (was ${i.previous.slice(0, 19)})` : i.status,
+        i.digest,
+      ]),
+    ),
+    ...loadedOsImageLines(report),
+    "",
+    loadVerdict(report),
+  ].join("\n");
 }
 
 function loadVerdict(report: LoadReport): string {
@@ -64,33 +87,19 @@ function loadVerdict(report: LoadReport): string {
   return `loaded ${report.images.length} image(s) into ${report.store}: ${report.blobsWritten} blobs written (${written}), ${present}, in ${formatSeconds(report.seconds)}`;
 }
 
-async function loadToDockerArchive(
-  bundle: string,
-  output: string,
-  flags: TrustFlags & { platform?: string[]; json?: boolean; quiet?: boolean; dryRun?: boolean },
-  out: Output,
-): Promise<void> {
-  const progress = createProgress(
-    flags.dryRun ? "verifying" : "exporting",
-    !flags.json && !flags.quiet,
-  );
-  const report = await bundleToDockerArchive(bundle, {
-    output,
-    platforms: platformSelector(flags.platform, [hostPlatform()]),
-    trust: await trustedKeys(flags),
-    onEvent: progress.onEvent,
-    ...(flags.dryRun ? { dryRun: true } : {}),
-  }).finally(progress.stop);
-  out.result(report, () =>
-    [
-      formatTable(
-        ["IMAGE", "DOCKER NAME", "PLATFORM"],
-        report.images.map((i) => [i.ref, i.repoTag ?? "-", i.platforms.join(",")]),
-      ),
-      "",
-      report.dryRun
-        ? `dry run: verified ${bundle}; ${output} would hold ${report.images.length} image(s), ${report.blobs} blob(s) (${formatSize(report.bytes)}); nothing was written`
-        : `verified ${bundle} and wrote ${output} (${formatSize(report.bytes)}); run: docker load -i ${output}`,
-    ].join("\n"),
-  );
+/** A bundle copied to a destination that takes a plain copy (a docker-archive tarball). */
+function describeCopy(bundle: string, destination: DestinationSpec, report: ExportReport): string {
+  const copy = destinationRole(destination).copy;
+  const next = copy?.nextStep?.(destination);
+  const output = report.output;
+  return [
+    formatTable(
+      ["IMAGE", copy?.nameHeading ?? "NAME", "PLATFORM"],
+      report.images.map((i) => [i.ref, i.repoTag ?? "-", i.platforms.join(",")]),
+    ),
+    "",
+    report.dryRun
+      ? `dry run: verified ${bundle}; ${output} would hold ${report.images.length} image(s), ${report.blobs} blob(s) (${formatSize(report.bytes)}); nothing was written`
+      : `verified ${bundle} and wrote ${output} (${formatSize(report.bytes)})${next ? `; run: ${next}` : ""}`,
+  ].join("\n");
 }

@@ -1,8 +1,10 @@
 import type { Command } from "commander";
+import { destinationForms, listForms } from "../../transports/table.js";
 import { collect, positiveInteger } from "../context.js";
 import { addPushOptions, type LoadPushFlags } from "./push.js";
 
 export interface LoadFlags extends LoadPushFlags {
+  to?: string;
   store?: string;
   jobs?: number;
   json?: boolean;
@@ -15,15 +17,18 @@ export interface LoadFlags extends LoadPushFlags {
 
 export function registerLoad(program: Command): void {
   addPushOptions(program.command("load"), {
-    toRegistry:
-      "instead of the store: push the verified bundle into this registry (source host dropped, path kept under PREFIX)",
+    toRegistry: "same as --to registry:HOST[:PORT][/PREFIX]",
     dryRun:
-      "verify the bundle and show what the load would do (new/updated/unchanged per image, blobs and bytes to write) into the store, --to-registry or --docker-archive; write nothing",
+      "verify the bundle and show what the load would do (new/updated/unchanged per image, blobs and bytes to write) into the destination; write nothing",
     helpLast: true,
   })
     .description("verify a bundle and install its images into the local store, atomically")
     .argument("<bundle>", "the bundle zip, or a split bundle's .parts file (or its .001 part)")
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .option(
+      "--to <destination>",
+      `where the images go: ${listForms(destinationForms())} (default: store, the local store; a registry gets every image and platform, named as docs/offline-registry.md says)`,
+    )
+    .option("--store <dir>", "same as --to store:DIR (default: $FERRY_STORE or the per-OS default)")
     .option("-j, --jobs <n>", "blob writes at once", positiveInteger)
     .option("--no-latest", "do not move OS images' latest tags to the newest installed version")
     .option("--trust <key.pub>", "require a signature by this public key (repeatable)", collect)
@@ -35,10 +40,10 @@ export function registerLoad(program: Command): void {
       "--allow-downgrade",
       "load a bundle older than one loaded before (lower signed sequence, or an older bundle's image under a name)",
     )
-    .option("--docker-archive <out.tar>", "instead of the store: write a tarball for `docker load`")
+    .option("--docker-archive <out.tar>", "same as --to docker-archive:OUT.tar")
     .option(
       "--platform <os/arch[/variant][:os.version]>",
-      "with --docker-archive: the platform docker gets from multi-platform images (default: this machine's)",
+      "with --to docker-archive: the platform docker gets from multi-platform images (default: this machine's)",
       collect,
     )
     .option("--json", "print a JSON summary")

@@ -5,6 +5,7 @@ import {
   openRegistrySession,
 } from "../../ops/registry-options.js";
 import { platformSelector, toolName } from "../context.js";
+import { chooseDestination } from "../destination.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { resolveStoreDir } from "../store-location.js";
@@ -13,6 +14,15 @@ import { describeTransfer, type PullFlags } from "./pull.js";
 /** `ferry pull REF...` (loaded when the command runs: see ./pull.ts). */
 export async function runPull(references: string[], flags: PullFlags): Promise<void> {
   const out = createOutput(flags);
+  const { spec } = chooseDestination(
+    [
+      { flag: "--to", value: flags.to },
+      { flag: "--store", value: flags.store, kind: "store" },
+    ],
+    ["store"],
+    "store",
+  );
+  const storeDir = resolveStoreDir(spec.transport === "store" ? spec.dir : undefined);
   const defaultPlatform = hostPlatform();
   const platforms = platformSelector(flags.platform, [defaultPlatform]);
   if (!flags.platform?.length) out.note(describeDefaultPlatform(defaultPlatform));
@@ -23,7 +33,7 @@ export async function runPull(references: string[], flags: PullFlags): Promise<v
   try {
     const progress = createProgress("pulling", !flags.json && !flags.quiet);
     const report = await pullImages(refs, {
-      storeDir: resolveStoreDir(flags.store),
+      storeDir,
       platforms,
       session,
       onEvent: progress.onEvent,

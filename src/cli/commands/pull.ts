@@ -117,6 +117,7 @@ export function describeOmitted(
 }
 
 export interface PullFlags extends RegistryFlags {
+  to?: string;
   store?: string;
   platform?: string[];
   json?: boolean;
@@ -131,7 +132,11 @@ export function registerPull(program: Command): void {
       "<reference...>",
       "image references: alpine:3.19, host:5000/team/app@sha256:..., docker://REF",
     )
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .option(
+      "--to <destination>",
+      "store[:DIR]: the store to pull into (no DIR: $FERRY_STORE or the per-OS default)",
+    )
+    .option("--store <dir>", "same as --to store:DIR")
     .option(
       "--platform <os/arch[/variant][:os.version]>",
       "platform(s) to keep, repeatable, or 'all' (default: this machine's)",

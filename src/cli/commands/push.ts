@@ -1,6 +1,6 @@
 import { type Command, Help, type Option } from "commander";
 import { UsageError } from "../../errors.js";
-import type { PushReport } from "../../ops/push.js";
+import type { PushReport } from "../../ops/push/report.js";
 import type { RegistryFlags } from "../../ops/registry-options.js";
 import { positiveInteger } from "../context.js";
 import { formatSeconds, formatSize, formatTable } from "../output.js";
@@ -14,7 +14,7 @@ import { addRegistryOptions } from "./pull.js";
  */
 export const DEFAULT_CHUNK_MIB = 64;
 
-/** The flags of a push, from `ferry push` or `ferry load --to-registry`. */
+/** The flags of a push, from `ferry push` or `ferry load --to registry:HOST`. */
 export interface PushFlags extends RegistryFlags {
   toRegistry?: string;
   stripForeignUrls?: boolean;
@@ -33,7 +33,7 @@ function chunkMiB(value: string): number {
 }
 
 /**
- * The push flags `ferry push` and `ferry load --to-registry` share, plus the registry flags
+ * The push flags `ferry push` and `ferry load --to registry:` share, plus the registry flags
  * (credentials, TLS, retries) every registry command takes.
  */
 export function addPushOptions(
@@ -123,10 +123,11 @@ export function describePush(report: PushReport): string {
   return lines.join("\n");
 }
 
-/** The flags `ferry load` passes to `loadToRegistry` (also --trust, --trust-dir). */
+/** The push flags of `ferry load` (with --trust, --trust-dir). */
 export interface LoadPushFlags extends PushFlags, TrustFlags {}
 
 export interface PushCommandFlags extends PushFlags {
+  to?: string;
   store?: string;
 }
 
@@ -134,20 +135,23 @@ export function registerPush(program: Command): void {
   const command = program
     .command("push")
     .description(
-      "push images from the local store into a registry: REF DEST, or REF... with --to-registry",
+      "push images from the local store into a registry: REF DEST, or REF... with --to registry:HOST",
     )
-    .usage("[options] REF DEST | --to-registry HOST[:PORT][/PREFIX] REF...")
+    .usage("[options] REF DEST | --to registry:HOST[:PORT][/PREFIX] REF...")
     .argument(
       "<args...>",
-      "REF DEST (a stored image and its full target reference), or stored images with --to-registry",
+      "REF DEST (a stored image and its full target reference), or stored images with --to",
+    )
+    .option(
+      "--to <destination>",
+      "registry:HOST[:PORT][/PREFIX]: push every REF there, named by the mapping rule (source host dropped, path kept under PREFIX)",
     )
     .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
     .option("-j, --jobs <n>", "blob uploads at once (default 4)", positiveInteger)
     .option("--json", "print a JSON summary")
     .option("-q, --quiet", "no progress or notes");
   addPushOptions(command, {
-    toRegistry:
-      "push every REF to this registry, named by the mapping rule (source host dropped, path kept under PREFIX)",
+    toRegistry: "same as --to registry:HOST[:PORT][/PREFIX]",
     dryRun:
       "verify the images and show what would be pushed (new/updated/unchanged per image, blobs and bytes); push nothing",
   }).action(async (args: string[], flags: PushCommandFlags) => {

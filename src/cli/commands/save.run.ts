@@ -1,24 +1,17 @@
 import path from "node:path";
 import { UsageError } from "../../errors.js";
 import { readDeltaBase } from "../../ops/delta-base.js";
+import { type SaveRequest, saveFromSources } from "../../ops/save-sources.js";
 import {
-  describeDefaultPlatform,
-  downloadLimitsFromFlags,
-  downloadNetworkFromFlags,
-  hostPlatform,
-  openRegistrySession,
-} from "../../ops/registry-options.js";
-import { saveBundle } from "../../ops/save.js";
-import type { RegistrySession } from "../../transports/registry/session.js";
-import type { RegistrySource } from "../../transports/registry/source.js";
+  parseSource,
+  resolveSourcePaths,
+  type SourceSpec,
+  sourceRole,
+} from "../../transports/table.js";
 import { loadSigner } from "../../trust/sequence.js";
-import type { PlatformSelector } from "../../types/platform.js";
-import type { Source } from "../../types/transport.js";
-import { isHttpUrl, redactUrl } from "../../types/url.js";
 import { platformSelector, toolName } from "../context.js";
 import { createOutput, escapeControls, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
-import { openSource, parseSourceSpec, resolveSpecPath, type SourceSpec } from "../source-spec.js";
 import { osImageLines } from "./os-image-lines.js";
 import { describeOmitted, describeTransfer } from "./pull.js";
 import { partsLines } from "./repair.js";
@@ -36,155 +29,99 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
       hint: "add --split SIZE (e.g. --split fat32), or leave out --parity",
     });
   }
-  const sources: Source[] = [];
-  let session: RegistrySession | undefined;
-  try {
-    const tempDir = path.dirname(path.resolve(flags.output));
-    const platformOverrides = new Map<SourceSpec, PlatformSelector>();
-    // The image list parser (and the YAML library) is loaded only for -f.
-    const imageList = flags.file
-      ? await (await import("../../ops/image-list.js")).readImageList(flags.file)
-      : [];
-    const listedSpecs = imageList.map((entry) => {
-      const spec = resolveSpecPath(
-        parseSourceSpec(entry.source),
-        path.dirname(path.resolve(flags.file as string)),
-      );
-      if (entry.sha256 && spec.transport === "wim") spec.sha256 = entry.sha256;
-      if (entry.platforms) platformOverrides.set(spec, platformSelector(entry.platforms, "all"));
-      return spec;
-    });
-    const parsedSpecs = [
-      ...assignWimSha256(specs.map(parseSourceSpec), flags.sha256),
-      ...listedSpecs,
-    ];
-    if (parsedSpecs.length === 0) {
-      throw new UsageError("save needs at least one source, or -f IMAGES.yaml");
-    }
-    const sourcePlatforms = new Map<Source, PlatformSelector>();
-    const sourceTransports = new Map<Source, SourceSpec["transport"]>();
-    if (parsedSpecs.some((spec) => spec.transport === "docker")) {
-      // One bundle file: downloads go straight into it (split volumes: through the cache).
-      session = await openRegistrySession(flags, {
-        onNote: out.note,
-        userAgent: toolName(),
-        direct: !flags.split,
-      });
-    }
-    const registry = session ? { session, skipForeign: Boolean(flags.skipForeign) } : undefined;
-    const wimNetwork = parsedSpecs.some((spec) => spec.transport === "wim")
-      ? await downloadNetworkFromFlags(flags, { userAgent: toolName() })
-      : undefined;
-    for (const spec of parsedSpecs) {
-      if (spec.transport === "wim") {
-        out.note(
-          isHttpUrl(spec.location)
-            ? `downloading ${redactUrl(spec.location)} (hashed on the way: its manifest names its sha256)`
-            : `reading ${spec.location} once to compute its sha256 (its manifest names it)`,
-        );
-      }
-      const source = await openSource(spec, {
-        tempDir,
-        wimDownload: downloadLimitsFromFlags(flags),
-        ...(wimNetwork ? { wimNetwork } : {}),
-        ...(registry ? { registry } : {}),
-      });
-      sources.push(source);
-      sourceTransports.set(source, spec.transport);
-      const override = platformOverrides.get(spec);
-      if (override) sourcePlatforms.set(source, override);
-    }
-    const progress = createProgress("saving", !flags.json && !flags.quiet);
-    const platforms = platformSelector(flags.platform, "all");
-    const registryPlatforms = flags.platform?.length ? platforms : [hostPlatform()];
-    if (session && !flags.platform?.length) out.note(describeDefaultPlatform(hostPlatform()));
-    const since = flags.since ? await readDeltaBase(flags.since) : undefined;
-    const signer = flags.sign ? await loadSigner(flags.sign, flags.sequence) : undefined;
-    const report = await saveBundle(
-      sources.map((source) => ({
-        source,
-        // A .wim named on the command line is always wanted, whatever --platform says.
-        platforms:
-          sourcePlatforms.get(source) ??
-          (sourceTransports.get(source) === "docker"
-            ? registryPlatforms
-            : sourceTransports.get(source) === "wim"
-              ? "all"
-              : platforms),
-      })),
-      {
-        output: flags.output,
-        tool: toolName(),
-        ...(since ? { since } : {}),
-        ...(signer ? { signer } : {}),
-        ...(flags.split ? { split: { partSize: flags.split, parity: Boolean(flags.parity) } } : {}),
-        onEvent: progress.onEvent,
-        ...(flags.jobs ? { jobs: flags.jobs } : {}),
-        ...(session ? { downloads: session } : {}),
-      },
-    )
-      .catch(async (error: unknown) => {
-        throw session ? await session.explainFailure(error) : error;
-      })
-      .finally(progress.stop);
-    const omitted = sources.flatMap((s) =>
-      sourceTransports.get(s) === "docker" ? (s as RegistrySource).omitted : [],
-    );
-    if (omitted.length > 0) out.note(describeOmitted(omitted));
-    if (session) out.note(describeTransfer(session.stats));
-    const { manifest, ...rest } = report;
-    const summary = { ...rest, osImages: manifest.osImages ?? [] };
-    out.result(summary, () =>
-      [
-        formatTable(
-          ["IMAGE", "PLATFORMS", "DIGEST", "SIZE", ...(since ? ["STATUS"] : [])],
-          report.images.map((i) => [
-            i.ref,
-            i.platforms.join(",") || "-",
-            i.digest,
-            formatSize(i.size),
-            ...(since ? [describeStatus(i.status, i.previous)] : []),
-          ]),
-        ),
-        ...osImageLines(manifest.osImages),
-        "",
-        `saved ${report.images.length} image(s), ${report.blobs} blobs (${formatSize(report.bytes)}) to ${report.bundle} in ${formatSeconds(report.seconds)}`,
-        ...(since
-          ? [
-              `delta against ${escapeControls(since.base.description ?? "its base")}: ${report.requires} blob(s) (${formatSize(report.requiredBytes)}) left out; the offline side must have them`,
-            ]
-          : []),
-        ...(report.signedBy
-          ? [
-              `signed with key ${report.signedBy}${report.sequence ? `, sequence ${report.sequence}` : ""}`,
-            ]
-          : []),
-        ...(report.parts ? partsLines(report.parts, report.bundle, report.files) : []),
-      ].join("\n"),
-    );
-  } finally {
-    for (const source of sources) await source.close().catch(() => {});
-    await session?.close();
+  const requests: SaveRequest[] = [
+    ...pinSha256(specs.map(parseSource), flags.sha256).map((spec) => ({ spec })),
+    ...(await listedRequests(flags.file)),
+  ];
+  if (requests.length === 0) {
+    throw new UsageError("save needs at least one source, or -f IMAGES.yaml");
   }
+  const since = flags.since ? await readDeltaBase(flags.since) : undefined;
+  const signer = flags.sign ? await loadSigner(flags.sign, flags.sequence) : undefined;
+  const progress = createProgress("saving", !flags.json && !flags.quiet);
+  const { report, omitted, transfer } = await saveFromSources(requests, {
+    registry: flags,
+    userAgent: toolName(),
+    ...(flags.platform?.length ? { platforms: platformSelector(flags.platform, "all") } : {}),
+    skipForeign: Boolean(flags.skipForeign),
+    onNote: out.note,
+    output: flags.output,
+    tool: toolName(),
+    ...(since ? { since } : {}),
+    ...(signer ? { signer } : {}),
+    ...(flags.split ? { split: { partSize: flags.split, parity: Boolean(flags.parity) } } : {}),
+    onEvent: progress.onEvent,
+    ...(flags.jobs ? { jobs: flags.jobs } : {}),
+  }).finally(progress.stop);
+  if (omitted.length > 0) out.note(describeOmitted(omitted));
+  if (transfer) out.note(describeTransfer(transfer));
+  const { manifest, ...rest } = report;
+  const summary = { ...rest, osImages: manifest.osImages ?? [] };
+  out.result(summary, () =>
+    [
+      formatTable(
+        ["IMAGE", "PLATFORMS", "DIGEST", "SIZE", ...(since ? ["STATUS"] : [])],
+        report.images.map((i) => [
+          i.ref,
+          i.platforms.join(",") || "-",
+          i.digest,
+          formatSize(i.size),
+          ...(since ? [describeStatus(i.status, i.previous)] : []),
+        ]),
+      ),
+      ...osImageLines(manifest.osImages),
+      "",
+      `saved ${report.images.length} image(s), ${report.blobs} blobs (${formatSize(report.bytes)}) to ${report.bundle} in ${formatSeconds(report.seconds)}`,
+      ...(since
+        ? [
+            `delta against ${escapeControls(since.base.description ?? "its base")}: ${report.requires} blob(s) (${formatSize(report.requiredBytes)}) left out; the offline side must have them`,
+          ]
+        : []),
+      ...(report.signedBy
+        ? [
+            `signed with key ${report.signedBy}${report.sequence ? `, sequence ${report.sequence}` : ""}`,
+          ]
+        : []),
+      ...(report.parts ? partsLines(report.parts, report.bundle, report.files) : []),
+    ].join("\n"),
+  );
 }
 
 /**
- * Give each `.wim` source its `--sha256`, in order: the Nth value belongs to the Nth WIM
- * source. A count that does not match is a usage error (a value must not land on the wrong file).
+ * The sources of an image list (`-f IMAGES.yaml`; the YAML library loads only then): paths
+ * relative to the list's folder, each with its own sha256 and platforms when the list gives them.
  */
-export function assignWimSha256(specs: SourceSpec[], values: string[] | undefined): SourceSpec[] {
+async function listedRequests(file: string | undefined): Promise<SaveRequest[]> {
+  if (!file) return [];
+  const { readImageList } = await import("../../ops/image-list.js");
+  const baseDir = path.dirname(path.resolve(file));
+  return (await readImageList(file)).map((entry) => {
+    const spec = resolveSourcePaths(parseSource(entry.source), baseDir);
+    const pinned = entry.sha256 && sourceRole(spec).pinnable;
+    return {
+      spec: pinned ? { ...spec, sha256: entry.sha256 } : spec,
+      ...(entry.platforms ? { platforms: platformSelector(entry.platforms, "all") } : {}),
+    };
+  });
+}
+
+/**
+ * Give each source that is one file of known sha256 (a `.wim`) its `--sha256`, in order: the
+ * Nth value belongs to the Nth such source. A count that does not match is a usage error (a
+ * value must not land on the wrong file).
+ */
+export function pinSha256(specs: SourceSpec[], values: string[] | undefined): SourceSpec[] {
   const list = values ?? [];
-  const wims = specs.filter((spec) => spec.transport === "wim");
+  const pinnable = (spec: SourceSpec) => sourceRole(spec).pinnable === true;
+  const files = specs.filter(pinnable);
   if (list.length === 0) return specs;
-  if (list.length !== wims.length) {
+  if (list.length !== files.length) {
     throw new UsageError(
-      `${list.length} --sha256 value(s) for ${wims.length} .wim source(s): give one per WIM, in order`,
+      `${list.length} --sha256 value(s) for ${files.length} .wim source(s): give one per WIM, in order`,
     );
   }
   let next = 0;
-  return specs.map((spec) =>
-    spec.transport === "wim" ? { ...spec, sha256: list[next++] as string } : spec,
-  );
+  return specs.map((spec) => (pinnable(spec) ? { ...spec, sha256: list[next++] as string } : spec));
 }
 
 function describeStatus(status: string | undefined, previous: string | undefined): string {

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { RegistryFlags } from "../../ops/registry-options.js";
+import { listForms, sourceForms } from "../../transports/table.js";
 import { parseSplitSize } from "../../types/parts.js";
 import { collect, positiveInteger } from "../context.js";
 import { addRegistryOptions } from "./pull.js";
@@ -24,10 +25,7 @@ export function registerSave(program: Command): void {
   const command = program
     .command("save")
     .description("save images into one checksummed bundle (a zip holding an OCI layout)")
-    .argument(
-      "[source...]",
-      "oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF|@N], FILE.wim, wim:FILE|URL, https://.../FILE.wim, docker://REF or a bare image reference",
-    )
+    .argument("[source...]", listForms(sourceForms()))
     .requiredOption("-o, --output <bundle.zip>", "the bundle to write (appears only when complete)")
     .option(
       "--platform <os/arch[/variant][:os.version]>",

@@ -17,6 +17,7 @@ import { familiarRepository, parseReference } from "../../types/reference.js";
 import type { ImageRecord, Sink } from "../../types/transport.js";
 import { syncDirectory, uniqueTempName } from "../../util/atomic-file.js";
 import { blobPath, OCI_LAYOUT_FILE } from "../layout/index-file.js";
+import { dockerRepoTag } from "./repo-tag.js";
 
 /** One entry of `docker save`'s manifest.json. */
 interface SaveManifestEntry {
@@ -26,12 +27,6 @@ interface SaveManifestEntry {
 }
 
 const FIXED_MTIME = new Date("2000-01-01T00:00:00Z");
-
-/** `alpine:3.19`, `team/app:1`, `mcr.microsoft.com/windows/nanoserver:ltsc2022` — docker's names. */
-export function dockerRepoTag(name: string): string | undefined {
-  const ref = parseReference(name, { defaultTag: false });
-  return ref.tag ? `${familiarRepository(ref)}:${ref.tag}` : undefined;
-}
 
 /**
  * Writes a tarball `docker load` accepts, in the Docker 25+ layout: `manifest.json` and

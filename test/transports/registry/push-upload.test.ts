@@ -19,9 +19,8 @@ import {
   checkUniqueTargets,
   mapToRegistry,
   parseDestination,
-  parseRegistryTarget,
 } from "../../../src/ops/name-mapping.js";
-import { stripForeignUrls } from "../../../src/ops/push.js";
+import { stripForeignUrls } from "../../../src/ops/push/strip-foreign.js";
 import type { RegistryClient } from "../../../src/transports/registry/client.js";
 import { credentialLookup } from "../../../src/transports/registry/credentials.js";
 import { openClient } from "../../../src/transports/registry/session.js";
@@ -33,6 +32,7 @@ import {
 } from "../../../src/transports/registry/upload.js";
 import type { Descriptor } from "../../../src/types/descriptor.js";
 import { formatReference } from "../../../src/types/reference.js";
+import { parseRegistryTarget } from "../../../src/types/registry-target.js";
 import { type RunningRegistry, startRegistry } from "../../helpers/registry.js";
 import { removeTempDirs, tempDir } from "./fixtures.js";
 

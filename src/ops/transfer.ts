@@ -1,0 +1,121 @@
+/**
+ * The sequence every copying op follows, once: open the source (a bundle: structure and trust
+ * checked, split volumes named when a blob in them is bad, closed whatever happens), plan its
+ * images, copy the plans into a sink. save, load, load --dry-run, load --to, pull, push and
+ * export each add only what is theirs (a store's anti-rollback, a registry's verification
+ * first...).
+ */
+
+import { stat } from "node:fs/promises";
+import { warmHashPool } from "../digest/hash-pool.js";
+import { type CopyEvent, type CopyResult, copyImages } from "../engine/copy.js";
+import { type ImagePlan, planImage } from "../engine/plan.js";
+import { BundleReader } from "../transports/bundle/reader.js";
+import { BundleSource } from "../transports/bundle/source.js";
+import type { TrustedKey } from "../trust/keys.js";
+import type { BundleManifest } from "../types/bundle.js";
+import type { PlatformSelector } from "../types/platform.js";
+import type { Sink, Source, SourceImage } from "../types/transport.js";
+import { explainSplitFailure } from "./open-bundle.js";
+
+/** A progress display for one phase of an op (`loading`, `verifying`, `pushing`...). */
+export interface Progress {
+  onEvent(event: CopyEvent): void;
+  stop(): void;
+}
+
+/** Makes the progress display of a phase, named by what it does. */
+export type ProgressFor = (operation: string) => Progress;
+
+/** What a copy is told besides its sink and plans. */
+export interface CopySettings {
+  onEvent?: (event: CopyEvent) => void;
+  /** Blob transfers at once (bounded further by the sink). */
+  jobs?: number;
+  /** Record bad blobs and go on (verification), instead of stopping at the first. */
+  keepGoing?: boolean;
+}
+
+/** Copy planned images into a sink (the engine: blobs verified, manifests, commit). */
+export function copyPlans(
+  sink: Sink,
+  plans: ImagePlan[],
+  settings: CopySettings = {},
+): Promise<CopyResult> {
+  return copyImages(sink, plans, {
+    ...(settings.onEvent ? { onEvent: settings.onEvent } : {}),
+    ...(settings.jobs ? { jobs: settings.jobs } : {}),
+    ...(settings.keepGoing ? { keepGoing: true } : {}),
+  });
+}
+
+/** One source and the platforms to take from it. */
+export interface PlanInput {
+  source: Source;
+  platforms: PlatformSelector;
+}
+
+export interface PlanImagesOptions {
+  /** Plan only the images this keeps (e.g. no OS images for docker). */
+  include?: (image: SourceImage) => boolean;
+  /** Refuse the same image name from two sources (or twice): the error to throw. */
+  distinctNames?: (image: SourceImage, earlierOrigin: string) => Error;
+}
+
+/** Plan every image of every source, in order (manifests and configs fetched and verified). */
+export async function planImages(
+  inputs: PlanInput[],
+  options: PlanImagesOptions = {},
+): Promise<ImagePlan[]> {
+  const plans: ImagePlan[] = [];
+  const origins = new Map<string, string>();
+  for (const { source, platforms } of inputs) {
+    for (const image of await source.images()) {
+      if (options.include && !options.include(image)) continue;
+      if (options.distinctNames) {
+        const earlier = origins.get(image.name);
+        if (earlier !== undefined) throw options.distinctNames(image, earlier);
+        origins.set(image.name, image.origin);
+      }
+      plans.push(await planImage(source, image, { platforms }));
+    }
+  }
+  return plans;
+}
+
+/** A bundle opened for a copy. */
+export interface OpenedBundle {
+  path: string;
+  reader: BundleReader;
+  manifest: BundleManifest;
+  source: BundleSource;
+}
+
+/**
+ * Open a bundle (one file or split volumes), check its structure and, with `trust`, its
+ * signature, and hand it to `use`; the bundle is closed afterwards whatever happens, and a blob
+ * found bad in split volumes is reported with the part files that hold it.
+ */
+export async function withBundle<T>(
+  path: string,
+  options: { trust?: TrustedKey[] },
+  use: (bundle: OpenedBundle) => Promise<T>,
+): Promise<T> {
+  // The hash threads start while the structure is checked (a large bundle only).
+  warmHashPool(
+    await stat(path).then(
+      (info) => info.size,
+      () => 0,
+    ),
+  );
+  const reader = await BundleReader.open(path, { trust: options.trust ?? [] });
+  try {
+    const manifest = reader.manifest;
+    if (!manifest) throw reader.problemsError();
+    return await use({ path, reader, manifest, source: new BundleSource(reader) });
+  } catch (error) {
+    throw explainSplitFailure(reader, error);
+  } finally {
+    await reader.close();
+  }
+}

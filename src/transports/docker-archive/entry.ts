@@ -1,0 +1,63 @@
+/**
+ * `docker-archive:` in the transport table: a `docker save` tarball as a source
+ * (`FILE[:REF|@N]`), and a tarball for `docker load` as a destination (`FILE`).
+ */
+
+import { UsageError } from "../../errors.js";
+import { escapeControls } from "../../types/terminal-text.js";
+import type { TransportEntry } from "../entry.js";
+import { parseLocalSpec, resolveLocalSpec } from "../local-spec.js";
+import { dockerRepoTag } from "./repo-tag.js";
+
+export interface DockerArchiveSpec {
+  transport: "docker-archive";
+  path: string;
+  /** An image reference in the archive, or `@N`: the N-th entry of its manifest.json. */
+  ref?: string;
+}
+
+export interface DockerArchiveDestination {
+  transport: "docker-archive";
+  /** The tarball to write (the whole text after `docker-archive:`, colons and all). */
+  path: string;
+}
+
+export const dockerArchiveTransport: TransportEntry<DockerArchiveSpec, DockerArchiveDestination> = {
+  name: "docker-archive",
+  summary: "a `docker save` tarball (read in place), or one for `docker load` (Docker 25+ layout)",
+  source: {
+    forms: ["docker-archive:FILE[:REF|@N]"],
+    prefixes: ["docker-archive:"],
+    parse: (rest, text) => parseLocalSpec("docker-archive", rest, text),
+    resolve: resolveLocalSpec,
+    platforms: "chosen",
+    async open(spec) {
+      const { DockerArchiveSource } = await import("./source.js");
+      return DockerArchiveSource.open(spec.path, spec.ref);
+    },
+  },
+  destination: {
+    forms: ["docker-archive:FILE"],
+    help: "a tarball for `docker load` (one platform per image: --platform)",
+    parse(rest, text) {
+      if (!rest) {
+        throw new UsageError(`${escapeControls(text)}: name the tarball to write`, {
+          hint: "e.g. --to docker-archive:images.tar",
+        });
+      }
+      return { transport: "docker-archive", path: rest };
+    },
+    copy: {
+      location: (spec) => spec.path,
+      onePlatform: "docker load takes one platform",
+      containerImagesOnly: true,
+      nameOf: dockerRepoTag,
+      nameHeading: "DOCKER NAME",
+      nextStep: (spec) => `docker load -i ${spec.path}`,
+      async openSink(spec) {
+        const { DockerArchiveSink } = await import("./sink.js");
+        return DockerArchiveSink.create(spec.path);
+      },
+    },
+  },
+};

@@ -1,0 +1,58 @@
+/**
+ * The OCI image layout in the transport table: `oci:DIR[:REF]` as a source, and ferry's store
+ * (an OCI layout with a lock, staging and a load log) as the destination `store[:DIR]`.
+ */
+
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import { UsageError } from "../../errors.js";
+import type { TransportEntry } from "../entry.js";
+import { parseLocalSpec, resolveLocalSpec } from "../local-spec.js";
+
+export interface OciSpec {
+  transport: "oci";
+  path: string;
+  ref?: string;
+}
+
+export interface StoreDestination {
+  transport: "store";
+  /** The store's folder; none: the default store ($FERRY_STORE or the per-OS default). */
+  dir?: string;
+}
+
+export const ociTransport: TransportEntry<OciSpec, never> = {
+  name: "oci",
+  summary: "an OCI image layout folder (skopeo's, umoci's, buildah's oci: output)",
+  source: {
+    forms: ["oci:DIR[:REF]"],
+    prefixes: ["oci:"],
+    parse: (rest, text) => parseLocalSpec("oci", rest, text),
+    resolve: resolveLocalSpec,
+    platforms: "chosen",
+    async open(spec) {
+      const info = await stat(spec.path).catch(() => undefined);
+      if (!info?.isDirectory()) throw new UsageError(`oci:${spec.path}: no such directory`);
+      const [{ DirectoryFiles }, { localRepositoryName }, { LayoutSource }] = await Promise.all([
+        import("./layout-files.js"),
+        import("./local-name.js"),
+        import("./source.js"),
+      ]);
+      return LayoutSource.open(new DirectoryFiles(path.resolve(spec.path)), {
+        transport: `oci:${spec.path}`,
+        fallbackRepository: localRepositoryName(path.basename(path.resolve(spec.path))),
+        ...(spec.ref ? { refName: spec.ref } : {}),
+      });
+    },
+  },
+};
+
+export const storeTransport: TransportEntry<never, StoreDestination> = {
+  name: "store",
+  summary: "ferry's local store: an OCI image layout installed into atomically",
+  destination: {
+    forms: ["store[:DIR]"],
+    help: "the local store (no DIR: $FERRY_STORE or the per-OS default)",
+    parse: (rest) => (rest ? { transport: "store", dir: rest } : { transport: "store" }),
+  },
+};
