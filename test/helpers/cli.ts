@@ -75,3 +75,32 @@ export function tempDir(prefix = "ferry-test-"): { dir: string; cleanup: () => v
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * Run the built ferry CLI without blocking this process (a registry, proxy or server the test
+ * started keeps being served, and its output pipes drained, while ferry runs).
+ */
+export function ferryAsync(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<RunResult> {
+  const child = spawn(process.execPath, [ferryBin, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...options.env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const closed = new Promise<RunResult>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+  child.stdin?.end(options.input ?? "");
+  return closed;
+}
