@@ -26,7 +26,7 @@ export function registerLoad(program: Command): void {
     .argument("<bundle>", "the bundle zip, or a split bundle's .parts file (or its .001 part)")
     .option(
       "--to <destination>",
-      `where the images go: ${listForms(destinationForms())} (default: store, the local store; a registry gets every image and platform, named as docs/offline-registry.md says)`,
+      `where the images go: ${listForms(destinationForms())} (default: store, the local store)`,
     )
     .option("--store <dir>", "same as --to store:DIR (default: $FERRY_STORE or the per-OS default)")
     .option("-j, --jobs <n>", "blob writes at once", positiveInteger)
