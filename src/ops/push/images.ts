@@ -24,9 +24,8 @@ import {
   type PushItem,
   type PushReport,
   pushedImage,
-  type RewrittenManifest,
 } from "./report.js";
-import { stripForeignUrls } from "./strip-foreign.js";
+import { stripForeignUrlsOf } from "./strip-foreign.js";
 
 export interface PushOptions {
   /** A client for the target registry (its auth, TLS and retry settings). */
@@ -54,25 +53,6 @@ function remedyOf(from: string): string {
   return `copy the bundle again from the original (\`ferry verify ${from.slice("bundle:".length)}\` lists every problem)`;
 }
 
-/** The items with --strip-foreign-urls applied, the rewrites, and the digests before them. */
-function stripped(items: PushItem[]): {
-  items: PushItem[];
-  rewritten: RewrittenManifest[];
-  originals: Map<string, string>;
-} {
-  const rewritten: RewrittenManifest[] = [];
-  const originals = new Map<string, string>();
-  const result = items.map((item) => {
-    const rewrite = stripForeignUrls(item.plan);
-    rewritten.push(...rewrite.rewritten);
-    if (rewrite.plan.root.digest !== item.plan.root.digest) {
-      originals.set(item.plan.name, item.plan.root.digest);
-    }
-    return { ...item, plan: rewrite.plan };
-  });
-  return { items: result, rewritten, originals };
-}
-
 /** Push planned images (all to the client's registry). */
 export async function pushImages(
   input: PushItem[],
@@ -89,7 +69,7 @@ export async function pushImages(
     }
   }
   const rewrite = options.stripForeignUrls
-    ? stripped(input)
+    ? stripForeignUrlsOf(input)
     : { items: input, rewritten: [], originals: new Map<string, string>() };
   const { rewritten, originals } = rewrite;
   checkUniqueTargets(

@@ -7,7 +7,7 @@ import { sha256Digest } from "../../digest/sha256.js";
 import type { ImagePlan, PlannedManifest } from "../../engine/plan.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import { isForeignLayerMediaType, MediaType } from "../../types/media-types.js";
-import type { RewrittenManifest } from "./report.js";
+import type { PushItem, RewrittenManifest } from "./report.js";
 
 function distributable(mediaType: string): string {
   if (mediaType === MediaType.DockerForeignLayer) return MediaType.DockerLayerGzip;
@@ -81,4 +81,23 @@ export function stripForeignUrls(plan: ImagePlan): {
     ? { mediaType: plan.root.mediaType, digest: newRoot.digest, size: newRoot.size }
     : plan.root;
   return { plan: { ...plan, manifests, root }, rewritten };
+}
+
+/** Items with --strip-foreign-urls applied, the rewrites, and each image's digest before. */
+export function stripForeignUrlsOf(items: PushItem[]): {
+  items: PushItem[];
+  rewritten: RewrittenManifest[];
+  originals: Map<string, string>;
+} {
+  const rewritten: RewrittenManifest[] = [];
+  const originals = new Map<string, string>();
+  const result = items.map((item) => {
+    const rewrite = stripForeignUrls(item.plan);
+    rewritten.push(...rewrite.rewritten);
+    if (rewrite.plan.root.digest !== item.plan.root.digest) {
+      originals.set(item.plan.name, item.plan.root.digest);
+    }
+    return { ...item, plan: rewrite.plan };
+  });
+  return { items: result, rewritten, originals };
 }

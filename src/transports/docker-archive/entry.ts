@@ -6,15 +6,11 @@
 import { UsageError } from "../../errors.js";
 import { escapeControls } from "../../types/terminal-text.js";
 import type { TransportEntry } from "../entry.js";
-import { parseLocalSpec, resolveLocalSpec } from "../local-spec.js";
+import { type LocalSpec, localSourceRole } from "../local-spec.js";
 import { dockerRepoTag } from "./repo-tag.js";
 
-export interface DockerArchiveSpec {
-  transport: "docker-archive";
-  path: string;
-  /** An image reference in the archive, or `@N`: the N-th entry of its manifest.json. */
-  ref?: string;
-}
+/** `ref`: an image reference in the archive, or `@N`: the N-th entry of its manifest.json. */
+export type DockerArchiveSpec = LocalSpec<"docker-archive">;
 
 export interface DockerArchiveDestination {
   transport: "docker-archive";
@@ -25,17 +21,10 @@ export interface DockerArchiveDestination {
 export const dockerArchiveTransport: TransportEntry<DockerArchiveSpec, DockerArchiveDestination> = {
   name: "docker-archive",
   summary: "a `docker save` tarball (read in place), or one for `docker load` (Docker 25+ layout)",
-  source: {
-    forms: ["docker-archive:FILE[:REF|@N]"],
-    prefixes: ["docker-archive:"],
-    parse: (rest, text) => parseLocalSpec("docker-archive", rest, text),
-    resolve: resolveLocalSpec,
-    platforms: "chosen",
-    async open(spec) {
-      const { DockerArchiveSource } = await import("./source.js");
-      return DockerArchiveSource.open(spec.path, spec.ref);
-    },
-  },
+  source: localSourceRole("docker-archive", "docker-archive:FILE[:REF|@N]", async (spec) => {
+    const { DockerArchiveSource } = await import("./source.js");
+    return DockerArchiveSource.open(spec.path, spec.ref);
+  }),
   destination: {
     forms: ["docker-archive:FILE"],
     help: "a tarball for `docker load` (one platform per image: --platform)",

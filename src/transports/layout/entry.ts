@@ -7,13 +7,9 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { UsageError } from "../../errors.js";
 import type { TransportEntry } from "../entry.js";
-import { parseLocalSpec, resolveLocalSpec } from "../local-spec.js";
+import { type LocalSpec, localSourceRole } from "../local-spec.js";
 
-export interface OciSpec {
-  transport: "oci";
-  path: string;
-  ref?: string;
-}
+export type OciSpec = LocalSpec<"oci">;
 
 export interface StoreDestination {
   transport: "store";
@@ -24,27 +20,20 @@ export interface StoreDestination {
 export const ociTransport: TransportEntry<OciSpec, never> = {
   name: "oci",
   summary: "an OCI image layout folder (skopeo's, umoci's, buildah's oci: output)",
-  source: {
-    forms: ["oci:DIR[:REF]"],
-    prefixes: ["oci:"],
-    parse: (rest, text) => parseLocalSpec("oci", rest, text),
-    resolve: resolveLocalSpec,
-    platforms: "chosen",
-    async open(spec) {
-      const info = await stat(spec.path).catch(() => undefined);
-      if (!info?.isDirectory()) throw new UsageError(`oci:${spec.path}: no such directory`);
-      const [{ DirectoryFiles }, { localRepositoryName }, { LayoutSource }] = await Promise.all([
-        import("./layout-files.js"),
-        import("./local-name.js"),
-        import("./source.js"),
-      ]);
-      return LayoutSource.open(new DirectoryFiles(path.resolve(spec.path)), {
-        transport: `oci:${spec.path}`,
-        fallbackRepository: localRepositoryName(path.basename(path.resolve(spec.path))),
-        ...(spec.ref ? { refName: spec.ref } : {}),
-      });
-    },
-  },
+  source: localSourceRole("oci", "oci:DIR[:REF]", async (spec) => {
+    const info = await stat(spec.path).catch(() => undefined);
+    if (!info?.isDirectory()) throw new UsageError(`oci:${spec.path}: no such directory`);
+    const [{ DirectoryFiles }, { localRepositoryName }, { LayoutSource }] = await Promise.all([
+      import("./layout-files.js"),
+      import("./local-name.js"),
+      import("./source.js"),
+    ]);
+    return LayoutSource.open(new DirectoryFiles(path.resolve(spec.path)), {
+      transport: `oci:${spec.path}`,
+      fallbackRepository: localRepositoryName(path.basename(path.resolve(spec.path))),
+      ...(spec.ref ? { refName: spec.ref } : {}),
+    });
+  }),
 };
 
 export const storeTransport: TransportEntry<never, StoreDestination> = {
