@@ -62,11 +62,11 @@ export async function loadTo(
   destination: DestinationSpec,
   options: LoadToOptions,
 ): Promise<LoadResult> {
-  const common = { trust: options.trust, ...(options.jobs ? { jobs: options.jobs } : {}) };
   switch (destination.transport) {
     case "store": {
       const settings = {
-        ...common,
+        trust: options.trust,
+        ...(options.jobs ? { jobs: options.jobs } : {}),
         storeDir: options.storeDir(destination.dir),
         latest: options.latest,
         allowDowngrade: options.allowDowngrade,
