@@ -60,6 +60,8 @@ export interface PlanImagesOptions {
   include?: (image: SourceImage) => boolean;
   /** Refuse the same image name from two sources (or twice): the error to throw. */
   distinctNames?: (image: SourceImage, earlierOrigin: string) => Error;
+  /** Go on past an image that fails to plan (verification), telling this; else it throws. */
+  onPlanError?: (image: SourceImage, error: unknown) => void;
 }
 
 /** Plan every image of every source, in order (manifests and configs fetched and verified). */
@@ -77,10 +79,25 @@ export async function planImages(
         if (earlier !== undefined) throw options.distinctNames(image, earlier);
         origins.set(image.name, image.origin);
       }
-      plans.push(await planImage(source, image, { platforms }));
+      try {
+        plans.push(await planImage(source, image, { platforms }));
+      } catch (error) {
+        if (!options.onPlanError) throw error;
+        options.onPlanError(image, error);
+      }
     }
   }
   return plans;
+}
+
+/** Start the hash threads while a bundle's structure is checked (a large bundle only). */
+export async function warmUpFor(bundle: string): Promise<void> {
+  warmHashPool(
+    await stat(bundle).then(
+      (info) => info.size,
+      () => 0,
+    ),
+  );
 }
 
 /** A bundle opened for a copy. */
@@ -101,13 +118,7 @@ export async function withBundle<T>(
   options: { trust?: TrustedKey[] },
   use: (bundle: OpenedBundle) => Promise<T>,
 ): Promise<T> {
-  // The hash threads start while the structure is checked (a large bundle only).
-  warmHashPool(
-    await stat(path).then(
-      (info) => info.size,
-      () => 0,
-    ),
-  );
+  await warmUpFor(path);
   const reader = await BundleReader.open(path, { trust: options.trust ?? [] });
   try {
     const manifest = reader.manifest;

@@ -1,8 +1,5 @@
-import { stat } from "node:fs/promises";
-import { warmHashPool } from "../digest/hash-pool.js";
 import { VerifyingStream } from "../digest/verifying-stream.js";
 import type { CopyEvent } from "../engine/copy.js";
-import { type ImagePlan, planImage } from "../engine/plan.js";
 import { type BundleProblem, isFerryError } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import { BundleSource } from "../transports/bundle/source.js";
@@ -10,7 +7,7 @@ import { DiscardSink } from "../transports/discard.js";
 import type { TrustedKey } from "../trust/keys.js";
 import type { BundleManifest } from "../types/bundle.js";
 import { describeSplit, openBundleRandomAccess, type SplitReport } from "./open-bundle.js";
-import { copyPlans } from "./transfer.js";
+import { copyPlans, planImages, warmUpFor } from "./transfer.js";
 
 export interface VerifyReport {
   bundle: string;
@@ -82,13 +79,7 @@ export async function verifyBundle(
       ...{ problems: split.problems, split, seconds: (Date.now() - started) / 1000 },
     };
   }
-  // The hash threads start while the structure is checked (a large bundle only).
-  warmHashPool(
-    await stat(path).then(
-      (info) => info.size,
-      () => 0,
-    ),
-  );
+  await warmUpFor(path);
   const reader = await BundleReader.fromOpened(opened, { collectProblems: true, trust });
   const report: VerifyReport = {
     bundle: path,
@@ -115,14 +106,10 @@ export async function verifyBundle(
         });
       }
       const source = new BundleSource(reader);
-      const plans: ImagePlan[] = [];
-      for (const image of await source.images()) {
-        try {
-          plans.push(await planImage(source, image, { platforms: "all" }));
-        } catch (error) {
-          report.problems.push(asProblem(error, image.descriptor.digest, [image.name]));
-        }
-      }
+      const plans = await planImages([{ source, platforms: "all" }], {
+        onPlanError: (image, error) =>
+          report.problems.push(asProblem(error, image.descriptor.digest, [image.name])),
+      });
       const checked = new Set<string>();
       const countedManifests = new Set<string>();
       for (const plan of plans) {
