@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import type { RegistryFlags } from "../../ops/registry-options.js";
 import type { TransferStats } from "../../transports/registry/session.js";
+import { destinationForms, listForms } from "../../transports/table.js";
 import { collect, positiveInteger } from "../context.js";
 import { formatSize } from "../output.js";
 
@@ -134,7 +135,7 @@ export function registerPull(program: Command): void {
     )
     .option(
       "--to <destination>",
-      "store[:DIR]: the store to pull into (no DIR: $FERRY_STORE or the per-OS default)",
+      `${listForms(destinationForms(["store"]))}: the store to pull into (no DIR: $FERRY_STORE or the per-OS default)`,
     )
     .option("--store <dir>", "same as --to store:DIR")
     .option(

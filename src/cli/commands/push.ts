@@ -2,6 +2,7 @@ import { type Command, Help, type Option } from "commander";
 import { UsageError } from "../../errors.js";
 import type { PushReport } from "../../ops/push/report.js";
 import type { RegistryFlags } from "../../ops/registry-options.js";
+import { destinationForms, listForms } from "../../transports/table.js";
 import { positiveInteger } from "../context.js";
 import { formatSeconds, formatSize, formatTable } from "../output.js";
 import type { TrustFlags } from "../trust-options.js";
@@ -144,7 +145,7 @@ export function registerPush(program: Command): void {
     )
     .option(
       "--to <destination>",
-      "registry:HOST[:PORT][/PREFIX]: push every REF there, named by the mapping rule (source host dropped, path kept under PREFIX)",
+      `${listForms(destinationForms(["registry"]))}: push every REF there, named by the mapping rule (source host dropped, path kept under PREFIX)`,
     )
     .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
     .option("-j, --jobs <n>", "blob uploads at once (default 4)", positiveInteger)
