@@ -6,7 +6,6 @@ import { StoreSink, type TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
 import type { RegistrySession, TransferStats } from "../transports/registry/session.js";
 import { RegistrySource } from "../transports/registry/source.js";
-import { reportVerdicts } from "../transports/registry/verdict.js";
 import { formatPlatform, type PlatformSelector } from "../types/platform.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
 
@@ -74,7 +73,7 @@ export async function pullImages(references: string[], options: PullOptions): Pr
     const sink = new StoreSink(store, {
       logEntry: { action: "pull", sources: sources.map((s) => s.label) },
     });
-    const result = await copyImages(reportVerdicts(sink, sources), plans, {
+    const result = await copyImages(sink, plans, {
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.jobs ? { jobs: options.jobs } : {}),
     }).catch(async (error: unknown) => {

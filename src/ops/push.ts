@@ -11,7 +11,7 @@
 import type { Readable } from "node:stream";
 import { sha256Digest } from "../digest/sha256.js";
 import { VerifyingStream } from "../digest/verifying-stream.js";
-import { type CopyEvent, copyImages, type OmittedBlob, type SourceHooks } from "../engine/copy.js";
+import { type CopyEvent, copyImages, type OmittedBlob } from "../engine/copy.js";
 import { type ImagePlan, type PlannedManifest, planImage } from "../engine/plan.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
@@ -27,7 +27,7 @@ import type { Descriptor } from "../types/descriptor.js";
 import { isForeignLayerMediaType, MediaType } from "../types/media-types.js";
 import { formatPlatform } from "../types/platform.js";
 import { formatReference, type Reference } from "../types/reference.js";
-import type { Source, SourceImage } from "../types/transport.js";
+import type { Source, SourceCapabilities, SourceImage } from "../types/transport.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
 import {
   checkUniqueTargets,
@@ -199,11 +199,16 @@ export function stripForeignUrls(plan: ImagePlan): {
  * A bundle source that leaves out, on purpose, foreign layers the bundle does not carry (a
  * save with --skip-foreign): their manifests keep the URLs, and clients fetch them there.
  */
-class ForeignTolerantSource implements Source, SourceHooks {
+class ForeignTolerantSource implements Source {
   readonly label: string;
+  readonly capabilities: SourceCapabilities;
 
   constructor(private readonly inner: Source) {
     this.label = inner.label;
+    this.capabilities = {
+      lacksBlob: (descriptor) => this.lacksBlob(descriptor),
+      omitReason: (descriptor) => this.omitReason(descriptor),
+    };
   }
 
   images(): Promise<SourceImage[]> {
@@ -219,7 +224,7 @@ class ForeignTolerantSource implements Source, SourceHooks {
   }
 
   lacksBlob(descriptor: Descriptor): boolean {
-    return this.inner.lacksBlob?.(descriptor) ?? false;
+    return this.inner.capabilities?.lacksBlob?.(descriptor) ?? false;
   }
 
   omitReason(descriptor: Descriptor): string | undefined {
@@ -342,7 +347,7 @@ async function previewPush(
     if (target.tag) Object.assign(image, imageStatus(previous, plan.root.digest));
     else if (previous) image.status = "unchanged";
     for (const { descriptor } of plan.blobs) {
-      const reason = (plan.source as Source & SourceHooks).omitReason?.(descriptor);
+      const reason = plan.source.capabilities?.omitReason?.(descriptor);
       if (reason !== undefined) {
         const known = omitted.get(descriptor.digest);
         if (known) known.images.push(plan.name);

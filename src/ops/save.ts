@@ -5,7 +5,6 @@ import { type ImagePlan, planImage } from "../engine/plan.js";
 import { UsageError } from "../errors.js";
 import { BundleSink } from "../transports/bundle/sink.js";
 import type { SplitOptions } from "../transports/bundle/split-writer.js";
-import { reportVerdicts } from "../transports/registry/verdict.js";
 import type { BundleManifest } from "../types/bundle.js";
 import { type PartsManifest, parityName, partsFileName } from "../types/parts.js";
 import type { PlatformSelector } from "../types/platform.js";
@@ -125,12 +124,9 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
     ...(since ? { delta: { base: since.base, has: (d) => deltaMayOmit(since, d) } } : {}),
     ...(downloads ? { beforeAbort: () => downloads.salvage() } : {}),
   });
-  // Registry sources publish what they downloaded into their cache once the engine verified it.
-  const copySink = reportVerdicts(
-    sink,
-    inputs.map((input) => input.source),
-  );
-  await copyImages(copySink, plans, {
+  // Registry sources hear the copy's events about their blobs themselves (what the engine
+  // verified goes into their cache).
+  await copyImages(sink, plans, {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.jobs ? { jobs: options.jobs } : {}),
   });

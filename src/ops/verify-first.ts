@@ -26,7 +26,7 @@ export async function verifyCarriedBlobs(
 ): Promise<VerifiedBlobs> {
   const carried = plans.map((plan) => ({
     ...plan,
-    blobs: plan.blobs.filter((blob) => !plan.source.lacksBlob?.(blob.descriptor)),
+    blobs: plan.blobs.filter((blob) => !plan.source.capabilities?.lacksBlob?.(blob.descriptor)),
   }));
   const result = await copyImages(new DiscardSink(), carried, {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
