@@ -19,7 +19,7 @@ import {
 import { CopyEvents } from "./events.js";
 import type { ImagePlan } from "./plan.js";
 
-export type { CopyEvent, CopyListener } from "../types/copy-events.js";
+export type { CopyEvent } from "../types/copy-events.js";
 export type { OmittedBlob } from "./blob-jobs.js";
 
 /** A blob that failed verification, with the images it belongs to. */
