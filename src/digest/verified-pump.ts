@@ -9,7 +9,7 @@ import {
   sharedHashPool,
   WORKER_MIN_BYTES,
 } from "./hash-pool.js";
-import type { ExpectedContent } from "./verifying-stream.js";
+import type { ExpectedContent, VerdictCallback } from "./verifying-stream.js";
 
 /** 1 MiB reads: few syscalls, and each chunk stays in cache between read, hash and write. */
 export const PUMP_CHUNK = SLOT_BYTES;
@@ -18,6 +18,10 @@ export interface PumpOptions {
   /** Where blobs of WORKER_MIN_BYTES or more are hashed (default: the shared pool). */
   pool?: HashPool;
   onBytes?: (count: number) => void;
+  /** The first `bytes` bytes of the blob are written (told after each completed write). */
+  onWritten?: (bytes: number) => void;
+  /** The check's outcome, before the writer is finished (or discarded). */
+  onVerdict?: VerdictCallback;
 }
 
 const ignore = (): void => {};
@@ -87,17 +91,26 @@ export async function pumpVerified(
       const count = await filled;
       next = undefined;
       if (count < length) {
-        throw new SizeError(what, size, done + count, { details: { digest: expected.digest } });
+        const short = new SizeError(what, size, done + count, {
+          details: { digest: expected.digest },
+        });
+        options.onVerdict?.(short);
+        throw short;
       }
       done += count;
       if (requested < size) next = request();
       const buffer = buffers[slot] as Buffer;
       const hashed = hasher.update(slot, count);
-      const landedAfter = done;
-      writing = writing.then(async () => {
-        await writer.write(buffer, count);
-        reader.landed?.(landedAfter);
-      });
+      const writtenAfter = done;
+      const onWritten = options.onWritten;
+      writing = writing.then(
+        onWritten
+          ? async () => {
+              await writer.write(buffer, count);
+              onWritten(writtenAfter);
+            }
+          : () => writer.write(buffer, count),
+      );
       const settled = hashed ? Promise.all([hashed, writing]).then(ignore) : writing;
       settled.catch(ignore);
       busy[slot] = settled;
@@ -108,10 +121,13 @@ export async function pumpVerified(
     const found = digestFromHex(await hasher.digest());
     hasher.release();
     if (found !== expected.digest) {
-      throw new IntegrityError(what, expected.digest, found, {
+      const mismatch = new IntegrityError(what, expected.digest, found, {
         details: { digest: expected.digest },
       });
+      options.onVerdict?.(mismatch);
+      throw mismatch;
     }
+    options.onVerdict?.();
     await writer.finish();
   } catch (error) {
     // Nothing may still be reading into, hashing or writing from the slots when they go back.

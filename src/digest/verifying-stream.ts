@@ -1,12 +1,18 @@
 import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import { IntegrityError, SizeError } from "../errors.js";
+import { type FerryError, IntegrityError, SizeError } from "../errors.js";
 import { type Digest, digestFromHex } from "../types/digest.js";
 
 export interface ExpectedContent {
   digest: Digest;
   size: number;
 }
+
+/**
+ * Told the outcome of a check, once, as soon as it is known: no argument when size and sha256
+ * matched, else the ESIZE or EINTEGRITY error the check fails with.
+ */
+export type VerdictCallback = (rejection?: FerryError) => void;
 
 /**
  * Passes bytes through while computing their sha256 and counting them. Fails with ESIZE as
@@ -22,6 +28,7 @@ export class VerifyingStream extends Transform {
     private readonly expected: ExpectedContent,
     private readonly what: string,
     private readonly onBytes?: (count: number) => void,
+    private readonly onVerdict?: VerdictCallback,
   ) {
     super({ highWaterMark: 4 * 1024 * 1024 });
   }
@@ -29,7 +36,7 @@ export class VerifyingStream extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.expected.size) {
-      callback(new SizeError(this.what, this.expected.size, this.bytes, { details: this.facts() }));
+      callback(this.reject(new SizeError(this.what, this.expected.size, this.bytes, this.facts())));
       return;
     }
     this.hash.update(chunk);
@@ -39,21 +46,27 @@ export class VerifyingStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (this.bytes !== this.expected.size) {
-      callback(new SizeError(this.what, this.expected.size, this.bytes, { details: this.facts() }));
+      callback(this.reject(new SizeError(this.what, this.expected.size, this.bytes, this.facts())));
       return;
     }
     const found = digestFromHex(this.hash.digest("hex"));
     if (found !== this.expected.digest) {
       callback(
-        new IntegrityError(this.what, this.expected.digest, found, { details: this.facts() }),
+        this.reject(new IntegrityError(this.what, this.expected.digest, found, this.facts())),
       );
       return;
     }
+    this.onVerdict?.();
     callback();
   }
 
-  private facts(): Record<string, unknown> {
-    return { digest: this.expected.digest };
+  private reject(error: FerryError): FerryError {
+    this.onVerdict?.(error);
+    return error;
+  }
+
+  private facts(): { details: Record<string, unknown> } {
+    return { details: { digest: this.expected.digest } };
   }
 }
 

@@ -1,45 +1,26 @@
 import { Readable } from "node:stream";
-import { sharedHashPool, WORKER_MIN_BYTES } from "../digest/hash-pool.js";
 import { pumpVerified } from "../digest/verified-pump.js";
 import { VerifyingStream } from "../digest/verifying-stream.js";
 import { FerryError, isFerryError } from "../errors.js";
+import type { BlobEvent, CopyListener } from "../types/copy-events.js";
 import type { Descriptor } from "../types/descriptor.js";
-import type { ImageRecord, Sink, Source } from "../types/transport.js";
-import type { ImagePlan, PlannedBlob } from "./plan.js";
+import type { ImageRecord, Sink } from "../types/transport.js";
+import {
+  announcePrefetch,
+  type BlobJob,
+  checkRequiredBlobs,
+  collectBlobJobs,
+  type OmittedBlob,
+  recordOf,
+  scheduleOrder,
+  takeOmitted,
+  warmHashers,
+} from "./blob-jobs.js";
+import { CopyEvents } from "./events.js";
+import type { ImagePlan } from "./plan.js";
 
-export type CopyEvent =
-  | { type: "start"; images: number; blobs: number; bytes: number }
-  | { type: "blob-start"; digest: string; size: number; role: string }
-  | { type: "blob-progress"; digest: string; bytes: number }
-  | { type: "blob-done"; digest: string; size: number }
-  | { type: "blob-skip"; digest: string; size: number }
-  | { type: "blob-omit"; digest: string; size: number; reason: string }
-  | { type: "commit" };
-
-/**
- * Optional extras a source may offer the engine (the registry source does both).
- */
-export interface SourceHooks {
-  /**
-   * The blobs this copy will open from the source (those the sink lacks), in copy order, so
-   * a network source can download them ahead of a sink that takes one blob at a time.
-   */
-  prefetch?(descriptors: Descriptor[]): void;
-  /**
-   * Why the source leaves a blob out on purpose (e.g. `--skip-foreign`), else undefined. Such
-   * a blob is not copied; it stays in the image's contents, so a bundle lists it as required.
-   */
-  omitReason?(descriptor: Descriptor): string | undefined;
-}
-
-/** A blob left out on purpose, and why. */
-export interface OmittedBlob {
-  digest: string;
-  size: number;
-  mediaType: string;
-  reason: string;
-  images: string[];
-}
+export type { CopyEvent } from "../types/copy-events.js";
+export type { OmittedBlob } from "./blob-jobs.js";
 
 /** A blob that failed verification, with the images it belongs to. */
 export interface BlobProblem {
@@ -54,7 +35,13 @@ export interface BlobProblem {
 export interface CopyOptions {
   /** Blob transfers at once (bounded further by the sink). */
   jobs?: number;
-  onEvent?: (event: CopyEvent) => void;
+  /** Hears every event of the copy (progress displays). */
+  onEvent?: CopyListener;
+  /**
+   * More parties that hear every event of the copy. (A source that wants to hear about its own
+   * blobs says so itself: `SourceCapabilities.onBlobEvent`.)
+   */
+  listeners?: CopyListener[];
   /**
    * Verify mode: a blob that fails verification is recorded and the copy goes on, so every
    * bad blob is reported; the sink is then aborted instead of committed.
@@ -69,51 +56,9 @@ export interface CopyResult {
   bytesCopied: number;
   bytesSkipped: number;
   problems: BlobProblem[];
-  /** Blobs a source left out on purpose (see `SourceHooks.omitReason`). */
+  /** Blobs a source left out on purpose (see `SourceCapabilities.omitReason`). */
   omitted: OmittedBlob[];
   committed: boolean;
-}
-
-interface BlobJob extends PlannedBlob {
-  source: Source;
-  images: string[];
-  configBytes?: Buffer;
-}
-
-function collectBlobJobs(plans: ImagePlan[]): BlobJob[] {
-  const jobs = new Map<string, BlobJob>();
-  for (const plan of plans) {
-    for (const blob of plan.blobs) {
-      const job = jobs.get(blob.descriptor.digest);
-      if (job) {
-        if (!job.images.includes(plan.name)) job.images.push(plan.name);
-        continue;
-      }
-      const newJob: BlobJob = { ...blob, source: plan.source, images: [plan.name] };
-      const configBytes = plan.configBytes.get(blob.descriptor.digest);
-      if (configBytes) newJob.configBytes = configBytes;
-      jobs.set(blob.descriptor.digest, newJob);
-    }
-  }
-  return [...jobs.values()];
-}
-
-function recordOf(plan: ImagePlan): ImageRecord {
-  const record: ImageRecord = {
-    name: plan.name,
-    descriptor: plan.root,
-    origin: plan.origin,
-    platforms: plan.platforms,
-    size: plan.size,
-    contents: [...plan.manifests, ...plan.blobs].map(({ descriptor }) => ({
-      digest: descriptor.digest,
-      size: descriptor.size,
-      mediaType: descriptor.mediaType,
-    })),
-  };
-  if (plan.sourceIndexDigest) record.sourceIndexDigest = plan.sourceIndexDigest;
-  if (plan.annotations) record.annotations = plan.annotations;
-  return record;
 }
 
 function problemOf(job: BlobJob, error: FerryError): BlobProblem {
@@ -154,90 +99,26 @@ async function runBounded<T>(
   if (failed) throw failed.reason;
 }
 
-/** Take the blobs their source leaves out on purpose off the job list. */
-function takeOmitted(jobs: BlobJob[]): { kept: BlobJob[]; omitted: OmittedBlob[] } {
-  const kept: BlobJob[] = [];
-  const omitted: OmittedBlob[] = [];
-  for (const job of jobs) {
-    const reason = (job.source as Source & SourceHooks).omitReason?.(job.descriptor);
-    if (reason === undefined) kept.push(job);
-    else {
-      const { digest, size, mediaType } = job.descriptor;
-      omitted.push({ digest, size, mediaType, reason, images: job.images });
-    }
-  }
-  return { kept, omitted };
-}
-
-/** Tell each source that can fetch ahead which of its blobs the sink still needs, in order. */
-async function announcePrefetch(sink: Sink, jobs: BlobJob[]): Promise<void> {
-  const wanted = new Map<Source & SourceHooks, Descriptor[]>();
-  for (const job of jobs) {
-    const source = job.source as Source & SourceHooks;
-    if (!source.prefetch || job.configBytes || (await sink.hasBlob(job.descriptor))) continue;
-    const list = wanted.get(source) ?? [];
-    list.push(job.descriptor);
-    wanted.set(source, list);
-  }
-  for (const [source, descriptors] of wanted) source.prefetch?.(descriptors);
-}
-
-/** Fail before writing anything when the source lacks blobs the sink does not have either. */
-async function checkRequiredBlobs(sink: Sink, jobs: BlobJob[]): Promise<void> {
-  const missing: BlobJob[] = [];
-  for (const job of jobs) {
-    if (job.source.lacksBlob?.(job.descriptor) && !(await sink.hasBlob(job.descriptor))) {
-      missing.push(job);
-    }
-  }
-  if (missing.length === 0) return;
-  const lines = missing.map((m) => `  ${m.descriptor.digest} (${m.role})`).join("\n");
-  throw new FerryError(
-    "ENOTFOUND",
-    `${missing[0]?.source.label} is a delta: it requires ${missing.length} blob(s) that ${sink.label} lacks:\n${lines}`,
-    {
-      hint: "load the bundle this delta is based on first, or save a full bundle (without --since)",
-      details: { missing: missing.map((m) => ({ digest: m.descriptor.digest, images: m.images })) },
-    },
-  );
-}
-
-/**
- * The order blobs are copied in. A sink that takes one blob at a time (a zip, a tar) gets them
- * in plan order, which is the order they land in. Several at once: largest first, so the
- * biggest layer (one sha256 that cannot be split) starts at once and the small ones fill the
- * other lanes around it instead of leaving one core hashing alone at the end.
- */
-function scheduleOrder(jobs: BlobJob[], limit: number): BlobJob[] {
-  if (limit <= 1) return jobs;
-  return [...jobs].sort((a, b) => b.descriptor.size - a.descriptor.size);
-}
-
-/** Start the hash worker threads (tens of milliseconds each) if the copy will use them. */
-async function warmHashers(sink: Sink, jobs: BlobJob[], limit: number): Promise<void> {
-  if (!sink.blobWriter) return;
-  let big = 0;
-  for (const job of jobs) {
-    if (big >= limit) break;
-    if (job.configBytes || !job.source.blobReader || job.descriptor.size < WORKER_MIN_BYTES) {
-      continue;
-    }
-    if (!(await sink.hasBlob(job.descriptor))) big++;
-  }
-  if (big > 0) sharedHashPool().warm(big);
+/** The event for the engine's check of a blob: verified, or rejected and why. */
+function verdictEvent(descriptor: Descriptor, rejection?: FerryError): BlobEvent {
+  const { digest, size } = descriptor;
+  return rejection
+    ? { type: "blob-rejected", digest, code: rejection.code, message: rejection.message }
+    : { type: "blob-verified", digest, size };
 }
 
 /**
  * Copy planned images (each from its own source) to a sink: blobs (verified as they flow, bounded
  * concurrency, skipping what the sink has), then manifests, then commit. Any failure aborts
- * the sink, so nothing partial becomes visible.
+ * the sink, so nothing partial becomes visible. What happens is told as it happens: see
+ * `CopyEvent` (and `BlobEvent` for each blob's course).
  */
 export async function copyImages(
   sink: Sink,
   plans: ImagePlan[],
   options: CopyOptions = {},
 ): Promise<CopyResult> {
-  const emit = options.onEvent ?? (() => {});
+  const events = new CopyEvents([options.onEvent, ...(options.listeners ?? [])]);
   const { kept: jobs, omitted } = takeOmitted(collectBlobJobs(plans));
   const result: CopyResult = {
     images: plans.map(recordOf),
@@ -246,79 +127,77 @@ export async function copyImages(
     bytesCopied: 0,
     bytesSkipped: 0,
     problems: [],
-    omitted,
+    omitted: omitted.map(({ blob }) => blob),
     committed: false,
   };
   const totalBytes = jobs.reduce((sum, job) => sum + job.descriptor.size, 0);
-  emit({ type: "start", images: plans.length, blobs: jobs.length, bytes: totalBytes });
-  for (const blob of omitted) {
-    emit({ type: "blob-omit", digest: blob.digest, size: blob.size, reason: blob.reason });
+  events.copy({ type: "start", images: plans.length, blobs: jobs.length, bytes: totalBytes });
+  for (const { job, blob } of omitted) {
+    const { digest, size, reason } = blob;
+    events.blob(job.source, { type: "blob-omit", digest, size, reason });
   }
 
   let fatal: unknown;
   const active = new Set<Readable>();
+
+  /** Record a blob failure verify mode goes on from; anything else is thrown. */
+  const reportOrThrow = (job: BlobJob, error: unknown): void => {
+    if (!isReportable(error, options)) throw error;
+    result.problems.push(problemOf(job, error));
+  };
 
   /**
    * Where the source reads positionally and the sink takes a writer, copy through the
    * verified pump (reused buffers, no streams): "done", "problem" (recorded), or "no".
    */
   const pumpIfPossible = async (job: BlobJob, what: string): Promise<"done" | "problem" | "no"> => {
-    if (job.configBytes || !job.source.blobReader || !sink.blobWriter) return "no";
-    const { descriptor } = job;
+    const capabilities = job.source.capabilities;
+    if (job.configBytes || !capabilities?.blobReader || !sink.blobWriter) return "no";
+    const { descriptor, source } = job;
+    const { digest } = descriptor;
     try {
-      const reader = await job.source.blobReader(descriptor);
+      const reader = await capabilities.blobReader(descriptor);
       if (!reader) return "no";
       const writer = await sink.blobWriter(descriptor).catch(async (error: unknown) => {
         await reader.close().catch(() => {});
         throw error;
       });
-      if (writer.location) reader.landsAt?.(writer.location);
+      const location = writer.location;
       await pumpVerified(reader, writer, descriptor, what, {
-        onBytes: (bytes) => emit({ type: "blob-progress", digest: descriptor.digest, bytes }),
+        onBytes: (bytes) => events.blob(source, { type: "blob-progress", digest, bytes }),
+        ...(location
+          ? {
+              onWritten: (bytes: number) =>
+                events.blob(source, { type: "blob-landed", digest, location, bytes }),
+            }
+          : {}),
+        onVerdict: (rejection) => events.blob(source, verdictEvent(descriptor, rejection)),
       });
       return "done";
     } catch (error) {
-      if (isReportable(error, options)) {
-        result.problems.push(problemOf(job, error));
-        return "problem";
-      }
-      throw error;
+      reportOrThrow(job, error);
+      return "problem";
     }
   };
 
-  const copyBlob = async (job: BlobJob): Promise<void> => {
-    const { descriptor } = job;
-    if (await sink.hasBlob(descriptor)) {
-      result.blobsSkipped++;
-      result.bytesSkipped += descriptor.size;
-      emit({ type: "blob-skip", digest: descriptor.digest, size: descriptor.size });
-      return;
-    }
-    emit({ type: "blob-start", digest: descriptor.digest, size: descriptor.size, role: job.role });
-    const what = `blob ${descriptor.digest} (${job.role})`;
-    const pumped = await pumpIfPossible(job, what);
-    if (pumped !== "no") {
-      if (pumped === "done") {
-        result.blobsCopied++;
-        result.bytesCopied += descriptor.size;
-        emit({ type: "blob-done", digest: descriptor.digest, size: descriptor.size });
-      }
-      return;
-    }
+  /** The same copy as a stream: source -> verifying stream -> sink. False: a problem (recorded). */
+  const streamBlob = async (job: BlobJob, what: string): Promise<boolean> => {
+    const { descriptor, source } = job;
+    const { digest } = descriptor;
     let input: Readable;
     try {
       input = job.configBytes
         ? Readable.from([job.configBytes])
-        : await job.source.openBlob(descriptor);
+        : await source.openBlob(descriptor);
     } catch (error) {
-      if (isReportable(error, options)) {
-        result.problems.push(problemOf(job, error));
-        return;
-      }
-      throw error;
+      reportOrThrow(job, error);
+      return false;
     }
-    const verifier = new VerifyingStream(descriptor, what, (bytes) =>
-      emit({ type: "blob-progress", digest: descriptor.digest, bytes }),
+    const verifier = new VerifyingStream(
+      descriptor,
+      what,
+      (bytes) => events.blob(source, { type: "blob-progress", digest, bytes }),
+      (rejection) => events.blob(source, verdictEvent(descriptor, rejection)),
     );
     input.on("error", (error) => verifier.destroy(error));
     // The verdict may come before the sink starts reading (small blobs fit in the buffers);
@@ -328,20 +207,34 @@ export async function copyImages(
     active.add(verifier);
     try {
       await sink.putBlob(descriptor, verifier);
+      return true;
     } catch (error) {
       input.destroy();
       verifier.destroy();
-      if (isReportable(error, options)) {
-        result.problems.push(problemOf(job, error));
-        return;
-      }
-      throw error;
+      reportOrThrow(job, error);
+      return false;
     } finally {
       active.delete(verifier);
     }
+  };
+
+  const copyBlob = async (job: BlobJob): Promise<void> => {
+    const { descriptor, source } = job;
+    const { digest, size } = descriptor;
+    if (await sink.hasBlob(descriptor)) {
+      result.blobsSkipped++;
+      result.bytesSkipped += size;
+      events.blob(source, { type: "blob-skip", digest, size });
+      return;
+    }
+    events.blob(source, { type: "blob-start", digest, size, role: job.role });
+    const what = `blob ${digest} (${job.role})`;
+    const pumped = await pumpIfPossible(job, what);
+    const copied = pumped === "no" ? await streamBlob(job, what) : pumped === "done";
+    if (!copied) return;
     result.blobsCopied++;
-    result.bytesCopied += descriptor.size;
-    emit({ type: "blob-done", digest: descriptor.digest, size: descriptor.size });
+    result.bytesCopied += size;
+    events.blob(source, { type: "blob-done", digest, size });
   };
 
   try {
@@ -379,7 +272,7 @@ export async function copyImages(
       }
     }
     for (const record of result.images) sink.addImage(record);
-    emit({ type: "commit" });
+    events.copy({ type: "commit" });
     await sink.commit();
     result.committed = true;
     return result;

@@ -5,7 +5,6 @@ import { StoreSink, type TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
 import type { RegistrySession, TransferStats } from "../transports/registry/session.js";
 import { RegistrySource } from "../transports/registry/source.js";
-import { reportVerdicts } from "../transports/registry/verdict.js";
 import { formatPlatform, type PlatformSelector } from "../types/platform.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
 import { copyPlans, planImages } from "./transfer.js";
@@ -62,11 +61,9 @@ export async function pullImages(references: string[], options: PullOptions): Pr
     const sink = new StoreSink(store, {
       logEntry: { action: "pull", sources: sources.map((s) => s.label) },
     });
-    const result = await copyPlans(reportVerdicts(sink, sources), plans, options).catch(
-      async (error: unknown) => {
-        throw await options.session.explainFailure(error);
-      },
-    );
+    const result = await copyPlans(sink, plans, options).catch(async (error: unknown) => {
+      throw await options.session.explainFailure(error);
+    });
     return {
       store: store.dir,
       images: result.images.map((record) => {

@@ -4,7 +4,6 @@ import type { CopyEvent } from "../engine/copy.js";
 import { UsageError } from "../errors.js";
 import { BundleSink } from "../transports/bundle/sink.js";
 import type { SplitOptions } from "../transports/bundle/split-writer.js";
-import { reportVerdicts } from "../transports/registry/verdict.js";
 import type { BundleManifest } from "../types/bundle.js";
 import { type PartsManifest, parityName, partsFileName } from "../types/parts.js";
 import type { BlobLocation } from "../types/transport.js";
@@ -107,12 +106,9 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
     ...(since ? { delta: { base: since.base, has: (d) => deltaMayOmit(since, d) } } : {}),
     ...(downloads ? { beforeAbort: () => downloads.salvage() } : {}),
   });
-  // Registry sources publish what they downloaded into their cache once the engine verified it.
-  const copySink = reportVerdicts(
-    sink,
-    inputs.map((input) => input.source),
-  );
-  await copyPlans(copySink, plans, options);
+  // Registry sources hear the copy's events about their blobs themselves (what the engine
+  // verified goes into their cache).
+  await copyPlans(sink, plans, options);
   const written = sink.written;
   if (!written) throw new Error("bundle sink committed without a result");
   if (written.locations) await downloads?.keepLocated(written.locations);

@@ -27,7 +27,7 @@ export async function verifyCarriedBlobs(
 ): Promise<VerifiedBlobs> {
   const carried = plans.map((plan) => ({
     ...plan,
-    blobs: plan.blobs.filter((blob) => !plan.source.lacksBlob?.(blob.descriptor)),
+    blobs: plan.blobs.filter((blob) => !plan.source.capabilities?.lacksBlob?.(blob.descriptor)),
   }));
   const result = await copyPlans(new DiscardSink(), carried, options);
   return { blobs: result.blobsCopied, bytes: result.bytesCopied };

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { BlobEvent } from "./copy-events.js";
 import type { Descriptor } from "./descriptor.js";
 import type { Digest } from "./digest.js";
 import type { Platform } from "./platform.js";
@@ -23,23 +24,48 @@ export interface SourceImage {
   annotations?: Record<string, string>;
 }
 
+/**
+ * What a source offers beyond reading images, manifests and blobs: each part optional, the
+ * engine uses the ones that are there (and the compiler checks every use).
+ */
+export interface SourceCapabilities {
+  /**
+   * Positional access to a blob's bytes, where the medium allows it (a file, a stored zip
+   * entry): lets the engine copy through reused buffers instead of a stream. Undefined: use
+   * `openBlob`.
+   */
+  blobReader?(descriptor: Descriptor): Promise<BlobReader | undefined>;
+  /** True when the source cannot provide the blob (e.g. a delta bundle that requires it). */
+  lacksBlob?(descriptor: Descriptor): boolean;
+  /**
+   * The blobs the copy will open from the source (those the sink lacks), in copy order, so
+   * a network source can download them ahead of a sink that takes one blob at a time.
+   */
+  prefetch?(descriptors: Descriptor[]): void;
+  /**
+   * Why the source leaves a blob out on purpose (e.g. `--skip-foreign`), else undefined. Such
+   * a blob is not copied; it stays in the image's contents, so a bundle lists it as required.
+   */
+  omitReason?(descriptor: Descriptor): string | undefined;
+  /**
+   * Hears the copy's events about this source's blobs (see `BlobEvent`): a registry source's
+   * download session keeps what the engine verified, tracks where the engine wrote a direct
+   * download's bytes, and drops what the engine rejected. Quick, and never throws.
+   */
+  onBlobEvent?(event: BlobEvent): void;
+}
+
 export interface Source {
   /** A short human label: `oci:/tmp/layout`, `bundle:/media/usb/x.zip`. */
   readonly label: string;
+  /** What the source offers beyond the methods below. */
+  readonly capabilities?: SourceCapabilities;
   /** The images this source offers (as selected when the source was opened). */
   images(): Promise<SourceImage[]>;
   /** The exact bytes of a manifest or index. The engine checks them against the digest. */
   fetchManifest(descriptor: Descriptor): Promise<Buffer>;
   /** A stream of a blob's bytes. The engine checks digest and size. */
   openBlob(descriptor: Descriptor): Promise<Readable>;
-  /** True when the source cannot provide the blob (e.g. a delta bundle that requires it). */
-  lacksBlob?(descriptor: Descriptor): boolean;
-  /**
-   * Positional access to a blob's bytes, where the medium allows it (a file, a stored zip
-   * entry): lets the engine copy through reused buffers instead of a stream. Undefined: use
-   * openBlob.
-   */
-  blobReader?(descriptor: Descriptor): Promise<BlobReader | undefined>;
   close(): Promise<void>;
 }
 
@@ -68,13 +94,6 @@ export interface BlobReader {
    * thread.
    */
   readonly followsDownload?: boolean;
-  /**
-   * The engine tells a reader where its bytes are being written (a writer with a `location`):
-   * a download can then keep track of them there instead of keeping a copy of its own.
-   */
-  landsAt?(location: BlobLocation): void;
-  /** The first `bytes` bytes read are written at the location given to `landsAt`. */
-  landed?(bytes: number): void;
   close(): Promise<void>;
 }
 
@@ -88,7 +107,8 @@ export interface BlobLocation {
 export interface BlobWriter {
   /**
    * Where the bytes written so far can be read back while the blob is being written, when the
-   * sink can say (a single-file bundle: its temp file, at the entry's data offset).
+   * sink can say (a single-file bundle: its temp file, at the entry's data offset). The engine
+   * reports it with every completed write (`blob-landed` events).
    */
   readonly location?: BlobLocation;
   write(buffer: Buffer, length: number): Promise<void>;

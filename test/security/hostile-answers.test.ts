@@ -13,7 +13,7 @@ import { isFerryError } from "../../src/errors.js";
 import type { CredentialLookup } from "../../src/transports/registry/credentials.js";
 import { credentialLookup } from "../../src/transports/registry/credentials.js";
 import { openClient, type RegistrySessionOptions } from "../../src/transports/registry/session.js";
-import { startUpload } from "../../src/transports/registry/upload.js";
+import { startUpload } from "../../src/transports/registry/upload-session.js";
 import { makeImage, pushImage } from "../helpers/registry.js";
 import {
   saveRefs,

@@ -29,7 +29,7 @@ function streamedOnlyConfigs(calls: Array<[Descriptor]>): void {
 
 /** Every byte a blob reader gives, reading 1000 at a time until it gives none. */
 async function readPositionally(source: Source, descriptor: Descriptor): Promise<Buffer> {
-  const reader = await source.blobReader?.(descriptor);
+  const reader = await source.capabilities?.blobReader?.(descriptor);
   if (!reader) throw new Error(`${source.label} offers no blob reader`);
   const chunks: Buffer[] = [];
   for (let at = 0; ; ) {

@@ -82,17 +82,19 @@ function corruptingPositional(source: Source, victim: string): Source {
     fetchManifest: (d) => source.fetchManifest(d),
     close: () => source.close(),
     openBlob: (d) => source.openBlob(d),
-    async blobReader(descriptor) {
-      const reader = await source.blobReader?.(descriptor);
-      if (!reader || descriptor.digest !== victim) return reader;
-      return {
-        async read(buffer, offset, length, position) {
-          const n = await reader.read(buffer, offset, length, position);
-          if (position === 0 && n > 0) buffer[offset] = (buffer[offset] ?? 0) ^ 0xff;
-          return n;
-        },
-        close: () => reader.close(),
-      };
+    capabilities: {
+      async blobReader(descriptor) {
+        const reader = await source.capabilities?.blobReader?.(descriptor);
+        if (!reader || descriptor.digest !== victim) return reader;
+        return {
+          async read(buffer, offset, length, position) {
+            const n = await reader.read(buffer, offset, length, position);
+            if (position === 0 && n > 0) buffer[offset] = (buffer[offset] ?? 0) ^ 0xff;
+            return n;
+          },
+          close: () => reader.close(),
+        };
+      },
     },
   };
 }
@@ -113,10 +115,12 @@ function counting(source: Source): { source: Source; streamed: string[]; positio
         streamed.push(descriptor.digest);
         return source.openBlob(descriptor);
       },
-      async blobReader(descriptor) {
-        const reader = await source.blobReader?.(descriptor);
-        if (reader) positional.push(descriptor.digest);
-        return reader;
+      capabilities: {
+        async blobReader(descriptor) {
+          const reader = await source.capabilities?.blobReader?.(descriptor);
+          if (reader) positional.push(descriptor.digest);
+          return reader;
+        },
       },
     },
   };

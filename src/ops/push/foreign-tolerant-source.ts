@@ -1,18 +1,22 @@
 import type { Readable } from "node:stream";
-import type { SourceHooks } from "../../engine/copy.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import { isForeignLayerMediaType } from "../../types/media-types.js";
-import type { Source, SourceImage } from "../../types/transport.js";
+import type { Source, SourceCapabilities, SourceImage } from "../../types/transport.js";
 
 /**
  * A bundle source that leaves out, on purpose, foreign layers the bundle does not carry (a
  * save with --skip-foreign): their manifests keep the URLs, and clients fetch them there.
  */
-export class ForeignTolerantSource implements Source, SourceHooks {
+export class ForeignTolerantSource implements Source {
   readonly label: string;
+  readonly capabilities: SourceCapabilities;
 
   constructor(private readonly inner: Source) {
     this.label = inner.label;
+    this.capabilities = {
+      lacksBlob: (descriptor) => this.lacksBlob(descriptor),
+      omitReason: (descriptor) => this.omitReason(descriptor),
+    };
   }
 
   images(): Promise<SourceImage[]> {
@@ -28,7 +32,7 @@ export class ForeignTolerantSource implements Source, SourceHooks {
   }
 
   lacksBlob(descriptor: Descriptor): boolean {
-    return this.inner.lacksBlob?.(descriptor) ?? false;
+    return this.inner.capabilities?.lacksBlob?.(descriptor) ?? false;
   }
 
   omitReason(descriptor: Descriptor): string | undefined {

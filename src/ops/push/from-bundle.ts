@@ -5,7 +5,7 @@
 
 import { NotFoundError } from "../../errors.js";
 import type { BundleReader } from "../../transports/bundle/reader.js";
-import { manifestDigest } from "../../transports/registry/upload.js";
+import { manifestDigest } from "../../transports/registry/push-checks.js";
 import type { TrustedKey } from "../../trust/keys.js";
 import { formatReference } from "../../types/reference.js";
 import type { RegistryTarget } from "../../types/registry-target.js";

@@ -1,10 +1,9 @@
 /** `--dry-run` of a push: what it would do, asked of the registry with HEAD requests only. */
 
-import type { OmittedBlob, SourceHooks } from "../../engine/copy.js";
+import type { OmittedBlob } from "../../engine/copy.js";
 import type { RegistryClient } from "../../transports/registry/client.js";
-import { blobExists, manifestDigest } from "../../transports/registry/upload.js";
+import { blobExists, manifestDigest } from "../../transports/registry/push-checks.js";
 import { formatReference } from "../../types/reference.js";
-import type { Source } from "../../types/transport.js";
 import { imageStatus } from "../image-status.js";
 import type { VerifiedBlobs } from "../verify-first.js";
 import {
@@ -73,7 +72,7 @@ export async function previewPush(
     if (target.tag) Object.assign(image, imageStatus(previous, plan.root.digest));
     else if (previous) image.status = "unchanged";
     for (const { descriptor } of plan.blobs) {
-      const reason = (plan.source as Source & SourceHooks).omitReason?.(descriptor);
+      const reason = plan.source.capabilities?.omitReason?.(descriptor);
       if (reason !== undefined) {
         const known = omitted.get(descriptor.digest);
         if (known) known.images.push(plan.name);

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { SizeError } from "../../errors.js";
 import { type Descriptor, REF_NAME_ANNOTATION } from "../../types/descriptor.js";
-import type { BlobReader, Source, SourceImage } from "../../types/transport.js";
+import type { BlobReader, Source, SourceCapabilities, SourceImage } from "../../types/transport.js";
 import type { BundleReader } from "./reader.js";
 
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
@@ -9,6 +9,10 @@ const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 /** A checked bundle as a copy source (for load, push, export). */
 export class BundleSource implements Source {
   readonly label: string;
+  readonly capabilities: SourceCapabilities = {
+    blobReader: (descriptor) => this.blobReader(descriptor),
+    lacksBlob: (descriptor) => this.lacksBlob(descriptor),
+  };
   private readonly required: Set<string>;
 
   constructor(private readonly reader: BundleReader) {

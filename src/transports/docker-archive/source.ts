@@ -8,7 +8,7 @@ import { type Digest, digestFromHex, isDigest } from "../../types/digest.js";
 import { type ImageManifest, parseImageConfig } from "../../types/manifest.js";
 import { MediaType } from "../../types/media-types.js";
 import { formatReference, parseReference } from "../../types/reference.js";
-import type { BlobReader, Source, SourceImage } from "../../types/transport.js";
+import type { BlobReader, Source, SourceCapabilities, SourceImage } from "../../types/transport.js";
 import { sizedBlobReader } from "../layout/layout-files.js";
 import { localRepositoryName } from "../layout/local-name.js";
 import { LayoutSource } from "../layout/source.js";
@@ -89,6 +89,9 @@ function namesOf(entry: DockerSaveEntry, position: number, archive: string): str
  */
 export class DockerArchiveSource implements Source {
   readonly label: string;
+  readonly capabilities: SourceCapabilities = {
+    blobReader: (descriptor) => this.blobReader(descriptor),
+  };
   private readonly manifests = new Map<string, Buffer>();
   private readonly blobFiles = new Map<string, string>();
   private selected: SourceImage[] = [];

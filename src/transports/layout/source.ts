@@ -4,7 +4,7 @@ import { CONTAINERD_NAME_ANNOTATION, type Descriptor } from "../../types/descrip
 import { shortDigest } from "../../types/digest.js";
 import type { ImageIndex } from "../../types/manifest.js";
 import { formatReference, isFullReference, parseReference } from "../../types/reference.js";
-import type { BlobReader, Source, SourceImage } from "../../types/transport.js";
+import type { BlobReader, Source, SourceCapabilities, SourceImage } from "../../types/transport.js";
 import { blobPath, checkOciLayoutFile, parseLayoutIndex, refNameOf } from "./index-file.js";
 import { type FileReader, type LayoutFiles, sizedBlobReader } from "./layout-files.js";
 
@@ -39,6 +39,9 @@ export function imageNameOf(descriptor: Descriptor, fallbackRepository: string):
 /** Reads images out of an OCI image layout (a directory, or a tar holding one). */
 export class LayoutSource implements Source {
   readonly label: string;
+  readonly capabilities: SourceCapabilities = {
+    blobReader: (descriptor) => this.blobReader(descriptor),
+  };
 
   private constructor(
     private readonly files: LayoutFiles,

@@ -31,6 +31,11 @@ export function repositoryScope(repository: string, actions = "pull"): string {
   return `repository:${repository}:${actions}`;
 }
 
+/** `repository:NAME:pull,push`: what every request to a push target asks for. */
+export function pushScope(repository: string): string {
+  return repositoryScope(repository, "pull,push");
+}
+
 /** The scope the catalog needs. */
 export const CATALOG_SCOPE = "registry:catalog:*";
 

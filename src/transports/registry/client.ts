@@ -1,12 +1,11 @@
 import type http from "node:http";
 import type { Readable } from "node:stream";
-import { boundedList, truncateText } from "../../types/bounded-list.js";
 import { MediaType } from "../../types/media-types.js";
 import type { ProxyConfig } from "../../types/proxy.js";
-import { escapeControls } from "../../types/terminal-text.js";
 import { Authorizer, CATALOG_SCOPE, repositoryScope } from "./auth.js";
 import type { CredentialLookup } from "./credentials.js";
 import { apiHost, isInsecure } from "./endpoint.js";
+import { readErrorBody } from "./error-body.js";
 import { RegistryError } from "./errors.js";
 import {
   createAgent,
@@ -21,7 +20,8 @@ import {
 import { nextPageUrl } from "./link-header.js";
 import { resolveLocation } from "./location.js";
 import { displayUrl } from "./redact.js";
-import { isRetryableStatus, parseRetryAfter, type RetryPolicy, withRetries } from "./retry.js";
+import { type RetryPolicy, withRetries } from "./retry.js";
+import { statusError } from "./status-error.js";
 
 export interface RegistryClientOptions {
   /** The registry name as references spell it: `docker.io`, `127.0.0.1:5000`. */
@@ -89,10 +89,6 @@ export interface FetchedManifest {
   contentType?: string;
   /** The registry's Docker-Content-Digest header, when sent. */
   digestHeader?: string;
-}
-
-interface RegistryErrorBody {
-  errors?: Array<{ code?: string; message?: string }>;
 }
 
 /**
@@ -202,7 +198,7 @@ export class RegistryClient {
               { hint: "check the registry name", status: 404 },
             );
           }
-          throw this.statusError(response, `the registry API of ${this.registry}`, undefined);
+          throw statusError(this.registry, response, `the registry API of ${this.registry}`);
         });
       } catch (error) {
         lastError = error;
@@ -279,7 +275,7 @@ export class RegistryClient {
       }
       if (response.status >= 200 && response.status < 300) return response;
       if (request.acceptStatus?.includes(response.status)) return response;
-      throw await this.statusErrorWithBody(response, request.what);
+      throw statusError(this.registry, response, request.what, await readErrorBody(response));
     }
   }
 
@@ -417,69 +413,5 @@ export class RegistryClient {
       const link = headerValue(response.headers, "link");
       next = link ? nextPageUrl(link, response.url) : undefined;
     }
-  }
-
-  private async statusErrorWithBody(response: HttpResponse, what: string): Promise<RegistryError> {
-    let body: RegistryErrorBody | undefined;
-    try {
-      const bytes = await readBody(response, 64 * 1024);
-      body = JSON.parse(bytes.toString("utf8")) as RegistryErrorBody;
-    } catch {
-      body = undefined;
-    }
-    return this.statusError(response, what, body);
-  }
-
-  /** The error for a non-2xx status, naming the thing, the registry, and what to do. */
-  statusError(
-    response: HttpResponse,
-    what: string,
-    body: RegistryErrorBody | undefined,
-  ): RegistryError {
-    const status = response.status;
-    // The registry's own words, on one line, control characters escaped, a few at most.
-    const codes = (Array.isArray(body?.errors) ? body.errors : [])
-      .map((e) => e?.code)
-      .filter((c): c is string => typeof c === "string")
-      .map((c) => escapeControls(truncateText(c, 100)));
-    const detail = codes.length ? ` (${boundedList(codes, { max: 5 })})` : "";
-    const registry = this.registry;
-    if (status === 401) {
-      return new RegistryError(
-        "EUNAUTHORIZED",
-        `${what}: ${registry} requires authentication, or the credentials do not allow this${detail}`,
-        {
-          hint: `log in with ferry login ${registry} (or pass --creds USER:PASSWORD); if you are logged in, check the name: registries answer 401 for repositories that do not exist`,
-          status,
-        },
-      );
-    }
-    if (status === 403) {
-      return new RegistryError("EDENIED", `${what}: ${registry} denied access${detail}`, {
-        hint: "check that this account may pull the repository (and, for a push, push to it)",
-        status,
-      });
-    }
-    if (status === 404) {
-      return new RegistryError("ENOTFOUND", `${what}: not found in ${registry}${detail}`, {
-        hint: "check the repository name and tag (ferry tags REPO lists the tags)",
-        status,
-      });
-    }
-    const retryAfterMs = parseRetryAfter(headerValue(response.headers, "retry-after"));
-    return new RegistryError(
-      "EREGISTRY",
-      `${what}: ${registry} answered HTTP ${status}${response.body.statusMessage ? ` ${escapeControls(truncateText(response.body.statusMessage, 100))}` : ""}${detail}`,
-      {
-        transient: isRetryableStatus(status),
-        status,
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-        ...(status === 429
-          ? {
-              hint: "the registry is throttling: wait, log in (higher limits), or use fewer --jobs",
-            }
-          : {}),
-      },
-    );
   }
 }

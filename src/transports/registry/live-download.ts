@@ -1,18 +1,18 @@
 import { type FileHandle, open } from "node:fs/promises";
 import type { PartialClaim } from "../../cache/blob-cache.js";
-import { FerryError, fromSystemError } from "../../errors.js";
+import { fromSystemError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
-import type { BlobLocation, BlobReader } from "../../types/transport.js";
+import type { BlobReader } from "../../types/transport.js";
 import type { DownloadPipe } from "./download-pipe.js";
+import type { LandingJournal } from "./landing-journal.js";
 
 /**
  * One blob a session downloads, readable while it arrives: the copy engine reads (and hashes)
  * bytes as soon as they are there, instead of waiting for the whole blob. Either the bytes go
  * into the cache's partial file (the reader follows it as it grows), or (`pipe`) they are
  * handed straight to the reader, which writes them into a file of its own (a bundle): the
- * download then tracks where they landed (`location`, `landed`) instead of keeping a copy.
- * The partial stays claimed (locked) until the engine's verdict publishes it into the cache,
- * or the session lets it go.
+ * download then tracks where they landed (`landing`, from the engine's events) instead of
+ * keeping a copy. What becomes of the download is the session's business (`BlobState`).
  */
 export class LiveDownload {
   /** Bytes on disk, contiguous from byte 0 (back to 0 when the download starts over). */
@@ -27,20 +27,10 @@ export class LiveDownload {
   origin: string | undefined;
   /** Some reader got the blob's last byte (the engine has read all of it). */
   readToEnd = false;
-  /** Set once the partial is no longer ours: published, kept for a later run, or deleted. */
-  released = false;
-  /** Published into the cache (after the engine's verdict). */
-  published = false;
-  /** The engine verified every byte (sha256 and size). */
-  verified = false;
   /** Bytes handed straight to the reader (after a prefix in the partial file), if so. */
   pipe: DownloadPipe | undefined;
-  /** Where the reader writes the bytes (a bundle's temp file), once it said so. */
-  location: BlobLocation | undefined;
-  /** Bytes from the blob's start written at `location`. */
-  landed = 0;
-  /** Hears `landsAt` and `landed` from the reader (the session journals them). */
-  onLanded: (() => void) | undefined;
+  /** With a pipe: where the reader wrote the bytes, and how many (journaled in the cache). */
+  landing: LandingJournal | undefined;
   /** Resolves when the download has its partial ("partial") or found the blob cached. */
   readonly ready: Promise<"partial" | "cached">;
   /** Settles when the download ended: every byte on disk, or failed. */
@@ -74,16 +64,18 @@ export class LiveDownload {
   /** The blob was in the cache after all (another process put it there): nothing to download. */
   fromCache(): void {
     this.complete = true;
-    this.released = true;
-    this.published = true;
     this.settle.ready("cached");
     this.settle.done();
   }
 
-  /** The download has its partial file: follow its growth (or the pipe's, when given). */
-  attach(claim: PartialClaim, pipe?: DownloadPipe): void {
+  /**
+   * The download has its partial file: follow its growth (or the pipe's, when given, whose
+   * landing the journal tracks).
+   */
+  attach(claim: PartialClaim, pipe?: DownloadPipe, landing?: LandingJournal): void {
     this.claim = claim;
     this.pipe = pipe;
+    this.landing = landing;
     if (pipe) {
       this.length = pipe.length;
       pipe.onChange = () => {
@@ -134,9 +126,6 @@ export class LiveDownload {
   async reader(): Promise<BlobReader> {
     await this.ready;
     const claim = this.claim as PartialClaim;
-    if (this.released) {
-      throw new FerryError("EINTERNAL", `${claim.file.path}: the download was let go`);
-    }
     const path = claim.file.path;
     let handle: FileHandle;
     try {
@@ -146,19 +135,8 @@ export class LiveDownload {
     }
     const size = this.descriptor.size;
     const pipe = this.pipe;
-    const landing = {
-      landsAt: (location: BlobLocation) => {
-        this.location = location;
-        this.onLanded?.();
-      },
-      landed: (bytes: number) => {
-        this.landed = bytes;
-        this.onLanded?.();
-      },
-    };
     return {
       followsDownload: true,
-      ...(pipe ? landing : {}),
       read: async (buffer, offset, length, position) => {
         if (pipe) pipe.readerBegan = true;
         while (true) {

@@ -1,15 +1,15 @@
 import type http from "node:http";
 import { BlobCache } from "../../cache/blob-cache.js";
-import { FerryError, isFerryError } from "../../errors.js";
-import type { Descriptor } from "../../types/descriptor.js";
-import type { Digest } from "../../types/digest.js";
+import type { BlobEvent } from "../../types/copy-events.js";
 import { isForeignLayerMediaType } from "../../types/media-types.js";
 import type { ProxyConfig } from "../../types/proxy.js";
 import type { BlobLocation, BlobReader } from "../../types/transport.js";
-import { type BlobOrigin, downloadBlob } from "./blob-download.js";
+import type { BlobOrigin } from "./blob-download.js";
+import { BlobBook } from "./blob-states.js";
 import { RegistryClient } from "./client.js";
 import type { CredentialLookup } from "./credentials.js";
-import { DownloadPipe } from "./download-pipe.js";
+import { DownloadOutcomes } from "./download-outcomes.js";
+import { BlobDownloads, type BlobRequest, type TransferStats } from "./downloads.js";
 import {
   allowsPlainHttp,
   defaultCertsDirs,
@@ -17,12 +17,12 @@ import {
   tlsSettingsFor,
 } from "./endpoint.js";
 import { createAgent } from "./http.js";
-import { LandingJournal } from "./landing-journal.js";
-import { LiveDownload } from "./live-download.js";
 import { DEFAULT_MIN_RATE_BYTES_PER_SECOND, type MinRate } from "./min-rate.js";
+import { PendingWork } from "./pending-work.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "./retry.js";
-import { TaskQueue } from "./task-queue.js";
 import { httpUrlsOf, urlOrigin } from "./url-origin.js";
+
+export type { BlobRequest, TransferStats } from "./downloads.js";
 
 export interface RegistrySessionOptions {
   credentials: CredentialLookup;
@@ -65,33 +65,6 @@ export interface RegistrySessionOptions {
    * (`keepLocated`), and copies them in if the output is given up (`salvage`).
    */
   direct?: boolean;
-}
-
-/** What the network and the cache did during a command. */
-export interface TransferStats {
-  blobsDownloaded: number;
-  bytesDownloaded: number;
-  blobsFromCache: number;
-  bytesFromCache: number;
-  /** Downloads that went on from an earlier, cut attempt. */
-  blobsResumed: number;
-  bytesResumed: number;
-}
-
-/** One blob the copy engine will read from a registry. */
-export interface BlobRequest {
-  client: RegistryClient;
-  repository: string;
-  descriptor: Descriptor;
-  /** `blob sha256:... of host/repo:tag`. */
-  what: string;
-  /** The copy engine waits for it: jump the queue. */
-  urgent?: boolean;
-  /**
-   * Download through the cache's partial file even in a `direct` session: for bytes read by
-   * something that writes them nowhere (the planner reading an image config).
-   */
-  throughCache?: boolean;
 }
 
 export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
@@ -146,53 +119,44 @@ export async function openClient(
  * so `--jobs` limits downloads across all images and registries together.
  *
  * Blobs are downloaded into partial files of the cache and handed to the copy engine while
- * they grow (`blobReader`); the engine hashes every byte it reads, once, and only after its
- * verdict (`blobVerified`) is the partial published into the cache under its digest. A blob
- * already in the cache is read from there (and hashed by the engine again).
+ * they grow (`blobReader`), or, `direct`, straight to the engine; the engine hashes every
+ * byte it reads, once. The session hears the engine's events about its blobs through its
+ * sources (`onBlobEvent`): only after the engine verified a download is it published into the
+ * cache (or, direct, pointed at in the finished output). A blob already in the cache is read
+ * from there (and hashed by the engine again). Each blob's course is one explicit state
+ * (`BlobState`): `BlobDownloads` moves it while downloading, `DownloadOutcomes` afterwards.
  */
 export class RegistrySession {
-  readonly stats: TransferStats = {
-    blobsDownloaded: 0,
-    bytesDownloaded: 0,
-    blobsFromCache: 0,
-    bytesFromCache: 0,
-    blobsResumed: 0,
-    bytesResumed: 0,
-  };
+  readonly stats: TransferStats;
   private readonly clients = new Map<string, Promise<RegistryClient>>();
-  private readonly queue: TaskQueue<void>;
-  private readonly abort = new AbortController();
-  private readonly counted = new Set<string>();
-  /** Blobs served from a cache filled by an earlier command (not checked again by the session). */
-  private readonly fromEarlierRuns = new Set<string>();
-  /** Sizes of the blobs served from the cache, by digest. */
-  private readonly servedSizes = new Map<string, number>();
-  /** Downloads of this session, by digest (a failed one is dropped: asking again retries). */
-  private readonly downloads = new Map<string, LiveDownload>();
-  private readonly publishing = new Set<Promise<void>>();
-  /** Journals of downloads handed straight to the engine (`direct`), by digest. */
-  private readonly journals = new Map<string, LandingJournal>();
-  /** Every direct download of this session, failed ones too (their bytes may need saving). */
-  private readonly directDownloads = new Set<LiveDownload>();
   private readonly urlAgents = new Map<string, http.Agent>();
-  private readonly retry: RetryPolicy;
+  private readonly downloads: BlobDownloads;
+  private readonly outcomes: DownloadOutcomes;
   private readonly policy: EndpointPolicy;
   private readonly stallTimeoutMs: number;
   private readonly requestTimeoutMs: number;
-  private readonly minRate: MinRate;
   private readonly userAgent: string;
 
   private constructor(
     readonly cache: BlobCache,
     private readonly options: RegistrySessionOptions,
   ) {
-    this.queue = new TaskQueue(Math.max(1, options.jobs ?? 4));
-    this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.policy = endpointPolicy(options);
     this.stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.minRate = minRateOf(options);
     this.userAgent = options.userAgent ?? "ferry";
+    const book = new BlobBook();
+    const work = new PendingWork();
+    this.downloads = new BlobDownloads(cache, book, work, {
+      jobs: options.jobs ?? 4,
+      direct: options.direct ?? false,
+      retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
+      minRate: minRateOf(options),
+      originsFor: (request) => this.originsFor(request),
+      ...(options.onNote ? { onNote: options.onNote } : {}),
+    });
+    this.outcomes = new DownloadOutcomes(cache, book, work, options.onNote);
+    this.stats = this.downloads.stats;
   }
 
   static async open(options: RegistrySessionOptions): Promise<RegistrySession> {
@@ -209,149 +173,21 @@ export class RegistrySession {
     return client;
   }
 
-  /**
-   * Start downloading a blob the engine will read later (queued; nothing if cached). Not in a
-   * `direct` session: a direct download waits for its reader before it takes more bytes, so
-   * one started ahead of the engine would hold a download slot the engine's own reads need
-   * (with `--jobs 1`, for ever); the engine reads as many blobs at once as it downloads.
-   */
+  /** Start downloading a blob the engine will read later (see `BlobDownloads.prefetch`). */
   prefetch(request: BlobRequest): void {
-    if (this.options.direct) return;
-    this.download(request);
+    this.downloads.prefetch(request);
   }
 
   /**
    * Positional reads of a blob for the copy engine: the cache file when the blob is there,
    * else its download (started now, or found running), read as it grows.
    */
-  async blobReader(request: BlobRequest): Promise<BlobReader> {
-    const { descriptor } = request;
-    if (!this.downloads.has(descriptor.digest) && (await this.cache.has(descriptor))) {
-      this.countCacheHit(descriptor);
-      return this.cache.openReader(descriptor);
-    }
-    const live = this.download({ ...request, urgent: true });
-    if ((await live.ready) === "cached" || live.published) {
-      return this.cache.openReader(descriptor);
-    }
-    return live.reader();
+  blobReader(request: BlobRequest): Promise<BlobReader> {
+    return this.downloads.reader(request);
   }
 
-  /** The download of a blob: the one running or queued, else a new one. */
-  private download(request: BlobRequest): LiveDownload {
-    const { descriptor } = request;
-    const key = descriptor.digest;
-    const known = this.downloads.get(key);
-    if (known) {
-      if (request.urgent) this.queue.promote(key);
-      return known;
-    }
-    const live = new LiveDownload(descriptor);
-    this.downloads.set(key, live);
-    this.queue
-      .run(key, () => this.runDownload(live, request), request.urgent ?? false)
-      .catch((error: unknown) => {
-        live.fail(error);
-        if (this.downloads.get(key) === live) this.downloads.delete(key);
-      });
-    return live;
-  }
-
-  private async runDownload(live: LiveDownload, request: BlobRequest): Promise<void> {
-    const { descriptor } = request;
-    if (this.abort.signal.aborted) throw new FerryError("EINTERNAL", "cancelled");
-    if (await this.cache.has(descriptor)) {
-      this.countCacheHit(descriptor);
-      live.fromCache();
-      return;
-    }
-    const claim = await this.cache.claimPartial(descriptor);
-    const pipe =
-      this.options.direct && !request.throughCache
-        ? new DownloadPipe(claim.file.length, descriptor.size, () => claim.file.reset())
-        : undefined;
-    live.attach(claim, pipe);
-    if (pipe) {
-      this.directDownloads.add(live);
-      const journal = new LandingJournal(this.cache.located, live);
-      this.journals.set(descriptor.digest, journal);
-      live.onLanded = () => journal.update();
-    }
-    try {
-      const outcome = await downloadBlob(pipe ?? claim.file, descriptor, this.originsFor(request), {
-        retry: this.retry,
-        minRate: this.minRate,
-        signal: this.abort.signal,
-        what: request.what,
-        ...(this.options.onNote ? { onRetry: this.options.onNote } : {}),
-      });
-      this.counted.add(descriptor.digest);
-      if (outcome.attempts === 0) {
-        // An earlier run downloaded all of it (no copy verified it then): no network at all.
-        this.stats.blobsFromCache++;
-        this.stats.bytesFromCache += descriptor.size;
-      } else {
-        this.stats.blobsDownloaded++;
-        this.stats.bytesDownloaded += outcome.bytesFetched;
-        if (outcome.resumedFrom > 0) {
-          this.stats.blobsResumed++;
-          this.stats.bytesResumed += outcome.resumedFrom;
-        }
-      }
-      live.finish(outcome.origin);
-    } catch (error) {
-      live.fail(error);
-      // A direct download's bytes sit where the engine wrote them: `salvage` or `close`.
-      if (!pipe) {
-        live.released = true;
-        await claim.release(claim.file.length > 0 ? "keep" : "discard");
-      }
-      throw error;
-    }
-  }
-
-  /**
-   * The copy engine verified a blob (sha256 and size of every byte it read): a download of
-   * this session becomes a cache entry. Called by `withVerdicts` (see `verdict.ts`).
-   */
-  blobVerified(digest: string): void {
-    const live = this.downloads.get(digest);
-    if (live?.pipe) {
-      // Nothing to publish: the bytes are in the engine's output, kept by `keepLocated`.
-      if (!live.complete || !live.readToEnd) return;
-      live.verified = true;
-      this.journals.get(digest)?.update(true);
-      return;
-    }
-    // Only a download the engine read to its end: the verdict is on those bytes.
-    if (!live?.claim || live.released || !live.complete || !live.readToEnd) return;
-    live.released = true;
-    const claim = live.claim;
-    const publishing = live.finished
-      .then(() => claim.release("published"))
-      .then(
-        () => {
-          live.published = true;
-        },
-        async (error: unknown) => {
-          await claim.release("keep").catch(() => {});
-          this.options.onNote?.(
-            `${digest} was not kept in the download cache: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        },
-      )
-      .finally(() => this.publishing.delete(publishing));
-    this.publishing.add(publishing);
-  }
-
-  private countCacheHit(descriptor: Descriptor): void {
-    this.servedSizes.set(descriptor.digest, descriptor.size);
-    if (this.counted.has(descriptor.digest)) return;
-    this.counted.add(descriptor.digest);
-    this.fromEarlierRuns.add(descriptor.digest);
-    this.stats.blobsFromCache++;
-    this.stats.bytesFromCache += descriptor.size;
-  }
+  /** The copy engine's events about the blobs this session serves (see `DownloadOutcomes`). */
+  readonly onBlobEvent = (event: BlobEvent): void => this.outcomes.hear(event);
 
   /**
    * Foreign layers come from their URLs first (the registry usually does not have them), other
@@ -391,137 +227,39 @@ export class RegistrySession {
   }
 
   /**
-   * Turn an integrity failure of a blob into advice: one downloaded in this run is deleted
-   * (never kept to resume from) and the message says where the bytes came from; a damaged copy
-   * an earlier run left in the cache is removed. Either way the next run downloads it afresh.
+   * Turn an integrity failure of a blob into advice naming where the bytes came from (see
+   * `DownloadOutcomes.explain`); other errors are returned as they are.
    */
-  async explainFailure(error: unknown): Promise<unknown> {
-    if (!isFerryError(error) || (error.code !== "EINTEGRITY" && error.code !== "ESIZE"))
-      return error;
-    if (error.details.explained === true) return error;
-    const digest = error.details.digest;
-    if (typeof digest !== "string") return error;
-    const live = this.downloads.get(digest);
-    if (live?.claim && live.complete && !live.published) {
-      if (!live.released) {
-        live.released = true;
-        await live.claim.release("discard").catch(() => {});
-      }
-      return new FerryError(
-        error.code,
-        `${error.message} (the bytes came from ${live.origin ?? "the registry"})`,
-        {
-          hint: "the server sent bytes that do not match the digest: nothing was kept; run the same command again to download it afresh, and if it fails again, tell the registry's owner",
-          details: { ...error.details, explained: true },
-          cause: error,
-        },
-      );
-    }
-    if (!this.fromEarlierRuns.has(digest)) return error;
-    await this.cache.evict(digest as Digest);
-    return new FerryError(
-      error.code,
-      `${error.message} (the copy in the download cache ${this.cache.dir} was damaged)`,
-      {
-        hint: "the damaged copy was removed from the cache: run the same command again to download it afresh",
-        details: { ...error.details, explained: true },
-        cause: error,
-      },
-    );
-  }
-
-  /** Cancel downloads, queued or running; direct ones stop waiting for a reader. */
-  private stopDownloads(): void {
-    this.abort.abort();
-    this.queue.cancelWaiting(new FerryError("EINTERNAL", "cancelled"));
-    for (const live of this.directDownloads) live.pipe?.abandon();
+  explainFailure(error: unknown): Promise<unknown> {
+    return this.outcomes.explain(error);
   }
 
   /**
    * The output the engine wrote direct downloads into is complete, with each blob at
-   * `locations` (its final name): the cache keeps pointers to the verified ones there, and to
-   * blobs it served from pointers into older outputs (the newest output is likelier to stay).
+   * `locations` (its final name): the cache keeps pointers there (see
+   * `DownloadOutcomes.keepLocated`).
    */
-  async keepLocated(locations: ReadonlyMap<string, BlobLocation>): Promise<void> {
-    for (const [digest, location] of locations) {
-      const live = this.downloads.get(digest);
-      const direct = live?.pipe !== undefined && live.verified && !live.released;
-      if (!direct && !this.fromEarlierRuns.has(digest)) continue;
-      if (!direct && (await this.cache.hasCopy(digest as Digest))) continue;
-      const size = live?.descriptor.size ?? this.servedSizes.get(digest);
-      if (size === undefined) continue;
-      await this.cache.located.keep(digest as Digest, size, location).catch((error: unknown) => {
-        this.options.onNote?.(
-          `${digest} was not kept in the download cache: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      });
-      if (live && direct) {
-        live.released = true;
-        await this.journals.get(digest)?.end();
-        await live.claim?.release("discard").catch(() => {});
-      }
-    }
+  keepLocated(locations: ReadonlyMap<string, BlobLocation>): Promise<void> {
+    return this.outcomes.keepLocated(locations);
   }
 
   /**
    * The output direct downloads were written into is about to be removed (the copy failed):
-   * copy what landed there into the cache first — verified blobs into `blobs/`, cut ones into
-   * `partial/` to resume from — so the next run downloads only the rest. A blob whose bytes all
-   * landed without a verdict (the engine rejected them) is dropped.
+   * stop downloading, and copy what landed there into the cache first, so the next run
+   * downloads only the rest.
    */
   async salvage(): Promise<void> {
-    this.stopDownloads();
-    await Promise.allSettled([...this.directDownloads].map((live) => live.finished));
-    for (const live of this.directDownloads) {
-      if (!live.claim || live.released) continue;
-      live.released = true;
-      await this.salvageOne(live).catch((error: unknown) => {
-        this.options.onNote?.(
-          `${live.descriptor.digest}: what was downloaded could not be kept in the cache: ${error instanceof Error ? error.message : String(error)}`,
-        );
-      });
-      await this.journals.get(live.descriptor.digest)?.end();
-    }
-  }
-
-  private async salvageOne(live: LiveDownload): Promise<void> {
-    const claim = live.claim;
-    if (!claim) return;
-    const { digest, size } = live.descriptor;
-    // All of it landed and no verdict came: the engine rejected the bytes (a write that failed
-    // stops short of the end; the engine may have read to the end by then, so that says nothing).
-    const rejected = live.pipe?.discarded === true || (!live.verified && live.landed >= size);
-    const location = live.location;
-    if (rejected || !location || live.landed <= claim.file.length) {
-      await claim.release(rejected ? "discard" : claim.file.length > 0 ? "keep" : "discard");
-      return;
-    }
-    // The claim goes first (its lock); its partial holds at most a prefix of what landed.
-    await claim.release("keep");
-    await this.cache.keepRegion(
-      digest,
-      location,
-      live.landed,
-      live.verified && live.landed === size,
-    );
+    this.downloads.stop();
+    await this.outcomes.salvage();
   }
 
   /**
-   * Stop downloads (cut partials stay, for the next run to resume) and close connections.
-   * Finished downloads no verdict published are kept to resume from, except those the engine
-   * read to the end without a verdict (it may have rejected them): those are deleted.
+   * Stop downloads (cut partials stay, for the next run to resume), let go of every download
+   * still held, and close connections.
    */
   async close(): Promise<void> {
-    this.stopDownloads();
-    await Promise.allSettled([...this.publishing]);
-    await Promise.allSettled([...this.downloads.values()].map((live) => live.finished));
-    for (const live of new Set([...this.downloads.values(), ...this.directDownloads])) {
-      if (!live.claim || live.released) continue;
-      live.released = true;
-      const drop = live.readToEnd || live.pipe?.discarded === true;
-      await live.claim.release(drop ? "discard" : "keep").catch(() => {});
-    }
-    for (const journal of this.journals.values()) await journal.end();
+    this.downloads.stop();
+    await this.outcomes.releaseAll();
     for (const client of this.clients.values()) (await client.catch(() => undefined))?.close();
     for (const agent of this.urlAgents.values()) agent.destroy();
   }

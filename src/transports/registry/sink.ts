@@ -4,17 +4,12 @@ import type { Descriptor } from "../../types/descriptor.js";
 import { formatReference, type Reference } from "../../types/reference.js";
 import type { ImageRecord, Sink } from "../../types/transport.js";
 import type { RegistryClient } from "./client.js";
-import {
-  blobExists,
-  cancelUpload,
-  DEFAULT_UPLOAD_TUNING,
-  manifestDigest,
-  mountBlob,
-  putManifest,
-  type UploadTuning,
-  uploadBlob,
-} from "./upload.js";
+import { putManifest } from "./manifest-push.js";
+import { mountBlob } from "./mount.js";
+import { blobExists, manifestDigest } from "./push-checks.js";
+import { DEFAULT_UPLOAD_TUNING, type UploadTuning, uploadBlob } from "./upload.js";
 import { BlobLocations } from "./upload-locations.js";
+import { cancelUpload } from "./upload-session.js";
 
 /** What happened to a blob in one target repository. */
 export type BlobAction = "uploaded" | "skipped" | "mounted";

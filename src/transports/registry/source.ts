@@ -11,7 +11,7 @@ import {
   isSchema1MediaType,
 } from "../../types/media-types.js";
 import { formatReference, parseReference, type Reference } from "../../types/reference.js";
-import type { BlobReader, Source, SourceImage } from "../../types/transport.js";
+import type { BlobReader, Source, SourceCapabilities, SourceImage } from "../../types/transport.js";
 import type { RegistryClient } from "./client.js";
 import type { RegistrySession } from "./session.js";
 
@@ -36,13 +36,20 @@ function declaredMediaType(contentType: string | undefined): string | undefined 
  * One image in a registry (`docker://host/repo:tag`, `...@sha256:...`) as a copy source.
  * The tag's digest is the sha256 of the exact manifest bytes received (checked against the
  * registry's Docker-Content-Digest when it sends one); manifests fetched by digest are checked
- * by the engine. Blobs come through the session's download cache: `prefetch` queues them
- * (bounded, ahead of a one-blob-at-a-time sink), `blobReader` reads the download as it grows
- * (or the cache file), and `blobVerified` (the engine's verdict, see `withVerdicts`) lets the
- * session publish the download into the cache.
+ * by the engine. Blobs come through the session's download cache; the engine is offered
+ * `prefetch` (queue them, bounded, ahead of a one-blob-at-a-time sink), `blobReader` (the
+ * download read as it grows, or the cache file), `omitReason` (--skip-foreign), and the
+ * session hears the engine's events about these blobs (`onBlobEvent`): a verified download is
+ * published into the cache, a rejected one dropped.
  */
 export class RegistrySource implements Source {
   readonly label: string;
+  readonly capabilities: SourceCapabilities = {
+    blobReader: (descriptor) => this.blobReader(descriptor),
+    prefetch: (descriptors) => this.prefetch(descriptors),
+    omitReason: (descriptor) => this.omitReason(descriptor),
+    onBlobEvent: (event) => this.session.onBlobEvent(event),
+  };
   readonly reference: Reference;
   /** Foreign layers left out under --skip-foreign (for the summary). */
   readonly omitted: Descriptor[] = [];
@@ -137,7 +144,7 @@ export class RegistrySource implements Source {
     return readerStream(reader, descriptor.size);
   }
 
-  /** Engine hook: start downloading the blobs the copy will open, in its order. */
+  /** Start downloading the blobs the copy will open, in its order. */
   prefetch(descriptors: Descriptor[]): void {
     void (async () => {
       for (const descriptor of descriptors) this.session.prefetch(await this.request(descriptor));
@@ -146,12 +153,7 @@ export class RegistrySource implements Source {
     });
   }
 
-  /** The copy engine verified this blob's bytes (see `withVerdicts`): cache the download. */
-  blobVerified(descriptor: Descriptor): void {
-    this.session.blobVerified(descriptor.digest);
-  }
-
-  /** Engine hook: foreign layers are left out under --skip-foreign. */
+  /** Foreign layers are left out under --skip-foreign. */
   omitReason(descriptor: Descriptor): string | undefined {
     if (!this.options.skipForeign || !isForeignLayerMediaType(descriptor.mediaType))
       return undefined;

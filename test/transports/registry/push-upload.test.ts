@@ -23,13 +23,10 @@ import {
 import { stripForeignUrls } from "../../../src/ops/push/strip-foreign.js";
 import type { RegistryClient } from "../../../src/transports/registry/client.js";
 import { credentialLookup } from "../../../src/transports/registry/credentials.js";
+import { blobExists } from "../../../src/transports/registry/push-checks.js";
 import { openClient } from "../../../src/transports/registry/session.js";
-import {
-  blobExists,
-  parseUploadRange,
-  type UploadOutcome,
-  uploadBlob,
-} from "../../../src/transports/registry/upload.js";
+import { type UploadOutcome, uploadBlob } from "../../../src/transports/registry/upload.js";
+import { parseUploadRange } from "../../../src/transports/registry/upload-session.js";
 import type { Descriptor } from "../../../src/types/descriptor.js";
 import { formatReference } from "../../../src/types/reference.js";
 import { parseRegistryTarget } from "../../../src/types/registry-target.js";
