@@ -3,7 +3,7 @@ import path from "node:path";
 import { fromSystemError } from "../../errors.js";
 import { syncDirectory, uniqueTempName } from "../../util/atomic-file.js";
 import { writeFully } from "./random-access.js";
-import type { ZipFinished, ZipOutput } from "./zip-writer.js";
+import type { ZipFinished, ZipOutput } from "./zip-output.js";
 
 /**
  * Writeback of a bundle file is started every this many bytes (one fdatasync at a time, not

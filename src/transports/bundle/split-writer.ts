@@ -17,7 +17,7 @@ import {
 import { syncDirectory, uniqueTempName, writeFileAtomic } from "../../util/atomic-file.js";
 import { writeFully } from "./random-access.js";
 import { createDigestRunner, type DigestMode, type DigestRunner } from "./split-digest.js";
-import type { ZipFinished, ZipFinishInfo, ZipOutput } from "./zip-writer.js";
+import type { ZipFinished, ZipFinishInfo, ZipOutput } from "./zip-output.js";
 
 export interface SplitOptions {
   /** Bytes per part (the last part may be shorter). */
