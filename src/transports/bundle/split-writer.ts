@@ -16,7 +16,7 @@ import {
 } from "../../types/parts.js";
 import { syncDirectory, uniqueTempName, writeFileAtomic } from "../../util/atomic-file.js";
 import { writeFully } from "./random-access.js";
-import { createDigestRunner, type DigestMode, type DigestRunner } from "./split-digest.js";
+import { type DigestMode, DigestRunner } from "./split-digest.js";
 import type { ZipFinished, ZipFinishInfo, ZipOutput } from "./zip-output.js";
 
 export interface SplitOptions {
@@ -74,7 +74,7 @@ export class SplitOutput implements ZipOutput {
         throw fromSystemError(error, parityTemp, "creating");
       }
     }
-    const runner = createDigestRunner(
+    const runner = new DigestRunner(
       {
         partSize: options.partSize,
         parityPath: parityTemp,
