@@ -14,7 +14,8 @@ import {
   splitRange,
   validatePartsManifest,
 } from "../../types/parts.js";
-import { syncDirectory, uniqueTempName, writeFileAtomic } from "../../util/atomic-file.js";
+import { syncDirectory, writeFileAtomic } from "../../util/atomic-file.js";
+import { uniqueTempName } from "../../util/temp-name.js";
 import { writeFully } from "./random-access.js";
 import { type DigestMode, DigestRunner } from "./split-digest.js";
 import type { ZipFinished, ZipFinishInfo, ZipOutput } from "./zip-output.js";
