@@ -7,6 +7,7 @@ import { escapeControls } from "../../types/terminal-text.js";
 import { Authorizer, CATALOG_SCOPE, repositoryScope } from "./auth.js";
 import type { CredentialLookup } from "./credentials.js";
 import { apiHost, isInsecure } from "./endpoint.js";
+import { type RegistryErrorBody, readErrorBody } from "./error-body.js";
 import { RegistryError } from "./errors.js";
 import {
   createAgent,
@@ -89,10 +90,6 @@ export interface FetchedManifest {
   contentType?: string;
   /** The registry's Docker-Content-Digest header, when sent. */
   digestHeader?: string;
-}
-
-interface RegistryErrorBody {
-  errors?: Array<{ code?: string; message?: string }>;
 }
 
 /**
@@ -420,14 +417,7 @@ export class RegistryClient {
   }
 
   private async statusErrorWithBody(response: HttpResponse, what: string): Promise<RegistryError> {
-    let body: RegistryErrorBody | undefined;
-    try {
-      const bytes = await readBody(response, 64 * 1024);
-      body = JSON.parse(bytes.toString("utf8")) as RegistryErrorBody;
-    } catch {
-      body = undefined;
-    }
-    return this.statusError(response, what, body);
+    return this.statusError(response, what, await readErrorBody(response));
   }
 
   /** The error for a non-2xx status, naming the thing, the registry, and what to do. */

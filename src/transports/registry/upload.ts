@@ -20,8 +20,9 @@ import { FerryError, SizeError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import { repositoryScope } from "./auth.js";
 import { MANIFEST_ACCEPT, type RegistryClient } from "./client.js";
+import { type RegistryErrorBody, readErrorBody } from "./error-body.js";
 import { isTransient, RegistryError } from "./errors.js";
-import { discardBody, type HttpResponse, headerValue, readBody } from "./http.js";
+import { discardBody, type HttpResponse, headerValue } from "./http.js";
 import { resolveLocation } from "./location.js";
 import { backoffDelay, exhausted, withRetries } from "./retry.js";
 
@@ -49,18 +50,6 @@ const READ_SIZE = MiB;
 /** `repository:NAME:pull,push`: what every request to a push target asks for. */
 export function pushScope(repository: string): string {
   return repositoryScope(repository, "pull,push");
-}
-
-interface RegistryErrorBody {
-  errors?: Array<{ code?: string; message?: string; detail?: unknown }>;
-}
-
-async function errorBody(response: HttpResponse): Promise<RegistryErrorBody | undefined> {
-  try {
-    return JSON.parse((await readBody(response, 64 * 1024)).toString("utf8")) as RegistryErrorBody;
-  } catch {
-    return undefined;
-  }
 }
 
 function describeErrors(body: RegistryErrorBody | undefined): string {
@@ -279,7 +268,7 @@ export async function putManifest(
       acceptStatus: [400, 500],
     });
     if (response.status === 400 || response.status === 500) {
-      const body = await errorBody(response);
+      const body = await readErrorBody(response);
       // distribution answers a refused foreign-layer URL with 500 UNKNOWN: no use retrying.
       const refusedUrls = foreign && codesOf(body).includes("UNKNOWN");
       throw new RegistryError(
@@ -470,7 +459,7 @@ async function uploadWhole(request: UploadRequest): Promise<UploadOutcome> {
           ...(request.signal ? { signal: request.signal } : {}),
         });
         outcome.bytesSent += bytes.length;
-        if (response.status === 400) throw digestRefused(request, await errorBody(response));
+        if (response.status === 400) throw digestRefused(request, await readErrorBody(response));
         await discardBody(response);
       } catch (error) {
         if (
@@ -743,7 +732,7 @@ class ChunkedUpload {
       acceptStatus: [400, 404],
       ...(this.request.signal ? { signal: this.request.signal } : {}),
     });
-    if (response.status === 400) throw digestRefused(this.request, await errorBody(response));
+    if (response.status === 400) throw digestRefused(this.request, await readErrorBody(response));
     await discardBody(response);
     if (response.status === 404) {
       throw new RegistryError(
