@@ -179,8 +179,3 @@ export function filesWritten(
     ...(signed ? [path.join(dir, `${partsFileName(parts.bundle)}.sig`)] : []),
   ];
 }
-
-/** Plan every image of several sources with one platform choice. */
-export function planSources(sources: Source[], platforms: PlatformSelector): Promise<ImagePlan[]> {
-  return planInputs(sources.map((source) => ({ source, platforms })));
-}

@@ -103,8 +103,3 @@ export function processLiveness(owner: Partial<ProcessIdentity> & { pid: number 
   }
   return "running";
 }
-
-/** True unless the process is provably gone (another host's counts as running). */
-export function mayBeRunning(owner: Partial<ProcessIdentity> & { pid: number }): boolean {
-  return processLiveness(owner) !== "gone";
-}
