@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { FerryError } from "../../../src/errors.js";
 import {
-  decodeXmlEntities,
   filetimeToIso,
   parseWimXml,
   parseWimXmlText,
 } from "../../../src/transports/wim/xml-info.js";
+import { decodeXmlEntities } from "../../../src/transports/wim/xml-parser.js";
 import { legacyFullName, wimImageRefName } from "../../../src/types/wim.js";
 
 /** UTF-16LE bytes with a BOM, as WIMs store their XML. */
