@@ -5,7 +5,6 @@
  * URLs, and proxy passwords in no output.
  */
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
@@ -14,6 +13,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AsyncRun, ferryAsync } from "../helpers/cli.js";
 import { hasTinyproxy, type RunningProxy, startProxy } from "../helpers/proxy-daemon.js";
 import {
   makeCertificate,
@@ -30,19 +30,10 @@ import {
   wimCapture,
 } from "../helpers/wimtools.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run the built CLI without blocking this process (its test servers must keep answering). */
-function ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const child = spawn(process.execPath, [join(ROOT, "bin", "ferry"), ...args], {
+function ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AsyncRun> {
+  return ferryAsync(args, {
     env: {
-      ...process.env,
       HTTPS_PROXY: "",
       HTTP_PROXY: "",
       https_proxy: "",
@@ -52,19 +43,7 @@ function ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
       NODE_EXTRA_CA_CERTS: "",
       ...env,
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise<Run>((resolve) =>
-    child.on("close", (code) => resolve({ code, stdout, stderr })),
-  );
 }
 
 async function listen(server: Server): Promise<number> {

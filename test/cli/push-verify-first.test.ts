@@ -7,12 +7,11 @@
  * Real `distribution` registry behind a logging proxy.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferryBin, tempDir } from "../helpers/cli.js";
+import { startFerry, tempDir } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout } from "../helpers/oci-layout.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
@@ -50,19 +49,7 @@ const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).d
 
 /** Run ferry without blocking this process (the proxy lives here); listeners set at spawn. */
 function ferryAsync(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  const child: ChildProcess = spawn(process.execPath, [ferryBin, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  return startFerry(args, { env }).done;
 }
 
 function parse(run: Run): PushJson {

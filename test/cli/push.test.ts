@@ -6,12 +6,12 @@
  * mounted; foreign layers pushed as they are or rewritten with --strip-foreign-urls; a WIM.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferryBin, run, tempDir } from "../helpers/cli.js";
+import { collectOutput, ferryBin, run, startFerry, tempDir } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout, type LayoutBuilder } from "../helpers/oci-layout.js";
 import { makeCertificate, type RunningRegistry, startRegistry } from "../helpers/registry.js";
@@ -53,23 +53,7 @@ const sha256 = (bytes: Buffer | string) =>
 
 /** Run ferry without blocking this process (the fault proxy lives here). */
 function ferryAsync(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  const child = spawn(process.execPath, [ferryBin, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return collect(child);
-}
-
-function collect(child: ChildProcess): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  return startFerry(args, { env }).done;
 }
 
 function parse(runResult: Run): PushJson {
@@ -431,7 +415,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     );
     // Listened for at spawn: a ferry that ends before its PATCH hangs is reported, not awaited
     // forever.
-    const ended = collect(child);
+    const ended = collectOutput(child);
     const first = await Promise.race([hanging, ended]);
     if (first !== "hanging") {
       throw new Error(`ferry ended before its first PATCH (exit ${first.code}):\n${first.stderr}`);

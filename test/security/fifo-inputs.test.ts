@@ -6,11 +6,11 @@
  * and output, never on time.
  */
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryBin, type RunResult, repoRoot, tempDir } from "../helpers/cli.js";
+import { type AsyncRun, ferry, ferryAsync, repoRoot, tempDir } from "../helpers/cli.js";
 import {
   hasWimtools,
   makeSourceTree,
@@ -21,26 +21,8 @@ import {
 /** Kills a ferry that hangs (the old behaviour) so the suite ends; never the assertion. */
 const SAFETY_NET_MS = 60_000;
 
-function ferryGuarded(args: string[]): Promise<RunResult & { killed: boolean }> {
-  const child = spawn(process.execPath, [ferryBin, ...args], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-    timeout: SAFETY_NET_MS,
-    killSignal: "SIGKILL",
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) => {
-    child.once("close", (code, signal) =>
-      resolve({ code: code ?? -1, stdout, stderr, killed: signal !== null }),
-    );
-  });
+function ferryGuarded(args: string[]): Promise<AsyncRun> {
+  return ferryAsync(args, { safetyNetMs: SAFETY_NET_MS });
 }
 
 function mkfifo(file: string): void {

@@ -17,8 +17,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry, ferryJson } from "../helpers/cli.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
-import { Rng, showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
-import { saveLayout, seededLayout } from "../helpers/stress-bundles.js";
+import { Rng, STRESS_FULL, stressFile } from "../helpers/seeded.js";
+import { saveLayout, seededBundle } from "../helpers/stress-bundles.js";
 import {
   type CheckJson,
   describeKill,
@@ -28,11 +28,8 @@ import {
   storeNames,
 } from "./kill-lib.js";
 
-const FULL = process.env.FERRY_STRESS === "full";
-/** Per test: the full run takes many times longer. */
-const TIMEOUT = FULL ? 1_800_000 : 600_000;
-const SEED = stressSeed();
-showSeedOnFailure(SEED);
+const FULL = STRESS_FULL;
+const { seed: SEED, timeout: TIMEOUT } = stressFile();
 /** Layer size to start from; doubled (up to twice) until an unkilled load takes 0.5 s. */
 const LAYER_MIB = FULL ? 40 : 16;
 const MIN_LOAD_MS = 500;
@@ -64,14 +61,12 @@ describe("ferry killed with SIGKILL at any instant", () => {
   }
 
   beforeAll(async () => {
-    const seedLayout = path.join(root, "layout-seed");
-    seededLayout(
-      seedLayout,
-      { repository: "stress.example/seed", images: 1, base: 4096, own: 2048 },
+    const seedBundle = await seededBundle(
+      root,
+      "seed",
+      { images: 1, base: 4096, own: 2048 },
       new Rng(SEED).fork("crash-seed"),
     );
-    const seedBundle = path.join(root, "seed.zip");
-    await saveLayout(seedLayout, seedBundle);
     expect(ferry(["load", seedBundle, "--store", pristine]).code).toBe(0);
     for (let attempt = 0; ; attempt++) {
       await buildBig(layerMib);

@@ -26,13 +26,13 @@ import {
   hostileZipCases,
 } from "../helpers/corpus/hostile.js";
 import { buildZip } from "../helpers/corpus/raw-zip.js";
-import { Rng } from "../helpers/seeded.js";
+import { Rng, STRESS_FULL } from "../helpers/seeded.js";
 import { listTree } from "../helpers/stress-bundles.js";
 import { fingerprint } from "../helpers/tree.js";
 import { makeSourceTree, setImageProperties, wimCapture } from "../helpers/wimtools.js";
 import { HOSTILE_GAPS } from "./known-gaps.js";
 
-const FULL = process.env.FERRY_STRESS === "full";
+const FULL = STRESS_FULL;
 
 interface Answer {
   refused: boolean;
