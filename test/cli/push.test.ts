@@ -15,7 +15,7 @@ import { collectOutput, ferryBin, run, startFerry, tempDir } from "../helpers/cl
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout, type LayoutBuilder } from "../helpers/oci-layout.js";
 import { makeCertificate, type RunningRegistry, startRegistry } from "../helpers/registry.js";
-import { startTokenServer, type TokenServer } from "../helpers/token-server.js";
+import { startTokenServer, type TokenServer, tokenAuth } from "../helpers/token-server.js";
 import { makeSourceTree, setImageProperties, wimCapture } from "../helpers/wimtools.js";
 import { corruptEntry } from "../helpers/zip-tamper.js";
 
@@ -213,16 +213,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
       startRegistry(),
       startRegistry({ auth: { htpasswd: { users: { [USER.name]: USER.password } } } }),
       startRegistry({ tls: cert }),
-      startRegistry({
-        auth: {
-          token: {
-            realm: tokens.realm,
-            service: tokens.service,
-            issuer: tokens.issuer,
-            rootCertBundle: tokens.certificate,
-          },
-        },
-      }),
+      startRegistry({ auth: tokenAuth(tokens) }),
     ]);
     proxy = await startFaultProxy(open.url);
     fixture = buildLayout(path.join(work, "layout"));

@@ -28,6 +28,7 @@ import {
   type RunResult,
   tempDir,
 } from "../helpers/cli.js";
+import { forwardRequest } from "../helpers/forward.js";
 import { createLayout } from "../helpers/oci-layout.js";
 import { hasRegistry, startRegistry } from "../helpers/registry.js";
 
@@ -57,22 +58,7 @@ async function recordingProxy(
     request.on("end", () => {
       const body = Buffer.concat(chunks);
       bodies.push(body);
-      const forward = http.request(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          method: request.method,
-          path: request.url,
-          // The Host header is kept: the registry's upload locations then point back here.
-          headers: request.headers,
-        },
-        (answer) => {
-          response.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(response);
-        },
-      );
-      forward.on("error", () => response.destroy());
-      forward.end(body);
+      forwardRequest(upstream, request, response).end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -15,6 +15,7 @@ import { isFerryError } from "../../src/errors.js";
 import { credentialLookup } from "../../src/transports/registry/credentials.js";
 import type { RegistrySessionOptions } from "../../src/transports/registry/session.js";
 import { openClient } from "../../src/transports/registry/session.js";
+import { errorOf } from "../helpers/errors.js";
 import {
   makeCertificate,
   makeImage,
@@ -23,7 +24,7 @@ import {
   startRegistry,
   type TestImage,
 } from "../helpers/registry.js";
-import { startTokenServer, type TokenServer } from "../helpers/token-server.js";
+import { startTokenServer, type TokenServer, tokenAuth } from "../helpers/token-server.js";
 import {
   removeTempDirs,
   saveRefs,
@@ -38,15 +39,6 @@ const SCOPE = "repository:private/app:pull";
 const explicit = (user = BOB) =>
   credentialLookup({ explicit: user, useDockerConfig: false, authFile: "/nonexistent" });
 const nobody = () => credentialLookup({ useDockerConfig: false, authFile: "/nonexistent" });
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a failure");
-}
 
 describe("token realms a remote registry names (challenge answered by ferry's authorizer)", () => {
   let tokens: TokenServer;
@@ -170,16 +162,8 @@ describe("token realms of the real registry", () => {
       realmHost: "localhost",
       tls: cert,
     });
-    const auth = (t: TokenServer) => ({
-      token: {
-        realm: t.realm,
-        service: t.service,
-        issuer: t.issuer,
-        rootCertBundle: t.certificate,
-      },
-    });
-    otherHost = await startRegistry({ auth: auth(tokens) });
-    httpsRealm = await startRegistry({ auth: auth(httpsTokens) });
+    otherHost = await startRegistry({ auth: tokenAuth(tokens) });
+    httpsRealm = await startRegistry({ auth: tokenAuth(httpsTokens) });
     image = makeImage({ layers: [randomBytes(10_000)] });
     for (const name of ["public/app", "private/app"]) {
       const token = tokens.mint([{ type: "repository", name, actions: ["pull", "push"] }]);

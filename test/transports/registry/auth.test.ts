@@ -16,7 +16,7 @@ import {
   startRegistry,
   type TestImage,
 } from "../../helpers/registry.js";
-import { startTokenServer, type TokenServer } from "../../helpers/token-server.js";
+import { startTokenServer, type TokenServer, tokenAuth } from "../../helpers/token-server.js";
 import { removeTempDirs, saveRefs, tempDir, testSession, unzipAndCheck } from "./fixtures.js";
 
 const ALICE = { username: "alice", password: "s3cret:with-colon" };
@@ -43,16 +43,7 @@ describe("registry authentication against the real registry", () => {
       refreshTokens: { "refresh-123": BOB.username },
       publicRepositories: ["public/app"],
     });
-    tokenRegistry = await startRegistry({
-      auth: {
-        token: {
-          realm: tokens.realm,
-          service: tokens.service,
-          issuer: tokens.issuer,
-          rootCertBundle: tokens.certificate,
-        },
-      },
-    });
+    tokenRegistry = await startRegistry({ auth: tokenAuth(tokens) });
     proxy = await startFaultProxy(basicRegistry.url);
     image = makeImage({ layers: [randomBytes(100_000), randomBytes(5_000)] });
     await pushImage(basicRegistry.url, "private/app", "1", image, basic(ALICE));

@@ -31,7 +31,7 @@ import {
   startRegistry,
   type TestImage,
 } from "../../helpers/registry.js";
-import { startTokenServer, type TokenServer } from "../../helpers/token-server.js";
+import { startTokenServer, type TokenServer, tokenAuth } from "../../helpers/token-server.js";
 import { removeTempDirs, saveRefs, tempDir, testSession, unzipAndCheck } from "./fixtures.js";
 
 const run = promisify(execFile);
@@ -67,16 +67,7 @@ describe.skipIf(!hasTinyproxy)("registries through an HTTP proxy (tinyproxy)", (
       startProxy({ auth: AUTH }),
     ]);
     tokens = await startTokenServer({ dir, users: {}, publicRepositories: ["public/app"] });
-    tokenRegistry = await startRegistry({
-      auth: {
-        token: {
-          realm: tokens.realm,
-          service: tokens.service,
-          issuer: tokens.issuer,
-          rootCertBundle: tokens.certificate,
-        },
-      },
-    });
+    tokenRegistry = await startRegistry({ auth: tokenAuth(tokens) });
     foreignServer = createServer((_request, response) => {
       response.writeHead(200, { "Content-Length": foreignBytes.length });
       response.end(foreignBytes);
