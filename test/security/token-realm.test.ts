@@ -9,7 +9,6 @@
 
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../src/errors.js";
 import { credentialLookup } from "../../src/transports/registry/credentials.js";
@@ -26,10 +25,9 @@ import {
 } from "../helpers/registry.js";
 import { startTokenServer, type TokenServer, tokenAuth } from "../helpers/token-server.js";
 import {
+  attemptSave,
   removeTempDirs,
-  saveRefs,
   tempDir,
-  testSession,
   unzipAndCheck,
 } from "../transports/registry/fixtures.js";
 
@@ -184,20 +182,7 @@ describe("token realms of the real registry", () => {
   });
 
   async function trySave(ref: string, options: Partial<RegistrySessionOptions>) {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"), {
-      certsDir: join(dir, "no-certs"),
-      retry: { retries: 0 },
-      ...options,
-    });
-    try {
-      await saveRefs(session, { refs: [ref], output: join(dir, "out.zip") });
-      return { output: join(dir, "out.zip"), error: undefined as unknown };
-    } catch (error) {
-      return { output: undefined, error };
-    } finally {
-      await session.close();
-    }
+    return attemptSave([ref], { retry: { retries: 0 }, ...options });
   }
 
   it("credentials for a plain-http realm on another host name are not sent: ETRUST", async () => {

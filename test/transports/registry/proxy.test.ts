@@ -11,7 +11,6 @@ import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
@@ -32,7 +31,7 @@ import {
   type TestImage,
 } from "../../helpers/registry.js";
 import { startTokenServer, type TokenServer, tokenAuth } from "../../helpers/token-server.js";
-import { removeTempDirs, saveRefs, tempDir, testSession, unzipAndCheck } from "./fixtures.js";
+import { attemptSave, removeTempDirs, tempDir } from "./fixtures.js";
 
 const run = promisify(execFile);
 
@@ -117,24 +116,7 @@ describe.skipIf(!hasTinyproxy)("registries through an HTTP proxy (tinyproxy)", (
 
   /** Save one reference with these session options; the error, if any, is returned. */
   async function attempt(ref: string, options: Partial<RegistrySessionOptions>) {
-    const work = await tempDir();
-    const session = await testSession(join(work, "cache"), {
-      certsDir: join(work, "no-certs"),
-      ...options,
-    });
-    try {
-      const { report } = await saveRefs(session, {
-        refs: [ref],
-        output: join(work, "out.zip"),
-        platforms: "all",
-      });
-      const { blobs } = await unzipAndCheck(join(work, "out.zip"));
-      return { report, blobs, error: undefined as unknown };
-    } catch (error) {
-      return { report: undefined, blobs: undefined, error };
-    } finally {
-      await session.close();
-    }
+    return attemptSave([ref], options, { platforms: "all", check: true });
   }
 
   /** The proxy's request lines naming a host:port, logged after `before` lines. */

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
 import type { RegistrySessionOptions } from "../../../src/transports/registry/session.js";
 import { makeCertificate, type RunningRegistry, startRegistry } from "../../helpers/registry.js";
-import { blobBodiesOver, removeTempDirs, saveRefs, tempDir, testSession } from "./fixtures.js";
+import { attemptSave, blobBodiesOver, removeTempDirs, tempDir } from "./fixtures.js";
 
 const run = promisify(execFile);
 const SAMPLE = "oci:samples/oci:example.com/ferry/hello:1.0";
@@ -39,22 +39,7 @@ describe.each(["raw", "node"] as const)("registries over TLS (blob bodies over %
   });
 
   async function attempt(options: Partial<RegistrySessionOptions>) {
-    const work = await tempDir();
-    const session = await testSession(join(work, "cache"), {
-      certsDir: join(work, "no-certs"),
-      ...options,
-    });
-    try {
-      const { report } = await saveRefs(session, {
-        refs: [`${registry.host}/hello:1.0`],
-        output: join(work, "o.zip"),
-      });
-      return { report, error: undefined as unknown };
-    } catch (error) {
-      return { report: undefined, error };
-    } finally {
-      await session.close();
-    }
+    return attemptSave([`${registry.host}/hello:1.0`], options);
   }
 
   it("an unknown CA fails with ETRUST and says how to trust it", async () => {
