@@ -20,6 +20,7 @@ import {
   makeImage,
   pushImage,
   type RunningRegistry,
+  skopeoCopy,
   startRegistry,
   type TestImage,
 } from "../helpers/registry.js";
@@ -87,17 +88,7 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
       ]);
       image = makeImage({ layers: [randomBytes(2 * 1024 * 1024), randomBytes(10_000)] });
       await pushImage(plain.url, "apps/one", "1", image);
-      const { execFile } = await import("node:child_process");
-      const { promisify } = await import("node:util");
-      await promisify(execFile)("skopeo", [
-        "copy",
-        "-q",
-        "--preserve-digests",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        `docker://${plain.host}/apps/one:1`,
-        `docker://${secure.host}/apps/one:1`,
-      ]);
+      await skopeoCopy(`docker://${plain.host}/apps/one:1`, `docker://${secure.host}/apps/one:1`);
       const tree = await makeSourceTree(join(work, "tree"), { fileCount: 2, fileBytes: 40_000 });
       const wimFile = await wimCapture(tree, join(work, "nano.wim"), "NanoServer");
       await setImageProperties(wimFile, 1, {

@@ -6,12 +6,10 @@
  * log proves what went through it.
  */
 
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
 import type { RegistrySessionOptions } from "../../../src/transports/registry/session.js";
@@ -27,13 +25,12 @@ import {
   makeImage,
   pushImage,
   type RunningRegistry,
+  skopeoCopy,
   startRegistry,
   type TestImage,
 } from "../../helpers/registry.js";
 import { startTokenServer, type TokenServer, tokenAuth } from "../../helpers/token-server.js";
 import { attemptSave, removeTempDirs, tempDir } from "./fixtures.js";
-
-const run = promisify(execFile);
 
 /** A proxy config from environment variables, with loopback included (every test host is). */
 function fromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
@@ -84,15 +81,7 @@ describe.skipIf(!hasTinyproxy)("registries through an HTTP proxy (tinyproxy)", (
     await pushImage(plain.url, "apps/one", "1", image);
     await pushImage(plain.url, "windows/legacy", "1", legacy);
     // The TLS registry is filled by skopeo (the reference tooling) from the plain one.
-    await run("skopeo", [
-      "copy",
-      "-q",
-      "--preserve-digests",
-      "--src-tls-verify=false",
-      "--dest-tls-verify=false",
-      `docker://${plain.host}/apps/one:1`,
-      `docker://${secure.host}/apps/one:1`,
-    ]);
+    await skopeoCopy(`docker://${plain.host}/apps/one:1`, `docker://${secure.host}/apps/one:1`);
     const token = tokens.mint([
       { type: "repository", name: "public/app", actions: ["pull", "push"] },
     ]);
