@@ -11,7 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectOutput, ferryBin, run, startFerry, tempDir } from "../helpers/cli.js";
+import { collectOutput, ferryBin, jsonOutput, run, startFerry, tempDir } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout, type LayoutBuilder } from "../helpers/oci-layout.js";
 import { makeCertificate, type RunningRegistry, startRegistry } from "../helpers/registry.js";
@@ -52,17 +52,10 @@ const sha256 = (bytes: Buffer | string) =>
   `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
 /** Run ferry without blocking this process (the fault proxy lives here). */
-function ferryAsync(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return startFerry(args, { env }).done;
-}
+const ferryAsync = (args: string[], env: NodeJS.ProcessEnv): Promise<Run> =>
+  startFerry(args, { env }).done;
 
-function parse(runResult: Run): PushJson {
-  try {
-    return JSON.parse(runResult.stdout) as PushJson;
-  } catch {
-    throw new Error(`no JSON (exit ${runResult.code}):\n${runResult.stdout}\n${runResult.stderr}`);
-  }
-}
+const parse = (run: Run): PushJson => jsonOutput<PushJson>(run);
 
 function skopeoRaw(ref: string, creds?: string): { code: number; digest?: string; json?: unknown } {
   const result = run("skopeo", [

@@ -126,6 +126,15 @@ export function ferryAsync(args: string[], options: FerryAsyncOptions = {}): Pro
   return startFerry(args, options).done;
 }
 
+/** ferry's --json output, parsed; when it is not JSON, the error shows the exit code and output. */
+export function jsonOutput<T>(run: { code: number | null; stdout: string; stderr: string }): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
+  }
+}
+
 /** Run another program (skopeo, umoci, unzip, sha256sum). */
 export function run(command: string, args: string[], cwd?: string): RunResult {
   const result = spawnSync(command, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
