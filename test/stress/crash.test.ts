@@ -60,6 +60,26 @@ describe("ferry killed with SIGKILL at any instant", () => {
     return saveLayout(bigLayout, bundle);
   }
 
+  /** One save of the big layout (with `extra` flags), not killed: how it ran, what it wrote. */
+  async function measureSave(
+    name: string,
+    extra: string[] = [],
+  ): Promise<{ unkilled: Run; files: string[] }> {
+    const dir = path.join(root, name);
+    mkdirSync(dir);
+    const unkilled = await runFerry([
+      "save",
+      `oci:${bigLayout}`,
+      "-o",
+      path.join(dir, "b.zip"),
+      ...extra,
+      "-q",
+    ]);
+    const files = readdirSync(dir);
+    rmSync(dir, { recursive: true, force: true });
+    return { unkilled, files };
+  }
+
   beforeAll(async () => {
     const seedBundle = await seededBundle(
       root,
@@ -138,18 +158,9 @@ describe("ferry killed with SIGKILL at any instant", () => {
   it(
     `save: ${SAVE_TRIALS} kills; the output name holds a complete bundle or nothing`,
     async () => {
-      const measureDir = path.join(root, "save-measure");
-      mkdirSync(measureDir);
-      const unkilled = await runFerry([
-        "save",
-        `oci:${bigLayout}`,
-        "-o",
-        path.join(measureDir, "b.zip"),
-        "-q",
-      ]);
+      const { unkilled } = await measureSave("save-measure");
       expect(unkilled.code).toBe(0);
       expect(unkilled.commitAt, "no commit event on stderr (FERRY_PROGRESS=json)").toBeDefined();
-      rmSync(measureDir, { recursive: true, force: true });
       const rng = new Rng(SEED).fork("save-kills");
       const rows: string[] = [];
       let complete = 0;
@@ -195,20 +206,10 @@ describe("ferry killed with SIGKILL at any instant", () => {
     `save --split: ${SPLIT_SAVE_TRIALS} kills; .parts appears only over complete parts`,
     async () => {
       const split = ["--split", "16M"];
-      const measureDir = path.join(root, "split-measure");
-      mkdirSync(measureDir);
-      const unkilled = await runFerry([
-        "save",
-        `oci:${bigLayout}`,
-        "-o",
-        path.join(measureDir, "b.zip"),
-        ...split,
-        "-q",
-      ]);
+      const { unkilled, files } = await measureSave("split-measure", split);
       expect(unkilled.code).toBe(0);
-      const expectedParts = readdirSync(measureDir).filter((f) => /^b\.zip\.\d{3}$/.test(f)).length;
+      const expectedParts = files.filter((f) => /^b\.zip\.\d{3}$/.test(f)).length;
       expect(expectedParts).toBeGreaterThan(1);
-      rmSync(measureDir, { recursive: true, force: true });
       const rng = new Rng(SEED).fork("split-kills");
       const seen: string[] = [];
       for (const [trial, kill] of killPlan(rng, SPLIT_SAVE_TRIALS, unkilled).entries()) {
