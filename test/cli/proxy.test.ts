@@ -29,6 +29,7 @@ import {
   makeSourceTree,
   setImageProperties,
   wimCapture,
+  windowsVersion,
 } from "../helpers/wimtools.js";
 
 /** Run the built CLI without blocking this process (its test servers must keep answering). */
@@ -91,13 +92,7 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
       await skopeoCopy(`docker://${plain.host}/apps/one:1`, `docker://${secure.host}/apps/one:1`);
       const tree = await makeSourceTree(join(work, "tree"), { fileCount: 2, fileBytes: 40_000 });
       const wimFile = await wimCapture(tree, join(work, "nano.wim"), "NanoServer");
-      await setImageProperties(wimFile, 1, {
-        "WINDOWS/VERSION/MAJOR": "10",
-        "WINDOWS/VERSION/MINOR": "0",
-        "WINDOWS/VERSION/BUILD": "20348",
-        "WINDOWS/VERSION/SPBUILD": "2113",
-        "WINDOWS/ARCH": "9",
-      });
+      await setImageProperties(wimFile, 1, windowsVersion("10.0.20348.2113"));
       const wim = await readFile(wimFile);
       const serveWim: RequestListener = (request, response) => {
         if (request.url === "/os/nano.wim") {

@@ -11,23 +11,13 @@ import {
   wimCapture,
   wiminfo,
   wimSplit,
+  windowsVersion,
 } from "../helpers/wimtools.js";
 import { zipEntries } from "../helpers/zip-tamper.js";
 
 const samplesOci = path.join(repoRoot, "samples", "oci");
 /** The Windows manifest of samples/oci's example.com/ferry/hello:multi has this os.version. */
 const SAMPLE_WINDOWS = "10.0.20348.2113";
-
-function versionProperties(version: string, arch = "9"): Record<string, string> {
-  const [major, minor, build, spbuild] = version.split(".");
-  return {
-    "WINDOWS/VERSION/MAJOR": major as string,
-    "WINDOWS/VERSION/MINOR": minor as string,
-    "WINDOWS/VERSION/BUILD": build as string,
-    "WINDOWS/VERSION/SPBUILD": spbuild as string,
-    "WINDOWS/ARCH": arch,
-  };
-}
 
 /** A real WIM: image 1 `name` at `version`, optionally a UtilityVM image 2. */
 async function makeOsWim(
@@ -38,10 +28,10 @@ async function makeOsWim(
   utilityVm = true,
 ): Promise<string> {
   await wimCapture(tree, file, name, { compress: "LZX" });
-  await setImageProperties(file, 1, versionProperties(version));
+  await setImageProperties(file, 1, windowsVersion(version));
   if (utilityVm) {
     await wimAppend(tree, file, "UtilityVM");
-    await setImageProperties(file, 2, versionProperties(version));
+    await setImageProperties(file, 2, windowsVersion(version));
   }
   return file;
 }

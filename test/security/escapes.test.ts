@@ -11,6 +11,7 @@ import {
   setImageProperties,
   wimAppend,
   wimCapture,
+  windowsVersion,
 } from "../helpers/wimtools.js";
 
 import { imageWithConfig, writeBundle } from "./hostile-images.js";
@@ -213,13 +214,7 @@ describe.skipIf(!hasWimtools)("WIM image names", () => {
     mkdirSync(dir, { recursive: true });
     const tree = await makeSourceTree(path.join(dir, "tree"));
     await wimCapture(tree, wim, "NanoServer", { compress: "none" });
-    const version = {
-      "WINDOWS/VERSION/MAJOR": "10",
-      "WINDOWS/VERSION/MINOR": "0",
-      "WINDOWS/VERSION/BUILD": "14393",
-      "WINDOWS/VERSION/SPBUILD": "1",
-      "WINDOWS/ARCH": "9",
-    };
+    const version = windowsVersion("10.0.14393.1");
     await setImageProperties(wim, 1, version);
     // wimlib writes the name into the XML as it is (and cannot read the WIM back itself).
     await wimAppend(tree, wim, `Utility${HOSTILE}`);

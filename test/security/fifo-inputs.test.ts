@@ -16,6 +16,7 @@ import {
   makeSourceTree,
   setImageProperties,
   wimCapture,
+  windowsVersion,
 } from "../helpers/wimtools.js";
 
 /** Kills a ferry that hangs (the old behaviour) so the suite ends; never the assertion. */
@@ -101,13 +102,7 @@ describe("a FIFO named like a WIM", () => {
       const tree = await makeSourceTree(path.join(tmp.dir, "tree"));
       const wim = path.join(share, "good.wim");
       await wimCapture(tree, wim, "NanoServer");
-      await setImageProperties(wim, 1, {
-        "WINDOWS/VERSION/MAJOR": "10",
-        "WINDOWS/VERSION/MINOR": "0",
-        "WINDOWS/VERSION/BUILD": "20348",
-        "WINDOWS/VERSION/SPBUILD": "2113",
-        "WINDOWS/ARCH": "9",
-      });
+      await setImageProperties(wim, 1, windowsVersion("10.0.20348.2113"));
     }
   });
 
