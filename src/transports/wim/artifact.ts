@@ -16,7 +16,7 @@ import { FerryAnnotation, MediaType, OS_IMAGE_KIND } from "../../types/media-typ
 import type { Platform } from "../../types/platform.js";
 import { formatReference, parseReference } from "../../types/reference.js";
 import type { WimHeader, WimImageInfo } from "../../types/wim.js";
-import { legacyFullName, WIM_ARCHITECTURES } from "../../types/wim.js";
+import { legacyFullName, WIM_ARCHITECTURES, wimImageNamesOf } from "../../types/wim.js";
 
 /**
  * The registry part of every OS image reference: `os.ferry.invalid/nanoserver:10.0.14300.1010`.
@@ -341,13 +341,7 @@ export function osImageFactsFromManifest(manifest: ImageManifest): OsImageFacts 
   const name = a[FerryAnnotation.OsName];
   const version = a[FerryAnnotation.OsVersion];
   if (!layer || !name || !version) return undefined;
-  let imageNames: string[] = [];
-  try {
-    const parsed = JSON.parse(a[FerryAnnotation.WimImages] ?? "[]") as unknown;
-    if (Array.isArray(parsed)) imageNames = parsed.map(String);
-  } catch {
-    imageNames = [];
-  }
+  const imageNames = wimImageNamesOf(a[FerryAnnotation.WimImages]);
   const repository = osImageRepository(name);
   const imageCount = Number(a[FerryAnnotation.WimImageCount] ?? imageNames.length);
   return {
