@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { type FileHandle, lstat, mkdir, readdir, rename, rm, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +8,7 @@ import type { BlobReader } from "../types/transport.js";
 import { type HeldLock, isLockHeld, tryLock } from "../util/lock.js";
 import { processLiveness } from "../util/process-liveness.js";
 import { type FileRules, openRegularFile } from "../util/safe-open.js";
+import { tempNameOwner, uniqueTempName } from "../util/temp-name.js";
 import { copyRegion, type JournalEntry, LocatedBlobs } from "./located.js";
 import { PartialFile } from "./partial-file.js";
 
@@ -87,11 +87,6 @@ export function fileReader(handle: FileHandle, file: string, start = 0): BlobRea
   };
 }
 
-/** `name.PID.HEX.tmp`: a temp file ferry writes before renaming it into place. */
-function isTempOf(file: string, pid: number): boolean {
-  return new RegExp(`\\.${pid}\\.[0-9a-f]{12}\\.tmp$`).test(file);
-}
-
 /**
  * A persistent, content-addressed download cache. `blobs/sha256/<hex>` holds only blobs whose
  * bytes the copy engine hashed to their name (and counted to their size) as it read them from
@@ -147,7 +142,7 @@ export class BlobCache {
       await this.located.dropOrphan(orphan);
     }
     for (const [file, orphan] of deadFiles) {
-      if (isTempOf(file, orphan.pid)) await rm(file, { force: true }).catch(() => {});
+      if (tempNameOwner(file) === orphan.pid) await rm(file, { force: true }).catch(() => {});
     }
   }
 
@@ -186,7 +181,7 @@ export class BlobCache {
     whole: boolean,
   ): Promise<boolean> {
     const partial = this.partialPath(digest);
-    const temp = `${partial}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+    const temp = uniqueTempName(partial);
     try {
       const copied = await copyRegion(from.file, from.offset, length, temp);
       if (copied !== length) return false;
@@ -282,9 +277,7 @@ export class BlobCache {
     const taken = await tryLock(`${shared}.lock`, `downloading ${descriptor.digest}`);
     const lock: HeldLock | undefined = "busy" in taken ? undefined : taken;
     const owned = lock !== undefined;
-    const target = owned
-      ? shared
-      : `${shared}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`;
+    const target = owned ? shared : uniqueTempName(shared);
     let file: PartialFile;
     try {
       file = await PartialFile.open(target, owned, descriptor.size);
@@ -391,9 +384,9 @@ export class BlobCache {
     }
     for (const name of await readdir(this.partialDir).catch(() => [] as string[])) {
       if (!name.endsWith(".tmp")) continue;
-      // `<hex>.PID-HEX.tmp` (private downloads) and `<hex>.lock.PID.HEX.tmp` (lock records).
-      const pid = Number(/\.(\d+)[.-][0-9a-f]+\.tmp$/.exec(name)?.[1]);
-      if (!Number.isInteger(pid) || processLiveness({ pid }) === "gone")
+      // Private downloads and lock records (`<hex>.lock.PID.HEX.tmp`), old formats included.
+      const pid = tempNameOwner(name);
+      if (pid === undefined || processLiveness({ pid }) === "gone")
         await rm(path.join(this.partialDir, name), { force: true });
     }
     return { removed, bytes };

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fromSystemError } from "../errors.js";
@@ -6,6 +5,7 @@ import { type Digest, digestFromHex, digestHex, isSha256Hex } from "../types/dig
 import type { BlobLocation } from "../types/transport.js";
 import { processLiveness, thisProcess } from "../util/process-liveness.js";
 import { createOwnFile, openRegularFile, readRegularFile } from "../util/safe-open.js";
+import { uniqueTempName } from "../util/temp-name.js";
 
 /**
  * A verified blob the cache does not copy but points at: the bytes sit in a file a save wrote
@@ -64,7 +64,7 @@ function sameFingerprint(a: FileFingerprint, b: FileFingerprint): boolean {
 
 /** Write a small JSON file whole or not at all (temp name, then rename). */
 async function writeJsonAtomically(file: string, value: unknown): Promise<void> {
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const temp = uniqueTempName(file);
   try {
     await writeFile(temp, JSON.stringify(value));
     await rename(temp, file);

@@ -5,14 +5,10 @@ import {
   type BlobHasher,
   type HashPool,
   mainThreadHasher,
-  SLOT_BYTES,
   sharedHashPool,
   WORKER_MIN_BYTES,
 } from "./hash-pool.js";
 import type { ExpectedContent, VerdictCallback } from "./verifying-stream.js";
-
-/** 1 MiB reads: few syscalls, and each chunk stays in cache between read, hash and write. */
-export const PUMP_CHUNK = SLOT_BYTES;
 
 export interface PumpOptions {
   /** Where blobs of WORKER_MIN_BYTES or more are hashed (default: the shared pool). */

@@ -10,6 +10,7 @@ import { parseManifest } from "../types/manifest.js";
 import { isIndexMediaType, isManifestMediaType } from "../types/media-types.js";
 import { processLiveness } from "../util/process-liveness.js";
 import { describeKind, NotRegularFileError, openRegularFile } from "../util/safe-open.js";
+import { tempNameOwner } from "../util/temp-name.js";
 
 /**
  * `not-a-file`: a name under blobs/sha256/ that is a symbolic link, FIFO, directory... (never
@@ -126,7 +127,10 @@ async function walkImage(
   for (const layer of parsed.manifest.layers) own(walk, layer.digest, image);
 }
 
-/** Staging directories whose owner pid no longer runs (`load-<pid>-<uuid>`), and stray temp files. */
+/**
+ * Staging directories and temp files in the store's tmp/ whose owner pid no longer runs
+ * (util/temp-name.ts: today's `load.<pid>.<hex>.tmp` and older ferry's `load-<pid>-<uuid>`).
+ */
 export async function findStaleTemp(store: Store): Promise<string[]> {
   let names: string[];
   try {
@@ -136,10 +140,10 @@ export async function findStaleTemp(store: Store): Promise<string[]> {
   }
   const stale: string[] = [];
   for (const name of names) {
-    const pid = Number(
-      /^[a-z]+-(\d+)-/.exec(name)?.[1] ?? /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)?.[1],
-    );
-    if (processLiveness({ pid }) === "gone") stale.push(path.join(store.tmpDir, name));
+    // A name that is no temp name has no live owner either (tmp/ is ferry's, private).
+    const pid = tempNameOwner(name);
+    if (pid === undefined || processLiveness({ pid }) === "gone")
+      stale.push(path.join(store.tmpDir, name));
   }
   return stale;
 }

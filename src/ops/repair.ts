@@ -12,7 +12,8 @@ import {
 import { writeFully } from "../transports/bundle/random-access.js";
 import { findSplitBundle, volumeProblems } from "../transports/bundle/split-open.js";
 import type { SplitVolume } from "../transports/bundle/split-random-access.js";
-import { syncDirectory, uniqueTempName } from "../util/atomic-file.js";
+import { syncDirectory } from "../util/atomic-file.js";
+import { uniqueTempName } from "../util/temp-name.js";
 
 export interface RepairOptions {
   /** Folder for the rebuilt volume (default: the parts' folder). */

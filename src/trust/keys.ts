@@ -43,44 +43,48 @@ async function readKeyFile(file: string): Promise<string> {
   }
 }
 
-export async function loadPrivateKey(file: string): Promise<{ key: KeyObject; id: string }> {
+const KEY_KINDS = {
+  private: {
+    parse: createPrivateKey,
+    hint: "give the private key file `ferry keygen -o NAME` wrote (NAME, not NAME.pub)",
+    use: "signs with Ed25519",
+    wrongTypeOptions: { hint: "make one with `ferry keygen -o NAME`" },
+  },
+  public: {
+    parse: createPublicKey,
+    hint: "give the NAME.pub file `ferry keygen -o NAME` wrote",
+    use: "verifies Ed25519 signatures",
+    wrongTypeOptions: {},
+  },
+} as const;
+
+/** The Ed25519 key of `kind` in the PEM file `file`: EUSAGE naming the file when it is not. */
+async function readEd25519Key(file: string, kind: keyof typeof KEY_KINDS): Promise<KeyObject> {
+  const expected = KEY_KINDS[kind];
   const text = await readKeyFile(file);
   let key: KeyObject;
   try {
-    key = createPrivateKey(text);
+    key = expected.parse(text);
   } catch {
-    throw new FerryError("EUSAGE", `${file} is not a private key (PEM)`, {
-      hint: "give the private key file `ferry keygen -o NAME` wrote (NAME, not NAME.pub)",
-    });
+    throw new FerryError("EUSAGE", `${file} is not a ${kind} key (PEM)`, { hint: expected.hint });
   }
   if (key.asymmetricKeyType !== "ed25519") {
     throw new FerryError(
       "EUSAGE",
-      `${file} is a ${key.asymmetricKeyType} key; ferry signs with Ed25519`,
-      {
-        hint: "make one with `ferry keygen -o NAME`",
-      },
+      `${file} is a ${key.asymmetricKeyType} key; ferry ${expected.use}`,
+      expected.wrongTypeOptions,
     );
   }
+  return key;
+}
+
+export async function loadPrivateKey(file: string): Promise<{ key: KeyObject; id: string }> {
+  const key = await readEd25519Key(file, "private");
   return { key, id: keyIdOf(createPublicKey(key)) };
 }
 
 export async function loadPublicKey(file: string): Promise<TrustedKey> {
-  const text = await readKeyFile(file);
-  let key: KeyObject;
-  try {
-    key = createPublicKey(text);
-  } catch {
-    throw new FerryError("EUSAGE", `${file} is not a public key (PEM)`, {
-      hint: "give the NAME.pub file `ferry keygen -o NAME` wrote",
-    });
-  }
-  if (key.asymmetricKeyType !== "ed25519") {
-    throw new FerryError(
-      "EUSAGE",
-      `${file} is a ${key.asymmetricKeyType} key; ferry verifies Ed25519 signatures`,
-    );
-  }
+  const key = await readEd25519Key(file, "public");
   return { id: keyIdOf(key), key, source: file };
 }
 

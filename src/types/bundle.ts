@@ -2,7 +2,7 @@ import { type BundleProblem, FerryError } from "../errors.js";
 import { type Digest, isDigest } from "./digest.js";
 import { FerryAnnotation, OS_IMAGE_KIND } from "./media-types.js";
 import { formatReference, isFullReference, parseReference } from "./reference.js";
-import type { OsImageSummary } from "./wim.js";
+import { type OsImageSummary, wimImageNamesOf } from "./wim.js";
 
 /** A full, normalized reference with a tag or digest, as ferry writes names. */
 function isCanonicalReference(text: string): boolean {
@@ -100,13 +100,7 @@ export function osImagesOf(images: BundleImage[]): BundleOsImage[] {
     const name = a[FerryAnnotation.OsName];
     const version = a[FerryAnnotation.OsVersion];
     if (image.kind !== OS_IMAGE_KIND || !isDigest(wim) || !name || !version) return [];
-    let names: string[] = [];
-    try {
-      const parsed = JSON.parse(a[FerryAnnotation.WimImages] ?? "[]") as unknown;
-      if (Array.isArray(parsed)) names = parsed.map(String);
-    } catch {
-      names = [];
-    }
+    const names = wimImageNamesOf(a[FerryAnnotation.WimImages]);
     return [
       {
         ref: image.ref,

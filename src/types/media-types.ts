@@ -54,8 +54,6 @@ export const FerryAnnotation = {
 /** The value of `FerryAnnotation.Kind` for OS images. */
 export const OS_IMAGE_KIND = "os-image";
 
-export type KnownMediaType = (typeof MediaType)[keyof typeof MediaType];
-
 export function isIndexMediaType(mediaType: string | undefined): boolean {
   return mediaType === MediaType.OciIndex || mediaType === MediaType.DockerManifestList;
 }

@@ -32,9 +32,6 @@ export interface ProxyConfig {
   origin: { https?: string; http?: string };
 }
 
-/** No proxy at all. */
-export const NO_PROXY_CONFIG: ProxyConfig = { noProxy: [], loopback: false, origin: {} };
-
 const DEFAULT_PORTS: Record<string, number> = { "http:": 80, "https:": 443 };
 
 /** `host:port` → name and port; `[v6]:port` and a bare IPv6 address too. */

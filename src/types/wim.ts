@@ -155,3 +155,16 @@ export interface OsImageSummary {
   /** Every image's NAME in index order (2: the Hyper-V utility VM). */
   images: string[];
 }
+
+/**
+ * The image names an OS image's annotation lists (`vnd.ferry.wim.images`, a JSON array);
+ * empty when the annotation is absent or not an array.
+ */
+export function wimImageNamesOf(annotation: string | undefined): string[] {
+  try {
+    const parsed = JSON.parse(annotation ?? "[]") as unknown;
+    return Array.isArray(parsed) ? parsed.map(String) : [];
+  } catch {
+    return [];
+  }
+}

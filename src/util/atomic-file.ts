@@ -1,13 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { fromSystemError } from "../errors.js";
 import { createOwnFile } from "./safe-open.js";
-
-/** A file name no other writer will pick: `<base>.<pid>.<random>.tmp`. */
-export function uniqueTempName(base: string): string {
-  return `${base}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
-}
+import { uniqueTempName } from "./temp-name.js";
 
 /** fsync a directory so a rename inside it survives a power cut (no-op where unsupported). */
 export async function syncDirectory(directory: string): Promise<void> {

@@ -21,9 +21,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { link, lstat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, fromSystemError } from "../errors.js";
-import { uniqueTempName } from "./atomic-file.js";
 import { type ProcessIdentity, processLiveness, thisProcess } from "./process-liveness.js";
 import { createOwnFile, type FileRules, openRegularFile } from "./safe-open.js";
+import { uniqueTempName } from "./temp-name.js";
 
 /** Lock files are readable by everyone (so a waiting ferry of another user can name the holder). */
 const LOCK_FILE_MODE = 0o644;

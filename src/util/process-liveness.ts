@@ -90,7 +90,7 @@ function pidExists(pid: number): boolean {
 
 /**
  * Whether the process that recorded `owner` still runs. `host` undefined means this host
- * (names that carry only a pid, like `load-<pid>-<uuid>` staging folders).
+ * (temp names carry only a pid: util/temp-name.ts).
  */
 export function processLiveness(owner: Partial<ProcessIdentity> & { pid: number }): Liveness {
   if (owner.host !== undefined && owner.host !== hostname()) return "elsewhere";
@@ -102,9 +102,4 @@ export function processLiveness(owner: Partial<ProcessIdentity> & { pid: number 
     if (started !== undefined && started !== owner.started) return "gone";
   }
   return "running";
-}
-
-/** True unless the process is provably gone (another host's counts as running). */
-export function mayBeRunning(owner: Partial<ProcessIdentity> & { pid: number }): boolean {
-  return processLiveness(owner) !== "gone";
 }

@@ -12,14 +12,14 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferryAsync, type RunResult, tempDir } from "../helpers/cli.js";
+import { type AsyncRun, ferryAsync, tempDir } from "../helpers/cli.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
 import { makeImage, pushImage, type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { fingerprint } from "../helpers/tree.js";
 
 const KiB = 1024;
 
-function json<T>(result: RunResult): T {
+function json<T>(result: AsyncRun): T {
   expect(result.code, result.stderr).toBe(0);
   return JSON.parse(result.stdout) as T;
 }

@@ -5,7 +5,6 @@
  * URLs, and proxy passwords in no output.
  */
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
@@ -14,12 +13,14 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AsyncRun, ferryAsync } from "../helpers/cli.js";
 import { hasTinyproxy, type RunningProxy, startProxy } from "../helpers/proxy-daemon.js";
 import {
   makeCertificate,
   makeImage,
   pushImage,
   type RunningRegistry,
+  skopeoCopy,
   startRegistry,
   type TestImage,
 } from "../helpers/registry.js";
@@ -28,21 +29,13 @@ import {
   makeSourceTree,
   setImageProperties,
   wimCapture,
+  windowsVersion,
 } from "../helpers/wimtools.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run the built CLI without blocking this process (its test servers must keep answering). */
-function ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const child = spawn(process.execPath, [join(ROOT, "bin", "ferry"), ...args], {
+function ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AsyncRun> {
+  return ferryAsync(args, {
     env: {
-      ...process.env,
       HTTPS_PROXY: "",
       HTTP_PROXY: "",
       https_proxy: "",
@@ -52,19 +45,7 @@ function ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
       NODE_EXTRA_CA_CERTS: "",
       ...env,
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise<Run>((resolve) =>
-    child.on("close", (code) => resolve({ code, stdout, stderr })),
-  );
 }
 
 async function listen(server: Server): Promise<number> {
@@ -108,26 +89,10 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
       ]);
       image = makeImage({ layers: [randomBytes(2 * 1024 * 1024), randomBytes(10_000)] });
       await pushImage(plain.url, "apps/one", "1", image);
-      const { execFile } = await import("node:child_process");
-      const { promisify } = await import("node:util");
-      await promisify(execFile)("skopeo", [
-        "copy",
-        "-q",
-        "--preserve-digests",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
-        `docker://${plain.host}/apps/one:1`,
-        `docker://${secure.host}/apps/one:1`,
-      ]);
+      await skopeoCopy(`docker://${plain.host}/apps/one:1`, `docker://${secure.host}/apps/one:1`);
       const tree = await makeSourceTree(join(work, "tree"), { fileCount: 2, fileBytes: 40_000 });
       const wimFile = await wimCapture(tree, join(work, "nano.wim"), "NanoServer");
-      await setImageProperties(wimFile, 1, {
-        "WINDOWS/VERSION/MAJOR": "10",
-        "WINDOWS/VERSION/MINOR": "0",
-        "WINDOWS/VERSION/BUILD": "20348",
-        "WINDOWS/VERSION/SPBUILD": "2113",
-        "WINDOWS/ARCH": "9",
-      });
+      await setImageProperties(wimFile, 1, windowsVersion("10.0.20348.2113"));
       const wim = await readFile(wimFile);
       const serveWim: RequestListener = (request, response) => {
         if (request.url === "/os/nano.wim") {

@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AsyncRun, ferryAsync } from "../helpers/cli.js";
 import {
   makeImage,
   makeIndex,
@@ -13,30 +13,11 @@ import {
   type TestImage,
 } from "../helpers/registry.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const USER = { name: "carol", password: "pa55:word!" };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function ferry(args: string[], env: NodeJS.ProcessEnv, input = ""): Promise<Run> {
-  const child = spawn(process.execPath, [join(ROOT, "bin", "ferry"), ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  child.stdin.end(input);
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+/** ferry in a child process (the registries answer from this one), `input` on its stdin. */
+function ferry(args: string[], env: NodeJS.ProcessEnv, input = ""): Promise<AsyncRun> {
+  return ferryAsync(args, { env, input });
 }
 
 describe("ferry pull, login, logout, tags, cache (CLI)", () => {

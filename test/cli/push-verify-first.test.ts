@@ -7,12 +7,11 @@
  * Real `distribution` registry behind a logging proxy.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferryBin, tempDir } from "../helpers/cli.js";
+import { jsonOutput, startFerry, tempDir } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout } from "../helpers/oci-layout.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
@@ -49,29 +48,10 @@ interface Run {
 const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
 /** Run ferry without blocking this process (the proxy lives here); listeners set at spawn. */
-function ferryAsync(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  const child: ChildProcess = spawn(process.execPath, [ferryBin, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-}
+const ferryAsync = (args: string[], env: NodeJS.ProcessEnv): Promise<Run> =>
+  startFerry(args, { env }).done;
 
-function parse(run: Run): PushJson {
-  try {
-    return JSON.parse(run.stdout) as PushJson;
-  } catch {
-    throw new Error(`no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
-  }
-}
+const parse = (run: Run): PushJson => jsonOutput<PushJson>(run);
 
 async function catalog(registryUrl: string): Promise<string[]> {
   const response = await fetch(`${registryUrl}/v2/_catalog?n=1000`);

@@ -6,16 +6,16 @@
  * mounted; foreign layers pushed as they are or rewritten with --strip-foreign-urls; a WIM.
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferryBin, run, tempDir } from "../helpers/cli.js";
+import { collectOutput, ferryBin, jsonOutput, run, startFerry, tempDir } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout, type LayoutBuilder } from "../helpers/oci-layout.js";
 import { makeCertificate, type RunningRegistry, startRegistry } from "../helpers/registry.js";
-import { startTokenServer, type TokenServer } from "../helpers/token-server.js";
+import { startTokenServer, type TokenServer, tokenAuth } from "../helpers/token-server.js";
 import { makeSourceTree, setImageProperties, wimCapture } from "../helpers/wimtools.js";
 import { corruptEntry } from "../helpers/zip-tamper.js";
 
@@ -52,33 +52,10 @@ const sha256 = (bytes: Buffer | string) =>
   `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
 /** Run ferry without blocking this process (the fault proxy lives here). */
-function ferryAsync(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  const child = spawn(process.execPath, [ferryBin, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return collect(child);
-}
+const ferryAsync = (args: string[], env: NodeJS.ProcessEnv): Promise<Run> =>
+  startFerry(args, { env }).done;
 
-function collect(child: ChildProcess): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-}
-
-function parse(runResult: Run): PushJson {
-  try {
-    return JSON.parse(runResult.stdout) as PushJson;
-  } catch {
-    throw new Error(`no JSON (exit ${runResult.code}):\n${runResult.stdout}\n${runResult.stderr}`);
-  }
-}
+const parse = (run: Run): PushJson => jsonOutput<PushJson>(run);
 
 function skopeoRaw(ref: string, creds?: string): { code: number; digest?: string; json?: unknown } {
   const result = run("skopeo", [
@@ -229,16 +206,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
       startRegistry(),
       startRegistry({ auth: { htpasswd: { users: { [USER.name]: USER.password } } } }),
       startRegistry({ tls: cert }),
-      startRegistry({
-        auth: {
-          token: {
-            realm: tokens.realm,
-            service: tokens.service,
-            issuer: tokens.issuer,
-            rootCertBundle: tokens.certificate,
-          },
-        },
-      }),
+      startRegistry({ auth: tokenAuth(tokens) }),
     ]);
     proxy = await startFaultProxy(open.url);
     fixture = buildLayout(path.join(work, "layout"));
@@ -431,7 +399,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     );
     // Listened for at spawn: a ferry that ends before its PATCH hangs is reported, not awaited
     // forever.
-    const ended = collect(child);
+    const ended = collectOutput(child);
     const first = await Promise.race([hanging, ended]);
     if (first !== "hanging") {
       throw new Error(`ferry ended before its first PATCH (exit ${first.code}):\n${first.stderr}`);

@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFerry } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import {
   makeImage,
@@ -14,7 +15,6 @@ import {
 } from "../helpers/registry.js";
 
 const MiB = 1024 * 1024;
-const ROOT = join(import.meta.dirname, "..", "..");
 
 interface Run {
   code: number | null;
@@ -27,23 +27,7 @@ function ferry(
   env: NodeJS.ProcessEnv,
   input?: string,
 ): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, [join(ROOT, "bin", "ferry"), ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  child.stdin?.end(input ?? "");
-  const done = new Promise<Run>((resolve) =>
-    child.on("close", (code) => resolve({ code, stdout, stderr })),
-  );
-  return { child, done };
+  return startFerry(args, { env, input: input ?? "" });
 }
 
 describe("ferry save from a registry (CLI)", () => {

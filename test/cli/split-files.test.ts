@@ -23,8 +23,26 @@ describe("the files a split save says to copy", () => {
   });
   afterAll(() => tmp.cleanup());
 
-  const save = (extra: string[]) =>
-    ferry(["save", `oci:${samplesOci}`, "-o", bundle, "--split", "4K", ...extra]);
+  const saveArgs = (extra: string[]) => [
+    "save",
+    `oci:${samplesOci}`,
+    "-o",
+    bundle,
+    "--split",
+    "4K",
+    ...extra,
+  ];
+  const save = (extra: string[]) => ferry(saveArgs(extra));
+  /** The files a signed split save lists (--json). */
+  const signedSplitFiles = () =>
+    ferryJson<{ files: string[] }>(saveArgs(["--sign", key])).json.files;
+  /** A new folder `name` holding copies of `files`. */
+  const copyInto = (name: string, files: string[]): string => {
+    const stick = path.join(tmp.dir, name);
+    mkdirSync(stick);
+    for (const file of files) copyFileSync(file, path.join(stick, path.basename(file)));
+    return stick;
+  };
 
   it("lists every file written, .parts.sig included, in the summary and in --json", () => {
     const human = save(["--sign", key, "--parity"]);
@@ -34,36 +52,14 @@ describe("the files a split save says to copy", () => {
     expect(human.stdout).toContain(`copy all ${written.length} file(s) into one folder`);
     for (const file of written) expect(human.stdout).toMatch(new RegExp(`^  ${file}$`, "m"));
 
-    const json = ferryJson<{ files: string[] }>([
-      "save",
-      `oci:${samplesOci}`,
-      "-o",
-      bundle,
-      "--split",
-      "4K",
-      "--sign",
-      key,
-      "--parity",
-    ]);
+    const json = ferryJson<{ files: string[] }>(saveArgs(["--sign", key, "--parity"]));
     expect(json.code, json.stderr).toBe(0);
     expect(json.json.files.map((f) => path.basename(f)).sort()).toEqual(written);
     expect(json.json.files.every((f) => path.dirname(f) === out)).toBe(true);
   });
 
   it("exactly the listed files, copied elsewhere, verify and load with --trust", () => {
-    const { json } = ferryJson<{ files: string[] }>([
-      "save",
-      `oci:${samplesOci}`,
-      "-o",
-      bundle,
-      "--split",
-      "4K",
-      "--sign",
-      key,
-    ]);
-    const stick = path.join(tmp.dir, "stick");
-    mkdirSync(stick);
-    for (const file of json.files) copyFileSync(file, path.join(stick, path.basename(file)));
+    const stick = copyInto("stick", signedSplitFiles());
     const parts = path.join(stick, "s.zip.parts");
     const verified = ferry(["verify", parts, "--trust", `${key}.pub`]);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
@@ -79,21 +75,10 @@ describe("the files a split save says to copy", () => {
   });
 
   it("without .parts.sig, verify and load --trust name the missing file instead of 'not signed'", () => {
-    const { json } = ferryJson<{ files: string[] }>([
-      "save",
-      `oci:${samplesOci}`,
-      "-o",
-      bundle,
-      "--split",
-      "4K",
-      "--sign",
-      key,
-    ]);
-    const stick = path.join(tmp.dir, "forgot-sig");
-    mkdirSync(stick);
-    for (const file of json.files.filter((f) => !f.endsWith(".sig"))) {
-      copyFileSync(file, path.join(stick, path.basename(file)));
-    }
+    const stick = copyInto(
+      "forgot-sig",
+      signedSplitFiles().filter((f) => !f.endsWith(".sig")),
+    );
     const parts = path.join(stick, "s.zip.parts");
     const store = path.join(tmp.dir, "store-forgot");
     for (const args of [

@@ -11,23 +11,13 @@ import {
   wimCapture,
   wiminfo,
   wimSplit,
+  windowsVersion,
 } from "../helpers/wimtools.js";
 import { zipEntries } from "../helpers/zip-tamper.js";
 
 const samplesOci = path.join(repoRoot, "samples", "oci");
 /** The Windows manifest of samples/oci's example.com/ferry/hello:multi has this os.version. */
 const SAMPLE_WINDOWS = "10.0.20348.2113";
-
-function versionProperties(version: string, arch = "9"): Record<string, string> {
-  const [major, minor, build, spbuild] = version.split(".");
-  return {
-    "WINDOWS/VERSION/MAJOR": major as string,
-    "WINDOWS/VERSION/MINOR": minor as string,
-    "WINDOWS/VERSION/BUILD": build as string,
-    "WINDOWS/VERSION/SPBUILD": spbuild as string,
-    "WINDOWS/ARCH": arch,
-  };
-}
 
 /** A real WIM: image 1 `name` at `version`, optionally a UtilityVM image 2. */
 async function makeOsWim(
@@ -38,10 +28,10 @@ async function makeOsWim(
   utilityVm = true,
 ): Promise<string> {
   await wimCapture(tree, file, name, { compress: "LZX" });
-  await setImageProperties(file, 1, versionProperties(version));
+  await setImageProperties(file, 1, windowsVersion(version));
   if (utilityVm) {
     await wimAppend(tree, file, "UtilityVM");
-    await setImageProperties(file, 2, versionProperties(version));
+    await setImageProperties(file, 2, windowsVersion(version));
   }
   return file;
 }
@@ -108,31 +98,16 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
 
   beforeAll(async () => {
     tree = await makeSourceTree(path.join(dir, "tree"), { fileCount: 2, fileBytes: 20_000 });
-    wims.nano2113 = await makeOsWim(
-      path.join(dir, "NanoServer.wim"),
-      tree,
-      "NanoServer",
-      SAMPLE_WINDOWS,
-    );
-    wims.nano2200 = await makeOsWim(
-      path.join(dir, "NanoServer-2200.wim"),
-      tree,
-      "NanoServer",
-      "10.0.20348.2200",
-    );
-    wims.nano1000 = await makeOsWim(
-      path.join(dir, "NanoServer-1000.wim"),
-      tree,
-      "NanoServer",
-      "10.0.20348.1000",
-      false,
-    );
-    wims.core = await makeOsWim(
-      path.join(dir, "WindowsServerCore.wim"),
-      tree,
-      "WindowsServerCore",
-      "10.0.14300.1000",
-    );
+    // key, file, image 1's name, its version, and whether a UtilityVM image 2 follows
+    const made = [
+      ["nano2113", "NanoServer.wim", "NanoServer", SAMPLE_WINDOWS, true],
+      ["nano2200", "NanoServer-2200.wim", "NanoServer", "10.0.20348.2200", true],
+      ["nano1000", "NanoServer-1000.wim", "NanoServer", "10.0.20348.1000", false],
+      ["core", "WindowsServerCore.wim", "WindowsServerCore", "10.0.14300.1000", true],
+    ] as const;
+    for (const [key, file, name, version, utilityVm] of made) {
+      wims[key] = await makeOsWim(path.join(dir, file), tree, name, version, utilityVm);
+    }
     for (const [name, inputs] of Object.entries({
       b1: [wims.nano2113, `oci:${samplesOci}`],
       b2: [wims.nano2200, `wim:${wims.core}`],

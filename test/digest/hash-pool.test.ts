@@ -16,6 +16,7 @@ import { pumpVerified } from "../../src/digest/verified-pump.js";
 import { FerryError } from "../../src/errors.js";
 import { type Digest, digestFromHex } from "../../src/types/digest.js";
 import type { BlobReader, BlobWriter } from "../../src/types/transport.js";
+import { errorOf } from "../helpers/errors.js";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -74,16 +75,6 @@ afterAll(async () => {
   await Promise.all(pools.map((p) => p.close()));
 });
 
-async function caught(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FerryError);
-    return error as FerryError;
-  }
-  throw new Error("expected a failure");
-}
-
 describe("verified pump on the hash worker pool", () => {
   it("copies a multi-chunk blob byte for byte and finishes the writer", async () => {
     const hashers = pool();
@@ -112,7 +103,7 @@ describe("verified pump on the hash worker pool", () => {
     const { reader } = memoryReader(bytes);
     const { writer, state } = memoryWriter();
     const what = `blob ${expected} (layer)`;
-    const error = await caught(
+    const error = await errorOf(
       pumpVerified(reader, writer, { digest: expected, size: bytes.length }, what, {
         pool: hashers,
       }),
@@ -128,7 +119,7 @@ describe("verified pump on the hash worker pool", () => {
     const bytes = randomBytes(2 * SLOT_BYTES + 99);
     const { reader } = memoryReader(bytes, SLOT_BYTES + 5);
     const { writer, state } = memoryWriter();
-    const error = await caught(
+    const error = await errorOf(
       pumpVerified(reader, writer, { digest: digestOf(bytes), size: bytes.length }, "blob y", {
         pool: hashers,
       }),
@@ -143,7 +134,7 @@ describe("verified pump on the hash worker pool", () => {
     const bytes = randomBytes(1000);
     const { reader } = memoryReader(bytes, 400);
     const { writer, state } = memoryWriter();
-    const error = await caught(
+    const error = await errorOf(
       pumpVerified(reader, writer, { digest: digestOf(bytes), size: 1000 }, "config z"),
     );
     expect(error.code).toBe("ESIZE");
@@ -204,7 +195,7 @@ describe("verified pump on the hash worker pool", () => {
     const bytes = randomBytes(4 * SLOT_BYTES);
     const { reader } = memoryReader(bytes);
     const { writer, state } = memoryWriter({ failAt: 2 });
-    const error = await caught(
+    const error = await errorOf(
       pumpVerified(reader, writer, { digest: digestOf(bytes), size: bytes.length }, "blob w", {
         pool: hashers,
       }),
@@ -249,7 +240,7 @@ parentPort.on("message", () => { throw new Error("worker blew up"); });`;
     const what = `blob ${digestOf(bytes)} (layer)`;
     const { reader, state: readState } = memoryReader(bytes);
     const { writer, state } = memoryWriter();
-    const error = await caught(
+    const error = await errorOf(
       pumpVerified(reader, writer, { digest: digestOf(bytes), size: bytes.length }, what, {
         pool: hashers,
       }),
@@ -280,7 +271,7 @@ if (!existsSync(${JSON.stringify(marker)})) {
     const bytes = randomBytes(3 * SLOT_BYTES);
     const expected = { digest: digestOf(bytes), size: bytes.length };
     const first = memoryWriter();
-    const error = await caught(
+    const error = await errorOf(
       pumpVerified(memoryReader(bytes).reader, first.writer, expected, "blob r", { pool: hashers }),
     );
     expect(error.message).toMatch(/exited \(code 9\) while hashing blob r/);
@@ -321,7 +312,7 @@ if (!existsSync(${JSON.stringify(marker)})) {
     const expected = { digest: digestOf(bytes), size: bytes.length };
     const out = memoryWriter();
     let closing: Promise<void> | undefined;
-    const error = await caught(
+    const error = await errorOf(
       pumpVerified(memoryReader(bytes).reader, out.writer, expected, "blob k", {
         pool: hashers,
         onBytes: () => {

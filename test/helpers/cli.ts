@@ -1,4 +1,4 @@
-import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -63,6 +63,78 @@ export function spawnFerry(args: string[], options: SpawnOptions = {}) {
   return Object.assign(child, { exited });
 }
 
+export interface FerryAsyncOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Written to ferry's stdin, which is then closed (no stdin at all without it). */
+  input?: string;
+  /** Kill (SIGKILL) a ferry still running after this long, so a hang ends the suite. */
+  safetyNetMs?: number;
+}
+
+/** What an asynchronous ferry did: `code` is null when a signal ended it (`killed`). */
+export interface AsyncRun {
+  code: number | null;
+  killed: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Collect a child's output until it closes. Listeners are attached now: call it right after
+ * spawning, so a child that ends before anyone awaits it is still reported.
+ */
+export function collectOutput(child: ChildProcess): Promise<AsyncRun> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code, signal) =>
+      resolve({ code, killed: signal !== null, stdout, stderr }),
+    );
+  });
+}
+
+/**
+ * Start the built ferry without blocking this process: needed when the test serves ferry's
+ * requests itself (a proxy or a fake registry in the test process). `done` is listened for at
+ * spawn time.
+ */
+export function startFerry(
+  args: string[],
+  options: FerryAsyncOptions = {},
+): { child: ChildProcess; done: Promise<AsyncRun> } {
+  const child = spawn(process.execPath, [ferryBin, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: { ...process.env, ...options.env },
+    stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    ...(options.safetyNetMs ? { timeout: options.safetyNetMs, killSignal: "SIGKILL" } : {}),
+  });
+  const done = collectOutput(child);
+  child.stdin?.end(options.input);
+  return { child, done };
+}
+
+/** startFerry, awaited: what ferry printed and how it ended. */
+export function ferryAsync(args: string[], options: FerryAsyncOptions = {}): Promise<AsyncRun> {
+  return startFerry(args, options).done;
+}
+
+/** ferry's --json output, parsed; when it is not JSON, the error shows the exit code and output. */
+export function jsonOutput<T>(run: { code: number | null; stdout: string; stderr: string }): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
+  }
+}
+
 /** Run another program (skopeo, umoci, unzip, sha256sum). */
 export function run(command: string, args: string[], cwd?: string): RunResult {
   const result = spawnSync(command, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
@@ -74,33 +146,4 @@ export function run(command: string, args: string[], cwd?: string): RunResult {
 export function tempDir(prefix = "ferry-test-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/**
- * Run the built ferry CLI without blocking this process (a registry, proxy or server the test
- * started keeps being served, and its output pipes drained, while ferry runs).
- */
-export function ferryAsync(
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
-): Promise<RunResult> {
-  const child = spawn(process.execPath, [ferryBin, ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, ...options.env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr?.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const closed = new Promise<RunResult>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-  child.stdin?.end(options.input ?? "");
-  return closed;
 }

@@ -15,10 +15,10 @@ export type Fault =
   | { kind: "stall"; afterBytes: number }
   | { kind: "corrupt"; atByte: number }
   | { kind: "redirect"; location: string }
-  | {
-      kind: "respond";
-      handler: (request: http.IncomingMessage, response: http.ServerResponse) => void;
-    };
+  | { kind: "respond"; handler: RespondHandler };
+
+/** A "respond" fault's answer, written by the test itself. */
+export type RespondHandler = (request: http.IncomingMessage, response: http.ServerResponse) => void;
 
 export interface FaultRule {
   match: RegExp;

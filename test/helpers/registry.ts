@@ -182,6 +182,22 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
 // ---------------------------------------------------------------------------------------------
 // Test images
 
+/**
+ * Copy an image with skopeo (the reference tooling), digests kept and TLS not verified (the
+ * registries here use test CAs): `from` and `to` are skopeo references (docker://, oci:).
+ */
+export async function skopeoCopy(from: string, to: string): Promise<void> {
+  await run("skopeo", [
+    "copy",
+    "-q",
+    "--preserve-digests",
+    "--src-tls-verify=false",
+    "--dest-tls-verify=false",
+    from,
+    to,
+  ]);
+}
+
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 export const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";

@@ -30,6 +30,19 @@ export function showSeedOnFailure(seed: number): void {
   });
 }
 
+/** FERRY_STRESS=full: the long run (more trials and rounds). */
+export const STRESS_FULL = process.env.FERRY_STRESS === "full";
+
+/**
+ * A seeded stress file's settings: the seed (reported by every failing test of the file) and a
+ * per-test timeout (the full run takes many times longer).
+ */
+export function stressFile(): { seed: number; timeout: number } {
+  const seed = stressSeed();
+  showSeedOnFailure(seed);
+  return { seed, timeout: STRESS_FULL ? 1_800_000 : 600_000 };
+}
+
 /** A small, fast, seeded PRNG (mulberry32). */
 export class Rng {
   private state: number;

@@ -35,6 +35,23 @@ export function seededLayout(dir: string, spec: LayoutSpec, rng: Rng): string[] 
   return refs;
 }
 
+/**
+ * A seeded layout at `root/layout-NAME` (repository `stress.example/NAME`) saved to
+ * `root/NAME.zip`; returns the bundle's path.
+ */
+export async function seededBundle(
+  root: string,
+  name: string,
+  spec: Omit<LayoutSpec, "repository">,
+  rng: Rng,
+): Promise<string> {
+  const layout = path.join(root, `layout-${name}`);
+  seededLayout(layout, { repository: `stress.example/${name}`, ...spec }, rng);
+  const bundle = path.join(root, `${name}.zip`);
+  await saveLayout(layout, bundle);
+  return bundle;
+}
+
 export interface Signer {
   signer: { key: ReturnType<typeof createPrivateKey>; id: string };
   trust: TrustedKey[];

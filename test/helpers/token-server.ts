@@ -83,6 +83,20 @@ async function readRequestBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** A registry's `auth` setting that trusts the tokens of `tokens` (for startRegistry). */
+export function tokenAuth(tokens: TokenServer): {
+  token: { realm: string; service: string; issuer: string; rootCertBundle: string };
+} {
+  return {
+    token: {
+      realm: tokens.realm,
+      service: tokens.service,
+      issuer: tokens.issuer,
+      rootCertBundle: tokens.certificate,
+    },
+  };
+}
+
 /** Start the token service on 127.0.0.1. */
 export async function startTokenServer(options: TokenServerOptions): Promise<TokenServer> {
   const { certificate, key: keyFile } = await makeCertificate(options.dir, "token-signer");

@@ -122,6 +122,22 @@ export async function setImageProperties(
 }
 
 /**
+ * The XML properties that make an image a Windows of `version` (`10.0.20348.2113`: major,
+ * minor, build, service-pack build) on `arch` (wimlib's number: 9 is amd64, 12 arm64).
+ */
+export function windowsVersion(version: string, arch = "9"): Record<string, string> {
+  const [major, minor, build, spbuild] = version.split(".");
+  if (spbuild === undefined) throw new Error(`${version}: expected four dotted numbers`);
+  return {
+    "WINDOWS/VERSION/MAJOR": major as string,
+    "WINDOWS/VERSION/MINOR": minor as string,
+    "WINDOWS/VERSION/BUILD": build as string,
+    "WINDOWS/VERSION/SPBUILD": spbuild,
+    "WINDOWS/ARCH": arch,
+  };
+}
+
+/**
  * `wimsplit WIM PART1 SIZE_MB`: split into parts of at most `partSizeMb` megabytes
  * (fractions allowed). Parts are named PART1, then PART1's stem + 2, 3 ... + extension.
  */

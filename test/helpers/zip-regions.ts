@@ -55,19 +55,11 @@ const LOCAL_FIELDS: Array<[string, number]> = [
   ["extra length", 2],
 ];
 
+/** The central header: "version made by", then the local header's fields, then its own. */
 const CENTRAL_FIELDS: Array<[string, number]> = [
   ["signature", 4],
   ["version made by", 2],
-  ["version needed", 2],
-  ["flags", 2],
-  ["method", 2],
-  ["mod time", 2],
-  ["mod date", 2],
-  ["crc32", 4],
-  ["compressed size", 4],
-  ["uncompressed size", 4],
-  ["name length", 2],
-  ["extra length", 2],
+  ...LOCAL_FIELDS.slice(1),
   ["comment length", 2],
   ["disk number start", 2],
   ["internal attributes", 2],

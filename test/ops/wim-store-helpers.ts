@@ -13,7 +13,7 @@ import { StoreSink } from "../../src/transports/layout/sink.js";
 import { Store } from "../../src/transports/layout/store.js";
 import { WimSource } from "../../src/transports/wim/source.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
-import { setImageProperties, wimAppend, wimCapture } from "../helpers/wimtools.js";
+import { setImageProperties, wimAppend, wimCapture, windowsVersion } from "../helpers/wimtools.js";
 
 /** A real WIM whose image 1 is `name` at `version` (amd64), with a UtilityVM image 2. */
 export async function makeOsWim(
@@ -23,16 +23,8 @@ export async function makeOsWim(
   version: string,
 ): Promise<string> {
   const file = join(dir, `${name}-${version}.wim`);
-  const [major, minor, build, spbuild] = version.split(".") as [string, string, string, string];
-  const properties = {
-    "WINDOWS/VERSION/MAJOR": major,
-    "WINDOWS/VERSION/MINOR": minor,
-    "WINDOWS/VERSION/BUILD": build,
-    "WINDOWS/VERSION/SPBUILD": spbuild,
-    "WINDOWS/ARCH": "9",
-  };
   await wimCapture(tree, file, name);
-  await setImageProperties(file, 1, properties);
+  await setImageProperties(file, 1, windowsVersion(version));
   await wimAppend(tree, file, "UtilityVM");
   return file;
 }

@@ -15,6 +15,7 @@ import { isFerryError } from "../../src/errors.js";
 import { credentialLookup } from "../../src/transports/registry/credentials.js";
 import { openClient, type RegistrySessionOptions } from "../../src/transports/registry/session.js";
 import { WimSource } from "../../src/transports/wim/source.js";
+import type { RespondHandler } from "../helpers/fault-proxy.js";
 import { makeImage, pushImage, type TestImage } from "../helpers/registry.js";
 import { hasWimtools, makeSourceTree, wimCapture } from "../helpers/wimtools.js";
 import {
@@ -134,18 +135,14 @@ describe.each([
   }
 
   const blobPath = () => new RegExp(`/blobs/${blob}$`);
+  /** Every request matching `match` is answered by `handler` (the registry never sees it). */
+  const alwaysRespond = (match: RegExp, handler: RespondHandler) =>
+    net.proxy.add({ match, times: Number.POSITIVE_INFINITY, fault: { kind: "respond", handler } });
 
   it("a blob body below the speed floor: ENETWORK naming the blob and its URL", async () => {
-    net.proxy.add({
-      match: blobPath(),
-      times: Number.POSITIVE_INFINITY,
-      fault: {
-        kind: "respond",
-        handler: (_request, response) => {
-          response.writeHead(200, { "Content-Length": String(blobSize) });
-          drip(response, randomBytes(blobSize));
-        },
-      },
+    alwaysRespond(blobPath(), (_request, response) => {
+      response.writeHead(200, { "Content-Length": String(blobSize) });
+      drip(response, randomBytes(blobSize));
     });
     const error = await trySave({ minRate: FLOOR });
     expect(codeAndMessage(error)).toMatch(/^ENETWORK: /);
@@ -189,28 +186,21 @@ describe.each([
   });
 
   it("a blob whose response head drips: ENETWORK once the request deadline passes", async () => {
-    net.proxy.add({
-      match: blobPath(),
-      times: Number.POSITIVE_INFINITY,
-      fault: {
-        kind: "respond",
-        handler: (_request, response) => {
-          // Headers flushed one byte at a time, never finished.
-          const socket = response.socket;
-          if (!socket) return;
-          const head = Buffer.from(`HTTP/1.1 200 OK\r\nX-Padding: ${"a".repeat(100_000)}`);
-          let at = 0;
-          const timer = setInterval(() => {
-            if (socket.destroyed) {
-              clearInterval(timer);
-              return;
-            }
-            socket.write(head.subarray(at, at + 1));
-            at++;
-          }, DRIP_MS);
-          drips.add(timer);
-        },
-      },
+    alwaysRespond(blobPath(), (_request, response) => {
+      // Headers flushed one byte at a time, never finished.
+      const socket = response.socket;
+      if (!socket) return;
+      const head = Buffer.from(`HTTP/1.1 200 OK\r\nX-Padding: ${"a".repeat(100_000)}`);
+      let at = 0;
+      const timer = setInterval(() => {
+        if (socket.destroyed) {
+          clearInterval(timer);
+          return;
+        }
+        socket.write(head.subarray(at, at + 1));
+        at++;
+      }, DRIP_MS);
+      drips.add(timer);
     });
     const error = await trySave({ requestTimeoutMs: DEADLINE_MS, minRate: FLOOR });
     expect(codeAndMessage(error)).toMatch(/^ENETWORK: /);
@@ -219,19 +209,12 @@ describe.each([
   });
 
   it("a manifest that drips: ENETWORK naming its URL once the request deadline passes", async () => {
-    net.proxy.add({
-      match: /\/manifests\/1$/,
-      times: Number.POSITIVE_INFINITY,
-      fault: {
-        kind: "respond",
-        handler: (_request, response) => {
-          response.writeHead(200, {
-            "Content-Type": image.mediaType,
-            "Content-Length": String(image.bytes.length),
-          });
-          drip(response, image.bytes);
-        },
-      },
+    alwaysRespond(/\/manifests\/1$/, (_request, response) => {
+      response.writeHead(200, {
+        "Content-Type": image.mediaType,
+        "Content-Length": String(image.bytes.length),
+      });
+      drip(response, image.bytes);
     });
     const error = await trySave({ requestTimeoutMs: DEADLINE_MS });
     expect(codeAndMessage(error)).toMatch(/^ENETWORK: /);

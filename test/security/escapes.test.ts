@@ -3,7 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, tempDir } from "../helpers/cli.js";
+import { ferry, ferryAsync, tempDir } from "../helpers/cli.js";
 import { forgeImage } from "../helpers/corpus/forge-bundle.js";
 import {
   hasWimtools,
@@ -11,8 +11,9 @@ import {
   setImageProperties,
   wimAppend,
   wimCapture,
+  windowsVersion,
 } from "../helpers/wimtools.js";
-import { ferryAsync } from "./ferry-async.js";
+
 import { imageWithConfig, writeBundle } from "./hostile-images.js";
 import { HOSTILE, rawControls } from "./terminal.js";
 
@@ -62,7 +63,7 @@ describe("a registry's tag list and error texts", () => {
   const env = () => ({ HOME: tmp.dir, FERRY_AUTH_FILE: path.join(tmp.dir, "auth.json") });
 
   it("tags: lists the valid tags only and names the others, escaped, in a notice", async () => {
-    const run = await ferryAsync(["tags", `${host}/evil/app`], env());
+    const run = await ferryAsync(["tags", `${host}/evil/app`], { env: env() });
     expect(run.code, run.stderr).toBe(0);
     expectSafe(run);
     expect(run.stdout.trim().split("\n")).toEqual(["1.0", "ok_2"]);
@@ -72,7 +73,7 @@ describe("a registry's tag list and error texts", () => {
   });
 
   it("tags --json: the same values, exact, with nothing raw in the text", async () => {
-    const run = await ferryAsync(["tags", `${host}/evil/app`, "--json"], env());
+    const run = await ferryAsync(["tags", `${host}/evil/app`, "--json"], { env: env() });
     expect(run.code, run.stderr).toBe(0);
     expectSafe(run);
     const listing = JSON.parse(run.stdout) as { tags: string[]; invalid: string[] };
@@ -81,7 +82,7 @@ describe("a registry's tag list and error texts", () => {
   });
 
   it("a registry error code is quoted escaped, on the error's own line", async () => {
-    const run = await ferryAsync(["tags", `${host}/evil/err`], env());
+    const run = await ferryAsync(["tags", `${host}/evil/err`], { env: env() });
     expect(run.code).toBe(4);
     expectSafe(run);
     expect(run.stderr).toContain(SHOWN);
@@ -213,13 +214,7 @@ describe.skipIf(!hasWimtools)("WIM image names", () => {
     mkdirSync(dir, { recursive: true });
     const tree = await makeSourceTree(path.join(dir, "tree"));
     await wimCapture(tree, wim, "NanoServer", { compress: "none" });
-    const version = {
-      "WINDOWS/VERSION/MAJOR": "10",
-      "WINDOWS/VERSION/MINOR": "0",
-      "WINDOWS/VERSION/BUILD": "14393",
-      "WINDOWS/VERSION/SPBUILD": "1",
-      "WINDOWS/ARCH": "9",
-    };
+    const version = windowsVersion("10.0.14393.1");
     await setImageProperties(wim, 1, version);
     // wimlib writes the name into the XML as it is (and cannot read the WIM back itself).
     await wimAppend(tree, wim, `Utility${HOSTILE}`);

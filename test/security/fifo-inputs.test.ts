@@ -6,41 +6,24 @@
  * and output, never on time.
  */
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryBin, type RunResult, repoRoot, tempDir } from "../helpers/cli.js";
+import { type AsyncRun, ferry, ferryAsync, repoRoot, tempDir } from "../helpers/cli.js";
 import {
   hasWimtools,
   makeSourceTree,
   setImageProperties,
   wimCapture,
+  windowsVersion,
 } from "../helpers/wimtools.js";
 
 /** Kills a ferry that hangs (the old behaviour) so the suite ends; never the assertion. */
 const SAFETY_NET_MS = 60_000;
 
-function ferryGuarded(args: string[]): Promise<RunResult & { killed: boolean }> {
-  const child = spawn(process.execPath, [ferryBin, ...args], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-    timeout: SAFETY_NET_MS,
-    killSignal: "SIGKILL",
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) => {
-    child.once("close", (code, signal) =>
-      resolve({ code: code ?? -1, stdout, stderr, killed: signal !== null }),
-    );
-  });
+function ferryGuarded(args: string[]): Promise<AsyncRun> {
+  return ferryAsync(args, { safetyNetMs: SAFETY_NET_MS });
 }
 
 function mkfifo(file: string): void {
@@ -119,13 +102,7 @@ describe("a FIFO named like a WIM", () => {
       const tree = await makeSourceTree(path.join(tmp.dir, "tree"));
       const wim = path.join(share, "good.wim");
       await wimCapture(tree, wim, "NanoServer");
-      await setImageProperties(wim, 1, {
-        "WINDOWS/VERSION/MAJOR": "10",
-        "WINDOWS/VERSION/MINOR": "0",
-        "WINDOWS/VERSION/BUILD": "20348",
-        "WINDOWS/VERSION/SPBUILD": "2113",
-        "WINDOWS/ARCH": "9",
-      });
+      await setImageProperties(wim, 1, windowsVersion("10.0.20348.2113"));
     }
   });
 

@@ -81,15 +81,22 @@ export function repeatingIndex(
   return blobOf(Buffer.from(JSON.stringify(doc)), OCI_INDEX);
 }
 
-/** A linux/amd64 image manifest with one small random layer, and its config and layer. */
-export function smallImage(): { manifest: ForgedBlob; config: ForgedBlob; layer: ForgedBlob } {
-  const layer = blobOf(randomBytes(512), OCI_LAYER);
+/**
+ * A linux/amd64 image manifest with one random layer of `layerBytes`, its config carrying
+ * `extra` fields, and its config and layer.
+ */
+function oneLayerImage(
+  layerBytes: number,
+  extra: Record<string, unknown> = {},
+): { manifest: ForgedBlob; config: ForgedBlob; layer: ForgedBlob } {
+  const layer = blobOf(randomBytes(layerBytes), OCI_LAYER);
   const config = blobOf(
     Buffer.from(
       JSON.stringify({
         architecture: "amd64",
         os: "linux",
         rootfs: { type: "layers", diff_ids: [layer.digest] },
+        ...extra,
       }),
     ),
     OCI_CONFIG,
@@ -106,6 +113,11 @@ export function smallImage(): { manifest: ForgedBlob; config: ForgedBlob; layer:
     OCI_MANIFEST,
   );
   return { manifest, config, layer };
+}
+
+/** A linux/amd64 image manifest with one small random layer, and its config and layer. */
+export function smallImage(): { manifest: ForgedBlob; config: ForgedBlob; layer: ForgedBlob } {
+  return oneLayerImage(512);
 }
 
 /**
@@ -198,28 +210,6 @@ export async function pushForged(
 
 /** A linux/amd64 image whose config carries `extra` fields (history, labels...). */
 export function imageWithConfig(ref: string, extra: Record<string, unknown>): ForgedImage {
-  const layer = blobOf(randomBytes(256), OCI_LAYER);
-  const config = blobOf(
-    Buffer.from(
-      JSON.stringify({
-        architecture: "amd64",
-        os: "linux",
-        rootfs: { type: "layers", diff_ids: [layer.digest] },
-        ...extra,
-      }),
-    ),
-    OCI_CONFIG,
-  );
-  const manifest = blobOf(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        config: descriptorOf(config),
-        layers: [descriptorOf(layer)],
-      }),
-    ),
-    OCI_MANIFEST,
-  );
+  const { manifest, config, layer } = oneLayerImage(256, extra);
   return { ref, root: manifest, contents: [config, layer] };
 }

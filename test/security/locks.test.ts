@@ -134,16 +134,14 @@ describe("a stale lock is taken over by exactly one of the processes racing for 
 
   beforeAll(() => writeFileSync(script, RACER));
 
-  it(`the store's lock (${ROUNDS} rounds of ${RACERS} processes)`, async () => {
-    const racers = await startRacers("lock", "");
+  /**
+   * ROUNDS rounds: `plant` leaves a dead process's lock and names the racers' target; every
+   * racer answers "won" or "lost", and exactly one wins each round.
+   */
+  async function raceRounds(racers: LineChild[], plant: (round: number) => string) {
     try {
       for (let round = 0; round < ROUNDS; round++) {
-        const file = path.join(tmp.dir, `store-${round}.lock`);
-        writeFileSync(
-          file,
-          JSON.stringify({ pid: deadPid(), host: hostname(), since: "x", purpose: "killed load" }),
-        );
-        const answers = await race(racers, file);
+        const answers = await race(racers, plant(round));
         expect(answers.filter((a) => !["won", "lost"].includes(a))).toEqual([]);
         expect({ round, winners: answers.filter((a) => a === "won").length }).toEqual({
           round,
@@ -153,28 +151,30 @@ describe("a stale lock is taken over by exactly one of the processes racing for 
     } finally {
       await stopAll(racers);
     }
+  }
+
+  it(`the store's lock (${ROUNDS} rounds of ${RACERS} processes)`, async () => {
+    await raceRounds(await startRacers("lock", ""), (round) => {
+      const file = path.join(tmp.dir, `store-${round}.lock`);
+      writeFileSync(
+        file,
+        JSON.stringify({ pid: deadPid(), host: hostname(), since: "x", purpose: "killed load" }),
+      );
+      return file;
+    });
   }, 240_000);
 
   it(`the download cache's partial lock (${ROUNDS} rounds of ${RACERS} processes)`, async () => {
     const cacheDir = path.join(tmp.dir, "cache");
     mkdirSync(path.join(cacheDir, "partial"), { recursive: true });
-    const racers = await startRacers("cache", cacheDir);
-    try {
-      for (let round = 0; round < ROUNDS; round++) {
-        const hex = round.toString(16).padStart(64, "a");
-        writeFileSync(
-          path.join(cacheDir, "partial", `${hex}.lock`),
-          JSON.stringify({ pid: deadPid(), host: hostname() }),
-        );
-        const answers = await race(racers, hex);
-        expect({ round, winners: answers.filter((a) => a === "won").length }).toEqual({
-          round,
-          winners: 1,
-        });
-      }
-    } finally {
-      await stopAll(racers);
-    }
+    await raceRounds(await startRacers("cache", cacheDir), (round) => {
+      const hex = round.toString(16).padStart(64, "a");
+      writeFileSync(
+        path.join(cacheDir, "partial", `${hex}.lock`),
+        JSON.stringify({ pid: deadPid(), host: hostname() }),
+      );
+      return hex;
+    });
   }, 240_000);
 });
 

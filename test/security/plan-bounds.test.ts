@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planImage } from "../../src/engine/plan.js";
 import { BundleReader } from "../../src/transports/bundle/reader.js";
 import { BundleSource } from "../../src/transports/bundle/source.js";
-import { ferry, ferryBin, ferryJson, tempDir } from "../helpers/cli.js";
+import { ferry, ferryAsync, ferryBin, ferryJson, tempDir } from "../helpers/cli.js";
 import { errorOf } from "../helpers/errors.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { fingerprint } from "../helpers/tree.js";
-import { ferryAsync } from "./ferry-async.js";
+
 import {
   countingSource,
   manyPlatformsIndex,
@@ -205,7 +205,7 @@ describe("a registry serving nested repeating indexes", () => {
     const out = path.join(work, "nested.zip");
     const save = await ferryAsync(
       ["save", `${net.proxy.host}/nested/app:1`, "--platform", "all", "-o", out],
-      env,
+      { env },
     );
     expect(save.code, save.stderr).toBe(0);
     const manifestRequests = net.proxy.requests.filter((r) => r.path.includes("/manifests/"));

@@ -5,7 +5,6 @@
  * whole URLs).
  */
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
@@ -13,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FerryError, isFerryError } from "../../src/errors.js";
 import { RegistryError } from "../../src/transports/registry/errors.js";
 import { redactUrl, redactUrlsIn } from "../../src/types/url.js";
-import { ferryBin, repoRoot } from "../helpers/cli.js";
+import { ferryAsync } from "../helpers/cli.js";
 import { makeImage, pushImage, sha256 } from "../helpers/registry.js";
 import {
   saveRefs,
@@ -84,20 +83,10 @@ describe("errors never carry URL secrets", () => {
   });
 });
 
-/** Run the built CLI without blocking this process (a server here must answer it). */
-function runFerry(args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ferryBin, ...args], { cwd: repoRoot });
-    let output = "";
-    child.stdout.on("data", (data: Buffer) => {
-      output += data.toString();
-    });
-    child.stderr.on("data", (data: Buffer) => {
-      output += data.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, output }));
-  });
+/** The CLI's exit code and all it printed (a server here must answer it: not blocking). */
+async function runFerry(args: string[]): Promise<{ code: number; output: string }> {
+  const run = await ferryAsync(args);
+  return { code: run.code ?? -1, output: run.stdout + run.stderr };
 }
 
 describe("the CLI prints WIM URLs without their secrets", () => {

@@ -49,6 +49,12 @@ function expectRefused(
   expect(result.stderr).toContain(actual);
 }
 
+/** `load BUNDLE` is refused (as expectRefused says) and the store is as it was. */
+function expectLoadRefused(bundle: string, image: string, declared: string, actual: string) {
+  expectRefused(ferry(["load", bundle, "--store", store]), image, declared, actual);
+  expect(fingerprint(store)).toEqual(before);
+}
+
 describe("a root descriptor whose media type disagrees with its manifest", () => {
   const cases: Array<[string, string, string]> = [
     ["an index type for a manifest", DOCKER_LIST, `an image manifest of mediaType ${OCI_MANIFEST}`],
@@ -66,13 +72,7 @@ describe("a root descriptor whose media type disagrees with its manifest", () =>
         editIndex: mistypedRoot(declared),
       });
       expect(ferry(["verify", bundle]).code).toBe(0);
-      expectRefused(
-        ferry(["load", lying, "--store", store]),
-        "forged.example/app:1",
-        declared,
-        actual,
-      );
-      expect(fingerprint(store)).toEqual(before);
+      expectLoadRefused(lying, "forged.example/app:1", declared, actual);
       const verify = ferryJson<{ ok: boolean; problems: Array<{ code: string; message: string }> }>(
         ["verify", lying],
       );
@@ -108,13 +108,7 @@ describe("a child descriptor whose media type disagrees with its manifest", () =
     const bundle = writeBundle(path.join(tmp.dir, "child.zip"), [
       { ref: "forged.example/child:1", root, contents: [manifest, config, layer] },
     ]);
-    expectRefused(
-      ferry(["load", bundle, "--store", store]),
-      "forged.example/child:1",
-      DOCKER_MANIFEST,
-      OCI_MANIFEST,
-    );
-    expect(fingerprint(store)).toEqual(before);
+    expectLoadRefused(bundle, "forged.example/child:1", DOCKER_MANIFEST, OCI_MANIFEST);
   });
 });
 

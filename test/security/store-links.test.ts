@@ -5,7 +5,6 @@
  * through the link: the registry holds none of the private bytes after a push.
  */
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -21,7 +20,15 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ferry, ferryBin, ferryJson, type RunResult, tempDir } from "../helpers/cli.js";
+import {
+  type AsyncRun,
+  ferry,
+  ferryAsync,
+  ferryJson,
+  type RunResult,
+  tempDir,
+} from "../helpers/cli.js";
+import { forwardRequest } from "../helpers/forward.js";
 import { createLayout } from "../helpers/oci-layout.js";
 import { hasRegistry, startRegistry } from "../helpers/registry.js";
 
@@ -39,25 +46,6 @@ function filesContaining(dir: string, needle: Buffer): string[] {
   return found;
 }
 
-/** Run ferry without blocking this process (the recording proxy lives here). */
-function ferryAsync(args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
-  const child = spawn(process.execPath, [ferryBin, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) => {
-    child.once("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
 /** An HTTP proxy in front of a registry that keeps every request body it forwards. */
 async function recordingProxy(
   target: string,
@@ -70,22 +58,7 @@ async function recordingProxy(
     request.on("end", () => {
       const body = Buffer.concat(chunks);
       bodies.push(body);
-      const forward = http.request(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          method: request.method,
-          path: request.url,
-          // The Host header is kept: the registry's upload locations then point back here.
-          headers: request.headers,
-        },
-        (answer) => {
-          response.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(response);
-        },
-      );
-      forward.on("error", () => response.destroy());
-      forward.end(body);
+      forwardRequest(upstream, request, response).end(body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -101,7 +74,7 @@ async function recordingProxy(
   };
 }
 
-function expectRefused(result: RunResult, digest: string): void {
+function expectRefused(result: RunResult | AsyncRun, digest: string): void {
   expect(result.code, result.stderr).toBe(3);
   expect(result.stderr).toContain("[EBADSTORE]");
   expect(result.stderr).toContain(`blob ${digest}`);
@@ -152,9 +125,11 @@ describe("a store with planted symbolic links", () => {
         const pushed = await ferryAsync(
           ["push", "example.com/team/app:1", `${proxy.host}/leak/app:1`, "--store", store],
           {
-            FERRY_CACHE: path.join(tmp.dir, "cache"),
-            FERRY_AUTH_FILE: path.join(tmp.dir, "auth.json"),
-            DOCKER_CONFIG: path.join(tmp.dir, "docker"),
+            env: {
+              FERRY_CACHE: path.join(tmp.dir, "cache"),
+              FERRY_AUTH_FILE: path.join(tmp.dir, "auth.json"),
+              DOCKER_CONFIG: path.join(tmp.dir, "docker"),
+            },
           },
         );
         expectRefused(pushed, layer);

@@ -3,19 +3,19 @@
  * ferry writes itself (C0, DEL, C1, the bidirectional controls, U+2028/U+2029).
  */
 
+/** The code points a terminal must not receive, as inclusive ranges (line feed excepted). */
+const RAW_CONTROLS: ReadonlyArray<readonly [number, number]> = [
+  [0x00, 0x09],
+  [0x0b, 0x1f],
+  [0x7f, 0x9f],
+  [0x061c, 0x061c],
+  [0x200e, 0x200f],
+  [0x2028, 0x202e],
+  [0x2066, 0x2069],
+];
+
 function isRawControl(code: number): boolean {
-  if (code === 0x0a) return false;
-  return (
-    code <= 0x1f ||
-    (code >= 0x7f && code <= 0x9f) ||
-    code === 0x061c ||
-    code === 0x200e ||
-    code === 0x200f ||
-    code === 0x2028 ||
-    code === 0x2029 ||
-    (code >= 0x202a && code <= 0x202e) ||
-    (code >= 0x2066 && code <= 0x2069)
-  );
+  return RAW_CONTROLS.some(([from, to]) => code >= from && code <= to);
 }
 
 /** The raw control characters in `text`, as U+XXXX names (empty when it is safe to print). */

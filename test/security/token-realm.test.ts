@@ -9,12 +9,12 @@
 
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../src/errors.js";
 import { credentialLookup } from "../../src/transports/registry/credentials.js";
 import type { RegistrySessionOptions } from "../../src/transports/registry/session.js";
 import { openClient } from "../../src/transports/registry/session.js";
+import { errorOf } from "../helpers/errors.js";
 import {
   makeCertificate,
   makeImage,
@@ -23,12 +23,11 @@ import {
   startRegistry,
   type TestImage,
 } from "../helpers/registry.js";
-import { startTokenServer, type TokenServer } from "../helpers/token-server.js";
+import { startTokenServer, type TokenServer, tokenAuth } from "../helpers/token-server.js";
 import {
+  attemptSave,
   removeTempDirs,
-  saveRefs,
   tempDir,
-  testSession,
   unzipAndCheck,
 } from "../transports/registry/fixtures.js";
 
@@ -38,15 +37,6 @@ const SCOPE = "repository:private/app:pull";
 const explicit = (user = BOB) =>
   credentialLookup({ explicit: user, useDockerConfig: false, authFile: "/nonexistent" });
 const nobody = () => credentialLookup({ useDockerConfig: false, authFile: "/nonexistent" });
-
-async function errorOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected a failure");
-}
 
 describe("token realms a remote registry names (challenge answered by ferry's authorizer)", () => {
   let tokens: TokenServer;
@@ -170,16 +160,8 @@ describe("token realms of the real registry", () => {
       realmHost: "localhost",
       tls: cert,
     });
-    const auth = (t: TokenServer) => ({
-      token: {
-        realm: t.realm,
-        service: t.service,
-        issuer: t.issuer,
-        rootCertBundle: t.certificate,
-      },
-    });
-    otherHost = await startRegistry({ auth: auth(tokens) });
-    httpsRealm = await startRegistry({ auth: auth(httpsTokens) });
+    otherHost = await startRegistry({ auth: tokenAuth(tokens) });
+    httpsRealm = await startRegistry({ auth: tokenAuth(httpsTokens) });
     image = makeImage({ layers: [randomBytes(10_000)] });
     for (const name of ["public/app", "private/app"]) {
       const token = tokens.mint([{ type: "repository", name, actions: ["pull", "push"] }]);
@@ -200,20 +182,7 @@ describe("token realms of the real registry", () => {
   });
 
   async function trySave(ref: string, options: Partial<RegistrySessionOptions>) {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"), {
-      certsDir: join(dir, "no-certs"),
-      retry: { retries: 0 },
-      ...options,
-    });
-    try {
-      await saveRefs(session, { refs: [ref], output: join(dir, "out.zip") });
-      return { output: join(dir, "out.zip"), error: undefined as unknown };
-    } catch (error) {
-      return { output: undefined, error };
-    } finally {
-      await session.close();
-    }
+    return attemptSave([ref], { retry: { retries: 0 }, ...options });
   }
 
   it("credentials for a plain-http realm on another host name are not sent: ETRUST", async () => {

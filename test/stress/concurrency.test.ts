@@ -15,16 +15,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBundle } from "../../src/ops/load.js";
 import { ferryBin, ferryJson } from "../helpers/cli.js";
 import { createLayout, randomLayer, sha256 } from "../helpers/oci-layout.js";
-import { Rng, showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
-import { saveLayout, seededLayout } from "../helpers/stress-bundles.js";
+import { Rng, STRESS_FULL, stressFile } from "../helpers/seeded.js";
+import { saveLayout, seededBundle } from "../helpers/stress-bundles.js";
 import { fingerprint } from "../helpers/tree.js";
 import { storeNames } from "./kill-lib.js";
 
-const FULL = process.env.FERRY_STRESS === "full";
-/** Per test: the full run takes many times longer. */
-const TIMEOUT = FULL ? 1_800_000 : 600_000;
-const SEED = stressSeed();
-showSeedOnFailure(SEED);
+const FULL = STRESS_FULL;
+const { seed: SEED, timeout: TIMEOUT } = stressFile();
 const LOADERS = 5;
 const ROUNDS = FULL ? 10 : 2;
 const SEED_REF = "stress.example/seed:1";
@@ -73,14 +70,12 @@ describe("several loads into one store at once, with gc racing them", () => {
       await saveLayout(layout.dir, bundle);
       bundles.push(bundle);
     }
-    const seedLayout = path.join(root, "layout-seed");
-    seededLayout(
-      seedLayout,
-      { repository: "stress.example/seed", images: 1, base: 4096, own: 2048 },
+    const seedBundle = await seededBundle(
+      root,
+      "seed",
+      { images: 1, base: 4096, own: 2048 },
       new Rng(SEED).fork("race-seed"),
     );
-    const seedBundle = path.join(root, "seed.zip");
-    await saveLayout(seedLayout, seedBundle);
     await loadBundle(seedBundle, { storeDir: pristine });
     seedPrint = fingerprint(pristine);
     // garbage for gc: an orphan blob and a dead run's staging directory

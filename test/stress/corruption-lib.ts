@@ -13,7 +13,7 @@ import { verifyBundle } from "../../src/ops/verify.js";
 import type { TrustedKey } from "../../src/trust/keys.js";
 import { jsonPaths } from "../helpers/json-paths.js";
 import { Rng } from "../helpers/seeded.js";
-import { newSigner, saveLayout, seededLayout } from "../helpers/stress-bundles.js";
+import { newSigner, saveLayout, seededBundle, seededLayout } from "../helpers/stress-bundles.js";
 import { fingerprint } from "../helpers/tree.js";
 import { fieldAt, mapZip, type ZipField, type ZipMap } from "../helpers/zip-regions.js";
 
@@ -85,20 +85,18 @@ function readDir(dir: string): Map<string, Buffer> {
 /** Build the three bundles and a store pre-populated with another image. */
 export async function buildFixtures(root: string, seed: number): Promise<Fixtures> {
   const rng = new Rng(seed).fork("fixtures");
-  const seedLayout = path.join(root, "layout-seed");
   const appLayout = path.join(root, "layout-app");
-  seededLayout(
-    seedLayout,
-    { repository: "stress.example/seed", images: 1, base: 3000, own: 1000 },
-    rng.fork("seed"),
-  );
   seededLayout(
     appLayout,
     { repository: "stress.example/app", images: 2, base: 12 * 1024, own: 6 * 1024 },
     rng.fork("app"),
   );
-  const seedBundle = path.join(root, "seed.zip");
-  await saveLayout(seedLayout, seedBundle);
+  const seedBundle = await seededBundle(
+    root,
+    "seed",
+    { images: 1, base: 3000, own: 1000 },
+    rng.fork("seed"),
+  );
   const store = path.join(root, "store");
   await loadBundle(seedBundle, { storeDir: store });
   const pristineStore = path.join(root, "store-pristine");

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonPaths } from "../helpers/json-paths.js";
-import { showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
+import { STRESS_FULL, stressFile } from "../helpers/seeded.js";
 import {
   buildFixtures,
   type Case,
@@ -26,11 +26,8 @@ import {
 } from "./corruption-lib.js";
 import { gapFor } from "./known-gaps.js";
 
-const FULL = process.env.FERRY_STRESS === "full";
-/** Per test: the full run takes many times longer. */
-const TIMEOUT = FULL ? 1_800_000 : 600_000;
-const SEED = stressSeed();
-showSeedOnFailure(SEED);
+const FULL = STRESS_FULL;
+const { seed: SEED, timeout: TIMEOUT } = stressFile();
 
 /** Check every outcome; return what is wrong with each bad one. */
 function judge(outcomes: Outcome[], fixtures: Fixtures): string[] {

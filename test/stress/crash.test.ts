@@ -17,8 +17,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry, ferryJson } from "../helpers/cli.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
-import { Rng, showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
-import { saveLayout, seededLayout } from "../helpers/stress-bundles.js";
+import { Rng, STRESS_FULL, stressFile } from "../helpers/seeded.js";
+import { saveLayout, seededBundle } from "../helpers/stress-bundles.js";
 import {
   type CheckJson,
   describeKill,
@@ -28,11 +28,8 @@ import {
   storeNames,
 } from "./kill-lib.js";
 
-const FULL = process.env.FERRY_STRESS === "full";
-/** Per test: the full run takes many times longer. */
-const TIMEOUT = FULL ? 1_800_000 : 600_000;
-const SEED = stressSeed();
-showSeedOnFailure(SEED);
+const FULL = STRESS_FULL;
+const { seed: SEED, timeout: TIMEOUT } = stressFile();
 /** Layer size to start from; doubled (up to twice) until an unkilled load takes 0.5 s. */
 const LAYER_MIB = FULL ? 40 : 16;
 const MIN_LOAD_MS = 500;
@@ -63,15 +60,33 @@ describe("ferry killed with SIGKILL at any instant", () => {
     return saveLayout(bigLayout, bundle);
   }
 
+  /** One save of the big layout (with `extra` flags), not killed: how it ran, what it wrote. */
+  async function measureSave(
+    name: string,
+    extra: string[] = [],
+  ): Promise<{ unkilled: Run; files: string[] }> {
+    const dir = path.join(root, name);
+    mkdirSync(dir);
+    const unkilled = await runFerry([
+      "save",
+      `oci:${bigLayout}`,
+      "-o",
+      path.join(dir, "b.zip"),
+      ...extra,
+      "-q",
+    ]);
+    const files = readdirSync(dir);
+    rmSync(dir, { recursive: true, force: true });
+    return { unkilled, files };
+  }
+
   beforeAll(async () => {
-    const seedLayout = path.join(root, "layout-seed");
-    seededLayout(
-      seedLayout,
-      { repository: "stress.example/seed", images: 1, base: 4096, own: 2048 },
+    const seedBundle = await seededBundle(
+      root,
+      "seed",
+      { images: 1, base: 4096, own: 2048 },
       new Rng(SEED).fork("crash-seed"),
     );
-    const seedBundle = path.join(root, "seed.zip");
-    await saveLayout(seedLayout, seedBundle);
     expect(ferry(["load", seedBundle, "--store", pristine]).code).toBe(0);
     for (let attempt = 0; ; attempt++) {
       await buildBig(layerMib);
@@ -143,18 +158,9 @@ describe("ferry killed with SIGKILL at any instant", () => {
   it(
     `save: ${SAVE_TRIALS} kills; the output name holds a complete bundle or nothing`,
     async () => {
-      const measureDir = path.join(root, "save-measure");
-      mkdirSync(measureDir);
-      const unkilled = await runFerry([
-        "save",
-        `oci:${bigLayout}`,
-        "-o",
-        path.join(measureDir, "b.zip"),
-        "-q",
-      ]);
+      const { unkilled } = await measureSave("save-measure");
       expect(unkilled.code).toBe(0);
       expect(unkilled.commitAt, "no commit event on stderr (FERRY_PROGRESS=json)").toBeDefined();
-      rmSync(measureDir, { recursive: true, force: true });
       const rng = new Rng(SEED).fork("save-kills");
       const rows: string[] = [];
       let complete = 0;
@@ -200,20 +206,10 @@ describe("ferry killed with SIGKILL at any instant", () => {
     `save --split: ${SPLIT_SAVE_TRIALS} kills; .parts appears only over complete parts`,
     async () => {
       const split = ["--split", "16M"];
-      const measureDir = path.join(root, "split-measure");
-      mkdirSync(measureDir);
-      const unkilled = await runFerry([
-        "save",
-        `oci:${bigLayout}`,
-        "-o",
-        path.join(measureDir, "b.zip"),
-        ...split,
-        "-q",
-      ]);
+      const { unkilled, files } = await measureSave("split-measure", split);
       expect(unkilled.code).toBe(0);
-      const expectedParts = readdirSync(measureDir).filter((f) => /^b\.zip\.\d{3}$/.test(f)).length;
+      const expectedParts = files.filter((f) => /^b\.zip\.\d{3}$/.test(f)).length;
       expect(expectedParts).toBeGreaterThan(1);
-      rmSync(measureDir, { recursive: true, force: true });
       const rng = new Rng(SEED).fork("split-kills");
       const seen: string[] = [];
       for (const [trial, kill] of killPlan(rng, SPLIT_SAVE_TRIALS, unkilled).entries()) {

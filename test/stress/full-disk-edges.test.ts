@@ -3,28 +3,18 @@
  * reports ENOSPC (exit 8), and a load whose commit runs out of space at index.json takes back
  * the blobs it had installed. Mounts its own 4 MiB tmpfs (root only; fails, not skips, without).
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ferry } from "../helpers/cli.js";
 import { showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
-import { unmountTmpfs } from "../helpers/tmpfs.js";
 import { fingerprint } from "../helpers/tree.js";
-import { type FullDisk, loadWithSparePages, setUpFullDisk } from "./full-disk-lib.js";
+import { loadWithSparePages, useFullDisk } from "./full-disk-lib.js";
 
 showSeedOnFailure(stressSeed());
 
 describe("full disk at the edges", () => {
-  const root = mkdtempSync(path.join(os.tmpdir(), "ferry-known-fulldisk-"));
-  let disk: FullDisk;
-  beforeAll(async () => {
-    disk = await setUpFullDisk(root, stressSeed());
-  }, 120_000);
-  afterAll(() => {
-    if (disk) unmountTmpfs(disk.mnt);
-    rmSync(root, { recursive: true, force: true });
-  });
+  const disk = useFullDisk("ferry-known-fulldisk-");
 
   it("a plain (not split) save onto a full disk exits 8 with ENOSPC,", () => {
     const out = path.join(disk.mnt, "out");

@@ -3,12 +3,14 @@
  * holding a store with one small image, and bundles/layouts on the ordinary disk that do not
  * fit (about 5 MiB) or just fit (about 60 KiB).
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { ferry } from "../helpers/cli.js";
-import { Rng } from "../helpers/seeded.js";
-import { listTree, saveLayout, seededLayout } from "../helpers/stress-bundles.js";
-import { freeBytes, mountTmpfs } from "../helpers/tmpfs.js";
+import { Rng, stressSeed } from "../helpers/seeded.js";
+import { listTree, seededBundle } from "../helpers/stress-bundles.js";
+import { freeBytes, mountTmpfs, unmountTmpfs } from "../helpers/tmpfs.js";
 import { fingerprint } from "../helpers/tree.js";
 
 export const PAGE = 4096;
@@ -28,34 +30,53 @@ export async function setUpFullDisk(root: string, seed: number): Promise<FullDis
   mkdirSync(mnt);
   mountTmpfs(mnt, "4m");
   const rng = new Rng(seed).fork("full-disk");
-  const bigLayout = path.join(root, "layout-big");
-  seededLayout(
-    bigLayout,
-    { repository: "stress.example/big", images: 2, base: 3 * 1024 * 1024, own: 1024 * 1024 },
+  const big = await seededBundle(
+    root,
+    "big",
+    { images: 2, base: 3 * 1024 * 1024, own: 1024 * 1024 },
     rng.fork("big"),
   );
-  const big = path.join(root, "big.zip");
-  await saveLayout(bigLayout, big);
-  const smallLayout = path.join(root, "layout-small");
-  seededLayout(
-    smallLayout,
-    { repository: "stress.example/small", images: 1, base: 40 * 1024, own: 20 * 1024 },
+  const small = await seededBundle(
+    root,
+    "small",
+    { images: 1, base: 40 * 1024, own: 20 * 1024 },
     rng.fork("small"),
   );
-  const small = path.join(root, "small.zip");
-  await saveLayout(smallLayout, small);
-  const seedLayout = path.join(root, "layout-seed");
-  seededLayout(
-    seedLayout,
-    { repository: "stress.example/seed", images: 1, base: 8 * 1024, own: 4 * 1024 },
+  const seedBundle = await seededBundle(
+    root,
+    "seed",
+    { images: 1, base: 8 * 1024, own: 4 * 1024 },
     rng.fork("seed"),
   );
-  const seedBundle = path.join(root, "seed.zip");
-  await saveLayout(seedLayout, seedBundle);
   const store = path.join(mnt, "store");
   const load = ferry(["load", seedBundle, "--store", store, "-q"]);
   if (load.code !== 0) throw new Error(`seeding the store on tmpfs failed: ${load.stderr}`);
-  return { mnt, store, bigLayout, big, small, before: fingerprint(store) };
+  return {
+    mnt,
+    store,
+    bigLayout: path.join(root, "layout-big"),
+    big,
+    small,
+    before: fingerprint(store),
+  };
+}
+
+/**
+ * For a describe block: a full disk (setUpFullDisk, seeded from the stress seed) under a new
+ * temp folder named `prefix...`, filled into the returned object before the block's tests,
+ * unmounted and removed after them.
+ */
+export function useFullDisk(prefix: string): FullDisk {
+  const root = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const disk = {} as FullDisk;
+  beforeAll(async () => {
+    Object.assign(disk, await setUpFullDisk(root, stressSeed()));
+  }, 120_000);
+  afterAll(() => {
+    if (disk.mnt) unmountTmpfs(disk.mnt);
+    rmSync(root, { recursive: true, force: true });
+  });
+  return disk;
 }
 
 export function stagingLeft(store: string): string[] {

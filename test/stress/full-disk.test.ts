@@ -8,32 +8,22 @@
  * complete or fail with exit 8. Known gaps (exit code of a plain save; orphans left by a
  * commit that fails) are asserted in full-disk-edges.test.ts.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { checkStore } from "../../src/ops/check.js";
 import { collectGarbage } from "../../src/ops/gc.js";
 import { removeImages } from "../../src/ops/rmi.js";
 import { ferry, ferryJson } from "../helpers/cli.js";
 import { showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
-import { freeBytes, unmountTmpfs } from "../helpers/tmpfs.js";
+import { freeBytes } from "../helpers/tmpfs.js";
 import { fingerprint } from "../helpers/tree.js";
-import { type FullDisk, loadWithSparePages, setUpFullDisk, stagingLeft } from "./full-disk-lib.js";
+import { loadWithSparePages, stagingLeft, useFullDisk } from "./full-disk-lib.js";
 
 showSeedOnFailure(stressSeed());
 
 describe("a full disk: load and save fail cleanly", () => {
-  const root = mkdtempSync(path.join(os.tmpdir(), "ferry-stress-fulldisk-"));
-  let disk: FullDisk;
-
-  beforeAll(async () => {
-    disk = await setUpFullDisk(root, stressSeed());
-  }, 120_000);
-  afterAll(() => {
-    if (disk) unmountTmpfs(disk.mnt);
-    rmSync(root, { recursive: true, force: true });
-  });
+  const disk = useFullDisk("ferry-stress-fulldisk-");
 
   it("load of 5 MiB into a store on a 4 MiB disk: exit 8, no space left, store as it was", () => {
     const free = freeBytes(disk.mnt);

@@ -26,13 +26,18 @@ import {
   hostileZipCases,
 } from "../helpers/corpus/hostile.js";
 import { buildZip } from "../helpers/corpus/raw-zip.js";
-import { Rng } from "../helpers/seeded.js";
+import { Rng, STRESS_FULL } from "../helpers/seeded.js";
 import { listTree } from "../helpers/stress-bundles.js";
 import { fingerprint } from "../helpers/tree.js";
-import { makeSourceTree, setImageProperties, wimCapture } from "../helpers/wimtools.js";
+import {
+  makeSourceTree,
+  setImageProperties,
+  wimCapture,
+  windowsVersion,
+} from "../helpers/wimtools.js";
 import { HOSTILE_GAPS } from "./known-gaps.js";
 
-const FULL = process.env.FERRY_STRESS === "full";
+const FULL = STRESS_FULL;
 
 interface Answer {
   refused: boolean;
@@ -126,13 +131,7 @@ describe("hostile input is refused with a clear error and nothing is written", (
     before = fingerprint(store);
     const tree = await makeSourceTree(path.join(root, "wim-tree"));
     await wimCapture(tree, goodWim, "NanoServer", { compress: "LZX" });
-    await setImageProperties(goodWim, 1, {
-      "WINDOWS/VERSION/MAJOR": "10",
-      "WINDOWS/VERSION/MINOR": "0",
-      "WINDOWS/VERSION/BUILD": "20348",
-      "WINDOWS/VERSION/SPBUILD": "2113",
-      "WINDOWS/ARCH": "9",
-    });
+    await setImageProperties(goodWim, 1, windowsVersion("10.0.20348.2113"));
   }, 120_000);
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 

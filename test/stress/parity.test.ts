@@ -20,13 +20,12 @@ import {
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry, repoRoot, tempDir } from "../helpers/cli.js";
-import { Rng, showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
+import { Rng, STRESS_FULL, stressFile } from "../helpers/seeded.js";
 import { seededLayout } from "../helpers/stress-bundles.js";
 import { fingerprint } from "../helpers/tree.js";
 
-const FULL = process.env.FERRY_STRESS === "full";
-const SEED = stressSeed();
-showSeedOnFailure(SEED);
+const FULL = STRESS_FULL;
+const { seed: SEED } = stressFile();
 const FLIPS = FULL ? 24 : 8;
 const DOUBLE_DAMAGE = FULL ? 9 : 3;
 

@@ -17,14 +17,12 @@ import {
   type RunningRegistry,
   startRegistry,
 } from "../helpers/registry.js";
-import { Rng, showSeedOnFailure, stressSeed } from "../helpers/seeded.js";
+import { Rng, STRESS_FULL, stressFile } from "../helpers/seeded.js";
 import { saveLayout } from "../helpers/stress-bundles.js";
 import { describeKill, killPlan, type Run, runFerry } from "./kill-lib.js";
 
-const FULL = process.env.FERRY_STRESS === "full";
-const TIMEOUT = FULL ? 1_800_000 : 600_000;
-const SEED = stressSeed();
-showSeedOnFailure(SEED);
+const FULL = STRESS_FULL;
+const { seed: SEED, timeout: TIMEOUT } = stressFile();
 const TRIALS = FULL ? 60 : 20;
 const MiB = 1024 * 1024;
 const REFS = [1, 2, 3].map((n) => `stress.example/big:${n}`);

@@ -1,9 +1,10 @@
 import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { fromSystemError } from "../../errors.js";
-import { syncDirectory, uniqueTempName } from "../../util/atomic-file.js";
+import { syncDirectory } from "../../util/atomic-file.js";
+import { uniqueTempName } from "../../util/temp-name.js";
 import { writeFully } from "./random-access.js";
-import type { ZipFinished, ZipOutput } from "./zip-writer.js";
+import type { ZipFinished, ZipOutput } from "./zip-output.js";
 
 /**
  * Writeback of a bundle file is started every this many bytes (one fdatasync at a time, not

@@ -1,3 +1,7 @@
+// Over 400 lines on purpose: one class, because every check of a bundle's structure reads the
+// fixed files (ferry.json, index.json, oci-layout, SHA256SUMS, the signature) from the one
+// buffer each was read into once, and records its problems in one list; split into modules,
+// those buffers would be passed around or, worse, read again (docs/security.md: read once).
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { createInflateRaw } from "node:zlib";

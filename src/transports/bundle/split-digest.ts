@@ -147,39 +147,42 @@ export class PartDigester {
 
 /**
  * When part hashing (and in-memory parity) runs: `inline` (default) as each entry settles,
- * interleaved with the writer's I/O; `after`: one pass when the archive is complete (kept for
- * measuring). A worker thread was tried and measured: on this project's 2-core machines it
- * took about 150 ms of hashing per 200 MB off the main thread but cost more CPU than that
- * (thread start, a second module graph), and was no faster end to end.
+ * interleaved with the writer's I/O; `after`: one pass when the archive is complete (tests
+ * check both give the same volumes). A worker thread was tried and measured: on this
+ * project's 2-core machines it took about 150 ms of hashing per 200 MB off the main thread but
+ * cost more CPU than that (thread start, a second module graph), and was no faster end to end.
  */
 export type DigestMode = "inline" | "after";
 
-/** The writer's side of a PartDigester. */
-export interface DigestRunner {
-  addPart(index: number, path: string): void;
-  /** Bytes below `position` are final (fire and forget: errors surface at `finish`). */
-  advance(position: number): void;
-  finish(size: number): Promise<SplitDigests>;
-  abort(): Promise<void>;
+/** What a PartDigester needs. */
+export interface DigesterOptions {
+  partSize: number;
+  parityPath?: string | undefined;
+  /** Largest part size whose parity is built in memory (tests set it low). */
+  parityInMemory?: number | undefined;
 }
 
-/** One step at a time on this thread; with `after`, nothing until `finish` (a read pass). */
-class InlineRunner implements DigestRunner {
+/**
+ * The split writer's side of a PartDigester: one step at a time on this thread, chained as
+ * entries settle; with `after`, nothing until `finish` (a read pass).
+ */
+export class DigestRunner {
   private readonly digester: PartDigester;
+  private readonly eager: boolean;
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown;
 
-  constructor(
-    options: DigesterOptions,
-    private readonly eager: boolean,
-  ) {
+  constructor(options: DigesterOptions, mode: DigestMode = "inline") {
     this.digester = new PartDigester(options.partSize, options.parityPath, options.parityInMemory);
+    this.eager = mode !== "after";
   }
 
+  /** Part `index` is being written at `path`. */
   addPart(index: number, path: string): void {
     this.digester.addPart(index, path);
   }
 
+  /** Bytes below `position` are final (fire and forget: errors surface at `finish`). */
   advance(position: number): void {
     if (!this.eager || this.failure) return;
     this.chain = this.chain
@@ -199,19 +202,4 @@ class InlineRunner implements DigestRunner {
     await this.chain;
     await this.digester.close();
   }
-}
-
-/** What a PartDigester needs. */
-export interface DigesterOptions {
-  partSize: number;
-  parityPath?: string | undefined;
-  /** Largest part size whose parity is built in memory (tests set it low). */
-  parityInMemory?: number | undefined;
-}
-
-export function createDigestRunner(
-  options: DigesterOptions,
-  mode: DigestMode = process.env.FERRY_SPLIT_DIGEST === "after" ? "after" : "inline",
-): DigestRunner {
-  return new InlineRunner(options, mode !== "after");
 }

@@ -14,10 +14,11 @@ import {
   splitRange,
   validatePartsManifest,
 } from "../../types/parts.js";
-import { syncDirectory, uniqueTempName, writeFileAtomic } from "../../util/atomic-file.js";
+import { syncDirectory, writeFileAtomic } from "../../util/atomic-file.js";
+import { uniqueTempName } from "../../util/temp-name.js";
 import { writeFully } from "./random-access.js";
-import { createDigestRunner, type DigestMode, type DigestRunner } from "./split-digest.js";
-import type { ZipFinished, ZipFinishInfo, ZipOutput } from "./zip-writer.js";
+import { type DigestMode, DigestRunner } from "./split-digest.js";
+import type { ZipFinished, ZipFinishInfo, ZipOutput } from "./zip-output.js";
 
 export interface SplitOptions {
   /** Bytes per part (the last part may be shorter). */
@@ -74,7 +75,7 @@ export class SplitOutput implements ZipOutput {
         throw fromSystemError(error, parityTemp, "creating");
       }
     }
-    const runner = createDigestRunner(
+    const runner = new DigestRunner(
       {
         partSize: options.partSize,
         parityPath: parityTemp,

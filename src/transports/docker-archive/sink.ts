@@ -15,7 +15,8 @@ import { type ImageManifest, parseManifest } from "../../types/manifest.js";
 import { MediaType } from "../../types/media-types.js";
 import { familiarRepository, parseReference } from "../../types/reference.js";
 import type { ImageRecord, Sink } from "../../types/transport.js";
-import { syncDirectory, uniqueTempName } from "../../util/atomic-file.js";
+import { syncDirectory } from "../../util/atomic-file.js";
+import { uniqueTempName } from "../../util/temp-name.js";
 import { blobPath, OCI_LAYOUT_FILE } from "../layout/index-file.js";
 import { dockerRepoTag } from "./repo-tag.js";
 

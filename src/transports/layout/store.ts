@@ -17,6 +17,7 @@ import {
   requireDirectory,
   setOwnDirectoryMode,
 } from "../../util/safe-open.js";
+import { uniqueTempName } from "../../util/temp-name.js";
 import {
   blobPath,
   checkOciLayoutFile,
@@ -234,7 +235,7 @@ export class Store {
   async createStagingDir(kind: string): Promise<string> {
     await this.makeFolder(this.workArea, STORE_MODES.directory);
     await this.makeFolder(this.tmpDir, STORE_MODES.privateDirectory);
-    const dir = path.join(this.tmpDir, `${kind}-${process.pid}-${randomUUID()}`);
+    const dir = uniqueTempName(path.join(this.tmpDir, kind));
     await this.makeFolder(dir, STORE_MODES.privateDirectory);
     return dir;
   }

@@ -14,10 +14,9 @@ import type { Digest } from "../../types/digest.js";
 import type { ImageManifest } from "../../types/manifest.js";
 import { FerryAnnotation, MediaType, OS_IMAGE_KIND } from "../../types/media-types.js";
 import type { Platform } from "../../types/platform.js";
-import { compareOsVersions } from "../../types/platform.js";
 import { formatReference, parseReference } from "../../types/reference.js";
 import type { WimHeader, WimImageInfo } from "../../types/wim.js";
-import { legacyFullName, WIM_ARCHITECTURES } from "../../types/wim.js";
+import { legacyFullName, WIM_ARCHITECTURES, wimImageNamesOf } from "../../types/wim.js";
 
 /**
  * The registry part of every OS image reference: `os.ferry.invalid/nanoserver:10.0.14300.1010`.
@@ -89,11 +88,6 @@ export function shortOsImageName(ref: string): string {
 /** True for a legacy full name: `CN=Microsoft_<Name>_<Version>` (case-insensitive `CN=`). */
 export function isLegacyFullName(text: string): boolean {
   return /^cn=microsoft_.+_\d+(\.\d+)*$/i.test(text);
-}
-
-/** Sort comparator: the newest version first. */
-export function newestFirst(a: string, b: string): number {
-  return compareOsVersions(b, a);
 }
 
 /** The role of an image inside an OS image WIM, for reports. */
@@ -347,13 +341,7 @@ export function osImageFactsFromManifest(manifest: ImageManifest): OsImageFacts 
   const name = a[FerryAnnotation.OsName];
   const version = a[FerryAnnotation.OsVersion];
   if (!layer || !name || !version) return undefined;
-  let imageNames: string[] = [];
-  try {
-    const parsed = JSON.parse(a[FerryAnnotation.WimImages] ?? "[]") as unknown;
-    if (Array.isArray(parsed)) imageNames = parsed.map(String);
-  } catch {
-    imageNames = [];
-  }
+  const imageNames = wimImageNamesOf(a[FerryAnnotation.WimImages]);
   const repository = osImageRepository(name);
   const imageCount = Number(a[FerryAnnotation.WimImageCount] ?? imageNames.length);
   return {

@@ -16,8 +16,8 @@ import {
   startRegistry,
   type TestImage,
 } from "../../helpers/registry.js";
-import { startTokenServer, type TokenServer } from "../../helpers/token-server.js";
-import { removeTempDirs, saveRefs, tempDir, testSession, unzipAndCheck } from "./fixtures.js";
+import { startTokenServer, type TokenServer, tokenAuth } from "../../helpers/token-server.js";
+import { attemptSave, removeTempDirs, tempDir } from "./fixtures.js";
 
 const ALICE = { username: "alice", password: "s3cret:with-colon" };
 const BOB = { username: "bob", password: "t0ken-pass" };
@@ -43,16 +43,7 @@ describe("registry authentication against the real registry", () => {
       refreshTokens: { "refresh-123": BOB.username },
       publicRepositories: ["public/app"],
     });
-    tokenRegistry = await startRegistry({
-      auth: {
-        token: {
-          realm: tokens.realm,
-          service: tokens.service,
-          issuer: tokens.issuer,
-          rootCertBundle: tokens.certificate,
-        },
-      },
-    });
+    tokenRegistry = await startRegistry({ auth: tokenAuth(tokens) });
     proxy = await startFaultProxy(basicRegistry.url);
     image = makeImage({ layers: [randomBytes(100_000), randomBytes(5_000)] });
     await pushImage(basicRegistry.url, "private/app", "1", image, basic(ALICE));
@@ -71,17 +62,7 @@ describe("registry authentication against the real registry", () => {
   });
 
   async function trySave(ref: string, credentials: Partial<RegistrySessionOptions>) {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"), credentials);
-    try {
-      const { report } = await saveRefs(session, { refs: [ref], output: join(dir, "out.zip") });
-      await unzipAndCheck(join(dir, "out.zip"));
-      return { report, session, error: undefined as unknown };
-    } catch (error) {
-      return { report: undefined, session, error };
-    } finally {
-      await session.close();
-    }
+    return attemptSave([ref], credentials, { check: true });
   }
 
   const explicit = (u: { username: string; password: string }) => ({

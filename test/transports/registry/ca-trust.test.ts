@@ -19,7 +19,12 @@ import {
   defaultCertsDirs,
   tlsSettingsFor,
 } from "../../../src/transports/registry/endpoint.js";
-import { makeCertificate, type RunningRegistry, startRegistry } from "../../helpers/registry.js";
+import {
+  makeCertificate,
+  type RunningRegistry,
+  skopeoCopy,
+  startRegistry,
+} from "../../helpers/registry.js";
 import { removeTempDirs, tempDir } from "./fixtures.js";
 
 describe("certs.d folders per OS", () => {
@@ -135,15 +140,10 @@ describe("certs.d: every folder is read", () => {
 
   it("a registry whose CA is only in the second folder is trusted (a real TLS handshake)", async () => {
     const { testSession, saveRefs } = await import("./fixtures.js");
-    const { execFile } = await import("node:child_process");
-    const { promisify } = await import("node:util");
-    await promisify(execFile)("skopeo", [
-      "copy",
-      "-q",
-      "--dest-tls-verify=false",
+    await skopeoCopy(
       "oci:samples/oci:example.com/ferry/hello:1.0",
       `docker://${registry.host}/hello:1.0`,
-    ]);
+    );
     const system = join(dir, "second");
     await mkdir(join(system, registry.host), { recursive: true });
     await writeFile(join(system, registry.host, "ca.crt"), ca);

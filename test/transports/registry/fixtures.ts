@@ -158,3 +158,46 @@ export async function copiedDigests(cacheDir: string): Promise<string[]> {
   const names = await readdir(join(cacheDir, "blobs", "sha256")).catch(() => [] as string[]);
   return names.map((n) => `sha256:${n}`);
 }
+
+/** What `attemptSave` did: the report and checked blobs, or the error it returns. */
+export interface SaveAttempt {
+  report: Awaited<ReturnType<typeof saveRefs>>["report"] | undefined;
+  /** The bundle's path (written only when there is no error). */
+  output: string;
+  /** digest -> size of the bundle's blobs, each checked (with `check`). */
+  blobs: Map<string, number> | undefined;
+  /** The session, closed (what it recorded can still be read). */
+  session: RegistrySession;
+  error: unknown;
+}
+
+/**
+ * Save `refs` into a bundle in a new folder through a new test session, closed afterwards;
+ * `certsDir` is an empty folder unless `options` names one (no host's certs apply). A failure
+ * is returned, not thrown. With `check`, the bundle is unzipped and its blobs checked.
+ */
+export async function attemptSave(
+  refs: string[],
+  options: Partial<RegistrySessionOptions>,
+  call: { platforms?: PlatformSelector; check?: boolean } = {},
+): Promise<SaveAttempt> {
+  const work = await tempDir();
+  const output = join(work, "out.zip");
+  const session = await testSession(join(work, "cache"), {
+    certsDir: join(work, "no-certs"),
+    ...options,
+  });
+  try {
+    const { report } = await saveRefs(session, {
+      refs,
+      output,
+      ...(call.platforms ? { platforms: call.platforms } : {}),
+    });
+    const blobs = call.check ? (await unzipAndCheck(output)).blobs : undefined;
+    return { report, output, blobs, session, error: undefined };
+  } catch (error) {
+    return { report: undefined, output, blobs: undefined, session, error };
+  } finally {
+    await session.close();
+  }
+}

@@ -6,13 +6,10 @@
  * log proves what went through it.
  */
 
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
 import type { RegistrySessionOptions } from "../../../src/transports/registry/session.js";
@@ -28,13 +25,12 @@ import {
   makeImage,
   pushImage,
   type RunningRegistry,
+  skopeoCopy,
   startRegistry,
   type TestImage,
 } from "../../helpers/registry.js";
-import { startTokenServer, type TokenServer } from "../../helpers/token-server.js";
-import { removeTempDirs, saveRefs, tempDir, testSession, unzipAndCheck } from "./fixtures.js";
-
-const run = promisify(execFile);
+import { startTokenServer, type TokenServer, tokenAuth } from "../../helpers/token-server.js";
+import { attemptSave, removeTempDirs, tempDir } from "./fixtures.js";
 
 /** A proxy config from environment variables, with loopback included (every test host is). */
 function fromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
@@ -67,16 +63,7 @@ describe.skipIf(!hasTinyproxy)("registries through an HTTP proxy (tinyproxy)", (
       startProxy({ auth: AUTH }),
     ]);
     tokens = await startTokenServer({ dir, users: {}, publicRepositories: ["public/app"] });
-    tokenRegistry = await startRegistry({
-      auth: {
-        token: {
-          realm: tokens.realm,
-          service: tokens.service,
-          issuer: tokens.issuer,
-          rootCertBundle: tokens.certificate,
-        },
-      },
-    });
+    tokenRegistry = await startRegistry({ auth: tokenAuth(tokens) });
     foreignServer = createServer((_request, response) => {
       response.writeHead(200, { "Content-Length": foreignBytes.length });
       response.end(foreignBytes);
@@ -94,15 +81,7 @@ describe.skipIf(!hasTinyproxy)("registries through an HTTP proxy (tinyproxy)", (
     await pushImage(plain.url, "apps/one", "1", image);
     await pushImage(plain.url, "windows/legacy", "1", legacy);
     // The TLS registry is filled by skopeo (the reference tooling) from the plain one.
-    await run("skopeo", [
-      "copy",
-      "-q",
-      "--preserve-digests",
-      "--src-tls-verify=false",
-      "--dest-tls-verify=false",
-      `docker://${plain.host}/apps/one:1`,
-      `docker://${secure.host}/apps/one:1`,
-    ]);
+    await skopeoCopy(`docker://${plain.host}/apps/one:1`, `docker://${secure.host}/apps/one:1`);
     const token = tokens.mint([
       { type: "repository", name: "public/app", actions: ["pull", "push"] },
     ]);
@@ -126,24 +105,7 @@ describe.skipIf(!hasTinyproxy)("registries through an HTTP proxy (tinyproxy)", (
 
   /** Save one reference with these session options; the error, if any, is returned. */
   async function attempt(ref: string, options: Partial<RegistrySessionOptions>) {
-    const work = await tempDir();
-    const session = await testSession(join(work, "cache"), {
-      certsDir: join(work, "no-certs"),
-      ...options,
-    });
-    try {
-      const { report } = await saveRefs(session, {
-        refs: [ref],
-        output: join(work, "out.zip"),
-        platforms: "all",
-      });
-      const { blobs } = await unzipAndCheck(join(work, "out.zip"));
-      return { report, blobs, error: undefined as unknown };
-    } catch (error) {
-      return { report: undefined, blobs: undefined, error };
-    } finally {
-      await session.close();
-    }
+    return attemptSave([ref], options, { platforms: "all", check: true });
   }
 
   /** The proxy's request lines naming a host:port, logged after `before` lines. */

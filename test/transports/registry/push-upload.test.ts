@@ -30,6 +30,7 @@ import { parseUploadRange } from "../../../src/transports/registry/upload-sessio
 import type { Descriptor } from "../../../src/types/descriptor.js";
 import { formatReference } from "../../../src/types/reference.js";
 import { parseRegistryTarget } from "../../../src/types/registry-target.js";
+import { forwardRequest } from "../../helpers/forward.js";
 import { type RunningRegistry, startRegistry } from "../../helpers/registry.js";
 import { removeTempDirs, tempDir } from "./fixtures.js";
 
@@ -99,20 +100,7 @@ async function startCutter(target: string, cut: { nth: number; afterBytes: numbe
   let patches = 0;
   const server = http.createServer((request, response) => {
     log.push(`${request.method} ${(request.url ?? "").split("?")[0]}`);
-    const forward = http.request(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: request.method,
-        path: request.url,
-        headers: request.headers,
-      },
-      (answer) => {
-        response.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(response);
-      },
-    );
-    forward.on("error", () => response.destroy());
+    const forward = forwardRequest(upstream, request, response);
     const isCut = request.method === "PATCH" && ++patches === cut.nth;
     if (!isCut) {
       request.pipe(forward);

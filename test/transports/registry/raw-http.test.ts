@@ -16,6 +16,28 @@ type Script = (socket: Socket, request: string) => void;
 let server: Server;
 let base: string;
 let script: Script;
+
+/**
+ * Script the server: each request is counted per connection; when `drop(count, connections)`
+ * says so the connection is destroyed, otherwise `body` is the answer. Returns the counts.
+ */
+function dropOrAnswer(
+  body: Buffer,
+  drop: (count: number, connections: number) => boolean,
+): Map<Socket, number> {
+  const requestsOn = new Map<Socket, number>();
+  script = (socket) => {
+    const count = (requestsOn.get(socket) ?? 0) + 1;
+    requestsOn.set(socket, count);
+    if (drop(count, requestsOn.size)) {
+      socket.destroy();
+      return;
+    }
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body);
+  };
+  return requestsOn;
+}
 let connections = 0;
 const sockets = new Set<Socket>();
 
@@ -163,17 +185,7 @@ describe("raw HTTP client for blob bodies", () => {
     // The keep-alive race: the server closes an idle connection just as the client sends on
     // it. Played without timers: the second request on the kept connection meets a close.
     const body = randomBytes(1000);
-    const requestsOn = new Map<Socket, number>();
-    script = (socket) => {
-      const count = (requestsOn.get(socket) ?? 0) + 1;
-      requestsOn.set(socket, count);
-      if (count === 2) {
-        socket.destroy();
-        return;
-      }
-      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
-      socket.write(body);
-    };
+    const requestsOn = dropOrAnswer(body, (count) => count === 2);
     const pool = new RawPool({});
     const before = connections;
     try {
@@ -190,18 +202,8 @@ describe("raw HTTP client for blob bodies", () => {
 
   it("a fresh connection that fails is not tried again", async () => {
     const body = randomBytes(1000);
-    const requestsOn = new Map<Socket, number>();
-    script = (socket) => {
-      const count = (requestsOn.get(socket) ?? 0) + 1;
-      requestsOn.set(socket, count);
-      // The first connection answers once, then drops; every later connection drops at once.
-      if (requestsOn.size > 1 || count > 1) {
-        socket.destroy();
-        return;
-      }
-      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
-      socket.write(body);
-    };
+    // The first connection answers once, then drops; every later connection drops at once.
+    const requestsOn = dropOrAnswer(body, (count, sockets) => sockets > 1 || count > 1);
     const pool = new RawPool({});
     const before = connections;
     try {

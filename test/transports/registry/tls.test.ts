@@ -1,14 +1,16 @@
-import { execFile } from "node:child_process";
 import { copyFile, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
 import type { RegistrySessionOptions } from "../../../src/transports/registry/session.js";
-import { makeCertificate, type RunningRegistry, startRegistry } from "../../helpers/registry.js";
-import { blobBodiesOver, removeTempDirs, saveRefs, tempDir, testSession } from "./fixtures.js";
+import {
+  makeCertificate,
+  type RunningRegistry,
+  skopeoCopy,
+  startRegistry,
+} from "../../helpers/registry.js";
+import { attemptSave, blobBodiesOver, removeTempDirs, tempDir } from "./fixtures.js";
 
-const run = promisify(execFile);
 const SAMPLE = "oci:samples/oci:example.com/ferry/hello:1.0";
 const SAMPLE_DIGEST = "sha256:42a722d200bdae5597edbd47736f4c16843f72f7d580e62a0433ac56fb8d5717";
 
@@ -24,13 +26,7 @@ describe.each(["raw", "node"] as const)("registries over TLS (blob bodies over %
     ca = cert.certificate;
     registry = await startRegistry({ tls: cert });
     // skopeo populates it: interoperability with the reference tooling.
-    await run("skopeo", [
-      "copy",
-      "-q",
-      "--dest-tls-verify=false",
-      SAMPLE,
-      `docker://${registry.host}/hello:1.0`,
-    ]);
+    await skopeoCopy(SAMPLE, `docker://${registry.host}/hello:1.0`);
   });
 
   afterAll(async () => {
@@ -39,22 +35,7 @@ describe.each(["raw", "node"] as const)("registries over TLS (blob bodies over %
   });
 
   async function attempt(options: Partial<RegistrySessionOptions>) {
-    const work = await tempDir();
-    const session = await testSession(join(work, "cache"), {
-      certsDir: join(work, "no-certs"),
-      ...options,
-    });
-    try {
-      const { report } = await saveRefs(session, {
-        refs: [`${registry.host}/hello:1.0`],
-        output: join(work, "o.zip"),
-      });
-      return { report, error: undefined as unknown };
-    } catch (error) {
-      return { report: undefined, error };
-    } finally {
-      await session.close();
-    }
+    return attemptSave([`${registry.host}/hello:1.0`], options);
   }
 
   it("an unknown CA fails with ETRUST and says how to trust it", async () => {

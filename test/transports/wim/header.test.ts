@@ -1,12 +1,12 @@
 import { readFile, stat } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FerryError } from "../../../src/errors.js";
 import {
   parseWimHeader,
   WIM_HEADER_SIZE,
   wimCompressionFromFlags,
   wimHeaderFlagNames,
 } from "../../../src/transports/wim/header.js";
+import { errorOfSync } from "../../helpers/errors.js";
 import {
   makeSourceTree,
   makeTempDir,
@@ -53,16 +53,6 @@ function syntheticHeader(
   return bytes;
 }
 
-function errorOf(action: () => unknown): FerryError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FerryError);
-    return error as FerryError;
-  }
-  throw new Error("expected a FerryError");
-}
-
 describe("parseWimHeader (synthetic bytes)", () => {
   it("reads every field of a valid header", () => {
     const header = parseWimHeader(syntheticHeader(), 1000, "x.wim");
@@ -87,7 +77,7 @@ describe("parseWimHeader (synthetic bytes)", () => {
   it("names the file and the problem for bytes that are not a WIM", () => {
     const bytes = syntheticHeader();
     bytes.write("NOTAWIM!", 0, "latin1");
-    const error = errorOf(() => parseWimHeader(bytes, 1000, "/data/notes.wim"));
+    const error = errorOfSync(() => parseWimHeader(bytes, 1000, "/data/notes.wim"));
     expect(error.code).toBe("EBADWIM");
     expect(error.message).toContain("/data/notes.wim");
     expect(error.message).toContain("not a WIM");
@@ -97,13 +87,15 @@ describe("parseWimHeader (synthetic bytes)", () => {
   it("recognises a pipable WIM and says how to convert it", () => {
     const bytes = syntheticHeader();
     bytes.write("WLPWM\0\0\0", 0, "latin1");
-    const error = errorOf(() => parseWimHeader(bytes, 1000, "p.wim"));
+    const error = errorOfSync(() => parseWimHeader(bytes, 1000, "p.wim"));
     expect(error.message).toContain("pipable");
     expect(error.hint).toContain("--not-pipable");
   });
 
   it("refuses a truncated header", () => {
-    const error = errorOf(() => parseWimHeader(syntheticHeader().subarray(0, 100), 100, "t.wim"));
+    const error = errorOfSync(() =>
+      parseWimHeader(syntheticHeader().subarray(0, 100), 100, "t.wim"),
+    );
     expect(error.code).toBe("EBADWIM");
     expect(error.message).toMatch(/t\.wim: truncated WIM header \(100 bytes/);
   });
@@ -111,33 +103,34 @@ describe("parseWimHeader (synthetic bytes)", () => {
   it("refuses a header size other than 208", () => {
     const bytes = syntheticHeader();
     bytes.writeUInt32LE(200, 0x08);
-    expect(errorOf(() => parseWimHeader(bytes, 1000, "h.wim")).message).toContain(
+    expect(errorOfSync(() => parseWimHeader(bytes, 1000, "h.wim")).message).toContain(
       "header size field is 200",
     );
   });
 
   it("refuses a resource that lies past the end of the file", () => {
     const bytes = syntheticHeader({ xml: { size: 200, offset: 900 } });
-    const error = errorOf(() => parseWimHeader(bytes, 1000, "r.wim"));
+    const error = errorOfSync(() => parseWimHeader(bytes, 1000, "r.wim"));
     expect(error.message).toContain("XML data (offset 900, 200 bytes) lies outside the file");
   });
 
   it("refuses a resource inside the header and absurd 64-bit offsets", () => {
     expect(
-      errorOf(() => parseWimHeader(syntheticHeader({ xml: { size: 10, offset: 8 } }), 1000, "a"))
-        .message,
+      errorOfSync(() =>
+        parseWimHeader(syntheticHeader({ xml: { size: 10, offset: 8 } }), 1000, "a"),
+      ).message,
     ).toContain("lies outside the file");
     const huge = syntheticHeader();
     huge.writeBigUInt64LE(0xffff_ffff_ffff_ffffn, 0x48 + 8);
-    expect(errorOf(() => parseWimHeader(huge, 1000, "b")).message).toContain("too large");
+    expect(errorOfSync(() => parseWimHeader(huge, 1000, "b")).message).toContain("too large");
   });
 
   it("refuses impossible part numbers", () => {
     expect(
-      errorOf(() => parseWimHeader(syntheticHeader({ parts: [3, 2] }), 1000, "s.swm")).message,
+      errorOfSync(() => parseWimHeader(syntheticHeader({ parts: [3, 2] }), 1000, "s.swm")).message,
     ).toContain("part 3 of 2");
     expect(
-      errorOf(() => parseWimHeader(syntheticHeader({ parts: [0, 0] }), 1000, "s.swm")).message,
+      errorOfSync(() => parseWimHeader(syntheticHeader({ parts: [0, 0] }), 1000, "s.swm")).message,
     ).toContain("part 0 of 0");
   });
 

@@ -28,15 +28,10 @@ import {
   wimCapture,
   wiminfo,
   wimSplit,
+  windowsVersion,
 } from "../../helpers/wimtools.js";
 
-const VERSION = {
-  "WINDOWS/VERSION/MAJOR": "10",
-  "WINDOWS/VERSION/MINOR": "0",
-  "WINDOWS/VERSION/BUILD": "14300",
-  "WINDOWS/VERSION/SPBUILD": "1010",
-  "WINDOWS/ARCH": "9",
-};
+const VERSION = windowsVersion("10.0.14300.1010");
 
 function sha256Hex(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");

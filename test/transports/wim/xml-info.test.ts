@@ -1,26 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { FerryError } from "../../../src/errors.js";
 import {
-  decodeXmlEntities,
   filetimeToIso,
   parseWimXml,
   parseWimXmlText,
 } from "../../../src/transports/wim/xml-info.js";
+import { decodeXmlEntities } from "../../../src/transports/wim/xml-parser.js";
 import { legacyFullName, wimImageRefName } from "../../../src/types/wim.js";
+import { errorOfSync } from "../../helpers/errors.js";
 
 /** UTF-16LE bytes with a BOM, as WIMs store their XML. */
 function utf16(text: string): Buffer {
   return Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]);
-}
-
-function errorOf(action: () => unknown): FerryError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FerryError);
-    return error as FerryError;
-  }
-  throw new Error("expected a FerryError");
 }
 
 const NANO_SERVER = `<WIM><TOTALBYTES>123456</TOTALBYTES>
@@ -111,11 +101,11 @@ describe("parseWimXml", () => {
 
   it("refuses version and architecture values that are not numbers", () => {
     const bad = `<WIM><IMAGE INDEX="1"><WINDOWS><VERSION><MAJOR>10;rm</MAJOR></VERSION></WINDOWS></IMAGE></WIM>`;
-    const error = errorOf(() => parseWimXmlText(bad, "v.wim"));
+    const error = errorOfSync(() => parseWimXmlText(bad, "v.wim"));
     expect(error.code).toBe("EBADWIM");
     expect(error.message).toContain("v.wim: image 1: WINDOWS/VERSION/MAJOR is not a whole number");
     const arch = `<WIM><IMAGE INDEX="1"><WINDOWS><ARCH>amd64</ARCH></WINDOWS></IMAGE></WIM>`;
-    expect(errorOf(() => parseWimXmlText(arch, "a.wim")).message).toContain("WINDOWS/ARCH");
+    expect(errorOfSync(() => parseWimXmlText(arch, "a.wim")).message).toContain("WINDOWS/ARCH");
   });
 
   it("orders images by INDEX and refuses duplicate or bad indexes", () => {
@@ -125,12 +115,12 @@ describe("parseWimXml", () => {
     );
     expect(info.images.map((image) => image.name)).toEqual(["a", "b"]);
     expect(
-      errorOf(() => parseWimXmlText(`<WIM><IMAGE INDEX="1"/><IMAGE INDEX="1"/></WIM>`, "d"))
+      errorOfSync(() => parseWimXmlText(`<WIM><IMAGE INDEX="1"/><IMAGE INDEX="1"/></WIM>`, "d"))
         .message,
     ).toContain("two images have INDEX 1");
-    expect(errorOf(() => parseWimXmlText(`<WIM><IMAGE INDEX="x"/></WIM>`, "d")).message).toContain(
-      'bad INDEX ("x")',
-    );
+    expect(
+      errorOfSync(() => parseWimXmlText(`<WIM><IMAGE INDEX="x"/></WIM>`, "d")).message,
+    ).toContain('bad INDEX ("x")');
   });
 
   it("reads a WIM with no images and no TOTALBYTES", () => {
@@ -155,7 +145,7 @@ describe("parseWimXml", () => {
   ];
   for (const [what, text, expected] of malformed) {
     it(`refuses XML with ${what}`, () => {
-      const error = errorOf(() => parseWimXml(utf16(text), "/share/bad.wim"));
+      const error = errorOfSync(() => parseWimXml(utf16(text), "/share/bad.wim"));
       expect(error.code).toBe("EBADWIM");
       expect(error.message).toContain("/share/bad.wim");
       expect(error.message).toMatch(expected);
@@ -164,11 +154,13 @@ describe("parseWimXml", () => {
 
   it("refuses bytes that are not UTF-16LE", () => {
     const lone = Buffer.concat([utf16("<WIM><NAME>"), Buffer.from([0x00, 0xd8]), utf16("</WIM>")]);
-    expect(errorOf(() => parseWimXml(lone, "u.wim")).message).toContain("not valid UTF-16LE");
-    expect(errorOf(() => parseWimXml(Buffer.from([0xff, 0xfe, 0x3c]), "o.wim")).message).toContain(
-      "odd number of bytes",
+    expect(errorOfSync(() => parseWimXml(lone, "u.wim")).message).toContain("not valid UTF-16LE");
+    expect(
+      errorOfSync(() => parseWimXml(Buffer.from([0xff, 0xfe, 0x3c]), "o.wim")).message,
+    ).toContain("odd number of bytes");
+    expect(errorOfSync(() => parseWimXml(utf16("<WIM>\0</WIM>"), "z.wim")).message).toContain(
+      "NUL",
     );
-    expect(errorOf(() => parseWimXml(utf16("<WIM>\0</WIM>"), "z.wim")).message).toContain("NUL");
   });
 });
 
