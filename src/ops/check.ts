@@ -8,7 +8,6 @@ import type { Descriptor } from "../types/descriptor.js";
 import { type Digest, isSha256Hex } from "../types/digest.js";
 import { parseManifest } from "../types/manifest.js";
 import { isIndexMediaType, isManifestMediaType } from "../types/media-types.js";
-import { processLiveness } from "../util/process-liveness.js";
 import { describeKind, NotRegularFileError, openRegularFile } from "../util/safe-open.js";
 
 /**
@@ -126,22 +125,9 @@ async function walkImage(
   for (const layer of parsed.manifest.layers) own(walk, layer.digest, image);
 }
 
-/** Staging directories whose owner pid no longer runs (`load-<pid>-<uuid>`), and stray temp files. */
+/** Staging folders and temp files left by runs that are provably gone (see Store.staleTemp). */
 export async function findStaleTemp(store: Store): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(store.tmpDir);
-  } catch {
-    return [];
-  }
-  const stale: string[] = [];
-  for (const name of names) {
-    const pid = Number(
-      /^[a-z]+-(\d+)-/.exec(name)?.[1] ?? /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name)?.[1],
-    );
-    if (processLiveness({ pid }) === "gone") stale.push(path.join(store.tmpDir, name));
-  }
-  return stale;
+  return (await store.staleTemp()).map((stale) => stale.path);
 }
 
 /**

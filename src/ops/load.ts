@@ -36,6 +36,8 @@ export interface LoadReport {
   osImages: LoadedOsImage[];
   /** `latest` tags of OS images that moved. */
   latestMoved: LatestMove[];
+  /** What went wrong after the images were installed (the load still succeeded). */
+  warnings?: string[];
   seconds: number;
 }
 
@@ -51,6 +53,8 @@ export interface LoadOptions {
   latest?: boolean;
   /** Load a bundle older than what the store loaded before (see ops/rollback.ts). */
   allowDowngrade?: boolean;
+  /** Stop cleanly when this aborts (Ctrl-C): nothing committed, staged files removed. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -88,10 +92,12 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
       ...wim.sinkOptions,
       beforeIndexWrite: rollback.beforeIndexWrite,
       logEntry: { action: "load", bundle: path, bundleId: manifest.id, created: manifest.created },
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     const result = await copyImages(sink, plans, {
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.jobs ? { jobs: options.jobs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     return {
       bundle: path,
@@ -112,6 +118,7 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
       tagsMoved: sink.tagChanges,
       osImages: wim.osImages(),
       latestMoved: wim.latestMoved(sink.tagChanges),
+      ...(sink.warnings.length > 0 ? { warnings: sink.warnings } : {}),
       seconds: (Date.now() - started) / 1000,
     };
   } catch (error) {

@@ -43,6 +43,8 @@ export interface SaveOptions {
   /** ferry.json `created` (default: now). */
   created?: Date;
   downloads?: DirectDownloads;
+  /** Stop cleanly when this aborts (Ctrl-C): no bundle, its temp file removed. */
+  signal?: AbortSignal;
 }
 
 export type SaveStatus = ImageStatus;
@@ -133,6 +135,7 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
   await copyImages(copySink, plans, {
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.jobs ? { jobs: options.jobs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   const written = sink.written;
   if (!written) throw new Error("bundle sink committed without a result");

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, open, rm } from "node:fs/promises";
 import path from "node:path";
 import { fromSystemError } from "../errors.js";
-import { createOwnFile } from "./safe-open.js";
+import { type FileOps, fileOps } from "./fs-retry.js";
+import { createOwnFile, setOwnMode } from "./safe-open.js";
 
 /** A file name no other writer will pick: `<base>.<pid>.<random>.tmp`. */
 export function uniqueTempName(base: string): string {
@@ -33,7 +34,7 @@ export async function syncDirectory(directory: string): Promise<void> {
 export async function writeFileAtomic(
   target: string,
   bytes: Uint8Array,
-  options: { tempDirectory?: string; mode?: number } = {},
+  options: { tempDirectory?: string; mode?: number; fileOps?: FileOps } = {},
 ): Promise<void> {
   const tempDirectory = options.tempDirectory ?? path.dirname(target);
   await mkdir(tempDirectory, { recursive: true });
@@ -48,12 +49,13 @@ export async function writeFileAtomic(
     });
     try {
       await handle.writeFile(bytes);
-      if (options.mode !== undefined) await handle.chmod(options.mode);
+      if (options.mode !== undefined) await setOwnMode(handle, options.mode);
       await handle.datasync();
     } finally {
       await handle.close();
     }
-    await rename(temp, target);
+    // Retried on Windows while a scanner holds the file (see util/fs-retry.ts).
+    await (options.fileOps ?? fileOps).rename(temp, target);
   } catch (error) {
     await rm(temp, { force: true }).catch(() => {});
     throw fromSystemError(error, target, "writing");

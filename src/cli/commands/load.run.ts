@@ -3,6 +3,7 @@ import { type LoadReport, loadBundle } from "../../ops/load.js";
 import { dryRunLoad } from "../../ops/load-dry-run.js";
 import { hostPlatform } from "../../ops/registry-options.js";
 import { platformSelector } from "../context.js";
+import { cancellation } from "../interrupt.js";
 import { createOutput, formatSeconds, formatSize, formatTable, type Output } from "../output.js";
 import { createProgress } from "../progress.js";
 import { resolveStoreDir } from "../store-location.js";
@@ -33,11 +34,13 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
     latest: flags.latest !== false,
     allowDowngrade: flags.allowDowngrade === true,
     trust: await trustedKeys(flags),
+    signal: cancellation(),
   };
   const report = await (flags.dryRun
     ? dryRunLoad(bundle, options)
     : loadBundle(bundle, options)
   ).finally(progress.stop);
+  for (const warning of report.warnings ?? []) out.note(`warning: ${warning}`);
   out.result(report, () =>
     [
       formatTable(

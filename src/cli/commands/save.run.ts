@@ -16,6 +16,7 @@ import type { PlatformSelector } from "../../types/platform.js";
 import type { Source } from "../../types/transport.js";
 import { isHttpUrl, redactUrl } from "../../types/url.js";
 import { platformSelector, toolName } from "../context.js";
+import { cancellation, interruptSignal } from "../interrupt.js";
 import { createOutput, escapeControls, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { openSource, parseSourceSpec, resolveSpecPath, type SourceSpec } from "../source-spec.js";
@@ -69,6 +70,7 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
         onNote: out.note,
         userAgent: toolName(),
         direct: !flags.split,
+        signal: interruptSignal(),
       });
     }
     const registry = session ? { session, skipForeign: Boolean(flags.skipForeign) } : undefined;
@@ -121,6 +123,8 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
         onEvent: progress.onEvent,
         ...(flags.jobs ? { jobs: flags.jobs } : {}),
         ...(session ? { downloads: session } : {}),
+        // From here the first Ctrl-C stops the copy cleanly (see cli/interrupt.ts).
+        signal: cancellation(),
       },
     )
       .catch(async (error: unknown) => {

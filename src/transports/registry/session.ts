@@ -65,6 +65,8 @@ export interface RegistrySessionOptions {
    * (`keepLocated`), and copies them in if the output is given up (`salvage`).
    */
   direct?: boolean;
+  /** Stop every download when this aborts (an interrupted command): their readers fail. */
+  signal?: AbortSignal;
 }
 
 /** What the network and the cache did during a command. */
@@ -193,6 +195,7 @@ export class RegistrySession {
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.minRate = minRateOf(options);
     this.userAgent = options.userAgent ?? "ferry";
+    options.signal?.addEventListener("abort", () => this.stopDownloads(), { once: true });
   }
 
   static async open(options: RegistrySessionOptions): Promise<RegistrySession> {

@@ -25,6 +25,7 @@ import { type Digest, isSha256Hex } from "../../types/digest.js";
 import type { Source, SourceImage } from "../../types/transport.js";
 import { isHttpUrl, redactUrl } from "../../types/url.js";
 import type { WimInfo } from "../../types/wim.js";
+import { trackRunTemp } from "../../util/run-temps.js";
 import {
   buildWimArtifact,
   type OsImageFacts,
@@ -108,6 +109,8 @@ export class WimSource implements Source {
   ): Promise<WimSource> {
     const label = redactUrl(url);
     const tempDir = await mkdtemp(path.join(options.tempDir ?? os.tmpdir(), ".ferry-wim-"));
+    // Listed for a second Ctrl-C, which stops ferry at once (see util/run-temps.ts).
+    trackRunTemp(tempDir);
     try {
       const fileName = fileNameOfUrl(url);
       const file = path.join(tempDir, fileName);
