@@ -3,7 +3,7 @@
  * files: an antivirus scanner, the search indexer or a backup agent opens a file ferry just
  * wrote, and for a few milliseconds to seconds renaming, deleting or linking it fails with
  * EPERM, EBUSY or EACCES (a folder holding a file being deleted: ENOTEMPTY). The operation is
- * tried again with a growing delay (10 ms doubling to 1 s, about 6 s in all) and only then
+ * tried again with a growing delay (10 ms doubling to 1 s, about 5 s in all) and only then
  * fails with the last error. This is what graceful-fs does for rename on Windows (for 60 s);
  * graceful-fs itself is not used: it patches the global `fs` module, covers only the callback
  * API, and could not be given a fake clock or fake errors by the tests (docs/dependencies.md).
@@ -49,7 +49,7 @@ export interface FileOpsOptions {
 /** rename, unlink, link and removeTree, retried where the platform calls for it. */
 export type FileOps = FsPrimitives;
 
-/** Waits between attempts on Windows: 10 ms doubling to 1 s, then 1 s; 6.27 s in all. */
+/** Waits between attempts on Windows: 10 ms doubling to 1 s, then 1 s; 5.27 s in all. */
 export const WINDOWS_RETRY_DELAYS_MS: readonly number[] = [
   10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000,
 ];

@@ -89,6 +89,13 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The system's error code behind a failure (EBUSY), else its message. */
+function codeOf(error: unknown): string {
+  const cause =
+    error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
+  return cause?.code ?? (error as NodeJS.ErrnoException).code ?? messageOf(error);
+}
+
 /**
  * Writes into the local store. Blobs are staged in the store's tmp/ (each hashed by the engine
  * as it is written, then fsynced); nothing is visible until `commit()`, which, under the store
@@ -392,7 +399,7 @@ export class StoreSink implements Sink {
     const dir = await this.stagingDir?.catch(() => undefined);
     await this.cleanUp().catch((error: unknown) => {
       this.warnings.push(
-        `the staging folder ${dir ?? this.store.tmpDir} was not removed (${messageOf(error)}); the next load, \`ferry gc\` or \`ferry check --repair\` removes it`,
+        `the staging folder ${dir ?? this.store.tmpDir} was not removed (${codeOf(error)}: on Windows another program, such as a virus scanner, may still hold a file in it); the next load, \`ferry gc\` or \`ferry check --repair\` removes it`,
       );
     });
   }
