@@ -366,6 +366,7 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
 
 /** Wait `ms`, or less when `signal` aborts meanwhile. */
 function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
