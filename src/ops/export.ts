@@ -11,6 +11,7 @@ import type { TrustedKey } from "../trust/keys.js";
 import { isIndexMediaType } from "../types/media-types.js";
 import type { PlatformSelector } from "../types/platform.js";
 import type { Source } from "../types/transport.js";
+import { refuseReservedOutput } from "../types/windows-names.js";
 import { explainSplitFailure } from "./open-bundle.js";
 
 export interface ExportReport {
@@ -61,6 +62,7 @@ async function writeArchive(
 ): Promise<ExportReport> {
   checkOnePlatform(plans);
   // A dry run reads and hashes what the tarball would hold, into a sink that keeps nothing.
+  refuseReservedOutput(options.output);
   const sink = options.dryRun ? new DiscardSink() : await DockerArchiveSink.create(options.output);
   const result = await copyImages(sink, plans, options.onEvent ? { onEvent: options.onEvent } : {});
   return {

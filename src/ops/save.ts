@@ -10,6 +10,7 @@ import type { BundleManifest } from "../types/bundle.js";
 import { type PartsManifest, parityName, partsFileName } from "../types/parts.js";
 import type { PlatformSelector } from "../types/platform.js";
 import type { BlobLocation, Source } from "../types/transport.js";
+import { refuseReservedOutput } from "../types/windows-names.js";
 import { type DeltaBase, deltaMayOmit } from "./delta-base.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
 
@@ -116,6 +117,7 @@ function statusAgainst(
  */
 export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Promise<SaveReport> {
   const started = Date.now();
+  refuseReservedOutput(options.output);
   const plans = await planInputs(inputs);
   const since = options.since;
   const downloads = options.downloads;
