@@ -17,6 +17,8 @@ export interface PullOptions {
   /** Blob writes into the store at once. */
   jobs?: number;
   onEvent?: (event: CopyEvent) => void;
+  /** Stop cleanly when this aborts (Ctrl-C): nothing committed, staged files removed. */
+  signal?: AbortSignal;
 }
 
 export interface PullReport {
@@ -73,10 +75,12 @@ export async function pullImages(references: string[], options: PullOptions): Pr
     const plans = await planRegistryImages(sources, options.platforms);
     const sink = new StoreSink(store, {
       logEntry: { action: "pull", sources: sources.map((s) => s.label) },
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     const result = await copyImages(reportVerdicts(sink, sources), plans, {
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.jobs ? { jobs: options.jobs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     }).catch(async (error: unknown) => {
       throw await options.session.explainFailure(error);
     });

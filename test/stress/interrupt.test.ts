@@ -1,5 +1,5 @@
 /**
- * Issue 15, interruptions: a large `ferry load` and a large `ferry save` (from a registry) sent
+ * Issue 15, interruptions: a large `ferry load`, `ferry save` and `ferry pull` (from a registry) sent
  * SIGINT, SIGTERM or SIGHUP at a point planned from their own progress (FERRY_PROGRESS=json on
  * stderr, and the download cache's journal), never after a fixed sleep; the exit listener is
  * attached at spawn. Neither can finish before the signal: the load's commit waits for the
@@ -306,4 +306,40 @@ describe("ferry save from a registry interrupted", () => {
     },
     120_000,
   );
+
+  it("pull, SIGINT half-way through the big layer: exit 130, the store as it was, the download kept; the next pull resumes", async () => {
+    const store = path.join(tmp.dir, "pull-store");
+    const cache = path.join(tmp.dir, "cache-pull");
+    proxy.clear();
+    proxy.add({
+      match: new RegExp(`/blobs/${bigDigest}$`),
+      fault: { kind: "stall", afterBytes: 24 * MiB },
+    });
+    const args = ["pull", `${proxy.host}/big/app:1`, "--store", store, "--cache", cache];
+    const run = start(args, env());
+    // The planned point: 24 MiB of the layer sent (the proxy counts them).
+    await proxy.waitForBytes(bigDigest, 24 * MiB);
+    run.child.kill("SIGINT");
+    const result = await run.ended;
+    const what = `pull:\n${result.stderr}`;
+    expect(result.code, what).toBe(130);
+    const lines = plainLines(result.stderr).filter((line) => !line.startsWith("platform "));
+    expect(lines, what).toEqual([
+      `ferry: interrupted by SIGINT before anything was committed: store ${store} is as it was before, and this run's temporary files were removed; running the same command again starts over (blobs already at the destination or in the download cache are not transferred again)`,
+    ]);
+    expect(readdirSync(path.join(store, ".ferry", "tmp")), what).toEqual([]);
+    expect(JSON.parse(readFileSync(path.join(store, "index.json"), "utf8")).manifests).toEqual([]);
+    const partial = path.join(cache, "partial", bigDigest.slice(7));
+    const kept = statSync(partial).size;
+    expect(kept, what).toBeGreaterThan(0);
+
+    proxy.clear();
+    const before = proxy.requests.length;
+    const again = await start([...args, "-q"], env()).ended;
+    expect(again.code, again.stderr).toBe(0);
+    const bigRequests = proxy.requests.slice(before).filter((r) => r.path.endsWith(bigDigest));
+    expect(bigRequests).toHaveLength(1);
+    expect(bigRequests[0]?.range).toBe(`bytes=${kept}-`);
+    expect(readdirSync(path.join(store, ".ferry", "tmp"))).toEqual([]);
+  }, 120_000);
 });
