@@ -58,16 +58,11 @@ export function mountFat(workDir: string, kind: FatKind, sizeMiB = 128): FatMoun
     image,
     dir,
   ]);
-  if (kernel.ok) {
-    return {
-      kind,
-      dir,
-      driver: "kernel",
-      unmount: () => {
-        if (!run("umount", [dir]).ok) run("umount", ["-l", dir]);
-      },
-    };
-  }
+  const unmount = (loop?: string) => () => {
+    if (!run("umount", [dir]).ok) run("umount", ["-l", dir]);
+    if (loop) run("losetup", ["-d", loop]);
+  };
+  if (kernel.ok) return { kind, dir, driver: "kernel", unmount: unmount() };
   const loop = required("losetup", ["-f", "--show", image], "attaching a loop device");
   const fuse =
     kind === "fat32"
@@ -79,13 +74,5 @@ export function mountFat(workDir: string, kind: FatKind, sizeMiB = 128): FatMoun
       `cannot mount the ${kind} image: the kernel said ${kernel.out}; FUSE said ${fuse.out}; the FAT tests need root and the tools scripts/setup.sh installs`,
     );
   }
-  return {
-    kind,
-    dir,
-    driver: "fuse",
-    unmount: () => {
-      if (!run("umount", [dir]).ok) run("umount", ["-l", dir]);
-      run("losetup", ["-d", loop]);
-    },
-  };
+  return { kind, dir, driver: "fuse", unmount: unmount(loop) };
 }

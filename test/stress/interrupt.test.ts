@@ -224,6 +224,20 @@ describe("ferry save from a registry interrupted", () => {
     tmp.cleanup();
   });
 
+  /**
+   * Run the same command again, nothing held back: it completes, asking the registry only for
+   * the big layer's bytes after the `kept` ones (not spawnSync: the proxy runs in this process).
+   */
+  async function resumes(args: string[], kept: number): Promise<void> {
+    proxy.clear();
+    const before = proxy.requests.length;
+    const again = await start([...args, "-q"], env()).ended;
+    expect(again.code, again.stderr).toBe(0);
+    const bigRequests = proxy.requests.slice(before).filter((r) => r.path.endsWith(bigDigest));
+    expect(bigRequests).toHaveLength(1);
+    expect(bigRequests[0]?.range).toBe(`bytes=${kept}-`);
+  }
+
   /** Bytes of the big layer the cache's journal says landed (in the bundle, or in partial/). */
   function landed(cache: string): number {
     const dir = path.join(cache, "journal");
@@ -293,14 +307,7 @@ describe("ferry save from a registry interrupted", () => {
       const kept = statSync(path.join(cache, "partial", bigDigest.slice(7))).size;
       expect(kept, what).toBeGreaterThanOrEqual(atSignal);
 
-      proxy.clear();
-      const before = proxy.requests.length;
-      // Not spawnSync: the proxy serving it runs in this process.
-      const again = await start([...args, "-q"], env()).ended;
-      expect(again.code, again.stderr).toBe(0);
-      const bigRequests = proxy.requests.slice(before).filter((r) => r.path.endsWith(bigDigest));
-      expect(bigRequests).toHaveLength(1);
-      expect(bigRequests[0]?.range).toBe(`bytes=${kept}-`);
+      await resumes(args, kept);
       expect(ferry(["verify", out, "-q"]).code).toBe(0);
       expect(readdirSync(tmp.dir).filter((name) => name.startsWith(`${signal}.zip.`))).toEqual([]);
     },
@@ -333,13 +340,7 @@ describe("ferry save from a registry interrupted", () => {
     const kept = statSync(partial).size;
     expect(kept, what).toBeGreaterThan(0);
 
-    proxy.clear();
-    const before = proxy.requests.length;
-    const again = await start([...args, "-q"], env()).ended;
-    expect(again.code, again.stderr).toBe(0);
-    const bigRequests = proxy.requests.slice(before).filter((r) => r.path.endsWith(bigDigest));
-    expect(bigRequests).toHaveLength(1);
-    expect(bigRequests[0]?.range).toBe(`bytes=${kept}-`);
+    await resumes(args, kept);
     expect(readdirSync(path.join(store, ".ferry", "tmp"))).toEqual([]);
   }, 120_000);
 });
