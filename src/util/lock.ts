@@ -18,11 +18,11 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import { link, lstat, unlink } from "node:fs/promises";
+import { lstat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, fromSystemError } from "../errors.js";
 import { uniqueTempName } from "./atomic-file.js";
-import { meansNoHardLinks } from "./fs-retry.js";
+import { fileOps, meansNoHardLinks } from "./fs-retry.js";
 import { type ProcessIdentity, processLiveness, thisProcess } from "./process-liveness.js";
 import { createOwnFile, type FileRules, openRegularFile } from "./safe-open.js";
 
@@ -211,7 +211,8 @@ async function createWhole(file: string, content: string): Promise<boolean> {
     } finally {
       await handle.close();
     }
-    await link(temp, file);
+    // Retried on Windows while a scanner holds the new record (see fs-retry.ts).
+    await fileOps.link(temp, file);
     return true;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -273,7 +274,8 @@ function heldLock(file: string, content: string): HeldLock {
       if (released) return;
       released = true;
       const now = await seeLock(file);
-      if (now?.content === content) await unlink(file).catch(() => {});
+      // Retried on Windows: a lock left behind would hold the next command until it is broken.
+      if (now?.content === content) await fileOps.unlink(file).catch(() => {});
     },
   };
 }
