@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Everything the test suite needs on a fresh Debian machine (run as root): the real
 # distribution registry, skopeo and umoci for interoperability, wimtools for real WIM files,
-# tinyproxy (a real HTTP proxy for the proxy tests), unzip/zip, then the npm packages from the
-# lock file.
+# tinyproxy (a real HTTP proxy for the proxy tests), unzip/zip, FAT32 and exFAT tools (mkfs and,
+# for kernels without the vfat/exfat modules, the FUSE drivers fusefat and exfat-fuse: stores and
+# bundles on USB-stick file systems), then the npm packages from the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(docker-registry skopeo umoci wimtools tinyproxy unzip zip python3 openssl apache2-utils time)
+packages=(docker-registry skopeo umoci wimtools tinyproxy unzip zip python3 openssl apache2-utils time
+  dosfstools exfatprogs fusefat exfat-fuse)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

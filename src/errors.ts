@@ -18,6 +18,12 @@ export const EXIT_CODES = {
   IO: 8,
   NETWORK: 9,
   CONFLICT: 10,
+  /** 128 + the signal's number, as shells report it: SIGINT (Ctrl-C, and Ctrl-Break on Windows). */
+  INTERRUPTED: 130,
+  /** SIGTERM. */
+  TERMINATED: 143,
+  /** SIGHUP (the terminal went away; on Windows, the console window was closed). */
+  HANGUP: 129,
 } as const;
 
 export type ErrorCode =
@@ -41,6 +47,7 @@ export type ErrorCode =
   | "ECONFLICT"
   | "EUNSUPPORTED"
   | "EDOWNGRADE"
+  | "EINTERRUPTED"
   | "EINTERNAL";
 
 const EXIT_BY_CODE: Record<ErrorCode, number> = {
@@ -64,6 +71,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   EREGISTRY: EXIT_CODES.NETWORK,
   ECONFLICT: EXIT_CODES.CONFLICT,
   EDOWNGRADE: EXIT_CODES.TRUST,
+  EINTERRUPTED: EXIT_CODES.INTERRUPTED,
   EINTERNAL: EXIT_CODES.INTERNAL,
 };
 
@@ -159,6 +167,40 @@ export interface BundleProblem {
   message: string;
   /** The images whose content the subject belongs to, when known. */
   images?: string[];
+}
+
+/** The signals that stop ferry cleanly, and the exit code each gives. */
+export const INTERRUPT_EXIT_CODES = {
+  SIGINT: EXIT_CODES.INTERRUPTED,
+  SIGBREAK: EXIT_CODES.INTERRUPTED,
+  SIGTERM: EXIT_CODES.TERMINATED,
+  SIGHUP: EXIT_CODES.HANGUP,
+} as const;
+
+export type InterruptSignal = keyof typeof INTERRUPT_EXIT_CODES;
+
+/**
+ * The command was stopped by a signal (Ctrl-C, SIGTERM, SIGHUP; Ctrl-Break on Windows). The
+ * message says what state things were left in and what running the command again does; the
+ * exit code is 128 + the signal's number (130, 143, 129; Ctrl-Break counts as Ctrl-C).
+ */
+export class InterruptedError extends FerryError {
+  constructor(
+    readonly signal: InterruptSignal,
+    message = `interrupted by ${signal}`,
+    options: FerryErrorOptions = {},
+  ) {
+    super("EINTERRUPTED", message, { ...options, details: { ...options.details, signal } });
+    this.name = "InterruptedError";
+  }
+
+  override get exitCode(): number {
+    return INTERRUPT_EXIT_CODES[this.signal];
+  }
+}
+
+export function isInterruption(error: unknown): error is InterruptedError {
+  return error instanceof InterruptedError;
 }
 
 export function isFerryError(error: unknown): error is FerryError {

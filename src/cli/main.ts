@@ -1,5 +1,12 @@
 import { Command, CommanderError } from "commander";
-import { EXIT_CODES, FerryError, isFerryError, UsageError } from "../errors.js";
+import {
+  EXIT_CODES,
+  FerryError,
+  InterruptedError,
+  isFerryError,
+  isInterruption,
+  UsageError,
+} from "../errors.js";
 import { escapeControlsKeepingLines, terminalSafeJson } from "../types/terminal-text.js";
 import { registerCache } from "./commands/cache.js";
 import { registerCheck } from "./commands/check.js";
@@ -25,6 +32,7 @@ import { registerTags } from "./commands/tags.js";
 import { registerVerify } from "./commands/verify.js";
 import { registerWim } from "./commands/wim.js";
 import { toolVersion } from "./context.js";
+import { installInterruptHandlers } from "./interrupt.js";
 
 export function buildProgram(): Command {
   const program = new Command("ferry")
@@ -85,6 +93,12 @@ function wantsJson(argv: string[]): boolean {
  * characters are shown escaped, never sent to the terminal.
  */
 function report(error: FerryError, json: boolean): void {
+  if (isInterruption(error)) {
+    // One line: what state things are in and what running the command again does.
+    process.stderr.write(`ferry: ${escapeControlsKeepingLines(error.message)}\n`);
+    if (json) process.stdout.write(`${terminalSafeJson({ error: error.toJSON() }, 2)}\n`);
+    return;
+  }
   if (!error.details.reported) {
     process.stderr.write(
       `ferry: error [${error.code}]: ${escapeControlsKeepingLines(error.message)}\n`,
@@ -98,10 +112,26 @@ function report(error: FerryError, json: boolean): void {
 /** The one place ferry exits: maps errors to documented exit codes. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  const interrupts = installInterruptHandlers();
   try {
     await program.parseAsync(argv, { from: "user" });
+    const signal = interrupts.received();
+    if (signal) {
+      process.stderr.write(`ferry: ${signal} arrived as the command was finishing: it completed\n`);
+    }
     return EXIT_CODES.OK;
-  } catch (error) {
+  } catch (caught) {
+    const signal = interrupts.received();
+    // Whatever failed once a signal arrived failed because of it (a download cut, a stream
+    // destroyed): the interruption is what the user is told about.
+    const error =
+      signal && !isInterruption(caught)
+        ? new InterruptedError(
+            signal,
+            `interrupted by ${signal} (${caught instanceof Error ? caught.message : String(caught)}); nothing was committed, and running the same command again starts over`,
+            { cause: caught },
+          )
+        : caught;
     if (error instanceof CommanderError) {
       if (
         error.code === "commander.helpDisplayed" ||
@@ -125,5 +155,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     report(internal, wantsJson(argv));
     return internal.exitCode;
+  } finally {
+    interrupts.uninstall();
   }
 }

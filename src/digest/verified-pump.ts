@@ -18,6 +18,8 @@ export interface PumpOptions {
   onWritten?: (bytes: number) => void;
   /** The check's outcome, before the writer is finished (or discarded). */
   onVerdict?: VerdictCallback;
+  /** Stop at the next chunk when this aborts (the writer is discarded, its reason thrown). */
+  signal?: AbortSignal;
 }
 
 const ignore = (): void => {};
@@ -83,6 +85,7 @@ export async function pumpVerified(
     let done = 0;
     next = size > 0 ? request() : undefined;
     while (next) {
+      options.signal?.throwIfAborted();
       const { slot, length, filled } = next;
       const count = await filled;
       next = undefined;

@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { pumpVerified } from "../digest/verified-pump.js";
 import { VerifyingStream } from "../digest/verifying-stream.js";
-import { FerryError, isFerryError } from "../errors.js";
+import { FerryError, InterruptedError, isFerryError, isInterruption } from "../errors.js";
 import type { BlobEvent, CopyListener } from "../types/copy-events.js";
 import type { Descriptor } from "../types/descriptor.js";
 import type { ImageRecord, Sink } from "../types/transport.js";
@@ -47,6 +47,12 @@ export interface CopyOptions {
    * bad blob is reported; the sink is then aborted instead of committed.
    */
   keepGoing?: boolean;
+  /**
+   * An interruption (the CLI's Ctrl-C/SIGTERM handling): when it aborts, no new blob starts,
+   * blobs in flight stop at their next chunk, the sink is aborted (its temporary files removed)
+   * and an InterruptedError says so. A commit already under way is finished, not cut.
+   */
+  signal?: AbortSignal;
 }
 
 export interface CopyResult {
@@ -139,6 +145,12 @@ export async function copyImages(
 
   let fatal: unknown;
   const active = new Set<Readable>();
+  const { signal } = options;
+  const stopAll = () => {
+    if (fatal === undefined) fatal = signal?.reason;
+    for (const stream of active) stream.destroy(fatal as Error);
+  };
+  signal?.addEventListener("abort", stopAll, { once: true });
 
   /** Record a blob failure verify mode goes on from; anything else is thrown. */
   const reportOrThrow = (job: BlobJob, error: unknown): void => {
@@ -172,6 +184,7 @@ export async function copyImages(
             }
           : {}),
         onVerdict: (rejection) => events.blob(source, verdictEvent(descriptor, rejection)),
+        ...(signal ? { signal } : {}),
       });
       return "done";
     } catch (error) {
@@ -238,6 +251,7 @@ export async function copyImages(
   };
 
   try {
+    signal?.throwIfAborted();
     const limit = Math.max(1, Math.min(options.jobs ?? 4, sink.maxConcurrentBlobs));
     const scheduled = scheduleOrder(jobs, limit);
     await checkRequiredBlobs(sink, jobs);
@@ -257,6 +271,7 @@ export async function copyImages(
       },
       () => fatal !== undefined,
     );
+    signal?.throwIfAborted();
     if (result.problems.length > 0) {
       // Reported in the images' order, whatever order the blobs were copied in.
       const rank = new Map(jobs.map((job, at) => [job.descriptor.digest as string, at]));
@@ -272,12 +287,39 @@ export async function copyImages(
       }
     }
     for (const record of result.images) sink.addImage(record);
+    signal?.throwIfAborted();
     events.copy({ type: "commit" });
     await sink.commit();
     result.committed = true;
     return result;
   } catch (error) {
-    await sink.abort().catch(() => {});
-    throw fatal ?? error;
+    const failure = fatal ?? error;
+    const aborted = await sink.abort().then(
+      () => undefined,
+      (abortError: unknown) => abortError,
+    );
+    if (isInterruption(failure) || signal?.aborted) {
+      throw describeInterruption(sink, signal?.reason ?? failure, aborted);
+    }
+    throw failure;
+  } finally {
+    signal?.removeEventListener("abort", stopAll);
   }
+}
+
+/**
+ * The one line an interrupted copy ends with: the state it left (nothing committed, temporary
+ * files removed, or which could not be) and what running the command again does.
+ */
+function describeInterruption(sink: Sink, reason: unknown, abortError: unknown): InterruptedError {
+  const signal = isInterruption(reason) ? reason.signal : "SIGINT";
+  const cleaned =
+    abortError === undefined
+      ? "this run's temporary files were removed"
+      : `some of this run's temporary files could not be removed (${abortError instanceof Error ? abortError.message : String(abortError)})`;
+  return new InterruptedError(
+    signal,
+    `interrupted by ${signal} before anything was committed: ${sink.label} is as it was before, and ${cleaned}; running the same command again starts over (blobs already at the destination or in the download cache are not transferred again)`,
+    { cause: reason },
+  );
 }

@@ -8,9 +8,7 @@ import type { Descriptor } from "../types/descriptor.js";
 import { type Digest, isSha256Hex } from "../types/digest.js";
 import { parseManifest } from "../types/manifest.js";
 import { isIndexMediaType, isManifestMediaType } from "../types/media-types.js";
-import { processLiveness } from "../util/process-liveness.js";
 import { describeKind, NotRegularFileError, openRegularFile } from "../util/safe-open.js";
-import { tempNameOwner } from "../util/temp-name.js";
 
 /**
  * `not-a-file`: a name under blobs/sha256/ that is a symbolic link, FIFO, directory... (never
@@ -127,25 +125,9 @@ async function walkImage(
   for (const layer of parsed.manifest.layers) own(walk, layer.digest, image);
 }
 
-/**
- * Staging directories and temp files in the store's tmp/ whose owner pid no longer runs
- * (util/temp-name.ts: today's `load.<pid>.<hex>.tmp` and older ferry's `load-<pid>-<uuid>`).
- */
+/** Staging folders and temp files left by runs that are provably gone (see Store.staleTemp). */
 export async function findStaleTemp(store: Store): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(store.tmpDir);
-  } catch {
-    return [];
-  }
-  const stale: string[] = [];
-  for (const name of names) {
-    // A name that is no temp name has no live owner either (tmp/ is ferry's, private).
-    const pid = tempNameOwner(name);
-    if (pid === undefined || processLiveness({ pid }) === "gone")
-      stale.push(path.join(store.tmpDir, name));
-  }
-  return stale;
+  return (await store.staleTemp()).map((stale) => stale.path);
 }
 
 /**

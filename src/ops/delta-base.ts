@@ -5,6 +5,7 @@ import type { BundleManifest } from "../types/bundle.js";
 import type { Descriptor } from "../types/descriptor.js";
 import { parseHaveList } from "../types/have.js";
 import { isIndexMediaType, isManifestMediaType, MediaType } from "../types/media-types.js";
+import { hasSuffix, looksLikeJsonText } from "../types/text-file.js";
 
 /** What the offline side is known to hold, from a have-list or from the previous bundle. */
 export interface DeltaBase {
@@ -69,7 +70,8 @@ async function readHaveListBytes(path: string): Promise<Buffer | undefined> {
       const chunk = Buffer.allocUnsafe(CHUNK);
       const { bytesRead } = await handle.read(chunk, 0, CHUNK, total);
       if (bytesRead === 0) break;
-      if (total === 0 && chunk[0] !== 0x7b) return undefined;
+      // A have-list is JSON, possibly with a BOM or in UTF-16 (written by PowerShell).
+      if (total === 0 && !looksLikeJsonText(chunk.subarray(0, bytesRead))) return undefined;
       total += bytesRead;
       if (total > MAX_HAVE_LIST) {
         throw new FerryError("EUSAGE", `${path} is larger than ${MAX_HAVE_LIST} bytes`, {
@@ -88,7 +90,7 @@ async function readHaveListBytes(path: string): Promise<Buffer | undefined> {
 
 /** Read `--since`: a have-list (JSON) or the previous bundle (one file or split volumes). */
 export async function readDeltaBase(path: string): Promise<DeltaBase> {
-  const bytes = path.endsWith(".parts") ? undefined : await readHaveListBytes(path);
+  const bytes = hasSuffix(path, ".parts") ? undefined : await readHaveListBytes(path);
   if (bytes) {
     const have = parseHaveList(bytes, path);
     return {

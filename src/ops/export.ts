@@ -17,6 +17,7 @@ import { type DestinationSpec, destinationRole } from "../transports/table.js";
 import type { TrustedKey } from "../trust/keys.js";
 import { isIndexMediaType } from "../types/media-types.js";
 import type { PlatformSelector } from "../types/platform.js";
+import { refuseReservedOutput } from "../types/windows-names.js";
 import { copyPlans, planImages, withBundle } from "./transfer.js";
 
 export interface ExportReport {
@@ -79,6 +80,7 @@ async function copyTo(
 ): Promise<ExportReport> {
   const copy = copyRole(options.destination);
   if (copy.onePlatform) checkOnePlatform(plans, copy.onePlatform);
+  refuseReservedOutput(copy.location(options.destination));
   // A dry run reads and hashes what the copy would hold, into a sink that keeps nothing.
   const sink = options.dryRun ? new DiscardSink() : await copy.openSink(options.destination);
   const result = await copyPlans(sink, plans, options);

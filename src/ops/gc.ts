@@ -5,7 +5,7 @@
  * skipped a blob because the store had it re-checks under the lock and fails cleanly).
  */
 
-import { lstat, readdir, rm, unlink } from "node:fs/promises";
+import { lstat, readdir } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, fromSystemError } from "../errors.js";
 import { blobPath, refNameOf } from "../transports/layout/index-file.js";
@@ -15,7 +15,6 @@ import { isSha256Hex } from "../types/digest.js";
 import { type ImageIndex, parseManifest } from "../types/manifest.js";
 import { isIndexMediaType, isManifestMediaType } from "../types/media-types.js";
 import { syncDirectory } from "../util/atomic-file.js";
-import { findStaleTemp } from "./check.js";
 
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 const MAX_DEPTH = 8;
@@ -35,6 +34,8 @@ export interface GcReport {
   removed: Array<{ digest: string; size: number }>;
   /** Staging folders and temp files left by killed runs (removed unless dryRun). */
   staleTemp: string[];
+  /** The bytes in them. */
+  staleTempBytes: number;
   seconds: number;
 }
 
@@ -99,12 +100,13 @@ export async function collectGarbageLocked(
     blobsRemoved: 0,
     bytesFreed: 0,
     removed: [],
-    staleTemp: await findStaleTemp(store),
+    staleTemp: [],
+    staleTempBytes: 0,
     seconds: 0,
   };
-  if (!options.dryRun) {
-    for (const temp of report.staleTemp) await rm(temp, { recursive: true, force: true });
-  }
+  const stale = options.dryRun ? await store.staleTemp() : await store.removeStaleTemp();
+  report.staleTemp = stale.map((temp) => temp.path);
+  report.staleTempBytes = stale.reduce((sum, temp) => sum + temp.bytes, 0);
   for (const name of names.sort()) {
     if (!isSha256Hex(name)) continue;
     const digest = `sha256:${name}`;
@@ -118,7 +120,7 @@ export async function collectGarbageLocked(
     if (!info?.isFile()) continue;
     if (!options.dryRun) {
       try {
-        await unlink(file);
+        await store.fileOps.unlink(file);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
         throw fromSystemError(error, file, "removing");

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { fromSystemError, UsageError } from "../errors.js";
+import { decodeTextFile } from "../types/text-file.js";
 
 /**
  * An image list for scheduled refreshes (`ferry save -f images.yaml`):
@@ -108,7 +109,8 @@ export function parseImageList(text: string, file: string): ImageListEntry[] {
 export async function readImageList(file: string): Promise<ImageListEntry[]> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    // A BOM or UTF-16 (Notepad, PowerShell) and CRLF line ends are fine.
+    text = decodeTextFile(await readFile(file));
   } catch (error) {
     throw fromSystemError(error, file, "reading image list");
   }

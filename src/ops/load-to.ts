@@ -36,6 +36,8 @@ export interface LoadToOptions {
   latest: boolean;
   /** A store or a registry: accept a bundle older than one loaded there before. */
   allowDowngrade: boolean;
+  /** Stop cleanly when this aborts (Ctrl-C): nothing committed, staged files removed. */
+  signal?: AbortSignal;
   /** A destination that takes one platform per image (docker): which. */
   platforms: PlatformSelector;
   /** A registry: how to reach it and what to do there. */
@@ -70,6 +72,7 @@ export async function loadTo(
         storeDir: options.storeDir(destination.dir),
         latest: options.latest,
         allowDowngrade: options.allowDowngrade,
+        ...(options.signal ? { signal: options.signal } : {}),
       };
       const report = await withProgress(
         options.progress,

@@ -31,6 +31,8 @@ export interface LoadReport {
   osImages: LoadedOsImage[];
   /** `latest` tags of OS images that moved. */
   latestMoved: LatestMove[];
+  /** What went wrong after the images were installed (the load still succeeded). */
+  warnings?: string[];
   seconds: number;
 }
 
@@ -46,6 +48,8 @@ export interface LoadOptions {
   latest?: boolean;
   /** Load a bundle older than what the store loaded before (see ops/rollback.ts). */
   allowDowngrade?: boolean;
+  /** Stop cleanly when this aborts (Ctrl-C): nothing committed, staged files removed. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -70,6 +74,7 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
       ...wim.sinkOptions,
       beforeIndexWrite: rollback.beforeIndexWrite,
       logEntry: { action: "load", bundle: path, bundleId: manifest.id, created: manifest.created },
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     const result = await copyPlans(sink, plans, options);
     return {
@@ -91,6 +96,7 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
       tagsMoved: sink.tagChanges,
       osImages: wim.osImages(),
       latestMoved: wim.latestMoved(sink.tagChanges),
+      ...(sink.warnings.length > 0 ? { warnings: sink.warnings } : {}),
       seconds: (Date.now() - started) / 1000,
     };
   });

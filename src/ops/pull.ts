@@ -16,6 +16,8 @@ export interface PullOptions {
   /** Blob writes into the store at once. */
   jobs?: number;
   onEvent?: (event: CopyEvent) => void;
+  /** Stop cleanly when this aborts (Ctrl-C): nothing committed, staged files removed. */
+  signal?: AbortSignal;
 }
 
 export interface PullReport {
@@ -60,6 +62,7 @@ export async function pullImages(references: string[], options: PullOptions): Pr
     );
     const sink = new StoreSink(store, {
       logEntry: { action: "pull", sources: sources.map((s) => s.label) },
+      ...(options.signal ? { signal: options.signal } : {}),
     });
     const result = await copyPlans(sink, plans, options).catch(async (error: unknown) => {
       throw await options.session.explainFailure(error);

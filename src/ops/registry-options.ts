@@ -42,6 +42,8 @@ export interface RegistryIo {
   userAgent?: string;
   /** Downloads straight into the engine's output (see `RegistrySessionOptions.direct`). */
   direct?: boolean;
+  /** Stop downloads when this aborts (an interrupted command). */
+  signal?: AbortSignal;
 }
 
 /** Read a password from a stream (stdin): all of it, less one trailing newline. */
@@ -202,6 +204,7 @@ export async function openRegistrySession(
     jobs: flags.jobs ?? 4,
     ...(io.onNote ? { onNote: io.onNote } : {}),
     ...(io.direct ? { direct: true } : {}),
+    ...(io.signal ? { signal: io.signal } : {}),
   });
 }
 

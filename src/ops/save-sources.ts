@@ -33,6 +33,10 @@ export interface SaveFromSourcesOptions extends Omit<SaveOptions, "downloads"> {
   platforms?: PlatformSelector;
   /** Leave foreign layers of registry images out (listed as required). */
   skipForeign: boolean;
+  /** Stop the registry downloads when this aborts (an interrupted command). */
+  interrupt?: AbortSignal;
+  /** Asked when the copy starts: the signal that stops it cleanly from then on. */
+  cancellation?: () => AbortSignal;
   onNote?: (text: string) => void;
 }
 
@@ -66,7 +70,16 @@ export async function saveFromSources(
   requests: SaveRequest[],
   options: SaveFromSourcesOptions,
 ): Promise<SaveOutcome> {
-  const { registry: flags, userAgent, platforms, skipForeign, onNote, ...save } = options;
+  const {
+    registry: flags,
+    userAgent,
+    platforms,
+    skipForeign,
+    onNote,
+    interrupt,
+    cancellation,
+    ...save
+  } = options;
   const needs = new Set(requests.flatMap(({ spec }) => sourceRole(spec).needs ?? []));
   const inputs: SaveInput[] = [];
   let session: RegistrySession | undefined;
@@ -77,6 +90,7 @@ export async function saveFromSources(
         ...(onNote ? { onNote } : {}),
         userAgent,
         direct: !save.split,
+        ...(interrupt ? { signal: interrupt } : {}),
       });
     }
     const downloadNetwork = needs.has("network")
@@ -98,6 +112,7 @@ export async function saveFromSources(
     if (session && !platforms) onNote?.(describeDefaultPlatform(hostPlatform()));
     const report = await saveBundle(inputs, {
       ...save,
+      ...(cancellation ? { signal: cancellation() } : {}),
       ...(session ? { downloads: session } : {}),
     }).catch(async (error: unknown) => {
       throw session ? await session.explainFailure(error) : error;

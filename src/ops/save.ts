@@ -7,6 +7,7 @@ import type { SplitOptions } from "../transports/bundle/split-writer.js";
 import type { BundleManifest } from "../types/bundle.js";
 import { type PartsManifest, parityName, partsFileName } from "../types/parts.js";
 import type { BlobLocation } from "../types/transport.js";
+import { refuseReservedOutput } from "../types/windows-names.js";
 import { type DeltaBase, deltaMayOmit } from "./delta-base.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
 import { copyPlans, type PlanInput, planImages } from "./transfer.js";
@@ -38,6 +39,8 @@ export interface SaveOptions {
   /** ferry.json `created` (default: now). */
   created?: Date;
   downloads?: DirectDownloads;
+  /** Stop cleanly when this aborts (Ctrl-C): no bundle, its temp file removed. */
+  signal?: AbortSignal;
 }
 
 export type SaveStatus = ImageStatus;
@@ -90,6 +93,7 @@ function statusAgainst(
  */
 export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Promise<SaveReport> {
   const started = Date.now();
+  refuseReservedOutput(options.output);
   const plans = await planImages(inputs, {
     distinctNames: (image, earlier) =>
       new UsageError(`${image.name} comes from both ${earlier} and ${image.origin}`, {

@@ -34,6 +34,8 @@ export interface CopySettings {
   jobs?: number;
   /** Record bad blobs and go on (verification), instead of stopping at the first. */
   keepGoing?: boolean;
+  /** Stop cleanly when this aborts (Ctrl-C): nothing committed, the sink's temp files removed. */
+  signal?: AbortSignal;
 }
 
 /** Copy planned images into a sink (the engine: blobs verified, manifests, commit). */
@@ -46,6 +48,7 @@ export function copyPlans(
     ...(settings.onEvent ? { onEvent: settings.onEvent } : {}),
     ...(settings.jobs ? { jobs: settings.jobs } : {}),
     ...(settings.keepGoing ? { keepGoing: true } : {}),
+    ...(settings.signal ? { signal: settings.signal } : {}),
   });
 }
 

@@ -8,6 +8,7 @@ import {
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, fromSystemError } from "../errors.js";
+import { decodeTextFile, hasSuffix } from "../types/text-file.js";
 
 /** A public key ferry trusts, with the id signatures name it by. */
 export interface TrustedKey {
@@ -35,9 +36,10 @@ export function generateSigningKeyPair(): { privatePem: string; publicPem: strin
   };
 }
 
+/** A key file's PEM text: a BOM, UTF-16 (a PowerShell `>`) and CRLF line ends are fine. */
 async function readKeyFile(file: string): Promise<string> {
   try {
-    return await readFile(file, "utf8");
+    return decodeTextFile(await readFile(file));
   } catch (error) {
     throw fromSystemError(error, file, "reading key");
   }
@@ -92,7 +94,8 @@ export async function loadPublicKey(file: string): Promise<TrustedKey> {
 export async function loadTrustDirectory(dir: string): Promise<TrustedKey[]> {
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((name) => name.endsWith(".pub")).sort();
+    // Any case: `SIGNER.PUB` copied from a FAT stick or a Windows share is a key too.
+    names = (await readdir(dir)).filter((name) => hasSuffix(name, ".pub")).sort();
   } catch (error) {
     throw fromSystemError(error, dir, "reading trust folder");
   }

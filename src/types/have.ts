@@ -1,5 +1,6 @@
 import { FerryError } from "../errors.js";
 import { type Digest, isDigest } from "./digest.js";
+import { decodeTextFile } from "./text-file.js";
 
 export const HAVE_SCHEMA = "ferry.have/v1";
 
@@ -16,7 +17,8 @@ export interface HaveList {
 export function parseHaveList(bytes: Uint8Array, where: string): HaveList {
   let doc: unknown;
   try {
-    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
+    // A BOM, UTF-16 or CRLF line ends (a have-list moved through a Windows tool) are fine.
+    doc = JSON.parse(decodeTextFile(bytes));
   } catch (error) {
     throw new FerryError("EUSAGE", `${where} is not valid JSON (${(error as Error).message})`);
   }

@@ -1,5 +1,6 @@
 import { BadBundleError, UsageError } from "../errors.js";
 import { isSha256Hex } from "./digest.js";
+import { decodeTextFile } from "./text-file.js";
 
 /**
  * Split volumes: a bundle `B.zip` cut into raw byte ranges `B.zip.001`, `B.zip.002`, ... (every
@@ -229,7 +230,9 @@ function checkVolumes(doc: PartsManifest, problems: string[]): void {
 export function parsePartsManifest(bytes: Uint8Array, label: string): PartsManifest {
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(bytes).toString("utf8"));
+    // Tolerant of a BOM, UTF-16 and CRLF (a `.parts` edited on Windows): only the parsing. A
+    // signature over `.parts` is checked over the exact bytes read (split-open.ts).
+    value = JSON.parse(decodeTextFile(bytes));
   } catch (error) {
     throw new BadBundleError(`${label} is not valid JSON: ${(error as Error).message}`, [], {
       hint: `copy ${label} again from the original`,

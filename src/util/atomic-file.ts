@@ -1,7 +1,8 @@
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, open, rm } from "node:fs/promises";
 import path from "node:path";
 import { fromSystemError } from "../errors.js";
-import { createOwnFile } from "./safe-open.js";
+import { type FileOps, fileOps } from "./fs-retry.js";
+import { createOwnFile, setOwnMode } from "./safe-open.js";
 import { uniqueTempName } from "./temp-name.js";
 
 /** fsync a directory so a rename inside it survives a power cut (no-op where unsupported). */
@@ -28,7 +29,7 @@ export async function syncDirectory(directory: string): Promise<void> {
 export async function writeFileAtomic(
   target: string,
   bytes: Uint8Array,
-  options: { tempDirectory?: string; mode?: number } = {},
+  options: { tempDirectory?: string; mode?: number; fileOps?: FileOps } = {},
 ): Promise<void> {
   const tempDirectory = options.tempDirectory ?? path.dirname(target);
   await mkdir(tempDirectory, { recursive: true });
@@ -43,12 +44,13 @@ export async function writeFileAtomic(
     });
     try {
       await handle.writeFile(bytes);
-      if (options.mode !== undefined) await handle.chmod(options.mode);
+      if (options.mode !== undefined) await setOwnMode(handle, options.mode);
       await handle.datasync();
     } finally {
       await handle.close();
     }
-    await rename(temp, target);
+    // Retried on Windows while a scanner holds the file (see util/fs-retry.ts).
+    await (options.fileOps ?? fileOps).rename(temp, target);
   } catch (error) {
     await rm(temp, { force: true }).catch(() => {});
     throw fromSystemError(error, target, "writing");

@@ -18,9 +18,10 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import { link, lstat, unlink } from "node:fs/promises";
+import { lstat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, fromSystemError } from "../errors.js";
+import { fileOps, meansNoHardLinks } from "./fs-retry.js";
 import { type ProcessIdentity, processLiveness, thisProcess } from "./process-liveness.js";
 import { createOwnFile, type FileRules, openRegularFile } from "./safe-open.js";
 import { uniqueTempName } from "./temp-name.js";
@@ -57,11 +58,21 @@ export interface BusyLock {
   holder: LockHolder | undefined;
 }
 
-/** What a waiting process is told when it starts to wait, and when the holder changes. */
+/**
+ * What a waiting process is told when it starts to wait, when the holder changes, and every
+ * `remindEveryMs` while the wait goes on.
+ */
 export interface LockWait {
   file: string;
   holder: LockHolder | undefined;
+  /** How long this process has waited so far, in ms (0 when it starts to wait). */
+  waitedMs: number;
+  /** The same holder as last told: the wait goes on. */
+  reminder: boolean;
 }
+
+/** How often a long wait is reported again, by default. */
+export const LOCK_REMINDER_MS = 30_000;
 
 export interface LockOptions {
   /** What the holder is doing, shown to whoever waits. */
@@ -71,6 +82,10 @@ export interface LockOptions {
   pollMs?: number;
   /** Told who holds the lock when this process starts to wait (default: the process-wide one). */
   onWait?: (wait: LockWait) => void;
+  /** Tell `onWait` again every this many ms while the wait goes on (default LOCK_REMINDER_MS). */
+  remindEveryMs?: number;
+  /** Stop waiting when this aborts (an interrupted command): its reason is thrown. */
+  signal?: AbortSignal;
 }
 
 let waitListener: ((wait: LockWait) => void) | undefined;
@@ -183,8 +198,6 @@ export async function isLockHeld(file: string): Promise<boolean> {
   return seen !== undefined && !isStale(seen);
 }
 
-const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
-
 /** Create `file` holding `content`, whole, unless it exists: true when this call created it. */
 async function createWhole(file: string, content: string): Promise<boolean> {
   const temp = uniqueTempName(file);
@@ -198,12 +211,13 @@ async function createWhole(file: string, content: string): Promise<boolean> {
     } finally {
       await handle.close();
     }
-    await link(temp, file);
+    // Retried on Windows while a scanner holds the new record (see fs-retry.ts).
+    await fileOps.link(temp, file);
     return true;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EEXIST") return false;
-    if (code && NO_HARD_LINKS.has(code)) return createInPlace(file, content);
+    if (meansNoHardLinks(error)) return createInPlace(file, content);
     throw fromSystemError(error, file, "locking");
   } finally {
     await unlink(temp).catch(() => {});
@@ -260,7 +274,8 @@ function heldLock(file: string, content: string): HeldLock {
       if (released) return;
       released = true;
       const now = await seeLock(file);
-      if (now?.content === content) await unlink(file).catch(() => {});
+      // Retried on Windows: a lock left behind would hold the next command until it is broken.
+      if (now?.content === content) await fileOps.unlink(file).catch(() => {});
     },
   };
 }
@@ -311,16 +326,35 @@ function isBusy(result: HeldLock | BusyLock): result is BusyLock {
 export async function acquireLock(file: string, options: LockOptions): Promise<HeldLock> {
   const timeoutMs = options.timeoutMs ?? 120_000;
   const pollMs = options.pollMs ?? 50;
-  const deadline = Date.now() + timeoutMs;
+  const remindEveryMs = options.remindEveryMs ?? LOCK_REMINDER_MS;
+  const { signal } = options;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   let announced: string | undefined;
+  let toldAt = 0;
   for (;;) {
+    signal?.throwIfAborted();
     const result = await tryLock(file, options.purpose);
-    if (!isBusy(result)) return result;
+    if (!isBusy(result)) {
+      if (signal?.aborted) {
+        await result.release();
+        signal.throwIfAborted();
+      }
+      return result;
+    }
     const { holder } = result;
     const key = holder ? `${holder.pid}@${holder.host}@${holder.since}` : "";
-    if (key !== announced) {
+    const now = Date.now();
+    const remind = key === announced && now - toldAt >= remindEveryMs;
+    if (key !== announced || remind) {
       announced = key;
-      (options.onWait ?? waitListener)?.({ file, holder });
+      toldAt = now;
+      (options.onWait ?? waitListener)?.({
+        file,
+        holder,
+        waitedMs: now - started,
+        reminder: remind,
+      });
     }
     if (Date.now() >= deadline) {
       throw new FerryError("ELOCKED", `${file} is locked by ${describeHolder(holder)}`, {
@@ -328,6 +362,20 @@ export async function acquireLock(file: string, options: LockOptions): Promise<H
         details: holder ? { holder } : {},
       });
     }
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    await pause(pollMs, signal);
   }
+}
+
+/** Wait `ms`, or less when `signal` aborts meanwhile. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }

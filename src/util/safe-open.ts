@@ -161,6 +161,39 @@ export async function readRegularFile(file: string, rules: FileRules): Promise<B
   }
 }
 
+/** chmod errors that mean the file system keeps no Unix modes (FAT through FUSE, exFAT). */
+const NO_MODES = new Set(["ENOSYS", "ENOTSUP", "EOPNOTSUPP"]);
+
+function keepsNoModes(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code !== undefined && NO_MODES.has(code);
+}
+
+/**
+ * Give a file or folder ferry created (open as `handle`) exactly `mode`. A file system without
+ * Unix modes (FAT32 or exFAT: a USB stick) refuses: ENOSYS or ENOTSUP, or EPERM from Linux's
+ * vfat for a file this very process owns. The file then keeps what that file system gives every
+ * file, which is accepted: such a file system cannot keep anyone out anyway. EPERM for a file
+ * of another owner is an error as before.
+ */
+export async function setOwnMode(handle: FileHandle, mode: number): Promise<void> {
+  try {
+    await handle.chmod(mode);
+  } catch (error) {
+    if (keepsNoModes(error)) return;
+    const code = (error as NodeJS.ErrnoException).code;
+    const me = process.geteuid?.();
+    if (code === "EPERM" && me !== undefined) {
+      const owner = await handle.stat().then(
+        (info) => info.uid,
+        () => undefined,
+      );
+      if (owner === me) return;
+    }
+    throw error;
+  }
+}
+
 /** How `createOwnFile` treats a file already at the path. */
 export type ExistingFile =
   /** Fail with the system's EEXIST error. */
@@ -216,7 +249,7 @@ export async function createOwnFile(
   await checkOpened(handle, file, options.rules, options.existing === "fail" ? undefined : before);
   if (options.umask) return handle;
   try {
-    await handle.chmod(mode);
+    await setOwnMode(handle, mode);
   } catch (error) {
     await handle.close().catch(() => {});
     throw fromSystemError(error, file, "writing");
@@ -285,6 +318,7 @@ export async function setOwnDirectoryMode(
 ): Promise<void> {
   if (constants.O_DIRECTORY === undefined || NOFOLLOW === 0) {
     await chmod(dir, mode).catch((error: unknown) => {
+      if (keepsNoModes(error)) return;
       throw fromSystemError(error, dir, "creating");
     });
     return;
@@ -296,7 +330,7 @@ export async function setOwnDirectoryMode(
     throw await explainRefusal(error, dir, rules, "creating", "a directory");
   }
   try {
-    await handle.chmod(mode);
+    await setOwnMode(handle, mode);
   } catch (error) {
     throw fromSystemError(error, dir, "creating");
   } finally {

@@ -12,6 +12,6 @@ export async function runGc(flags: GcFlags): Promise<void> {
   out.result(
     report,
     () =>
-      `${report.dryRun ? "would remove" : "removed"} ${report.blobsRemoved} unreferenced blob(s) (${formatSize(report.bytesFreed)}) and ${report.staleTemp.length} temp file(s); kept ${report.blobsKept} blob(s); ${formatSeconds(report.seconds)}`,
+      `${report.dryRun ? "would remove" : "removed"} ${report.blobsRemoved} unreferenced blob(s) (${formatSize(report.bytesFreed)}) and ${report.staleTemp.length} temp file(s) of interrupted runs (${formatSize(report.staleTempBytes)}); kept ${report.blobsKept} blob(s); ${formatSeconds(report.seconds)}`,
   );
 }

@@ -1,4 +1,5 @@
 import { haveList } from "../../ops/have.js";
+import { refuseReservedOutput } from "../../types/windows-names.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
 import { toolName } from "../context.js";
 import { createOutput } from "../output.js";
@@ -9,6 +10,7 @@ import type { HaveFlags } from "./have.js";
 export async function runHave(flags: HaveFlags): Promise<void> {
   const out = createOutput(flags);
   const list = await haveList(resolveStoreDir(flags.store), toolName());
+  refuseReservedOutput(flags.output);
   await writeFileAtomic(flags.output, Buffer.from(`${JSON.stringify(list, null, 2)}\n`));
   out.result(
     {

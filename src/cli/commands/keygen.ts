@@ -8,7 +8,9 @@ export interface KeygenFlags {
 export function registerKeygen(program: Command): void {
   program
     .command("keygen")
-    .description("make an Ed25519 signing key pair: NAME (private, mode 0600) and NAME.pub")
+    .description(
+      "make an Ed25519 signing key pair: NAME (private: mode 0600, on Windows an ACL for you alone) and NAME.pub",
+    )
     .requiredOption("-o, --output <name>", "the private key file; the public key goes to NAME.pub")
     .option("--json", "print JSON")
     .action(async (flags: KeygenFlags) => {

@@ -6,6 +6,7 @@ import { hostPlatform } from "../../ops/registry-options.js";
 import { type DestinationSpec, destinationRole } from "../../transports/table.js";
 import { platformSelector, toolName } from "../context.js";
 import { chooseDestination } from "../destination.js";
+import { cancellation } from "../interrupt.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { resolveStoreDir } from "../store-location.js";
@@ -41,6 +42,8 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
     storeDir: resolveStoreDir,
     latest: flags.latest !== false,
     allowDowngrade: flags.allowDowngrade === true,
+    // The first Ctrl-C stops the copy cleanly (see cli/interrupt.ts).
+    signal: cancellation(),
     platforms: platformSelector(flags.platform, [hostPlatform()]),
     push: {
       registry: flags,
@@ -51,6 +54,7 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
   });
   switch (result.transport) {
     case "store":
+      for (const warning of result.report.warnings ?? []) out.note(`warning: ${warning}`);
       out.result(result.report, () => describeLoad(result.report));
       break;
     case "registry":

@@ -6,6 +6,7 @@ import {
 } from "../../ops/registry-options.js";
 import { platformSelector, toolName } from "../context.js";
 import { chooseDestination } from "../destination.js";
+import { cancellation, interruptSignal } from "../interrupt.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { resolveStoreDir } from "../store-location.js";
@@ -29,7 +30,11 @@ export async function runPull(references: string[], flags: PullFlags): Promise<v
   const refs = references.map((ref) =>
     ref.startsWith("docker://") ? ref.slice("docker://".length) : ref,
   );
-  const session = await openRegistrySession(flags, { onNote: out.note, userAgent: toolName() });
+  const session = await openRegistrySession(flags, {
+    onNote: out.note,
+    userAgent: toolName(),
+    signal: interruptSignal(),
+  });
   try {
     const progress = createProgress("pulling", !flags.json && !flags.quiet);
     const report = await pullImages(refs, {
@@ -38,6 +43,8 @@ export async function runPull(references: string[], flags: PullFlags): Promise<v
       session,
       onEvent: progress.onEvent,
       ...(flags.jobs ? { jobs: flags.jobs } : {}),
+      // From here the first Ctrl-C stops the copy cleanly (see cli/interrupt.ts).
+      signal: cancellation(),
     }).finally(progress.stop);
     out.result(report, () =>
       [

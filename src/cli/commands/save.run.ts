@@ -10,6 +10,7 @@ import {
 } from "../../transports/table.js";
 import { loadSigner } from "../../trust/sequence.js";
 import { platformSelector, toolName } from "../context.js";
+import { cancellation, interruptSignal } from "../interrupt.js";
 import { createOutput, escapeControls, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { osImageLines } from "./os-image-lines.js";
@@ -52,6 +53,9 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
     ...(flags.split ? { split: { partSize: flags.split, parity: Boolean(flags.parity) } } : {}),
     onEvent: progress.onEvent,
     ...(flags.jobs ? { jobs: flags.jobs } : {}),
+    interrupt: interruptSignal(),
+    // From the copy on, the first Ctrl-C stops it cleanly (see cli/interrupt.ts).
+    cancellation,
   }).finally(progress.stop);
   if (omitted.length > 0) out.note(describeOmitted(omitted));
   if (transfer) out.note(describeTransfer(transfer));

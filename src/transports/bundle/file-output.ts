@@ -1,7 +1,9 @@
-import { type FileHandle, open, rename, rm } from "node:fs/promises";
+import { type FileHandle, open, rm } from "node:fs/promises";
 import path from "node:path";
 import { fromSystemError } from "../../errors.js";
 import { syncDirectory } from "../../util/atomic-file.js";
+import { fileOps } from "../../util/fs-retry.js";
+import { trackRunTemp } from "../../util/run-temps.js";
 import { uniqueTempName } from "../../util/temp-name.js";
 import { writeFully } from "./random-access.js";
 import type { ZipFinished, ZipOutput } from "./zip-output.js";
@@ -25,12 +27,16 @@ export class FileOutput implements ZipOutput {
   /** The writeback started in the background, if one is running. */
   private syncing: Promise<void> | undefined;
   private syncError: unknown;
+  /** Forget the temp file in the run's list (ferry stopped at once removes what is listed). */
+  private readonly untrack: () => void;
 
   private constructor(
     readonly target: string,
     readonly tempPath: string,
     private readonly handle: FileHandle,
-  ) {}
+  ) {
+    this.untrack = trackRunTemp(tempPath);
+  }
 
   static async create(target: string): Promise<FileOutput> {
     const tempPath = uniqueTempName(target);
@@ -69,7 +75,9 @@ export class FileOutput implements ZipOutput {
     await this.handle.datasync();
     await this.handle.close();
     this.closed = true;
-    await rename(this.tempPath, this.target);
+    // Retried on Windows while a scanner holds the new file (see util/fs-retry.ts).
+    await fileOps.rename(this.tempPath, this.target);
+    this.untrack();
     await syncDirectory(path.dirname(this.target));
     return { size };
   }
@@ -80,6 +88,6 @@ export class FileOutput implements ZipOutput {
       await this.syncing;
       await this.handle.close().catch(() => {});
     }
-    await rm(this.tempPath, { force: true }).catch(() => {});
+    await rm(this.tempPath, { force: true }).then(this.untrack, () => {});
   }
 }

@@ -26,6 +26,7 @@ import { REF_NAME_ANNOTATION } from "../../types/descriptor.js";
 import { type Digest, digestHex } from "../../types/digest.js";
 import type { ImageIndex } from "../../types/manifest.js";
 import { serializePartsManifest } from "../../types/parts.js";
+import { decodeTextFile, textLines } from "../../types/text-file.js";
 import { blobPath, parseLayoutIndex } from "../layout/index-file.js";
 import type { SplitBundle } from "./parts-file.js";
 import { type RandomAccess, readAt } from "./random-access.js";
@@ -141,7 +142,11 @@ export class BundleReader {
         `${name} belongs to bundle ${parts.id}, but the parts hold bundle ${this.manifest.id}`,
       );
     }
-    if (!partsBytes.equals(serializePartsManifest(parts))) {
+    // Byte for byte but for the encoding a Windows editor or copy may give a text file (a BOM,
+    // UTF-16, CRLF line ends): any other changed byte shows. A signature over `.parts` was
+    // checked over the exact bytes.
+    const asWritten = serializePartsManifest(parts).toString("utf8");
+    if (textLines(decodeTextFile(partsBytes)).join("\n") !== textLines(asWritten).join("\n")) {
       this.problem(name, `${name} is not byte for byte what ferry wrote (edited or damaged)`);
     }
   }
@@ -438,11 +443,12 @@ export class BundleReader {
       const bytes = this.fixed.get(name);
       if (bytes) expected.set(name, digestHex(sha256Digest(bytes)));
     }
-    const text = sums.toString("utf8");
+    // A BOM, CRLF line ends and upper-case hex (Windows tools) are read as sha256sum reads them.
+    const text = decodeTextFile(sums);
     const seen = new Set<string>();
-    for (const line of text.split("\n")) {
+    for (const line of textLines(text)) {
       if (line.trim() === "") continue;
-      const match = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+      const match = /^([0-9a-fA-F]{64}) [ *](.+)$/.exec(line);
       if (!match) {
         this.problem(
           BundleFile.Checksums,
@@ -450,7 +456,8 @@ export class BundleReader {
         );
         continue;
       }
-      const [, hex, name] = match as unknown as [string, string, string];
+      const [, upperOrLower, name] = match as unknown as [string, string, string];
+      const hex = upperOrLower.toLowerCase();
       seen.add(name);
       const want = expected.get(name);
       if (want === undefined)

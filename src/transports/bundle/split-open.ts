@@ -4,6 +4,7 @@ import { BadBundleError, type BundleProblem, FerryError, isFerryError } from "..
 import type { TrustedKey } from "../../trust/keys.js";
 import { verifySignature } from "../../trust/signature.js";
 import { parsePartName } from "../../types/parts.js";
+import { hasSuffix } from "../../types/text-file.js";
 import {
   type CheckOptions,
   checkSplitBundle,
@@ -46,7 +47,8 @@ async function isFile(file: string): Promise<boolean> {
  * its parts exist) or, when undefined, a single bundle file.
  */
 export async function findSplitBundle(input: string): Promise<SplitBundle | undefined> {
-  if (input.endsWith(".parts")) return readSplitBundle(input);
+  // Any case: a FAT stick or a Windows tool may show NIGHTLY.ZIP.PARTS.
+  if (hasSuffix(input, ".parts")) return readSplitBundle(input);
   if (parsePartName(path.basename(input))) {
     const partsFile = partsFileFor(input);
     if (await isFile(partsFile)) return readSplitBundle(partsFile);

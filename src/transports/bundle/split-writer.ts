@@ -1,4 +1,4 @@
-import { type FileHandle, open, readFile, rename, rm } from "node:fs/promises";
+import { type FileHandle, open, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, fromSystemError } from "../../errors.js";
 import {
@@ -15,6 +15,8 @@ import {
   validatePartsManifest,
 } from "../../types/parts.js";
 import { syncDirectory, writeFileAtomic } from "../../util/atomic-file.js";
+import { fileOps } from "../../util/fs-retry.js";
+import { trackRunTemp } from "../../util/run-temps.js";
 import { uniqueTempName } from "../../util/temp-name.js";
 import { writeFully } from "./random-access.js";
 import { type DigestMode, DigestRunner } from "./split-digest.js";
@@ -71,6 +73,7 @@ export class SplitOutput implements ZipOutput {
       );
       try {
         await (await open(parityTemp, "wx", 0o644)).close();
+        trackRunTemp(parityTemp);
       } catch (error) {
         throw fromSystemError(error, parityTemp, "creating");
       }
@@ -116,6 +119,7 @@ export class SplitOutput implements ZipOutput {
     } catch (error) {
       throw fromSystemError(error, final, "creating");
     }
+    trackRunTemp(temp);
     this.parts[index] = { temp, handle };
     this.runner.addPart(index, temp);
     return handle;
@@ -180,12 +184,12 @@ export class SplitOutput implements ZipOutput {
     try {
       for (const [index, part] of this.parts.entries()) {
         const final = this.finalPath(partName(bundle, index));
-        await rename(part.temp, final);
+        await fileOps.rename(part.temp, final);
         moved.push(final);
       }
       if (this.parityTemp) {
         const final = this.finalPath(parityName(bundle));
-        await rename(this.parityTemp, final);
+        await fileOps.rename(this.parityTemp, final);
         moved.push(final);
       }
       const partsBytes = serializePartsManifest(manifest);

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -16,6 +16,8 @@ import { MediaType } from "../../types/media-types.js";
 import { familiarRepository, parseReference } from "../../types/reference.js";
 import type { ImageRecord, Sink } from "../../types/transport.js";
 import { syncDirectory } from "../../util/atomic-file.js";
+import { fileOps } from "../../util/fs-retry.js";
+import { trackRunTemp } from "../../util/run-temps.js";
 import { uniqueTempName } from "../../util/temp-name.js";
 import { blobPath, OCI_LAYOUT_FILE } from "../layout/index-file.js";
 import { dockerRepoTag } from "./repo-tag.js";
@@ -63,6 +65,8 @@ export class DockerArchiveSink implements Sink {
     const pack = tarStream.pack();
     const done = pipeline(pack, file);
     done.catch(() => {});
+    // Listed for a Ctrl-C that stops ferry at once (see util/run-temps.ts).
+    trackRunTemp(tempPath);
     return new DockerArchiveSink(target, tempPath, pack, done, file);
   }
 
@@ -187,7 +191,8 @@ export class DockerArchiveSink implements Sink {
       } finally {
         await handle.close();
       }
-      await rename(this.tempPath, this.target);
+      // Retried on Windows while a scanner holds the new file (see util/fs-retry.ts).
+      await fileOps.rename(this.tempPath, this.target);
       this.finished = true;
       await syncDirectory(path.dirname(this.target));
     } catch (error) {

@@ -1,4 +1,4 @@
-import { type FileHandle, link, rename, rm, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { FerryError, fromSystemError } from "../../errors.js";
@@ -6,7 +6,9 @@ import type { Descriptor } from "../../types/descriptor.js";
 import { digestHex } from "../../types/digest.js";
 import type { ImageIndex } from "../../types/manifest.js";
 import type { BlobWriter, ImageRecord, Sink } from "../../types/transport.js";
-import { createOwnFile } from "../../util/safe-open.js";
+import { meansNoHardLinks } from "../../util/fs-retry.js";
+import { trackRunTemp } from "../../util/run-temps.js";
+import { createOwnFile, setOwnMode } from "../../util/safe-open.js";
 import { upsertRef } from "./index-file.js";
 import { STORE_MODES, type Store } from "./store.js";
 
@@ -79,6 +81,19 @@ export interface StoreSinkOptions {
    * added are taken back and the store is left as it was.
    */
   beforeIndexWrite?: (index: ImageIndex) => Promise<void>;
+  /** Stop waiting for the store lock when this aborts (an interrupted load): its reason is thrown. */
+  signal?: AbortSignal;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The system's error code behind a failure (EBUSY), else its message. */
+function codeOf(error: unknown): string {
+  const cause =
+    error instanceof Error ? (error.cause as NodeJS.ErrnoException | undefined) : undefined;
+  return cause?.code ?? (error as NodeJS.ErrnoException).code ?? messageOf(error);
 }
 
 /**
@@ -96,6 +111,14 @@ export class StoreSink implements Sink {
   /** Staged files still being made durable (fdatasync, close, rename). */
   private readonly syncing: Array<Promise<void>> = [];
   private readonly durability = new Limiter(SYNCS_AT_ONCE);
+  private untrackStaging: (() => void) | undefined;
+  /** Set once a link failed because the store's file system has none (FAT32, exFAT). */
+  private noHardLinks = false;
+  /**
+   * What went wrong after the images were installed, which the load must not fail for (a
+   * staging folder Windows would not let go of yet, a log line not written).
+   */
+  readonly warnings: string[] = [];
 
   constructor(
     private readonly store: Store,
@@ -104,8 +127,16 @@ export class StoreSink implements Sink {
     this.label = `store ${store.dir}`;
   }
 
+  private get ops() {
+    return this.store.fileOps;
+  }
+
   private staging(): Promise<string> {
-    this.stagingDir ??= this.store.createStagingDir("load");
+    this.stagingDir ??= this.store.createStagingDir("load").then((dir) => {
+      // Listed for a second Ctrl-C, which stops ferry at once (see util/run-temps.ts).
+      this.untrackStaging = trackRunTemp(dir);
+      return dir;
+    });
     return this.stagingDir;
   }
 
@@ -135,7 +166,7 @@ export class StoreSink implements Sink {
       for await (const chunk of stream) await handle.write(chunk as Buffer);
     } catch (error) {
       await handle?.close().catch(() => {});
-      await rm(partial, { force: true }).catch(() => {});
+      await this.ops.removeTree(partial).catch(() => {});
       throw fromSystemError(error, where, "writing");
     }
     await this.makeDurable(descriptor, handle, partial, target);
@@ -190,7 +221,7 @@ export class StoreSink implements Sink {
         await ahead;
         if (aheadError) {
           await file.close().catch(() => {});
-          await rm(partial, { force: true }).catch(() => {});
+          await this.ops.removeTree(partial).catch(() => {});
           throw fromSystemError(aheadError, where, "writing");
         }
         await this.makeDurable(descriptor, file, partial, target);
@@ -198,7 +229,7 @@ export class StoreSink implements Sink {
       discard: async () => {
         await ahead;
         await file.close().catch(() => {});
-        await rm(partial, { force: true }).catch(() => {});
+        await this.ops.removeTree(partial).catch(() => {});
       },
     };
   }
@@ -222,13 +253,13 @@ export class StoreSink implements Sink {
     const durable = this.durability.run(async () => {
       try {
         // Readable by all once linked into blobs/ (see STORE_MODES), whatever the umask.
-        await file.chmod(STORE_MODES.file);
+        await setOwnMode(file, STORE_MODES.file);
         await file.datasync();
         await file.close();
-        if (from !== to) await rename(from, to);
+        if (from !== to) await this.ops.rename(from, to);
       } catch (error) {
         await file.close().catch(() => {});
-        await rm(from, { force: true }).catch(() => {});
+        await this.ops.removeTree(from).catch(() => {});
         throw fromSystemError(error, where, "writing");
       }
     });
@@ -277,27 +308,39 @@ export class StoreSink implements Sink {
   }
 
   /**
-   * Hard-link (or, where links are not supported, rename) a staged blob; false if already there.
-   * What is already there must be a regular file (a link or FIFO planted there: EBADSTORE).
+   * Hard-link a staged blob into blobs/ (false if one is already there: it is kept). Where the
+   * store's file system has no hard links (FAT32, exFAT: see `meansNoHardLinks`) the staged
+   * file is renamed into place instead, for this and every later blob of the commit (under the
+   * store lock, so no other load publishes meanwhile). What is already there must be a regular
+   * file (a link or FIFO planted there: EBADSTORE).
    */
   private async install(descriptor: Descriptor, from: string, to: string): Promise<boolean> {
-    try {
-      await link(from, to);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EEXIST") {
-        await this.store.hasBlob(descriptor);
-        await unlink(from).catch(() => {});
-        return false;
-      }
-      if (code === "EPERM" || code === "ENOTSUP") {
-        await rename(from, to);
+    if (!this.noHardLinks) {
+      try {
+        await this.ops.link(from, to);
+        await this.ops.unlink(from).catch(() => {});
         return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EEXIST")
+          return this.keepExisting(descriptor, from);
+        if (!meansNoHardLinks(error)) throw fromSystemError(error, to, "installing");
+        this.noHardLinks = true;
       }
+    }
+    if (await this.store.blobFileExists(descriptor)) return this.keepExisting(descriptor, from);
+    try {
+      await this.ops.rename(from, to);
+    } catch (error) {
       throw fromSystemError(error, to, "installing");
     }
-    await unlink(from).catch(() => {});
     return true;
+  }
+
+  /** A blob already in blobs/ is kept (it must be a regular file); the staged copy goes. */
+  private async keepExisting(descriptor: Descriptor, from: string): Promise<false> {
+    await this.store.hasBlob(descriptor);
+    await this.ops.unlink(from).catch(() => {});
+    return false;
   }
 
   private async checkComplete(): Promise<void> {
@@ -320,28 +363,45 @@ export class StoreSink implements Sink {
     // Every staged blob durable before any of them is linked into blobs/ (outside the lock:
     // other loads need not wait for this one's disk).
     await this.settleStaged();
-    await this.store.withLock("loading images", async () => {
-      try {
-        await this.publishAndName();
-      } catch (error) {
-        // Still under the lock: no name refers to the blobs this commit added; take them back
-        // so a failed load (a full disk at index.json, say) leaves the store as it was.
-        for (const file of this.published) await unlink(file).catch(() => {});
-        throw error;
-      }
-      if (this.options.logEntry) {
-        // The images are installed; a log line that cannot be written must not undo that.
-        await this.store
-          .appendLog({
-            ...this.options.logEntry,
-            time: new Date().toISOString(),
-            images: this.records.map((r) => ({ name: r.name, digest: r.descriptor.digest })),
-            tagsMoved: this.tagChanges,
-          })
-          .catch(() => {});
-      }
+    const lockOptions = this.options.signal ? { signal: this.options.signal } : {};
+    await this.store.withLock(
+      "loading images",
+      async () => {
+        try {
+          await this.publishAndName();
+        } catch (error) {
+          // Still under the lock: no name refers to the blobs this commit added; take them back
+          // so a failed load (a full disk at index.json, say) leaves the store as it was.
+          for (const file of this.published) await this.ops.unlink(file).catch(() => {});
+          throw error;
+        }
+        if (this.options.logEntry) {
+          // The images are installed; a log line that cannot be written must not undo that.
+          await this.store
+            .appendLog({
+              ...this.options.logEntry,
+              time: new Date().toISOString(),
+              images: this.records.map((r) => ({ name: r.name, digest: r.descriptor.digest })),
+              tagsMoved: this.tagChanges,
+            })
+            .catch((error: unknown) => {
+              this.warnings.push(
+                `the load log ${this.store.logFile} was not written: ${messageOf(error)}`,
+              );
+            });
+        }
+      },
+      lockOptions,
+    );
+    // Installed. A staging folder that cannot be removed now (on Windows a scanner may hold a
+    // file in it) must not turn that into a failure: the next load, `ferry gc` and
+    // `ferry check --repair` remove it once this process is gone.
+    const dir = await this.stagingDir?.catch(() => undefined);
+    await this.cleanUp().catch((error: unknown) => {
+      this.warnings.push(
+        `the staging folder ${dir ?? this.store.tmpDir} was not removed (${codeOf(error)}: on Windows another program, such as a virus scanner, may still hold a file in it); the next load, \`ferry gc\` or \`ferry check --repair\` removes it`,
+      );
     });
-    await this.cleanUp();
   }
 
   private async publishAndName(): Promise<void> {
@@ -377,8 +437,10 @@ export class StoreSink implements Sink {
   private async cleanUp(): Promise<void> {
     await Promise.allSettled(this.syncing.splice(0));
     const dir = await this.stagingDir?.catch(() => undefined);
-    if (dir) await this.store.removeStagingDir(dir);
     this.stagingDir = undefined;
     this.staged.clear();
+    if (dir) await this.store.removeStagingDir(dir);
+    this.untrackStaging?.();
+    this.untrackStaging = undefined;
   }
 }

@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { lstat, mkdir, rm } from "node:fs/promises";
+import { lstat, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, fromSystemError, isFerryError, NotFoundError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import type { Digest } from "../../types/digest.js";
 import type { ImageIndex } from "../../types/manifest.js";
 import { syncDirectory, writeFileAtomic } from "../../util/atomic-file.js";
+import { type FileOps, fileOps } from "../../util/fs-retry.js";
 import { acquireLock } from "../../util/lock.js";
+import { type ProcessIdentity, processLiveness, thisProcess } from "../../util/process-liveness.js";
 import {
   appendToOwnFile,
   describeKind,
@@ -17,7 +19,7 @@ import {
   requireDirectory,
   setOwnDirectoryMode,
 } from "../../util/safe-open.js";
-import { uniqueTempName } from "../../util/temp-name.js";
+import { tempNameOwner, uniqueTempName } from "../../util/temp-name.js";
 import {
   blobPath,
   checkOciLayoutFile,
@@ -61,7 +63,19 @@ export interface StoreOpenOptions {
   /** Create an empty store when the directory holds none. */
   create?: boolean;
   lockTimeoutMs?: number;
+  /** rename/unlink/link/removal (default: Node's, retried on Windows; tests inject faults). */
+  fileOps?: FileOps;
 }
+
+/** A staging folder or temp file in the store's tmp/ left by a run that is provably gone. */
+export interface StaleTemp {
+  path: string;
+  /** Bytes of the files in it (what removing it frees). */
+  bytes: number;
+}
+
+/** The record a staging folder keeps of the process that made it. */
+const STAGING_OWNER = "owner.json";
 
 /**
  * The local store: an OCI image layout directory (readable by skopeo, umoci, podman, oras)
@@ -84,6 +98,8 @@ export class Store {
   private constructor(
     readonly dir: string,
     private readonly lockTimeoutMs: number,
+    /** rename, unlink, link and removal, retried where Windows needs it. */
+    readonly fileOps: FileOps,
   ) {
     this.files = new DirectoryFiles(dir, (relative) => this.rulesFor(relative));
     this.workArea = path.join(dir, WORK_AREA);
@@ -102,7 +118,11 @@ export class Store {
   }
 
   static async open(dir: string, options: StoreOpenOptions = {}): Promise<Store> {
-    const store = new Store(path.resolve(dir), options.lockTimeoutMs ?? 120_000);
+    const store = new Store(
+      path.resolve(dir),
+      options.lockTimeoutMs ?? 120_000,
+      options.fileOps ?? fileOps,
+    );
     const layout = await store.files.readFile("oci-layout", 4096);
     if (layout === undefined) {
       if (!options.create) {
@@ -170,15 +190,22 @@ export class Store {
         await writeFileAtomic(this.indexFile, serializeIndex(emptyIndex()), {
           tempDirectory: this.tmpDir,
           mode: STORE_MODES.file,
+          fileOps: this.fileOps,
         });
       }
       if ((await this.files.size("oci-layout")) === undefined) {
         await writeFileAtomic(path.join(this.dir, "oci-layout"), Buffer.from(OCI_LAYOUT_FILE), {
           tempDirectory: this.tmpDir,
           mode: STORE_MODES.file,
+          fileOps: this.fileOps,
         });
       }
     });
+  }
+
+  /** Whether anything is at the blob's name (not following a link). */
+  async blobFileExists(descriptor: Pick<Descriptor, "digest">): Promise<boolean> {
+    return (await lstat(this.blobFile(descriptor.digest)).catch(() => undefined)) !== undefined;
   }
 
   blobFile(digest: Digest): string {
@@ -218,12 +245,22 @@ export class Store {
     await writeFileAtomic(this.indexFile, serializeIndex(index), {
       tempDirectory: this.tmpDir,
       mode: STORE_MODES.file,
+      fileOps: this.fileOps,
     });
   }
 
-  async withLock<T>(purpose: string, action: () => Promise<T>): Promise<T> {
+  /** Run `action` under the store lock; with `signal`, waiting for the lock stops when it aborts. */
+  async withLock<T>(
+    purpose: string,
+    action: () => Promise<T>,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<T> {
     await this.makeFolder(this.workArea, STORE_MODES.directory);
-    const lock = await acquireLock(this.lockFile, { purpose, timeoutMs: this.lockTimeoutMs });
+    const lock = await acquireLock(this.lockFile, {
+      purpose,
+      timeoutMs: this.lockTimeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     try {
       return await action();
     } finally {
@@ -231,13 +268,86 @@ export class Store {
     }
   }
 
-  /** A fresh private directory under the store's tmp/ (same filesystem as blobs/, so links work). */
+  /**
+   * A fresh private directory under the store's tmp/ (same filesystem as blobs/, so links
+   * work), named after this process and holding its record (`owner.json`: pid, host, start
+   * time, boot), so a later run can tell when its maker is gone. What runs that are provably
+   * gone left in tmp/ (a killed load's staged blobs) is removed first.
+   */
   async createStagingDir(kind: string): Promise<string> {
     await this.makeFolder(this.workArea, STORE_MODES.directory);
     await this.makeFolder(this.tmpDir, STORE_MODES.privateDirectory);
+    await this.removeStaleTemp();
     const dir = uniqueTempName(path.join(this.tmpDir, kind));
     await this.makeFolder(dir, STORE_MODES.privateDirectory);
+    await writeFileAtomic(
+      path.join(dir, STAGING_OWNER),
+      Buffer.from(`${JSON.stringify(thisProcess())}\n`),
+      { mode: STORE_MODES.tempFile, fileOps: this.fileOps },
+    );
     return dir;
+  }
+
+  /** Who made a staging folder: its owner.json, or else the pid in its name (this host). */
+  private async stagingOwner(
+    dir: string,
+    name: string,
+  ): Promise<(Partial<ProcessIdentity> & { pid: number }) | undefined> {
+    const file = path.join(dir, STAGING_OWNER);
+    const recorded = await readRegularFile(file, { code: "EBADSTORE", hint: NOT_OURS }).then(
+      (bytes) => JSON.parse(bytes.toString("utf8")) as Partial<ProcessIdentity>,
+      () => undefined,
+    );
+    if (typeof recorded?.pid === "number" && typeof recorded.host === "string") {
+      return recorded as ProcessIdentity;
+    }
+    const pid = tempNameOwner(name);
+    return pid !== undefined && pid > 0 ? { pid } : undefined;
+  }
+
+  /**
+   * Staging folders and temp files in tmp/ whose maker is provably gone (no such process, a
+   * reused pid, a reboot; a process of another host sharing the store counts as running), with
+   * the bytes each holds.
+   */
+  async staleTemp(): Promise<StaleTemp[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.tmpDir);
+    } catch {
+      return [];
+    }
+    const stale: StaleTemp[] = [];
+    for (const name of names.sort()) {
+      const full = path.join(this.tmpDir, name);
+      const info = await lstat(full).catch(() => undefined);
+      if (!info) continue;
+      let owner: (Partial<ProcessIdentity> & { pid: number }) | undefined;
+      if (info.isDirectory()) owner = await this.stagingOwner(full, name);
+      else {
+        const pid = tempNameOwner(name);
+        owner = pid !== undefined && pid > 0 ? { pid } : undefined;
+      }
+      // A name no ferry run made has no live owner either (tmp/ is ferry's, private).
+      if (!owner || processLiveness(owner) === "gone") {
+        stale.push({ path: full, bytes: await bytesUnder(full) });
+      }
+    }
+    return stale;
+  }
+
+  /** Remove what `staleTemp` finds; what cannot be removed now is left for the next run. */
+  async removeStaleTemp(): Promise<StaleTemp[]> {
+    const removed: StaleTemp[] = [];
+    for (const stale of await this.staleTemp()) {
+      try {
+        await this.fileOps.removeTree(stale.path);
+        removed.push(stale);
+      } catch {
+        // Held by another program (Windows): the next run, `ferry gc` or `check --repair` retries.
+      }
+    }
+    return removed;
   }
 
   /** The quarantine folder (private), created when missing. */
@@ -258,7 +368,11 @@ export class Store {
     if (!dir.startsWith(this.tmpDir + path.sep)) {
       throw new FerryError("EINTERNAL", `refusing to remove ${dir}: not in ${this.tmpDir}`);
     }
-    await rm(dir, { recursive: true, force: true });
+    try {
+      await this.fileOps.removeTree(dir);
+    } catch (error) {
+      throw fromSystemError(error, dir, "removing");
+    }
   }
 
   async syncBlobDirectory(): Promise<void> {
@@ -278,6 +392,7 @@ export class Store {
       await writeFileAtomic(file, Buffer.from(`${id}\n`), {
         tempDirectory: this.tmpDir,
         mode: STORE_MODES.file,
+        fileOps: this.fileOps,
       });
       return id;
     }
@@ -310,4 +425,17 @@ export class Store {
       throw error;
     }
   }
+}
+
+/** Bytes of the regular files at or under `target` (links not followed). */
+async function bytesUnder(target: string): Promise<number> {
+  const info = await lstat(target).catch(() => undefined);
+  if (!info) return 0;
+  if (info.isFile()) return info.size;
+  if (!info.isDirectory()) return 0;
+  let total = 0;
+  for (const name of await readdir(target).catch(() => [] as string[])) {
+    total += await bytesUnder(path.join(target, name));
+  }
+  return total;
 }

@@ -65,6 +65,8 @@ export interface RegistrySessionOptions {
    * (`keepLocated`), and copies them in if the output is given up (`salvage`).
    */
   direct?: boolean;
+  /** Stop every download when this aborts (an interrupted command): their readers fail. */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
@@ -157,6 +159,7 @@ export class RegistrySession {
     });
     this.outcomes = new DownloadOutcomes(cache, book, work, options.onNote);
     this.stats = this.downloads.stats;
+    options.signal?.addEventListener("abort", () => this.downloads.stop(), { once: true });
   }
 
   static async open(options: RegistrySessionOptions): Promise<RegistrySession> {

@@ -12,6 +12,7 @@ import { Readable } from "node:stream";
 import { FerryError, fromSystemError, UsageError } from "../../errors.js";
 import type { ProxyConfig } from "../../types/proxy.js";
 import { redactUrl } from "../../types/url.js";
+import { windowsDeviceName } from "../../types/windows-names.js";
 import { RegistryError } from "../registry/errors.js";
 import {
   createAgent,
@@ -36,7 +37,9 @@ export function fileNameOfUrl(url: string): string {
     const segment = new URL(url).pathname.split("/").filter(Boolean).pop();
     const decoded = segment ? decodeURIComponent(segment) : "";
     const safe = decoded.replace(/[\\/:*?"<>|\0]/g, "_");
-    return safe && safe !== "." && safe !== ".." ? safe : "download.wim";
+    // A name Windows keeps for a device (CON.wim) would write the download to the device there.
+    const usable = safe && safe !== "." && safe !== ".." && !windowsDeviceName(safe);
+    return usable ? safe : "download.wim";
   } catch {
     return "download.wim";
   }

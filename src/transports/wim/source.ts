@@ -25,6 +25,8 @@ import { type Digest, isSha256Hex } from "../../types/digest.js";
 import type { Source, SourceImage } from "../../types/transport.js";
 import { isHttpUrl, redactUrl } from "../../types/url.js";
 import type { WimInfo } from "../../types/wim.js";
+import { RESERVED_INPUT_HINT, reservedInputProblem } from "../../types/windows-names.js";
+import { trackRunTemp } from "../../util/run-temps.js";
 import {
   buildWimArtifact,
   type OsImageFacts,
@@ -89,6 +91,8 @@ export class WimSource implements Source {
     const expected = options.sha256 === undefined ? undefined : parseExpectedSha256(options.sha256);
     if (isHttpUrl(location)) return WimSource.openUrl(location, expected, options);
     const file = path.resolve(location);
+    const reserved = reservedInputProblem(file);
+    if (reserved) throw new FerryError("EBADWIM", reserved, { hint: RESERVED_INPUT_HINT });
     const info = await readWimInfo(file);
     checkWhole(info, location);
     const handle = await openWimFile(file);
@@ -108,6 +112,8 @@ export class WimSource implements Source {
   ): Promise<WimSource> {
     const label = redactUrl(url);
     const tempDir = await mkdtemp(path.join(options.tempDir ?? os.tmpdir(), ".ferry-wim-"));
+    // Listed for a second Ctrl-C, which stops ferry at once (see util/run-temps.ts).
+    trackRunTemp(tempDir);
     try {
       const fileName = fileNameOfUrl(url);
       const file = path.join(tempDir, fileName);
