@@ -143,10 +143,10 @@ export class BundleReader {
       );
     }
     // Byte for byte but for the encoding a Windows editor or copy may give a text file (a BOM,
-    // UTF-16, CRLF line ends): any other changed byte shows. A signature over `.parts` was
-    // checked over the exact bytes.
+    // UTF-16, CRLF line ends): any other changed byte shows, the final line end included. A
+    // signature over `.parts` was checked over the exact bytes.
     const asWritten = serializePartsManifest(parts).toString("utf8");
-    if (textLines(decodeTextFile(partsBytes)).join("\n") !== textLines(asWritten).join("\n")) {
+    if (decodeTextFile(partsBytes).replaceAll("\r\n", "\n") !== asWritten) {
       this.problem(name, `${name} is not byte for byte what ferry wrote (edited or damaged)`);
     }
   }
