@@ -55,8 +55,12 @@ class CheckedBody extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
+    const fail = (error: Error) => {
+      this.exchange.noteProblem(error);
+      done(error);
+    };
     if (this.bytes !== this.expectedBytes) {
-      done(
+      fail(
         new DamagedStoreError(
           `blob ${this.digest} ended after ${this.bytes} of ${this.expectedBytes} bytes`,
           this.digest,
@@ -67,7 +71,7 @@ class CheckedBody extends Transform {
     if (this.hash !== undefined) {
       const found = `sha256:${this.hash.digest("hex")}`;
       if (found !== this.digest) {
-        done(
+        fail(
           new DamagedStoreError(
             `blob ${this.digest} is damaged (its sha256 is ${found})`,
             this.digest,
@@ -132,8 +136,10 @@ export async function sendBlob(
       return;
     }
     streaming = true;
+    const file = handle.createReadStream({ start, end, highWaterMark: READ_CHUNK });
+    file.once("error", (error) => exchange.noteProblem(error));
     await pipeline(
-      handle.createReadStream({ start, end, highWaterMark: READ_CHUNK }),
+      file,
       new CheckedBody(exchange, digest, length, range.kind === "whole"),
       response,
     );

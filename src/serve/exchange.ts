@@ -4,6 +4,7 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { isFerryError } from "../errors.js";
 import type { DistributionError } from "./distribution-error.js";
 
 /** Headers on every answer. */
@@ -27,6 +28,16 @@ export class Exchange {
   ) {
     this.head = request.method === "HEAD";
     for (const [name, value] of Object.entries(COMMON_HEADERS)) response.setHeader(name, value);
+  }
+
+  /**
+   * Note what went wrong on the server's side (the first problem is kept): before the answer's
+   * connection is cut, so the log line, written when it closes, has it.
+   */
+  noteProblem(error: unknown): void {
+    if (this.problem !== undefined) return;
+    if (isFerryError(error)) this.problem = `[${error.code}] ${error.message}`;
+    else this.problem = error instanceof Error ? error.message : String(error);
   }
 
   /** Answer with `body` (nothing for HEAD, Content-Length all the same). */

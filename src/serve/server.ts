@@ -7,7 +7,7 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import { FerryError, isFerryError, UsageError } from "../errors.js";
+import { FerryError, UsageError } from "../errors.js";
 import { DistributionError } from "./distribution-error.js";
 import { Exchange } from "./exchange.js";
 import { answer, type ServeContext } from "./handlers.js";
@@ -123,12 +123,6 @@ function tlsServer(
   }
 }
 
-/** The text of a server-side problem for the log. */
-function problemText(error: unknown): string {
-  if (isFerryError(error)) return `[${error.code}] ${error.message}`;
-  return error instanceof Error ? error.message : String(error);
-}
-
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const facts = new FactsCache();
@@ -175,7 +169,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     try {
       await answer(exchange, context, parseRequest(request.method ?? "", request.url ?? ""));
     } catch (error) {
-      if (!(error instanceof DistributionError)) exchange.problem = problemText(error);
+      if (!(error instanceof DistributionError)) exchange.noteProblem(error);
       if (response.headersSent) {
         // Part of the answer went out: cut the connection, so it is never taken for complete.
         response.destroy();
