@@ -1,0 +1,151 @@
+/**
+ * ferry serve pulled by the real clients a user has: skopeo, containerd's ctr and the Docker
+ * engine, each getting the manifest (or index) digests the bundle records. The daemons start
+ * here as root (test/helpers/serve-clients.ts); where one cannot, its tests say why, loudly, and
+ * skip (never in CI).
+ */
+
+import { mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run, tempDir } from "../helpers/cli.js";
+import {
+  type Containerd,
+  ctrImageDigests,
+  type Dockerd,
+  daemonSkipReason,
+  startContainerd,
+  startDockerd,
+  warnSkipped,
+} from "../helpers/serve-clients.js";
+import { NAMES, type ServedStore, servedStore } from "./fixture.js";
+import { type ServeProcess, startServe } from "./serve-process.js";
+
+/** What each client pulls: the name it asks for, and the bundle's reference it must match. */
+const PULLS: Array<[string, string]> = [
+  ["library/alpine:3.19", NAMES.alpine],
+  ["example.com/team/app:1.0", NAMES.app],
+  ["windows/nanoserver:ltsc2022", NAMES.nanoserver],
+  ["tools:1", NAMES.tools],
+];
+
+describe("ferry serve pulled by skopeo, ctr and docker", () => {
+  const tmp = tempDir("ferry-serve-clients-");
+  let fixture: ServedStore;
+  let serve: ServeProcess;
+
+  beforeAll(async () => {
+    fixture = await servedStore(tmp.dir);
+    serve = await startServe(fixture.store, ["-q"]);
+  }, 180_000);
+  afterAll(async () => {
+    await serve?.stop();
+    tmp.cleanup();
+  });
+
+  it("skopeo copy gets every image with the bundle's digest, indexes kept whole", () => {
+    for (const [name, stored] of PULLS) {
+      const dir = path.join(tmp.dir, "skopeo", name.replace(/[/:]/g, "_"));
+      mkdirSync(dir, { recursive: true });
+      const copied = run("skopeo", [
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        `docker://${serve.host}/${name}`,
+        `oci:${dir}:copied`,
+      ]);
+      expect(copied.code, copied.stderr).toBe(0);
+      const index = JSON.parse(readFileSync(path.join(dir, "index.json"), "utf8")) as {
+        manifests: Array<{ digest: string }>;
+      };
+      expect(
+        index.manifests.map((m) => m.digest),
+        name,
+      ).toEqual([fixture.digests[stored]]);
+    }
+    const inspected = run("skopeo", [
+      "inspect",
+      "--raw",
+      "--tls-verify=false",
+      `docker://${serve.host}/example.com/team/app:1.0`,
+    ]);
+    expect(JSON.parse(inspected.stdout).manifests).toHaveLength(2);
+  }, 180_000);
+
+  const containerdSkip = daemonSkipReason("containerd");
+  warnSkipped("ctr images pull from ferry serve", containerdSkip);
+  describe.skipIf(containerdSkip !== undefined)("ctr images pull --plain-http", () => {
+    let containerd: Containerd | undefined;
+    beforeAll(async () => {
+      containerd = await startContainerd();
+    }, 120_000);
+    afterAll(async () => {
+      await containerd?.stop();
+    });
+
+    it("lists each pulled image with the bundle's digest (the index for multi-platform)", async () => {
+      const engine = containerd as Containerd;
+      for (const [name] of PULLS) {
+        await engine.ctr("k8s.io", [
+          "images",
+          "pull",
+          "--plain-http",
+          "--all-platforms",
+          `${serve.host}/${name}`,
+        ]);
+      }
+      const listed = await ctrImageDigests(engine, "k8s.io");
+      for (const [name, stored] of PULLS) {
+        expect(listed.get(`${serve.host}/${name}`), name).toBe(fixture.digests[stored]);
+      }
+      // Every platform's content came: ctr can export the whole index again.
+      const exported = path.join(tmp.dir, "ctr-app.tar");
+      await engine.ctr("k8s.io", [
+        "images",
+        "export",
+        "--all-platforms",
+        exported,
+        `${serve.host}/example.com/team/app:1.0`,
+      ]);
+    }, 300_000);
+  });
+
+  const dockerSkip = daemonSkipReason("dockerd");
+  warnSkipped("docker pull from ferry serve", dockerSkip);
+  describe.skipIf(dockerSkip !== undefined)("docker pull 127.0.0.1:PORT/...", () => {
+    let dockerd: Dockerd | undefined;
+    beforeAll(async () => {
+      dockerd = await startDockerd();
+    }, 180_000);
+    afterAll(async () => {
+      await dockerd?.stop();
+    });
+
+    it("pulls each image: repo digest is the bundle's, image ID its config digest", async () => {
+      const engine = dockerd as Dockerd;
+      for (const [name, stored] of PULLS) {
+        const reference = `${serve.host}/${name}`;
+        const pulled = await engine.docker(["pull", reference]);
+        expect(pulled, name).toContain(`Digest: ${fixture.digests[stored]}`);
+        const [repoDigests, id] = (
+          await engine.docker([
+            "image",
+            "inspect",
+            "--format",
+            "{{json .RepoDigests}} {{.Id}}",
+            reference,
+          ])
+        )
+          .trim()
+          .split(" ");
+        const repository = reference.slice(0, reference.lastIndexOf(":"));
+        expect(JSON.parse(repoDigests as string), name).toEqual([
+          `${repository}@${fixture.digests[stored]}`,
+        ]);
+        if (stored === NAMES.alpine) expect(id).toBe(fixture.alpine.blobs[0]);
+        if (stored === NAMES.app) expect(id).toBe(fixture.appChildren[0]?.blobs[0]);
+      }
+    }, 300_000);
+  });
+});
