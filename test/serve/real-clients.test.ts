@@ -10,9 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run, tempDir } from "../helpers/cli.js";
 import {
-  type Containerd,
   ctrImageDigests,
-  type Dockerd,
   daemonSkipReason,
   startContainerd,
   startDockerd,
@@ -75,77 +73,72 @@ describe("ferry serve pulled by skopeo, ctr and docker", () => {
 
   const containerdSkip = daemonSkipReason("containerd");
   warnSkipped("ctr images pull from ferry serve", containerdSkip);
-  describe.skipIf(containerdSkip !== undefined)("ctr images pull --plain-http", () => {
-    let containerd: Containerd | undefined;
-    beforeAll(async () => {
-      containerd = await startContainerd();
-    }, 120_000);
-    afterAll(async () => {
-      await containerd?.stop();
-    });
-
-    it("lists each pulled image with the bundle's digest (the index for multi-platform)", async () => {
-      const engine = containerd as Containerd;
-      for (const [name] of PULLS) {
+  it.skipIf(containerdSkip !== undefined)(
+    "ctr images pull --plain-http: each image listed with the bundle's digest (the index for multi-platform)",
+    async () => {
+      const engine = await startContainerd();
+      try {
+        for (const [name] of PULLS) {
+          await engine.ctr("k8s.io", [
+            "images",
+            "pull",
+            "--plain-http",
+            "--all-platforms",
+            `${serve.host}/${name}`,
+          ]);
+        }
+        const listed = await ctrImageDigests(engine, "k8s.io");
+        for (const [name, stored] of PULLS) {
+          expect(listed.get(`${serve.host}/${name}`), name).toBe(fixture.digests[stored]);
+        }
+        // Every platform's content came: ctr can export the whole index again.
         await engine.ctr("k8s.io", [
           "images",
-          "pull",
-          "--plain-http",
+          "export",
           "--all-platforms",
-          `${serve.host}/${name}`,
+          path.join(tmp.dir, "ctr-app.tar"),
+          `${serve.host}/example.com/team/app:1.0`,
         ]);
+      } finally {
+        await engine.stop();
       }
-      const listed = await ctrImageDigests(engine, "k8s.io");
-      for (const [name, stored] of PULLS) {
-        expect(listed.get(`${serve.host}/${name}`), name).toBe(fixture.digests[stored]);
-      }
-      // Every platform's content came: ctr can export the whole index again.
-      const exported = path.join(tmp.dir, "ctr-app.tar");
-      await engine.ctr("k8s.io", [
-        "images",
-        "export",
-        "--all-platforms",
-        exported,
-        `${serve.host}/example.com/team/app:1.0`,
-      ]);
-    }, 300_000);
-  });
+    },
+    300_000,
+  );
 
   const dockerSkip = daemonSkipReason("dockerd");
   warnSkipped("docker pull from ferry serve", dockerSkip);
-  describe.skipIf(dockerSkip !== undefined)("docker pull 127.0.0.1:PORT/...", () => {
-    let dockerd: Dockerd | undefined;
-    beforeAll(async () => {
-      dockerd = await startDockerd();
-    }, 180_000);
-    afterAll(async () => {
-      await dockerd?.stop();
-    });
-
-    it("pulls each image: repo digest is the bundle's, image ID its config digest", async () => {
-      const engine = dockerd as Dockerd;
-      for (const [name, stored] of PULLS) {
-        const reference = `${serve.host}/${name}`;
-        const pulled = await engine.docker(["pull", reference]);
-        expect(pulled, name).toContain(`Digest: ${fixture.digests[stored]}`);
-        const [repoDigests, id] = (
-          await engine.docker([
-            "image",
-            "inspect",
-            "--format",
-            "{{json .RepoDigests}} {{.Id}}",
-            reference,
-          ])
-        )
-          .trim()
-          .split(" ");
-        const repository = reference.slice(0, reference.lastIndexOf(":"));
-        expect(JSON.parse(repoDigests as string), name).toEqual([
-          `${repository}@${fixture.digests[stored]}`,
-        ]);
-        if (stored === NAMES.alpine) expect(id).toBe(fixture.alpine.blobs[0]);
-        if (stored === NAMES.app) expect(id).toBe(fixture.appChildren[0]?.blobs[0]);
+  it.skipIf(dockerSkip !== undefined)(
+    "docker pull 127.0.0.1:PORT/...: repo digest is the bundle's, image ID its config digest",
+    async () => {
+      const engine = await startDockerd();
+      try {
+        for (const [name, stored] of PULLS) {
+          const reference = `${serve.host}/${name}`;
+          const pulled = await engine.docker(["pull", reference]);
+          expect(pulled, name).toContain(`Digest: ${fixture.digests[stored]}`);
+          const [repoDigests, id] = (
+            await engine.docker([
+              "image",
+              "inspect",
+              "--format",
+              "{{json .RepoDigests}} {{.Id}}",
+              reference,
+            ])
+          )
+            .trim()
+            .split(" ");
+          const repository = reference.slice(0, reference.lastIndexOf(":"));
+          expect(JSON.parse(repoDigests as string), name).toEqual([
+            `${repository}@${fixture.digests[stored]}`,
+          ]);
+          if (stored === NAMES.alpine) expect(id).toBe(fixture.alpine.blobs[0]);
+          if (stored === NAMES.app) expect(id).toBe(fixture.appChildren[0]?.blobs[0]);
+        }
+      } finally {
+        await engine.stop();
       }
-    }, 300_000);
-  });
+    },
+    300_000,
+  );
 });
