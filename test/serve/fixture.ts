@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { ferry, ferryJson } from "../helpers/cli.js";
 import { createLayout } from "../helpers/oci-layout.js";
-import { type Descriptor, realImage, referrer } from "./real-images.js";
+import { type Descriptor, dockerManifestList, realImage, referrer } from "./real-images.js";
 
 export interface ServedStore {
   store: string;
@@ -21,6 +21,9 @@ export interface ServedStore {
   appChildren: Array<Descriptor & { blobs: string[] }>;
   sbom: Descriptor;
   signature: Descriptor;
+  /** example.com/team/legacy:2, a Docker manifest list, and its amd64 schema 2 manifest. */
+  dockerList: Descriptor;
+  dockerChild: Descriptor & { blobs: string[] };
   /** The layer of example.com/big/blob:1: 3 MiB of random bytes (gzip keeps them as they are). */
   bigLayer: string;
 }
@@ -34,6 +37,7 @@ export const NAMES = {
   big: "example.com/big/blob:1",
   sbom: "docker.io/library/alpine:sbom",
   signature: "docker.io/library/alpine:sbom-signature",
+  legacy: "example.com/team/legacy:2",
 } as const;
 
 /** Build the images, save them into `dir/b.zip`, load that into `dir/store`. */
@@ -65,6 +69,21 @@ export async function servedStore(dir: string): Promise<ServedStore> {
     NAMES.tools,
     await realImage(layout, { layers: [{ "bin/tool": "tool\n" }], labels: { t: "1" } }),
   );
+  const dockerChild = await realImage(layout, {
+    layers: [{ "legacy/amd64": "amd64\n" }],
+    labels: { legacy: "amd64" },
+    docker: true,
+  });
+  const dockerArm = await realImage(layout, {
+    layers: [{ "legacy/arm64": "arm64\n" }],
+    platform: { os: "linux", architecture: "arm64", variant: "v8" },
+    docker: true,
+  });
+  const dockerList = dockerManifestList(layout, [
+    { ...dockerChild, platform: { os: "linux", architecture: "amd64" } },
+    { ...dockerArm, platform: dockerArm.platform ?? { os: "linux", architecture: "arm64" } },
+  ]);
+  layout.tag(NAMES.legacy, dockerList);
   const bigLayer = layout.blob(randomBytes(3 * 1024 * 1024));
   const bigConfig = layout.blob(
     Buffer.from(JSON.stringify({ os: "linux", architecture: "amd64" })),
@@ -114,6 +133,8 @@ export async function servedStore(dir: string): Promise<ServedStore> {
     appChildren,
     sbom,
     signature,
+    dockerList,
+    dockerChild,
     bigLayer: bigLayer.digest,
   };
 }

@@ -79,6 +79,24 @@ describe("ferry serve: the distribution API over the store", () => {
     expect(unknownTag.headers["content-type"]).toBe("application/json");
   });
 
+  it("serves Docker schema 2 lists and manifests with Docker's media types", async () => {
+    const list = await get("/v2/example.com/team/legacy/manifests/2");
+    expect(list.status).toBe(200);
+    expect(list.headers["content-type"]).toBe(
+      "application/vnd.docker.distribution.manifest.list.v2+json",
+    );
+    expect(list.headers["docker-content-digest"]).toBe(fixture.digests[NAMES.legacy]);
+    expect(sha256(list.body)).toBe(fixture.dockerList.digest);
+    const child = await get(`/v2/example.com/team/legacy/manifests/${fixture.dockerChild.digest}`, {
+      method: "HEAD",
+    });
+    expect(child.status).toBe(200);
+    expect(child.headers["content-type"]).toBe(
+      "application/vnd.docker.distribution.manifest.v2+json",
+    );
+    expect(child.headers["docker-content-digest"]).toBe(fixture.dockerChild.digest);
+  });
+
   it("maps names: the path alone for other registries, NAME_UNKNOWN for the rest", async () => {
     const nano = await get("/v2/windows/nanoserver/manifests/ltsc2022");
     expect(nano.headers["docker-content-digest"]).toBe(fixture.digests[NAMES.nanoserver]);
@@ -97,6 +115,7 @@ describe("ferry serve: the distribution API over the store", () => {
       "docker.io/library/alpine",
       "example.com/big/blob",
       "example.com/team/app",
+      "example.com/team/legacy",
       "mcr.microsoft.com/windows/nanoserver",
       "tools",
     ]);

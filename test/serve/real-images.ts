@@ -38,7 +38,22 @@ export interface RealImageOptions {
   platform?: { os: string; architecture: string; variant?: string };
   /** Labels in the config, to tell images apart. */
   labels?: Record<string, string>;
+  /** Docker's schema 2 media types instead of OCI's (what docker push writes). */
+  docker?: boolean;
 }
+
+const TYPES = {
+  oci: {
+    manifest: "application/vnd.oci.image.manifest.v1+json",
+    config: "application/vnd.oci.image.config.v1+json",
+    layer: "application/vnd.oci.image.layer.v1.tar+gzip",
+  },
+  docker: {
+    manifest: "application/vnd.docker.distribution.manifest.v2+json",
+    config: "application/vnd.docker.container.image.v1+json",
+    layer: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+  },
+};
 
 /** Write a real image's blobs; returns its manifest descriptor (and its blobs' digests). */
 export async function realImage(
@@ -46,9 +61,10 @@ export async function realImage(
   options: RealImageOptions,
 ): Promise<Descriptor & { blobs: string[] }> {
   const platform = options.platform ?? { os: "linux", architecture: "amd64" };
+  const types = options.docker ? TYPES.docker : TYPES.oci;
   const tars = await Promise.all(options.layers.map((files) => tarOf(files)));
   const layers = tars.map((bytes) => ({
-    mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+    mediaType: types.layer,
     ...layout.blob(gzipSync(bytes)),
   }));
   const config = Buffer.from(
@@ -61,19 +77,19 @@ export async function realImage(
     }),
   );
   const configDescriptor = {
-    mediaType: "application/vnd.oci.image.config.v1+json",
+    mediaType: types.config,
     ...layout.blob(config),
   };
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      mediaType: types.manifest,
       config: configDescriptor,
       layers,
     }),
   );
   return {
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
+    mediaType: types.manifest,
     ...layout.blob(manifest),
     platform,
     blobs: [configDescriptor.digest, ...layers.map((l) => l.digest)],
@@ -104,4 +120,25 @@ export function referrer(
     }),
   );
   return { mediaType: "application/vnd.oci.image.manifest.v1+json", ...layout.blob(manifest) };
+}
+
+/** A Docker manifest list of `children` (schema 2 images with their platforms). */
+export function dockerManifestList(
+  layout: LayoutBuilder,
+  children: Array<Descriptor & { platform: NonNullable<Descriptor["platform"]> }>,
+): Descriptor {
+  const mediaType = "application/vnd.docker.distribution.manifest.list.v2+json";
+  const list = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType,
+      manifests: children.map((c) => ({
+        mediaType: c.mediaType,
+        digest: c.digest,
+        size: c.size,
+        platform: c.platform,
+      })),
+    }),
+  );
+  return { mediaType, ...layout.blob(list) };
 }
