@@ -204,8 +204,22 @@ describe("ferry serve: the distribution API over the store", () => {
     const unknown = await get(`/v2/alpine/blobs/sha256:${"0".repeat(64)}`);
     expect(unknown.status).toBe(404);
     expect(errorCode(unknown)).toBe("BLOB_UNKNOWN");
+    expect(unknown.headers["content-type"]).toBe("application/json");
+    expect(bodyJson(unknown)).toEqual({
+      errors: [
+        {
+          code: "BLOB_UNKNOWN",
+          message: "blob unknown to registry",
+          detail: { digest: `sha256:${"0".repeat(64)}` },
+        },
+      ],
+    });
     const head = await get(`/v2/alpine/blobs/sha256:${"0".repeat(64)}`, { method: "HEAD" });
     expect(head.status).toBe(404);
+    expect(head.body.length).toBe(0);
+    const headManifest = await get("/v2/alpine/manifests/9.99", { method: "HEAD" });
+    expect(headManifest.status).toBe(404);
+    expect(headManifest.body.length).toBe(0);
     const otherName = await get(`/v2/nobody/blobs/${fixture.alpine.blobs[0]}`);
     expect(otherName.status).toBe(404);
     expect(errorCode(otherName)).toBe("NAME_UNKNOWN");
