@@ -123,14 +123,15 @@ export async function sendBlob(
     const start = range.kind === "part" ? range.start : 0;
     const end = range.kind === "part" ? range.end : size - 1;
     const length = end - start + 1;
+    if (length === 0 && digest !== EMPTY_DIGEST) {
+      // Only an empty blob answers with no bytes (a range holds one at least). Checked before
+      // any header is set, so the error answer carries none of a blob's (digest, caching).
+      throw new DamagedStoreError(`blob ${digest} is empty`, digest);
+    }
     response.statusCode = range.kind === "part" ? 206 : 200;
     for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     if (range.kind === "part") response.setHeader("Content-Range", `bytes ${start}-${end}/${size}`);
     response.setHeader("Content-Length", length);
-    if (length === 0 && digest !== EMPTY_DIGEST) {
-      // Only an empty blob answers with no bytes (a range holds one at least).
-      throw new DamagedStoreError(`blob ${digest} is empty`, digest);
-    }
     if (exchange.head || length === 0) {
       response.end();
       return;

@@ -142,6 +142,27 @@ describe("ferry serve: damaged stores, removals, limits, stop, TLS", () => {
     }
   });
 
+  it("answers an emptied blob file 500 without the blob's headers (digest, caching)", async () => {
+    const store = storeCopy();
+    writeFileSync(blobFile(store, smallConfig), "");
+    const serve = await startServe(store);
+    try {
+      for (const method of ["GET", "HEAD"]) {
+        const answer = await request(serve.url, `/v2/example.com/small/app/blobs/${smallConfig}`, {
+          method,
+        });
+        expect(answer.status, method).toBe(500);
+        expect(answer.headers["docker-content-digest"], method).toBeUndefined();
+        expect(answer.headers["cache-control"], method).toBeUndefined();
+        expect(answer.headers["content-type"], method).toBe("application/json");
+      }
+      const logged = await serve.waitForEvent((e) => String(e.path).includes(smallConfig));
+      expect(String(logged.problem)).toContain(`blob ${smallConfig} is empty`);
+    } finally {
+      await serve.stop();
+    }
+  });
+
   it("never reads through a link planted in the blob folder", async () => {
     const store = storeCopy();
     const configFile = blobFile(store, smallConfig);
