@@ -27,6 +27,7 @@ import { registerRepair } from "./commands/repair.js";
 import { registerRmi } from "./commands/rmi.js";
 import { registerSave } from "./commands/save.js";
 import { registerSearch } from "./commands/search.js";
+import { registerServe } from "./commands/serve.js";
 import { registerTag } from "./commands/tag.js";
 import { registerTags } from "./commands/tags.js";
 import { registerVerify } from "./commands/verify.js";
@@ -79,6 +80,7 @@ export function buildProgram(): Command {
   registerLogout(program);
   registerTags(program);
   registerCache(program);
+  registerServe(program);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
