@@ -56,7 +56,7 @@ const processIo = (): InterruptIo => ({
 
 /** The handling installed for the command that runs now. */
 export interface InterruptHandling {
-  /** The signal that arrived, if one did. */
+  /** The signal that arrived, if one did (not counting one a command ends on by design). */
   received(): InterruptSignal | undefined;
   /** Remove the handlers (the command has finished). */
   uninstall(): void;
@@ -65,6 +65,8 @@ export interface InterruptHandling {
 interface RunState {
   controller: AbortController;
   cooperative: boolean;
+  /** The command ends on a signal by design (`ferry serve`): nothing to report about it. */
+  endsOnSignal?: boolean;
   received?: InterruptSignal;
 }
 
@@ -90,6 +92,23 @@ export function interruptSignal(): AbortSignal {
 export function cancellation(): AbortSignal {
   if (current) current.cooperative = true;
   return interruptSignal();
+}
+
+/**
+ * For a command whose normal end is a signal (`ferry serve`): resolves with the first one, which
+ * then stops nothing by itself (a second one still stops ferry at once). Outside a CLI run, never.
+ */
+export function untilInterrupted(): Promise<InterruptSignal> {
+  const state = current;
+  if (!state) return new Promise(() => {});
+  state.cooperative = true;
+  state.endsOnSignal = true;
+  const { signal } = state.controller;
+  return new Promise((resolve) => {
+    const done = () => resolve(state.received as InterruptSignal);
+    if (signal.aborted) done();
+    else signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 /** The state line of a command stopped at once. */
@@ -121,7 +140,7 @@ export function installInterruptHandlers(io: InterruptIo = processIo()): Interru
       return;
     }
     state.received = signal;
-    if (io.interactive) {
+    if (io.interactive && !state.endsOnSignal) {
       const again = io.platform === "win32" ? "Ctrl-C" : "Ctrl-C (or the same signal)";
       io.write(
         `ferry: ${signal}: stopping, removing this run's temporary files (${again} again stops at once)\n`,
@@ -133,7 +152,7 @@ export function installInterruptHandlers(io: InterruptIo = processIo()): Interru
     io.on(signal, () => onSignal(signal)),
   );
   return {
-    received: () => state.received,
+    received: () => (state.endsOnSignal ? undefined : state.received),
     uninstall: () => {
       for (const remove of removers) remove();
       if (current === state) current = undefined;

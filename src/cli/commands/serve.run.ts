@@ -1,11 +1,12 @@
 import { UsageError } from "../../errors.js";
 import { accessLogJson, accessLogLine } from "../../serve/access-log.js";
 import { isLoopback, parseListenAddress } from "../../serve/address.js";
-import { type RunningServer, startServer } from "../../serve/server.js";
+import { startServer } from "../../serve/server.js";
 import { StoreReader } from "../../serve/store-reader.js";
 import { Store } from "../../transports/layout/store.js";
 import { escapeControls, terminalSafeJson } from "../../types/terminal-text.js";
 import { readRegularFile } from "../../util/safe-open.js";
+import { untilInterrupted } from "../interrupt.js";
 import { resolveStoreDir } from "../store-location.js";
 import type { ServeFlags } from "./serve.js";
 
@@ -22,23 +23,6 @@ async function readTls(flags: ServeFlags): Promise<{ cert: Buffer; key: Buffer }
     readRegularFile(flags.tlsKey, { code: "EUSAGE", followLinks: true, what: "--tls-key" }),
   ]);
   return { cert, key };
-}
-
-/** Resolve when the first SIGINT or SIGTERM arrives; a second one cuts the stop short. */
-function untilSignal(server: RunningServer): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    let received: NodeJS.Signals | undefined;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (received !== undefined) {
-        void server.stop(0);
-        return;
-      }
-      received = signal;
-      resolve(signal);
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-  });
 }
 
 /** `ferry serve` (loaded when the command runs: see ./serve.ts). */
@@ -62,7 +46,8 @@ export async function runServe(flags: ServeFlags): Promise<void> {
           },
         }),
   });
-  const signal = untilSignal(server);
+  // The first Ctrl-C or SIGTERM ends serving gracefully; a second one stops ferry at once.
+  const signal = untilInterrupted();
   if (!tls && !isLoopback(address.host)) {
     process.stderr.write(
       `ferry: warning: serving plain HTTP on ${escapeControls(address.host)}, which is not a loopback address: anyone on that network can read the images, and clients must be told to allow plain HTTP for it (docker's insecure-registries); give --tls-cert and --tls-key to serve HTTPS\n`,
