@@ -24,13 +24,7 @@ import {
   startRegistry,
   type TestImage,
 } from "../helpers/registry.js";
-import {
-  hasWimtools,
-  makeSourceTree,
-  setImageProperties,
-  wimCapture,
-  windowsVersion,
-} from "../helpers/wimtools.js";
+import { captureWindows, hasWimtools, makeSourceTree } from "../helpers/wimtools.js";
 
 /** Run the built CLI without blocking this process (its test servers must keep answering). */
 function ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AsyncRun> {
@@ -91,8 +85,12 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
       await pushImage(plain.url, "apps/one", "1", image);
       await skopeoCopy(`docker://${plain.host}/apps/one:1`, `docker://${secure.host}/apps/one:1`);
       const tree = await makeSourceTree(join(work, "tree"), { fileCount: 2, fileBytes: 40_000 });
-      const wimFile = await wimCapture(tree, join(work, "nano.wim"), "NanoServer");
-      await setImageProperties(wimFile, 1, windowsVersion("10.0.20348.2113"));
+      const wimFile = await captureWindows(
+        tree,
+        join(work, "nano.wim"),
+        "NanoServer",
+        "10.0.20348.2113",
+      );
       const wim = await readFile(wimFile);
       const serveWim: RequestListener = (request, response) => {
         if (request.url === "/os/nano.wim") {

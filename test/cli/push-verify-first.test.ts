@@ -11,7 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonOutput, startFerry, tempDir } from "../helpers/cli.js";
+import { homeEnv, jsonOutput, startFerry, tempDir } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout } from "../helpers/oci-layout.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
@@ -90,14 +90,7 @@ describe("verify before the first upload (real registry)", () => {
   }
 
   beforeAll(async () => {
-    env = {
-      HOME: work,
-      FERRY_AUTH_FILE: path.join(work, "auth.json"),
-      DOCKER_CONFIG: path.join(work, "docker"),
-      FERRY_CACHE: path.join(work, "cache"),
-      FERRY_STORE: path.join(work, "store"),
-      FERRY_PROGRESS: "none",
-    };
+    env = homeEnv(work);
     registry = await startRegistry();
     proxy = await startFaultProxy(registry.url);
     const saved = await buildBundle(path.join(work, "layout"), [shared, big], bundle);

@@ -11,12 +11,20 @@ import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectOutput, ferryBin, jsonOutput, run, startFerry, tempDir } from "../helpers/cli.js";
+import {
+  collectOutput,
+  ferryBin,
+  homeEnv,
+  jsonOutput,
+  run,
+  startFerry,
+  tempDir,
+} from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout, type LayoutBuilder } from "../helpers/oci-layout.js";
 import { makeCertificate, type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { startTokenServer, type TokenServer, tokenAuth } from "../helpers/token-server.js";
-import { makeSourceTree, setImageProperties, wimCapture } from "../helpers/wimtools.js";
+import { captureWindows, makeSourceTree } from "../helpers/wimtools.js";
 import { corruptEntry } from "../helpers/zip-tamper.js";
 
 const MiB = 1024 * 1024;
@@ -56,6 +64,10 @@ const ferryAsync = (args: string[], env: NodeJS.ProcessEnv): Promise<Run> =>
   startFerry(args, { env }).done;
 
 const parse = (run: Run): PushJson => jsonOutput<PushJson>(run);
+
+/** `ferry load BUNDLE --to-registry TARGET FLAGS...`. */
+const loadToRegistry = (bundle: string, target: string, flags: string[], env: NodeJS.ProcessEnv) =>
+  ferryAsync(["load", bundle, "--to-registry", target, ...flags], env);
 
 function skopeoRaw(ref: string, creds?: string): { code: number; digest?: string; json?: unknown } {
   const result = run("skopeo", [
@@ -191,14 +203,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   let fixture: ReturnType<typeof buildLayout>;
 
   beforeAll(async () => {
-    env = {
-      HOME: work,
-      FERRY_AUTH_FILE: path.join(work, "auth.json"),
-      DOCKER_CONFIG: path.join(work, "docker"),
-      FERRY_CACHE: path.join(work, "cache"),
-      FERRY_STORE: path.join(work, "store"),
-      FERRY_PROGRESS: "none",
-    };
+    env = homeEnv(work);
     const cert = await makeCertificate(work, "registry");
     certificate = cert.certificate;
     tokens = await startTokenServer({ dir: work, users: { [USER.name]: USER.password } });
@@ -237,8 +242,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("--dry-run shows where each image goes and pushes nothing", async () => {
-    const result = await ferryAsync(
-      ["load", bundle, "--to-registry", `${open.host}/dry`, "--dry-run"],
+    const result = await loadToRegistry(
+      bundle,
+      `${open.host}/dry`,
+      ["--dry-run"],
       freshCache("dry-run"),
     );
     expect(result.code, result.stderr).toBe(0);
@@ -253,8 +260,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("pushes a verified bundle: skopeo reads the same digests, and copies them back unchanged", async () => {
-    const result = await ferryAsync(
-      ["load", bundle, "--to-registry", `${open.host}/mirror`, "--chunk-size", "1", "--json"],
+    const result = await loadToRegistry(
+      bundle,
+      `${open.host}/mirror`,
+      ["--chunk-size", "1", "--json"],
       freshCache("verified"),
     );
     expect(result.code, result.stderr).toBe(0);
@@ -303,13 +312,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
 
   it("pushing again uploads nothing (no upload request reaches the registry)", async () => {
     const cache = freshCache("again");
-    const first = await ferryAsync(["load", bundle, "--to-registry", `${open.host}/again`], cache);
+    const first = await loadToRegistry(bundle, `${open.host}/again`, [], cache);
     expect(first.code, first.stderr).toBe(0);
     proxy.clear();
-    const result = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/again`, "--json"],
-      cache,
-    );
+    const result = await loadToRegistry(bundle, `${proxy.host}/again`, ["--json"], cache);
     expect(result.code, result.stderr).toBe(0);
     const report = parse(result);
     expect(report.blobs).toEqual({ uploaded: 0, mounted: 0, skipped: 10 });
@@ -321,10 +327,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
 
   it("ferry push REF DEST from the store mounts every blob an earlier push put elsewhere", async () => {
     const own = freshCache("from-store");
-    const earlier = await ferryAsync(
-      ["load", bundle, "--to-registry", `${open.host}/earlier`],
-      own,
-    );
+    const earlier = await loadToRegistry(bundle, `${open.host}/earlier`, [], own);
     expect(earlier.code, earlier.stderr).toBe(0);
     const loaded = await ferryAsync(["load", bundle, "-q"], own);
     expect(loaded.code, loaded.stderr).toBe(0);
@@ -359,8 +362,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     const bad = path.join(work, "corrupt.zip");
     copyFileSync(bundle, bad);
     await corruptEntry(bad, `blobs/sha256/${fixture.big.slice(7)}`);
-    const result = await ferryAsync(
-      ["load", bad, "--to-registry", `${open.host}/corrupt`, "--chunk-size", "1"],
+    const result = await loadToRegistry(
+      bad,
+      `${open.host}/corrupt`,
+      ["--chunk-size", "1"],
       freshCache("corrupt"),
     );
     expect(result.code).toBe(3);
@@ -411,8 +416,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     expect(await tagsOf(open.url, "killed/windows/nanoserver")).toEqual([]);
 
     proxy.clear();
-    const rerun = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/killed`, "--chunk-size", "1", "--json"],
+    const rerun = await loadToRegistry(
+      bundle,
+      `${proxy.host}/killed`,
+      ["--chunk-size", "1", "--json"],
       freshCache("kill"),
     );
     expect(rerun.code, rerun.stderr).toBe(0);
@@ -441,18 +448,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
         },
       },
     });
-    const result = await ferryAsync(
-      [
-        "load",
-        bundle,
-        "--to-registry",
-        `${proxy.host}/cut`,
-        "--chunk-size",
-        "1",
-        "--retries",
-        "3",
-        "--json",
-      ],
+    const result = await loadToRegistry(
+      bundle,
+      `${proxy.host}/cut`,
+      ["--chunk-size", "1", "--retries", "3", "--json"],
       freshCache("cut"),
     );
     expect(result.code, result.stderr).toBe(0);
@@ -468,15 +467,14 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("htpasswd registry: refused without credentials (nothing pushed), fine with --creds", async () => {
-    const denied = await ferryAsync(
-      ["load", bundle, "--to-registry", `${locked.host}/m`],
-      freshCache("htpasswd"),
-    );
+    const denied = await loadToRegistry(bundle, `${locked.host}/m`, [], freshCache("htpasswd"));
     expect(denied.code).toBe(5);
     expect(denied.stderr).toMatch(/EUNAUTHORIZED/);
     const creds = `${USER.name}:${USER.password}`;
-    const pushed = await ferryAsync(
-      ["load", bundle, "--to-registry", `${locked.host}/m`, "--creds", creds, "--json"],
+    const pushed = await loadToRegistry(
+      bundle,
+      `${locked.host}/m`,
+      ["--creds", creds, "--json"],
       freshCache("htpasswd"),
     );
     expect(pushed.code, pushed.stderr).toBe(0);
@@ -498,24 +496,16 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     );
     expect(saved.code, saved.stderr).toBe(0);
 
-    const kept = await ferryAsync(
-      ["load", foreignBundle, "--to-registry", `${open.host}/keep`, "--json"],
-      foreignEnv,
-    );
+    const kept = await loadToRegistry(foreignBundle, `${open.host}/keep`, ["--json"], foreignEnv);
     expect(kept.code, kept.stderr).toBe(0);
     expect(parse(kept).images[0]?.digest).toBe(foreign.list);
     expect(skopeoRaw(`${open.host}/keep/windows/servercore:ltsc2016`).digest).toBe(foreign.list);
     expect(await blobStatus(open.url, "keep/windows/servercore", foreign.foreign)).toBe(200);
 
-    const stripped = await ferryAsync(
-      [
-        "load",
-        foreignBundle,
-        "--to-registry",
-        `${open.host}/strip`,
-        "--strip-foreign-urls",
-        "--json",
-      ],
+    const stripped = await loadToRegistry(
+      foreignBundle,
+      `${open.host}/strip`,
+      ["--strip-foreign-urls", "--json"],
       foreignEnv,
     );
     expect(stripped.code, stripped.stderr).toBe(0);
@@ -545,22 +535,12 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
       fileBytes: 5000,
     });
     const wim = path.join(work, "NanoServer.wim");
-    await wimCapture(tree, wim, "NanoServer", { compress: "LZX" });
-    await setImageProperties(wim, 1, {
-      "WINDOWS/VERSION/MAJOR": "10",
-      "WINDOWS/VERSION/MINOR": "0",
-      "WINDOWS/VERSION/BUILD": "20348",
-      "WINDOWS/VERSION/SPBUILD": "2113",
-      "WINDOWS/ARCH": "9",
-    });
+    await captureWindows(tree, wim, "NanoServer", "10.0.20348.2113", { compress: "LZX" });
     const wimBundle = path.join(work, "wim.zip");
     const wimEnv = freshCache("wim");
     const saved = await ferryAsync(["save", wim, "-o", wimBundle, "-q"], wimEnv);
     expect(saved.code, saved.stderr).toBe(0);
-    const result = await ferryAsync(
-      ["load", wimBundle, "--to-registry", `${open.host}/os`, "--json"],
-      wimEnv,
-    );
+    const result = await loadToRegistry(wimBundle, `${open.host}/os`, ["--json"], wimEnv);
     expect(result.code, result.stderr).toBe(0);
     const image = parse(result).images[0];
     expect(image?.source).toBe("os.ferry.invalid/nanoserver:10.0.20348.2113");
@@ -578,12 +558,14 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
 
   it("TLS: an unknown CA fails with ETRUST and pushes nothing; --ca-cert makes it work", async () => {
     const tlsEnv = freshCache("tls");
-    const refused = await ferryAsync(["load", bundle, "--to-registry", tls.host], tlsEnv);
+    const refused = await loadToRegistry(bundle, tls.host, [], tlsEnv);
     expect(refused.code).toBe(6);
     expect(refused.stderr).toMatch(/ETRUST/);
     expect(refused.stderr).toContain("--ca-cert");
-    const pushed = await ferryAsync(
-      ["load", bundle, "--to-registry", tls.host, "--ca-cert", certificate, "--json"],
+    const pushed = await loadToRegistry(
+      bundle,
+      tls.host,
+      ["--ca-cert", certificate, "--json"],
       tlsEnv,
     );
     expect(pushed.code, pushed.stderr).toBe(0);
@@ -591,16 +573,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("token auth: asks for push scopes (and pull on the mount source)", async () => {
-    const result = await ferryAsync(
-      [
-        "load",
-        bundle,
-        "--to-registry",
-        `${tokenRegistry.host}/tok`,
-        "--creds",
-        `${USER.name}:${USER.password}`,
-        "--json",
-      ],
+    const result = await loadToRegistry(
+      bundle,
+      `${tokenRegistry.host}/tok`,
+      ["--creds", `${USER.name}:${USER.password}`, "--json"],
       freshCache("token"),
     );
     expect(result.code, result.stderr).toBe(0);
@@ -613,8 +589,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("refuses flags that mean the store with --to-registry", async () => {
-    const result = await ferryAsync(
-      ["load", bundle, "--to-registry", open.host, "--platform", "linux/amd64"],
+    const result = await loadToRegistry(
+      bundle,
+      open.host,
+      ["--platform", "linux/amd64"],
       freshCache("flags"),
     );
     expect(result.code).toBe(2);

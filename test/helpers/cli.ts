@@ -142,6 +142,21 @@ export function run(command: string, args: string[], cwd?: string): RunResult {
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
 
+/**
+ * An environment that keeps ferry's per-user files under `home` (auth file, docker config,
+ * download cache, store) and turns progress output off.
+ */
+export function homeEnv(home: string): NodeJS.ProcessEnv {
+  return {
+    HOME: home,
+    FERRY_AUTH_FILE: path.join(home, "auth.json"),
+    DOCKER_CONFIG: path.join(home, "docker"),
+    FERRY_CACHE: path.join(home, "cache"),
+    FERRY_STORE: path.join(home, "store"),
+    FERRY_PROGRESS: "none",
+  };
+}
+
 /** A temp directory removed after the test file. */
 export function tempDir(prefix = "ferry-test-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));

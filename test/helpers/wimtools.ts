@@ -137,6 +137,19 @@ export function windowsVersion(version: string, arch = "9"): Record<string, stri
   };
 }
 
+/** `wimCapture`, then make image 1 a Windows of `version` on amd64 (see `windowsVersion`). */
+export async function captureWindows(
+  source: string,
+  wim: string,
+  name: string,
+  version: string,
+  options: CaptureOptions = {},
+): Promise<string> {
+  await wimCapture(source, wim, name, options);
+  await setImageProperties(wim, 1, windowsVersion(version), { check: options.check });
+  return wim;
+}
+
 /**
  * `wimsplit WIM PART1 SIZE_MB`: split into parts of at most `partSizeMb` megabytes
  * (fractions allowed). Parts are named PART1, then PART1's stem + 2, 3 ... + extension.
