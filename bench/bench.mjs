@@ -531,6 +531,24 @@ async function run(options, services) {
       }
     }
 
+    /** A step that copies each image with skopeo, from `source(ref)` into a fresh OCI layout. */
+    const skopeoIntoLayout = (name, source, what) =>
+      step(
+        name,
+        "sh",
+        (context) =>
+          sh(
+            sequence(
+              refs.map((ref) => `skopeo copy --quiet ${source(ref)} oci:${q(context.out)}:${ref}`),
+            ),
+          ),
+        {
+          prepare: () => ({ out: fresh(`${name}-dest`) }),
+          check: (_result, context) => checkLayout(context.out, refs.length, what),
+          after: (context) => rmSync(context.out, { recursive: true, force: true }),
+        },
+      );
+
     // ------------------------------------------------ save from an OCI dir
     const needBundle = wants("oci") || wants("verify") || wants("load") || wants("load-registry");
     if (needBundle) {
@@ -549,24 +567,7 @@ async function run(options, services) {
       if (haveSkopeo && (wants("oci") || wants("load"))) {
         // The same 3 images into one fresh layout, one skopeo copy each, in sequence (the
         // shared base layer is then copied once, as ferry does).
-        await step(
-          "skopeo-copy",
-          "sh",
-          (context) =>
-            sh(
-              sequence(
-                refs.map(
-                  (ref) =>
-                    `skopeo copy --quiet oci:${q(dataDir)}:${ref} oci:${q(context.out)}:${ref}`,
-                ),
-              ),
-            ),
-          {
-            prepare: () => ({ out: fresh("skopeo-dest") }),
-            check: (_result, context) => checkLayout(context.out, refs.length, "skopeo copy"),
-            after: (context) => rmSync(context.out, { recursive: true, force: true }),
-          },
-        );
+        await skopeoIntoLayout("skopeo-copy", (ref) => `oci:${q(dataDir)}:${ref}`, "skopeo copy");
       }
     }
 
@@ -654,23 +655,10 @@ async function run(options, services) {
       );
       if (wants("load")) {
         warmFiles(refs.map(archiveOf));
-        await step(
+        await skopeoIntoLayout(
           "skopeo-archive-load",
-          "sh",
-          (context) =>
-            sh(
-              sequence(
-                refs.map(
-                  (ref) =>
-                    `skopeo copy --quiet docker-archive:${q(archiveOf(ref))} oci:${q(context.out)}:${ref}`,
-                ),
-              ),
-            ),
-          {
-            prepare: () => ({ out: fresh("archive-dest") }),
-            check: (_result, context) => checkLayout(context.out, refs.length, "docker-archive"),
-            after: (context) => rmSync(context.out, { recursive: true, force: true }),
-          },
+          (ref) => `docker-archive:${q(archiveOf(ref))}`,
+          "docker-archive",
         );
       }
       rmSync(archives, { recursive: true, force: true });
