@@ -122,6 +122,19 @@ export async function testSession(
   });
 }
 
+/** `use` a fresh test session whose cache is in a new temp folder `dir`; closed afterwards. */
+export async function withSession<T>(
+  use: (session: RegistrySession, dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = await tempDir();
+  const session = await testSession(join(dir, "cache"));
+  try {
+    return await use(session, dir);
+  } finally {
+    await session.close();
+  }
+}
+
 export interface SaveCall {
   refs: string[];
   output: string;
