@@ -11,7 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { homeEnv, jsonOutput, startFerry, tempDir } from "../helpers/cli.js";
+import { homeEnv, jsonOutput, loadToRegistry, startFerry, tempDir } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout } from "../helpers/oci-layout.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
@@ -75,6 +75,15 @@ describe("verify before the first upload (real registry)", () => {
   /** Requests that change a registry (anything but GET and HEAD), as the proxy saw them. */
   const writes = () => proxy.requests.filter((r) => r.method !== "GET" && r.method !== "HEAD");
 
+  /** Exit 3 (EINTEGRITY) naming the damaged blob and its image, before any write. */
+  function expectRefusedBeforeWriting(result: Run, blob: Buffer, image: string): void {
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain("[EINTEGRITY]");
+    expect(result.stderr).toContain(sha256(blob));
+    expect(result.stderr).toContain(image);
+    expect(writes()).toEqual([]);
+  }
+
   /** A cache of its own per run: no mount hints from earlier pushes. */
   const freshEnv = (name: string) => ({ ...env, FERRY_CACHE: path.join(work, `cache-${name}`) });
 
@@ -110,15 +119,13 @@ describe("verify before the first upload (real registry)", () => {
     await corruptEntry(bad, `blobs/sha256/${sha256(own).slice(7)}`);
     const before = await catalog(registry.url);
     proxy.clear();
-    const result = await ferryAsync(
-      ["load", bad, "--to-registry", `${proxy.host}/corrupt`, "-j", "1"],
+    const result = await loadToRegistry(
+      bad,
+      `${proxy.host}/corrupt`,
+      ["-j", "1"],
       freshEnv("corrupt"),
     );
-    expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toContain("[EINTEGRITY]");
-    expect(result.stderr).toContain(sha256(own));
-    expect(result.stderr).toContain("example.com/team/tool:1");
-    expect(writes()).toEqual([]);
+    expectRefusedBeforeWriting(result, own, "example.com/team/tool:1");
     expect(result.stderr).toContain(`nothing was written to ${proxy.host}`);
     expect(result.stderr).toMatch(/^hint: copy the bundle again/m);
     expect(await catalog(registry.url)).toEqual(before);
@@ -127,8 +134,10 @@ describe("verify before the first upload (real registry)", () => {
   it("the same with --dry-run: exit 3, HEAD and GET only", async () => {
     const bad = path.join(work, "corrupt.zip");
     proxy.clear();
-    const result = await ferryAsync(
-      ["load", bad, "--to-registry", `${proxy.host}/corrupt`, "--dry-run"],
+    const result = await loadToRegistry(
+      bad,
+      `${proxy.host}/corrupt`,
+      ["--dry-run"],
       freshEnv("corrupt-dry"),
     );
     expect(result.code).toBe(3);
@@ -161,19 +170,17 @@ describe("verify before the first upload (real registry)", () => {
       ],
       freshEnv("store"),
     );
-    expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toContain("[EINTEGRITY]");
-    expect(result.stderr).toContain(sha256(big));
-    expect(result.stderr).toContain("example.com/team/app:1");
-    expect(writes()).toEqual([]);
+    expectRefusedBeforeWriting(result, big, "example.com/team/app:1");
     expect(result.stderr).toMatch(/^hint: `ferry check --store /m);
     expect(await catalog(registry.url)).toEqual(before);
   });
 
   it("--dry-run foresees the push: statuses, uploads, mounts, skips; HEAD and GET only", async () => {
     proxy.clear();
-    const dry = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--dry-run", "--json"],
+    const dry = await loadToRegistry(
+      bundle,
+      `${proxy.host}/mirror`,
+      ["--dry-run", "--json"],
       freshEnv("dry-1"),
     );
     expect(dry.code, dry.stderr).toBe(0);
@@ -187,16 +194,20 @@ describe("verify before the first upload (real registry)", () => {
     expect(planned.verified?.blobs).toBe(7);
     expect(await catalog(registry.url)).not.toContain("mirror/team/app");
 
-    const human = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--dry-run"],
+    const human = await loadToRegistry(
+      bundle,
+      `${proxy.host}/mirror`,
+      ["--dry-run"],
       freshEnv("dry-1h"),
     );
     expect(human.stdout).toMatch(
       /^dry run: 3 image\(s\) would be pushed to .*: 7 blob\(s\) to upload .* 1 to mount .* 0 already there .*; 3 manifest\(s\) to push; every blob verified first .*; nothing was pushed$/m,
     );
 
-    const pushed = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--json"],
+    const pushed = await loadToRegistry(
+      bundle,
+      `${proxy.host}/mirror`,
+      ["--json"],
       freshEnv("push-1"),
     );
     expect(pushed.code, pushed.stderr).toBe(0);
@@ -210,8 +221,10 @@ describe("verify before the first upload (real registry)", () => {
 
     proxy.clear();
     const again = parse(
-      await ferryAsync(
-        ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--dry-run", "--json"],
+      await loadToRegistry(
+        bundle,
+        `${proxy.host}/mirror`,
+        ["--dry-run", "--json"],
         freshEnv("dry-2"),
       ),
     );
@@ -226,8 +239,10 @@ describe("verify before the first upload (real registry)", () => {
     const saved = await buildBundle(path.join(work, "layout-newer"), [shared, small, own], newer);
     expect(saved.code, saved.stderr).toBe(0);
     proxy.clear();
-    const result = await ferryAsync(
-      ["load", newer, "--to-registry", `${proxy.host}/mirror`, "--dry-run", "--json"],
+    const result = await loadToRegistry(
+      newer,
+      `${proxy.host}/mirror`,
+      ["--dry-run", "--json"],
       freshEnv("dry-3"),
     );
     expect(result.code, result.stderr).toBe(0);

@@ -16,6 +16,7 @@ import {
   ferryBin,
   homeEnv,
   jsonOutput,
+  loadToRegistry,
   run,
   startFerry,
   tempDir,
@@ -64,10 +65,6 @@ const ferryAsync = (args: string[], env: NodeJS.ProcessEnv): Promise<Run> =>
   startFerry(args, { env }).done;
 
 const parse = (run: Run): PushJson => jsonOutput<PushJson>(run);
-
-/** `ferry load BUNDLE --to-registry TARGET FLAGS...`. */
-const loadToRegistry = (bundle: string, target: string, flags: string[], env: NodeJS.ProcessEnv) =>
-  ferryAsync(["load", bundle, "--to-registry", target, ...flags], env);
 
 function skopeoRaw(ref: string, creds?: string): { code: number; digest?: string; json?: unknown } {
   const result = run("skopeo", [

@@ -126,6 +126,16 @@ export function ferryAsync(args: string[], options: FerryAsyncOptions = {}): Pro
   return startFerry(args, options).done;
 }
 
+/** `ferry load BUNDLE --to-registry TARGET FLAGS...`, not blocking this process. */
+export function loadToRegistry(
+  bundle: string,
+  target: string,
+  flags: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<AsyncRun> {
+  return ferryAsync(["load", bundle, "--to-registry", target, ...flags], { env });
+}
+
 /** ferry's --json output, parsed; when it is not JSON, the error shows the exit code and output. */
 export function jsonOutput<T>(run: { code: number | null; stdout: string; stderr: string }): T {
   try {
