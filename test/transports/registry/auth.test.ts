@@ -65,6 +65,19 @@ describe("registry authentication against the real registry", () => {
     return attemptSave([ref], credentials, { check: true });
   }
 
+  /** Credentials from a docker config folder `name` holding `config` (and no ferry auth file). */
+  async function dockerConfig(name: string, config: unknown, env: NodeJS.ProcessEnv = {}) {
+    const dockerDir = join(workDir, name);
+    await mkdir(dockerDir, { recursive: true });
+    await writeFile(join(dockerDir, "config.json"), JSON.stringify(config));
+    return {
+      credentials: credentialLookup({
+        env: { DOCKER_CONFIG: dockerDir, ...env },
+        authFile: "/nonexistent",
+      }),
+    };
+  }
+
   const explicit = (u: { username: string; password: string }) => ({
     credentials: credentialLookup({
       explicit: u,
@@ -106,45 +119,32 @@ describe("registry authentication against the real registry", () => {
     });
 
     it("credentials from the docker config file (DOCKER_CONFIG auths)", async () => {
-      const dockerDir = join(workDir, "docker-a");
-      await mkdir(dockerDir, { recursive: true });
-      await writeFile(
-        join(dockerDir, "config.json"),
-        JSON.stringify({
-          auths: {
-            [`http://${basicRegistry.host}`]: {
-              auth: Buffer.from(`${ALICE.username}:${ALICE.password}`).toString("base64"),
-            },
+      const fromConfig = await dockerConfig("docker-a", {
+        auths: {
+          [`http://${basicRegistry.host}`]: {
+            auth: Buffer.from(`${ALICE.username}:${ALICE.password}`).toString("base64"),
           },
-        }),
-      );
-      const { error } = await trySave(`${basicRegistry.host}/private/app:1`, {
-        credentials: credentialLookup({
-          env: { DOCKER_CONFIG: dockerDir },
-          authFile: "/nonexistent",
-        }),
+        },
       });
+      const { error } = await trySave(`${basicRegistry.host}/private/app:1`, fromConfig);
       expect(error).toBeUndefined();
     });
 
     it("credentials from a docker-credential-* helper (credsStore)", async () => {
       const bin = join(workDir, "bin");
-      const dockerDir = join(workDir, "docker-helper");
       await mkdir(bin, { recursive: true });
-      await mkdir(dockerDir, { recursive: true });
       const helper = join(bin, "docker-credential-ferrytest");
       await writeFile(
         helper,
         `#!/bin/sh\nread server\nif [ "$1" = get ] && [ "$server" = "${basicRegistry.host}" ]; then\n  printf '{"ServerURL":"%s","Username":"${ALICE.username}","Secret":"${ALICE.password}"}' "$server"\nelse\n  echo "credentials not found in native keychain"; exit 1\nfi\n`,
       );
       await chmod(helper, 0o755);
-      await writeFile(join(dockerDir, "config.json"), JSON.stringify({ credsStore: "ferrytest" }));
-      const { error } = await trySave(`${basicRegistry.host}/private/app:1`, {
-        credentials: credentialLookup({
-          env: { DOCKER_CONFIG: dockerDir, PATH: `${bin}:${process.env.PATH}` },
-          authFile: "/nonexistent",
-        }),
-      });
+      const fromHelper = await dockerConfig(
+        "docker-helper",
+        { credsStore: "ferrytest" },
+        { PATH: `${bin}:${process.env.PATH}` },
+      );
+      const { error } = await trySave(`${basicRegistry.host}/private/app:1`, fromHelper);
       expect(error).toBeUndefined();
     });
 
@@ -254,26 +254,16 @@ describe("registry authentication against the real registry", () => {
     });
 
     it("an identity token from the docker config is exchanged with a refresh-token POST", async () => {
-      const dockerDir = join(workDir, "docker-identity");
-      await mkdir(dockerDir, { recursive: true });
-      await writeFile(
-        join(dockerDir, "config.json"),
-        JSON.stringify({
-          auths: {
-            [tokenRegistry.host]: {
-              auth: Buffer.from("<token>:").toString("base64"),
-              identitytoken: "refresh-123",
-            },
+      const fromConfig = await dockerConfig("docker-identity", {
+        auths: {
+          [tokenRegistry.host]: {
+            auth: Buffer.from("<token>:").toString("base64"),
+            identitytoken: "refresh-123",
           },
-        }),
-      );
-      tokens.requests.length = 0;
-      const { error } = await trySave(`${tokenRegistry.host}/private/app:1`, {
-        credentials: credentialLookup({
-          env: { DOCKER_CONFIG: dockerDir },
-          authFile: "/nonexistent",
-        }),
+        },
       });
+      tokens.requests.length = 0;
+      const { error } = await trySave(`${tokenRegistry.host}/private/app:1`, fromConfig);
       expect(error).toBeUndefined();
       expect(tokens.requests.some((r) => r.method === "POST" && r.grant === "refresh_token")).toBe(
         true,
