@@ -21,18 +21,28 @@ export function handleReads(handle: FileHandle): PositionalRead {
  * Fill all of `buffer` from `position` (positional reads may be short); the bytes read,
  * fewer only where the data ends.
  */
-export async function fillFrom(
-  read: PositionalRead,
-  buffer: Buffer,
-  position: number,
+export function fillFrom(read: PositionalRead, buffer: Buffer, position: number): Promise<number> {
+  return repeatShort(buffer.length, (filled) =>
+    read(buffer, filled, buffer.length - filled, position + filled),
+  );
+}
+
+/**
+ * Repeat a transfer that may be short (a positional read or write): `step(done)` moves bytes
+ * from offset `done` on and says how many. Stops when `total` bytes are done or a step moves
+ * none; the bytes done.
+ */
+export async function repeatShort(
+  total: number,
+  step: (done: number) => Promise<number>,
 ): Promise<number> {
-  let filled = 0;
-  while (filled < buffer.length) {
-    const n = await read(buffer, filled, buffer.length - filled, position + filled);
+  let done = 0;
+  while (done < total) {
+    const n = await step(done);
     if (n === 0) break;
-    filled += n;
+    done += n;
   }
-  return filled;
+  return done;
 }
 
 /** The `length` bytes at `position` (fewer only where the data ends). */

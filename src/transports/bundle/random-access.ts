@@ -1,7 +1,13 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { FerryError, fromSystemError } from "../../errors.js";
-import { bytesAt, fillFrom, handleReads, type PositionalRead } from "../../util/positional-read.js";
+import {
+  bytesAt,
+  fillFrom,
+  handleReads,
+  type PositionalRead,
+  repeatShort,
+} from "../../util/positional-read.js";
 
 /** Reads of 1 MiB keep hashing fed and syscalls few. */
 export const RANGE_CHUNK = 1024 * 1024;
@@ -152,21 +158,22 @@ export class RangeReadStream extends Readable {
   }
 }
 
-/** Write all of `buffer` at `position` (positional writes may be short). */
+/**
+ * Write all of `buffer` at `position` (positional writes may be short; one that writes nothing
+ * at all is a bug of the platform, thrown rather than retried forever).
+ */
 export async function writeFully(
   handle: FileHandle,
   buffer: Uint8Array,
   position: number,
 ): Promise<void> {
-  let written = 0;
-  while (written < buffer.length) {
-    const { bytesWritten } = await handle.write(
-      buffer,
-      written,
-      buffer.length - written,
-      position + written,
-    );
-    written += bytesWritten;
+  const written = await repeatShort(
+    buffer.length,
+    async (done) =>
+      (await handle.write(buffer, done, buffer.length - done, position + done)).bytesWritten,
+  );
+  if (written < buffer.length) {
+    throw new Error(`a write at byte ${position + written} wrote nothing`);
   }
 }
 
