@@ -11,7 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { homeEnv, jsonOutput, loadToRegistry, startFerry, tempDir } from "../helpers/cli.js";
+import { homeEnv, loadToRegistry, pushReport, startFerry, tempDir } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout } from "../helpers/oci-layout.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
@@ -50,8 +50,6 @@ const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).d
 /** Run ferry without blocking this process (the proxy lives here); listeners set at spawn. */
 const ferryAsync = (args: string[], env: NodeJS.ProcessEnv): Promise<Run> =>
   startFerry(args, { env }).done;
-
-const parse = (run: Run): PushJson => jsonOutput<PushJson>(run);
 
 async function catalog(registryUrl: string): Promise<string[]> {
   const response = await fetch(`${registryUrl}/v2/_catalog?n=1000`);
@@ -177,15 +175,13 @@ describe("verify before the first upload (real registry)", () => {
 
   it("--dry-run foresees the push: statuses, uploads, mounts, skips; HEAD and GET only", async () => {
     proxy.clear();
-    const dry = await loadToRegistry(
+    const planned = await pushReport<PushJson>(
       bundle,
       `${proxy.host}/mirror`,
-      ["--dry-run", "--json"],
+      ["--dry-run"],
       freshEnv("dry-1"),
     );
-    expect(dry.code, dry.stderr).toBe(0);
     expect(writes()).toEqual([]);
-    const planned = parse(dry);
     expect(planned.dryRun).toBe(true);
     expect(planned.images.map((i) => i.status)).toEqual(["new", "new", "new"]);
     // 3 configs, big, shared once, small, own; shared mounted into the second repository.
@@ -204,14 +200,7 @@ describe("verify before the first upload (real registry)", () => {
       /^dry run: 3 image\(s\) would be pushed to .*: 7 blob\(s\) to upload .* 1 to mount .* 0 already there .*; 3 manifest\(s\) to push; every blob verified first .*; nothing was pushed$/m,
     );
 
-    const pushed = await loadToRegistry(
-      bundle,
-      `${proxy.host}/mirror`,
-      ["--json"],
-      freshEnv("push-1"),
-    );
-    expect(pushed.code, pushed.stderr).toBe(0);
-    const done = parse(pushed);
+    const done = await pushReport<PushJson>(bundle, `${proxy.host}/mirror`, [], freshEnv("push-1"));
     expect(done.images.map((i) => [i.target, i.status, i.blobs])).toEqual(
       planned.images.map((i) => [i.target, i.status, i.blobs]),
     );
@@ -220,13 +209,11 @@ describe("verify before the first upload (real registry)", () => {
     expect(done.manifestsPushed).toBe(planned.manifestsPushed);
 
     proxy.clear();
-    const again = parse(
-      await loadToRegistry(
-        bundle,
-        `${proxy.host}/mirror`,
-        ["--dry-run", "--json"],
-        freshEnv("dry-2"),
-      ),
+    const again = await pushReport<PushJson>(
+      bundle,
+      `${proxy.host}/mirror`,
+      ["--dry-run"],
+      freshEnv("dry-2"),
     );
     expect(writes()).toEqual([]);
     expect(again.images.map((i) => i.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
@@ -239,15 +226,14 @@ describe("verify before the first upload (real registry)", () => {
     const saved = await buildBundle(path.join(work, "layout-newer"), [shared, small, own], newer);
     expect(saved.code, saved.stderr).toBe(0);
     proxy.clear();
-    const result = await loadToRegistry(
+    const planned = await pushReport<PushJson>(
       newer,
       `${proxy.host}/mirror`,
-      ["--dry-run", "--json"],
+      ["--dry-run"],
       freshEnv("dry-3"),
     );
-    expect(result.code, result.stderr).toBe(0);
     expect(writes()).toEqual([]);
-    const app = parse(result).images.find((i) => i.source === "example.com/team/app:1");
+    const app = planned.images.find((i) => i.source === "example.com/team/app:1");
     expect(app).toMatchObject({
       status: "updated",
       previous: digests[bundle],

@@ -17,6 +17,7 @@ import {
   homeEnv,
   jsonOutput,
   loadToRegistry,
+  pushReport,
   run,
   startFerry,
   tempDir,
@@ -257,14 +258,12 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("pushes a verified bundle: skopeo reads the same digests, and copies them back unchanged", async () => {
-    const result = await loadToRegistry(
+    const report = await pushReport<PushJson>(
       bundle,
       `${open.host}/mirror`,
-      ["--chunk-size", "1", "--json"],
+      ["--chunk-size", "1"],
       freshCache("verified"),
     );
-    expect(result.code, result.stderr).toBe(0);
-    const report = parse(result);
     expect(report.images.map((i) => i.target).sort()).toEqual(
       [
         `${open.host}/mirror/library/alpine:3.19`,
@@ -312,9 +311,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     const first = await loadToRegistry(bundle, `${open.host}/again`, [], cache);
     expect(first.code, first.stderr).toBe(0);
     proxy.clear();
-    const result = await loadToRegistry(bundle, `${proxy.host}/again`, ["--json"], cache);
-    expect(result.code, result.stderr).toBe(0);
-    const report = parse(result);
+    const report = await pushReport<PushJson>(bundle, `${proxy.host}/again`, [], cache);
     expect(report.blobs).toEqual({ uploaded: 0, mounted: 0, skipped: 10 });
     expect(report.manifestsPushed).toBe(0);
     expect(report.images.map((i) => i.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
@@ -413,14 +410,12 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     expect(await tagsOf(open.url, "killed/windows/nanoserver")).toEqual([]);
 
     proxy.clear();
-    const rerun = await loadToRegistry(
+    const report = await pushReport<PushJson>(
       bundle,
       `${proxy.host}/killed`,
-      ["--chunk-size", "1", "--json"],
+      ["--chunk-size", "1"],
       freshCache("kill"),
     );
-    expect(rerun.code, rerun.stderr).toBe(0);
-    const report = parse(rerun);
     expect(skopeoRaw(`${open.host}/killed/windows/nanoserver:ltsc2022`).digest).toBe(
       fixture.digests["mcr.microsoft.com/windows/nanoserver:ltsc2022"],
     );
@@ -445,14 +440,12 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
         },
       },
     });
-    const result = await loadToRegistry(
+    const report = await pushReport<PushJson>(
       bundle,
       `${proxy.host}/cut`,
-      ["--chunk-size", "1", "--retries", "3", "--json"],
+      ["--chunk-size", "1", "--retries", "3"],
       freshCache("cut"),
     );
-    expect(result.code, result.stderr).toBe(0);
-    const report = parse(result);
     expect(report.uploads.resumed).toBe(1);
     expect(report.uploads.restarted).toBe(0);
     expect(
@@ -468,18 +461,16 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     expect(denied.code).toBe(5);
     expect(denied.stderr).toMatch(/EUNAUTHORIZED/);
     const creds = `${USER.name}:${USER.password}`;
-    const pushed = await loadToRegistry(
+    const report = await pushReport<PushJson>(
       bundle,
       `${locked.host}/m`,
-      ["--creds", creds, "--json"],
+      ["--creds", creds],
       freshCache("htpasswd"),
     );
-    expect(pushed.code, pushed.stderr).toBe(0);
-    const report = parse(pushed);
     expect(report.blobs.mounted).toBe(1);
     const alpine = report.images.find((i) => i.source === "docker.io/library/alpine:3.19");
     expect(skopeoRaw(alpine?.target ?? "", creds).digest).toBe(alpine?.digest);
-    expect(pushed.stdout).not.toContain(USER.password);
+    expect(JSON.stringify(report)).not.toContain(USER.password);
   });
 
   it("foreign layers: pushed as blobs with their URLs, or made plain by --strip-foreign-urls", async () => {
@@ -493,20 +484,17 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     );
     expect(saved.code, saved.stderr).toBe(0);
 
-    const kept = await loadToRegistry(foreignBundle, `${open.host}/keep`, ["--json"], foreignEnv);
-    expect(kept.code, kept.stderr).toBe(0);
-    expect(parse(kept).images[0]?.digest).toBe(foreign.list);
+    const kept = await pushReport<PushJson>(foreignBundle, `${open.host}/keep`, [], foreignEnv);
+    expect(kept.images[0]?.digest).toBe(foreign.list);
     expect(skopeoRaw(`${open.host}/keep/windows/servercore:ltsc2016`).digest).toBe(foreign.list);
     expect(await blobStatus(open.url, "keep/windows/servercore", foreign.foreign)).toBe(200);
 
-    const stripped = await loadToRegistry(
+    const report = await pushReport<PushJson>(
       foreignBundle,
       `${open.host}/strip`,
-      ["--strip-foreign-urls", "--json"],
+      ["--strip-foreign-urls"],
       foreignEnv,
     );
-    expect(stripped.code, stripped.stderr).toBe(0);
-    const report = parse(stripped);
     expect(report.rewritten.map((r) => [r.from, r.layers])).toEqual([
       [foreign.windows, 1],
       [foreign.list, 0],
@@ -537,9 +525,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     const wimEnv = freshCache("wim");
     const saved = await ferryAsync(["save", wim, "-o", wimBundle, "-q"], wimEnv);
     expect(saved.code, saved.stderr).toBe(0);
-    const result = await loadToRegistry(wimBundle, `${open.host}/os`, ["--json"], wimEnv);
-    expect(result.code, result.stderr).toBe(0);
-    const image = parse(result).images[0];
+    const image = (await pushReport<PushJson>(wimBundle, `${open.host}/os`, [], wimEnv)).images[0];
     expect(image?.source).toBe("os.ferry.invalid/nanoserver:10.0.20348.2113");
     expect(image?.target).toBe(`${open.host}/os/nanoserver:10.0.20348.2113`);
     const response = await fetch(`${open.url}/v2/os/nanoserver/manifests/10.0.20348.2113`, {
@@ -559,25 +545,17 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     expect(refused.code).toBe(6);
     expect(refused.stderr).toMatch(/ETRUST/);
     expect(refused.stderr).toContain("--ca-cert");
-    const pushed = await loadToRegistry(
-      bundle,
-      tls.host,
-      ["--ca-cert", certificate, "--json"],
-      tlsEnv,
-    );
-    expect(pushed.code, pushed.stderr).toBe(0);
-    expect(parse(pushed).images.map((i) => i.target)).toContain(`${tls.host}/library/alpine:3.19`);
+    const pushed = await pushReport<PushJson>(bundle, tls.host, ["--ca-cert", certificate], tlsEnv);
+    expect(pushed.images.map((i) => i.target)).toContain(`${tls.host}/library/alpine:3.19`);
   });
 
   it("token auth: asks for push scopes (and pull on the mount source)", async () => {
-    const result = await loadToRegistry(
+    const report = await pushReport<PushJson>(
       bundle,
       `${tokenRegistry.host}/tok`,
-      ["--creds", `${USER.name}:${USER.password}`, "--json"],
+      ["--creds", `${USER.name}:${USER.password}`],
       freshCache("token"),
     );
-    expect(result.code, result.stderr).toBe(0);
-    const report = parse(result);
     expect(report.blobs.mounted).toBe(1);
     const scopes = tokens.requests.flatMap((r) => r.scopes);
     expect(scopes).toContain("repository:tok/library/alpine:pull,push");

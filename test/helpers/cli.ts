@@ -136,6 +136,23 @@ export function loadToRegistry(
   return ferryAsync(["load", bundle, "--to-registry", target, ...flags], { env });
 }
 
+/**
+ * `ferry load BUNDLE --to-registry TARGET FLAGS... --json` that must succeed: its JSON report.
+ * A push that fails throws with ferry's exit code and what it printed.
+ */
+export async function pushReport<T>(
+  bundle: string,
+  target: string,
+  flags: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<T> {
+  const result = await loadToRegistry(bundle, target, [...flags, "--json"], env);
+  if (result.code !== 0) {
+    throw new Error(`push to ${target} failed (exit ${result.code}):\n${result.stderr}`);
+  }
+  return jsonOutput<T>(result);
+}
+
 /** ferry's --json output, parsed; when it is not JSON, the error shows the exit code and output. */
 export function jsonOutput<T>(run: { code: number | null; stdout: string; stderr: string }): T {
   try {
