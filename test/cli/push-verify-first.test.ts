@@ -17,28 +17,6 @@ import { createLayout } from "../helpers/oci-layout.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { corruptEntry } from "../helpers/zip-tamper.js";
 
-interface Counts {
-  uploaded: number;
-  skipped: number;
-  mounted: number;
-}
-
-interface PushJson {
-  dryRun: boolean;
-  images: Array<{
-    source: string;
-    target: string;
-    digest: string;
-    status: string;
-    previous?: string;
-    blobs: Counts;
-  }>;
-  blobs: Counts;
-  bytes: Counts;
-  manifestsPushed: number;
-  verified?: { blobs: number; bytes: number };
-}
-
 interface Run {
   code: number | null;
   stdout: string;
@@ -175,7 +153,7 @@ describe("verify before the first upload (real registry)", () => {
 
   it("--dry-run foresees the push: statuses, uploads, mounts, skips; HEAD and GET only", async () => {
     proxy.clear();
-    const planned = await pushReport<PushJson>(
+    const planned = await pushReport(
       bundle,
       `${proxy.host}/mirror`,
       ["--dry-run"],
@@ -200,7 +178,7 @@ describe("verify before the first upload (real registry)", () => {
       /^dry run: 3 image\(s\) would be pushed to .*: 7 blob\(s\) to upload .* 1 to mount .* 0 already there .*; 3 manifest\(s\) to push; every blob verified first .*; nothing was pushed$/m,
     );
 
-    const done = await pushReport<PushJson>(bundle, `${proxy.host}/mirror`, [], freshEnv("push-1"));
+    const done = await pushReport(bundle, `${proxy.host}/mirror`, [], freshEnv("push-1"));
     expect(done.images.map((i) => [i.target, i.status, i.blobs])).toEqual(
       planned.images.map((i) => [i.target, i.status, i.blobs]),
     );
@@ -209,7 +187,7 @@ describe("verify before the first upload (real registry)", () => {
     expect(done.manifestsPushed).toBe(planned.manifestsPushed);
 
     proxy.clear();
-    const again = await pushReport<PushJson>(
+    const again = await pushReport(
       bundle,
       `${proxy.host}/mirror`,
       ["--dry-run"],
@@ -226,7 +204,7 @@ describe("verify before the first upload (real registry)", () => {
     const saved = await buildBundle(path.join(work, "layout-newer"), [shared, small, own], newer);
     expect(saved.code, saved.stderr).toBe(0);
     proxy.clear();
-    const planned = await pushReport<PushJson>(
+    const planned = await pushReport(
       newer,
       `${proxy.host}/mirror`,
       ["--dry-run"],

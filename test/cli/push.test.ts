@@ -17,12 +17,13 @@ import {
   homeEnv,
   jsonOutput,
   loadToRegistry,
+  type PushJson,
   pushReport,
   run,
   startFerry,
   tempDir,
 } from "../helpers/cli.js";
-import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
+import { type FaultProxy, type RespondHandler, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout, type LayoutBuilder } from "../helpers/oci-layout.js";
 import { makeCertificate, type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { startTokenServer, type TokenServer, tokenAuth } from "../helpers/token-server.js";
@@ -31,26 +32,6 @@ import { corruptEntry } from "../helpers/zip-tamper.js";
 
 const MiB = 1024 * 1024;
 const USER = { name: "fleet", password: "pa55:word" };
-
-interface PushJson {
-  registry: string;
-  dryRun: boolean;
-  images: Array<{
-    source: string;
-    target: string;
-    digest: string;
-    status: string;
-    originalDigest?: string;
-    blobs: { uploaded: number; skipped: number; mounted: number };
-    bytes: { uploaded: number; skipped: number; mounted: number };
-    manifests: { pushed: number; present: number };
-  }>;
-  blobs: { uploaded: number; skipped: number; mounted: number };
-  bytes: { uploaded: number; skipped: number; mounted: number };
-  manifestsPushed: number;
-  rewritten: Array<{ image: string; from: string; to: string; layers: number }>;
-  uploads: { resumed: number; restarted: number; chunks: number };
-}
 
 interface Run {
   code: number | null;
@@ -228,6 +209,14 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     tmp.cleanup();
   });
 
+  /** The first upload PATCH is answered by `handler` in this process (the registry never sees it). */
+  const answerFirstPatch = (handler: RespondHandler) =>
+    proxy.add({
+      match: /\/blobs\/uploads\//,
+      method: "PATCH",
+      fault: { kind: "respond", handler },
+    });
+
   /**
    * Each test's own download cache and store: what another test pushed or loaded is never
    * known here (known blobs are mounted, never read), so any test runs alone (`-t`) or in any
@@ -258,7 +247,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("pushes a verified bundle: skopeo reads the same digests, and copies them back unchanged", async () => {
-    const report = await pushReport<PushJson>(
+    const report = await pushReport(
       bundle,
       `${open.host}/mirror`,
       ["--chunk-size", "1"],
@@ -311,7 +300,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     const first = await loadToRegistry(bundle, `${open.host}/again`, [], cache);
     expect(first.code, first.stderr).toBe(0);
     proxy.clear();
-    const report = await pushReport<PushJson>(bundle, `${proxy.host}/again`, [], cache);
+    const report = await pushReport(bundle, `${proxy.host}/again`, [], cache);
     expect(report.blobs).toEqual({ uploaded: 0, mounted: 0, skipped: 10 });
     expect(report.manifestsPushed).toBe(0);
     expect(report.images.map((i) => i.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
@@ -380,16 +369,9 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     const hanging = new Promise<"hanging">((resolve) => {
       patchArrived = () => resolve("hanging");
     });
-    proxy.add({
-      match: /\/blobs\/uploads\//,
-      method: "PATCH",
-      fault: {
-        kind: "respond",
-        handler: (request) => {
-          request.resume();
-          patchArrived();
-        },
-      },
+    answerFirstPatch((request) => {
+      request.resume();
+      patchArrived();
     });
     const child = spawn(
       process.execPath,
@@ -410,7 +392,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     expect(await tagsOf(open.url, "killed/windows/nanoserver")).toEqual([]);
 
     proxy.clear();
-    const report = await pushReport<PushJson>(
+    const report = await pushReport(
       bundle,
       `${proxy.host}/killed`,
       ["--chunk-size", "1"],
@@ -426,21 +408,14 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     proxy.clear();
     // The proxy takes part of the first PATCH's body, then resets: the registry never saw it,
     // so its upload session is intact and answers GET with its offset.
-    proxy.add({
-      match: /\/blobs\/uploads\//,
-      method: "PATCH",
-      fault: {
-        kind: "respond",
-        handler: (request) => {
-          let seen = 0;
-          request.on("data", (chunk: Buffer) => {
-            seen += chunk.length;
-            if (seen > 100_000) request.socket.resetAndDestroy();
-          });
-        },
-      },
+    answerFirstPatch((request) => {
+      let seen = 0;
+      request.on("data", (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > 100_000) request.socket.resetAndDestroy();
+      });
     });
-    const report = await pushReport<PushJson>(
+    const report = await pushReport(
       bundle,
       `${proxy.host}/cut`,
       ["--chunk-size", "1", "--retries", "3"],
@@ -461,7 +436,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     expect(denied.code).toBe(5);
     expect(denied.stderr).toMatch(/EUNAUTHORIZED/);
     const creds = `${USER.name}:${USER.password}`;
-    const report = await pushReport<PushJson>(
+    const report = await pushReport(
       bundle,
       `${locked.host}/m`,
       ["--creds", creds],
@@ -484,12 +459,12 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     );
     expect(saved.code, saved.stderr).toBe(0);
 
-    const kept = await pushReport<PushJson>(foreignBundle, `${open.host}/keep`, [], foreignEnv);
+    const kept = await pushReport(foreignBundle, `${open.host}/keep`, [], foreignEnv);
     expect(kept.images[0]?.digest).toBe(foreign.list);
     expect(skopeoRaw(`${open.host}/keep/windows/servercore:ltsc2016`).digest).toBe(foreign.list);
     expect(await blobStatus(open.url, "keep/windows/servercore", foreign.foreign)).toBe(200);
 
-    const report = await pushReport<PushJson>(
+    const report = await pushReport(
       foreignBundle,
       `${open.host}/strip`,
       ["--strip-foreign-urls"],
@@ -525,7 +500,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     const wimEnv = freshCache("wim");
     const saved = await ferryAsync(["save", wim, "-o", wimBundle, "-q"], wimEnv);
     expect(saved.code, saved.stderr).toBe(0);
-    const image = (await pushReport<PushJson>(wimBundle, `${open.host}/os`, [], wimEnv)).images[0];
+    const image = (await pushReport(wimBundle, `${open.host}/os`, [], wimEnv)).images[0];
     expect(image?.source).toBe("os.ferry.invalid/nanoserver:10.0.20348.2113");
     expect(image?.target).toBe(`${open.host}/os/nanoserver:10.0.20348.2113`);
     const response = await fetch(`${open.url}/v2/os/nanoserver/manifests/10.0.20348.2113`, {
@@ -545,12 +520,12 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     expect(refused.code).toBe(6);
     expect(refused.stderr).toMatch(/ETRUST/);
     expect(refused.stderr).toContain("--ca-cert");
-    const pushed = await pushReport<PushJson>(bundle, tls.host, ["--ca-cert", certificate], tlsEnv);
+    const pushed = await pushReport(bundle, tls.host, ["--ca-cert", certificate], tlsEnv);
     expect(pushed.images.map((i) => i.target)).toContain(`${tls.host}/library/alpine:3.19`);
   });
 
   it("token auth: asks for push scopes (and pull on the mount source)", async () => {
-    const report = await pushReport<PushJson>(
+    const report = await pushReport(
       bundle,
       `${tokenRegistry.host}/tok`,
       ["--creds", `${USER.name}:${USER.password}`],

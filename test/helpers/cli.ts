@@ -136,21 +136,51 @@ export function loadToRegistry(
   return ferryAsync(["load", bundle, "--to-registry", target, ...flags], { env });
 }
 
+/** Uploaded, skipped, mounted: blob counts (or their bytes) in a push report. */
+export interface PushCounts {
+  uploaded: number;
+  skipped: number;
+  mounted: number;
+}
+
+/** What `ferry load --to-registry --json` and `ferry push --json` print. */
+export interface PushJson {
+  registry: string;
+  dryRun: boolean;
+  images: Array<{
+    source: string;
+    target: string;
+    digest: string;
+    status: string;
+    previous?: string;
+    originalDigest?: string;
+    blobs: PushCounts;
+    bytes: PushCounts;
+    manifests: { pushed: number; present: number };
+  }>;
+  blobs: PushCounts;
+  bytes: PushCounts;
+  manifestsPushed: number;
+  rewritten: Array<{ image: string; from: string; to: string; layers: number }>;
+  uploads: { resumed: number; restarted: number; chunks: number };
+  verified?: { blobs: number; bytes: number };
+}
+
 /**
  * `ferry load BUNDLE --to-registry TARGET FLAGS... --json` that must succeed: its JSON report.
  * A push that fails throws with ferry's exit code and what it printed.
  */
-export async function pushReport<T>(
+export async function pushReport(
   bundle: string,
   target: string,
   flags: string[],
   env: NodeJS.ProcessEnv,
-): Promise<T> {
+): Promise<PushJson> {
   const result = await loadToRegistry(bundle, target, [...flags, "--json"], env);
   if (result.code !== 0) {
     throw new Error(`push to ${target} failed (exit ${result.code}):\n${result.stderr}`);
   }
-  return jsonOutput<T>(result);
+  return jsonOutput<PushJson>(result);
 }
 
 /** ferry's --json output, parsed; when it is not JSON, the error shows the exit code and output. */
