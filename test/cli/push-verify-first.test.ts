@@ -11,7 +11,14 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { homeEnv, loadToRegistry, pushReport, startFerry, tempDir } from "../helpers/cli.js";
+import {
+  homeEnv,
+  loadToRegistry,
+  type PushJson,
+  pushReport,
+  startFerry,
+  tempDir,
+} from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout } from "../helpers/oci-layout.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
@@ -50,6 +57,19 @@ describe("verify before the first upload (real registry)", () => {
 
   /** Requests that change a registry (anything but GET and HEAD), as the proxy saw them. */
   const writes = () => proxy.requests.filter((r) => r.method !== "GET" && r.method !== "HEAD");
+
+  /** `--dry-run` of `bundle` to the proxy's `mirror/`: its report, after checking it wrote nothing. */
+  async function dryRun(bundle: string, envName: string): Promise<PushJson> {
+    proxy.clear();
+    const planned = await pushReport(
+      bundle,
+      `${proxy.host}/mirror`,
+      ["--dry-run"],
+      freshEnv(envName),
+    );
+    expect(writes()).toEqual([]);
+    return planned;
+  }
 
   /** Exit 3 (EINTEGRITY) naming the damaged blob and its image, before any write. */
   function expectRefusedBeforeWriting(result: Run, blob: Buffer, image: string): void {
@@ -152,14 +172,7 @@ describe("verify before the first upload (real registry)", () => {
   });
 
   it("--dry-run foresees the push: statuses, uploads, mounts, skips; HEAD and GET only", async () => {
-    proxy.clear();
-    const planned = await pushReport(
-      bundle,
-      `${proxy.host}/mirror`,
-      ["--dry-run"],
-      freshEnv("dry-1"),
-    );
-    expect(writes()).toEqual([]);
+    const planned = await dryRun(bundle, "dry-1");
     expect(planned.dryRun).toBe(true);
     expect(planned.images.map((i) => i.status)).toEqual(["new", "new", "new"]);
     // 3 configs, big, shared once, small, own; shared mounted into the second repository.
@@ -186,14 +199,7 @@ describe("verify before the first upload (real registry)", () => {
     expect(done.bytes).toEqual(planned.bytes);
     expect(done.manifestsPushed).toBe(planned.manifestsPushed);
 
-    proxy.clear();
-    const again = await pushReport(
-      bundle,
-      `${proxy.host}/mirror`,
-      ["--dry-run"],
-      freshEnv("dry-2"),
-    );
-    expect(writes()).toEqual([]);
+    const again = await dryRun(bundle, "dry-2");
     expect(again.images.map((i) => i.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
     expect(again.blobs).toEqual({ uploaded: 0, mounted: 0, skipped: 8 });
     expect(again.manifestsPushed).toBe(0);
@@ -203,15 +209,9 @@ describe("verify before the first upload (real registry)", () => {
     const newer = path.join(work, "newer.zip");
     const saved = await buildBundle(path.join(work, "layout-newer"), [shared, small, own], newer);
     expect(saved.code, saved.stderr).toBe(0);
-    proxy.clear();
-    const planned = await pushReport(
-      newer,
-      `${proxy.host}/mirror`,
-      ["--dry-run"],
-      freshEnv("dry-3"),
+    const app = (await dryRun(newer, "dry-3")).images.find(
+      (i) => i.source === "example.com/team/app:1",
     );
-    expect(writes()).toEqual([]);
-    const app = planned.images.find((i) => i.source === "example.com/team/app:1");
     expect(app).toMatchObject({
       status: "updated",
       previous: digests[bundle],
