@@ -119,19 +119,20 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
 
     const output = (name: string): string =>
       join(work, `${name}-${randomBytes(4).toString("hex")}.zip`);
+    /** `ferry save SOURCE... -o FRESH.zip FLAGS...`, FRESH a new file named for `name`. */
+    const save = (
+      source: string | string[],
+      name: string,
+      flags: string[],
+      env: NodeJS.ProcessEnv,
+    ): Promise<AsyncRun> => ferry(["save", ...[source].flat(), "-o", output(name), ...flags], env);
     const proxyWithPassword = (): string => proxy.urlWithCredentials;
 
     it("--proxy with credentials: the registry API and its blobs go through it; no password printed", async () => {
-      const run = await ferry(
-        [
-          "save",
-          `${plain.host}/apps/one:1`,
-          "-o",
-          output("reg"),
-          "--proxy",
-          proxyWithPassword(),
-          "--json",
-        ],
+      const run = await save(
+        `${plain.host}/apps/one:1`,
+        "reg",
+        ["--proxy", proxyWithPassword(), "--json"],
         cacheEnv,
       );
       expect(run.stderr).not.toContain(AUTH.password);
@@ -147,23 +148,13 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
     });
 
     it("WIM URLs go through --proxy: http as an absolute-form GET, https through CONNECT with --ca-cert", async () => {
-      const http = await ferry(
-        ["save", wimHttpUrl, "-o", output("wim-http"), "--proxy", proxyWithPassword()],
-        cacheEnv,
-      );
+      const http = await save(wimHttpUrl, "wim-http", ["--proxy", proxyWithPassword()], cacheEnv);
       expect(http.stderr).not.toContain(AUTH.password);
       expect(http.code).toBe(0);
-      const https = await ferry(
-        [
-          "save",
-          wimHttpsUrl,
-          "-o",
-          output("wim-https"),
-          "--proxy",
-          proxyWithPassword(),
-          "--ca-cert",
-          corporateCa,
-        ],
+      const https = await save(
+        wimHttpsUrl,
+        "wim-https",
+        ["--proxy", proxyWithPassword(), "--ca-cert", corporateCa],
         cacheEnv,
       );
       expect(https.stderr).not.toContain(AUTH.password);
@@ -174,29 +165,25 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
     });
 
     it("--ca-cert is applied to WIM URLs (an unknown CA is ETRUST, with a hint)", async () => {
-      const untrusted = await ferry(["save", wimHttpsUrl, "-o", output("wim-untrusted")], cacheEnv);
+      const untrusted = await save(wimHttpsUrl, "wim-untrusted", [], cacheEnv);
       expect(untrusted.code).toBe(6);
       expect(untrusted.stderr).toContain(`downloading ${wimHttpsUrl} failed`);
       expect(untrusted.stderr).toContain("--ca-cert");
-      const trusted = await ferry(
-        ["save", wimHttpsUrl, "-o", output("wim-trusted"), "--ca-cert", corporateCa],
-        cacheEnv,
-      );
+      const trusted = await save(wimHttpsUrl, "wim-trusted", ["--ca-cert", corporateCa], cacheEnv);
       expect(trusted.code).toBe(0);
     });
 
     it("--ca-cert adds to NODE_EXTRA_CA_CERTS instead of replacing it (registry and WIM URL)", async () => {
       const env = { ...cacheEnv, NODE_EXTRA_CA_CERTS: corporateCa };
-      const registry = await ferry(
-        ["save", `${secure.host}/apps/one:1`, "-o", output("extra-reg"), "--ca-cert", otherCa],
+      const registry = await save(
+        `${secure.host}/apps/one:1`,
+        "extra-reg",
+        ["--ca-cert", otherCa],
         env,
       );
       expect(registry.stderr).not.toContain("ETRUST");
       expect(registry.code).toBe(0);
-      const wim = await ferry(
-        ["save", wimHttpsUrl, "-o", output("extra-wim"), "--ca-cert", otherCa],
-        env,
-      );
+      const wim = await save(wimHttpsUrl, "extra-wim", ["--ca-cert", otherCa], env);
       expect(wim.code).toBe(0);
     });
 
@@ -206,51 +193,34 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
       await mkdir(hostDir, { recursive: true });
       await copyFile(corporateCa, join(hostDir, "ca.crt"));
       const env = { ...cacheEnv, HOME: home };
-      const fromCertsD = await ferry(
-        ["save", `${secure.host}/apps/one:1`, "-o", output("certsd")],
-        env,
-      );
+      const fromCertsD = await save(`${secure.host}/apps/one:1`, "certsd", [], env);
       expect(fromCertsD.code).toBe(0);
       // certs.d holds an unrelated CA for the host; the registry's CA comes from NODE_EXTRA_CA_CERTS.
       await copyFile(otherCa, join(hostDir, "ca.crt"));
-      const both = await ferry(
-        ["save", `${secure.host}/apps/one:1`, "-o", output("certsd-extra")],
-        {
-          ...env,
-          NODE_EXTRA_CA_CERTS: corporateCa,
-        },
-      );
+      const both = await save(`${secure.host}/apps/one:1`, "certsd-extra", [], {
+        ...env,
+        NODE_EXTRA_CA_CERTS: corporateCa,
+      });
       expect(both.code).toBe(0);
     });
 
     it("loopback hosts do not go through a proxy from the environment", async () => {
       const before = (await proxy.requests()).length;
-      const run = await ferry(
-        ["save", `${plain.host}/apps/one:1`, wimHttpUrl, "-o", output("env")],
-        {
-          ...cacheEnv,
-          HTTPS_PROXY: proxyWithPassword(),
-          HTTP_PROXY: proxyWithPassword(),
-        },
-      );
+      const run = await save([`${plain.host}/apps/one:1`, wimHttpUrl], "env", [], {
+        ...cacheEnv,
+        HTTPS_PROXY: proxyWithPassword(),
+        HTTP_PROXY: proxyWithPassword(),
+      });
       expect(run.code).toBe(0);
       expect((await proxy.requests()).slice(before)).toEqual([]);
     });
 
     it("a proxy refusing the password: ENETWORK naming the proxy, the password in no output (--json too)", async () => {
       const wrong = `http://${AUTH.user}:Not-The-Pass-8@127.0.0.1:${proxy.port}`;
-      const run = await ferry(
-        [
-          "save",
-          `${secure.host}/apps/one:1`,
-          "-o",
-          output("wrong"),
-          "--proxy",
-          wrong,
-          "--ca-cert",
-          corporateCa,
-          "--json",
-        ],
+      const run = await save(
+        `${secure.host}/apps/one:1`,
+        "wrong",
+        ["--proxy", wrong, "--ca-cert", corporateCa, "--json"],
         cacheEnv,
       );
       expect(run.code).toBe(9);
@@ -260,21 +230,16 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
     });
 
     it("an unusable proxy URL is a usage error naming where it came from, without its password", async () => {
-      const flag = await ferry(
-        [
-          "save",
-          `${plain.host}/apps/one:1`,
-          "-o",
-          output("bad"),
-          "--proxy",
-          "socks5://u:Socks-Pass-4@127.0.0.1:1080",
-        ],
+      const flag = await save(
+        `${plain.host}/apps/one:1`,
+        "bad",
+        ["--proxy", "socks5://u:Socks-Pass-4@127.0.0.1:1080"],
         cacheEnv,
       );
       expect(flag.code).toBe(2);
       expect(flag.stderr).toContain("--proxy: socks5:// proxies are not supported");
       expect(flag.stderr).not.toContain("Socks-Pass-4");
-      const env = await ferry(["save", `${plain.host}/apps/one:1`, "-o", output("bad-env")], {
+      const env = await save(`${plain.host}/apps/one:1`, "bad-env", [], {
         ...cacheEnv,
         https_proxy: "socks5://u:Socks-Pass-4@127.0.0.1:1080",
       });
