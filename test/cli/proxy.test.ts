@@ -9,11 +9,11 @@ import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AsyncRun, ferryAsync } from "../helpers/cli.js";
+import { closeServer, listenOnLoopback } from "../helpers/loopback.js";
 import { hasTinyproxy, type RunningProxy, startProxy } from "../helpers/proxy-daemon.js";
 import {
   makeCertificate,
@@ -40,11 +40,6 @@ function ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AsyncRun> {
       ...env,
     },
   });
-}
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return (server.address() as AddressInfo).port;
 }
 
 describe.skipIf(!hasTinyproxy || !hasWimtools)(
@@ -105,14 +100,12 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
         { cert: await readFile(server.certificate), key: await readFile(server.key) },
         serveWim,
       );
-      wimHttpUrl = `http://127.0.0.1:${await listen(wimHttp)}/os/nano.wim`;
-      wimHttpsUrl = `https://127.0.0.1:${await listen(wimHttps)}/os/nano.wim`;
+      wimHttpUrl = `http://127.0.0.1:${await listenOnLoopback(wimHttp)}/os/nano.wim`;
+      wimHttpsUrl = `https://127.0.0.1:${await listenOnLoopback(wimHttps)}/os/nano.wim`;
     });
 
     afterAll(async () => {
-      for (const server of [wimHttp, wimHttps]) {
-        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      }
+      for (const server of [wimHttp, wimHttps]) await closeServer(server);
       await Promise.all([plain?.stop(), secure?.stop(), proxy?.stop()]);
       await rm(work, { recursive: true, force: true });
     });

@@ -9,6 +9,7 @@ import { searchCatalog } from "../../../src/ops/registry-search.js";
 import { listTags } from "../../../src/ops/registry-tags.js";
 import { credentialLookup } from "../../../src/transports/registry/credentials.js";
 import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
+import { closeServer, listenOnLoopback } from "../../helpers/loopback.js";
 import {
   DOCKER_FOREIGN,
   makeImage,
@@ -65,9 +66,7 @@ describe("registry source against the real distribution registry (anonymous)", (
       });
       response.end(foreignBytes.subarray(start));
     });
-    await new Promise<void>((r) => foreignServer.listen(0, "127.0.0.1", r));
-    const address = foreignServer.address();
-    foreignUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    foreignUrl = `http://127.0.0.1:${await listenOnLoopback(foreignServer)}`;
 
     const base = randomBytes(300_000);
     single = makeImage({ layers: [base, randomBytes(50_000)] });
@@ -110,7 +109,7 @@ describe("registry source against the real distribution registry (anonymous)", (
 
   afterAll(async () => {
     await proxy?.stop();
-    await new Promise((r) => foreignServer?.close(r));
+    await closeServer(foreignServer);
     await registry?.stop();
     await removeTempDirs();
   });

@@ -9,6 +9,7 @@ import { searchCatalog } from "../../../src/ops/registry-search.js";
 import { credentialLookup } from "../../../src/transports/registry/credentials.js";
 import type { RegistrySessionOptions } from "../../../src/transports/registry/session.js";
 import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
+import { closeServer, listenOnLoopback } from "../../helpers/loopback.js";
 import {
   makeImage,
   pushImage,
@@ -190,9 +191,7 @@ describe("registry authentication against the real registry", () => {
         sawAuthorization = request.headers.authorization !== undefined;
         response.writeHead(200, { "Content-Length": content.length }).end(content);
       });
-      await new Promise<void>((r) => storage.listen(0, "127.0.0.1", r));
-      const address = storage.address();
-      const port = typeof address === "object" && address ? address.port : 0;
+      const port = await listenOnLoopback(storage);
       proxy.add({
         match: new RegExp(`/blobs/${blob}$`),
         fault: {
@@ -207,7 +206,7 @@ describe("registry authentication against the real registry", () => {
         expect(proxy.requests.find((r) => r.path.endsWith(blob))?.authorized).toBe(true);
       } finally {
         proxy.clear();
-        await new Promise((r) => storage.close(r));
+        await closeServer(storage);
       }
     });
   });

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
 import { createAgent, sendHttp } from "../../../src/transports/registry/http.js";
 import { RawPool } from "../../../src/transports/registry/raw-http.js";
+import { listenOnLoopback } from "../../helpers/loopback.js";
 
 type Script = (socket: Socket, request: string) => void;
 
@@ -59,9 +60,7 @@ beforeAll(async () => {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  base = `http://127.0.0.1:${await listenOnLoopback(server)}`;
 });
 
 afterEach(() => {
