@@ -444,26 +444,39 @@ async function run(options, services) {
         },
       },
     );
-  /** skopeo copy docker:// oci: of a set's 3 images into one fresh layout. */
-  const skopeoPull = (name, set, host) =>
+  /**
+   * A step of `skopeo copy` runs in sequence, each [from, ref] into the fresh OCI layout
+   * `outName` as `ref`; the layout is checked to hold them all (`what` names the copy), then
+   * removed.
+   */
+  const skopeoIntoLayout = (name, copies, outName, what, servers) =>
     step(
       name,
       "sh",
       (context) =>
         sh(
           sequence(
-            set.images.map(
-              (image) =>
-                `skopeo copy --quiet --src-tls-verify=false docker://${host}/${image.repo}:${image.tag} oci:${q(context.out)}:${image.repo}:${image.tag}`,
-            ),
+            copies.map(([from, ref]) => `skopeo copy --quiet ${from} oci:${q(context.out)}:${ref}`),
           ),
         ),
       {
-        prepare: () => ({ out: fresh("skopeo-pull") }),
-        servers: () => [source.pid, ...(host === source.host ? [] : [proxy.pid])],
-        check: (_result, context) => checkLayout(context.out, set.images.length, name),
+        prepare: () => ({ out: fresh(outName) }),
+        servers,
+        check: (_result, context) => checkLayout(context.out, copies.length, what),
         after: (context) => rmSync(context.out, { recursive: true, force: true }),
       },
+    );
+  /** skopeo copy docker:// oci: of a set's 3 images into one fresh layout. */
+  const skopeoPull = (name, set, host) =>
+    skopeoIntoLayout(
+      name,
+      set.images.map((image) => [
+        `--src-tls-verify=false docker://${host}/${image.repo}:${image.tag}`,
+        `${image.repo}:${image.tag}`,
+      ]),
+      "skopeo-pull",
+      name,
+      () => [source.pid, ...(host === source.host ? [] : [proxy.pid])],
     );
 
   for (let rep = 1; rep <= options.reps; rep++) {
@@ -549,23 +562,11 @@ async function run(options, services) {
       if (haveSkopeo && (wants("oci") || wants("load"))) {
         // The same 3 images into one fresh layout, one skopeo copy each, in sequence (the
         // shared base layer is then copied once, as ferry does).
-        await step(
+        await skopeoIntoLayout(
           "skopeo-copy",
-          "sh",
-          (context) =>
-            sh(
-              sequence(
-                refs.map(
-                  (ref) =>
-                    `skopeo copy --quiet oci:${q(dataDir)}:${ref} oci:${q(context.out)}:${ref}`,
-                ),
-              ),
-            ),
-          {
-            prepare: () => ({ out: fresh("skopeo-dest") }),
-            check: (_result, context) => checkLayout(context.out, refs.length, "skopeo copy"),
-            after: (context) => rmSync(context.out, { recursive: true, force: true }),
-          },
+          refs.map((ref) => [`oci:${q(dataDir)}:${ref}`, ref]),
+          "skopeo-copy-dest",
+          "skopeo copy",
         );
       }
     }
@@ -654,23 +655,11 @@ async function run(options, services) {
       );
       if (wants("load")) {
         warmFiles(refs.map(archiveOf));
-        await step(
+        await skopeoIntoLayout(
           "skopeo-archive-load",
-          "sh",
-          (context) =>
-            sh(
-              sequence(
-                refs.map(
-                  (ref) =>
-                    `skopeo copy --quiet docker-archive:${q(archiveOf(ref))} oci:${q(context.out)}:${ref}`,
-                ),
-              ),
-            ),
-          {
-            prepare: () => ({ out: fresh("archive-dest") }),
-            check: (_result, context) => checkLayout(context.out, refs.length, "docker-archive"),
-            after: (context) => rmSync(context.out, { recursive: true, force: true }),
-          },
+          refs.map((ref) => [`docker-archive:${q(archiveOf(ref))}`, ref]),
+          "skopeo-archive-load-dest",
+          "docker-archive",
         );
       }
       rmSync(archives, { recursive: true, force: true });

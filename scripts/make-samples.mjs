@@ -11,6 +11,23 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..",
 const work = mkdtempSync(path.join(os.tmpdir(), "ferry-samples-"));
 const sha = (b) => createHash("sha256").update(b).digest("hex");
 
+/** A tar of everything in `dir`, the same bytes on every run (names sorted, times and owners fixed). */
+function tarOf(dir, tarFile, format) {
+  execFileSync("tar", [
+    "--sort=name",
+    "--mtime=2026-01-01 00:00Z",
+    "--owner=0",
+    "--group=0",
+    "--numeric-owner",
+    ...format,
+    "-C",
+    dir,
+    "-cf",
+    tarFile,
+    ".",
+  ]);
+}
+
 function layerTar(name, files) {
   const dir = path.join(work, name);
   for (const [file, text] of Object.entries(files)) {
@@ -18,19 +35,9 @@ function layerTar(name, files) {
     writeFileSync(path.join(dir, file), text);
   }
   const tarFile = path.join(work, `${name}.tar`);
-  execFileSync("tar", [
-    "--sort=name",
-    "--mtime=2026-01-01 00:00Z",
-    "--owner=0",
-    "--group=0",
-    "--numeric-owner",
+  tarOf(dir, tarFile, [
     "--format=posix",
     "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
-    "-C",
-    dir,
-    "-cf",
-    tarFile,
-    ".",
   ]);
   return readFileSync(tarFile);
 }
@@ -170,18 +177,6 @@ writeFileSync(
   path.join(ds, "repositories"),
   JSON.stringify({ "example.com/ferry/tools": { "1.0": dsLayers[1].id, latest: dsLayers[1].id } }),
 );
-execFileSync("tar", [
-  "--sort=name",
-  "--mtime=2026-01-01 00:00Z",
-  "--owner=0",
-  "--group=0",
-  "--numeric-owner",
-  "--format=gnu",
-  "-C",
-  ds,
-  "-cf",
-  path.join(root, "docker-save.tar"),
-  ".",
-]);
+tarOf(ds, path.join(root, "docker-save.tar"), ["--format=gnu"]);
 rmSync(work, { recursive: true, force: true });
 console.log(`samples written to ${root}`);

@@ -9,6 +9,7 @@ import { type HeldLock, isLockHeld, tryLock } from "../util/lock.js";
 import { processLiveness } from "../util/process-liveness.js";
 import { type FileRules, openRegularFile } from "../util/safe-open.js";
 import { tempNameOwner, uniqueTempName } from "../util/temp-name.js";
+import { windowsAppDataDir, xdgBaseDir } from "../util/user-dirs.js";
 import { copyRegion, type JournalEntry, LocatedBlobs } from "./located.js";
 import { PartialFile } from "./partial-file.js";
 
@@ -62,15 +63,10 @@ export function defaultCacheDir(
   platform = process.platform,
 ): string {
   if (env.FERRY_CACHE) return path.resolve(env.FERRY_CACHE);
-  if (platform === "win32") {
-    return path.join(
-      env.LOCALAPPDATA ?? path.join(os.homedir(), "AppData", "Local"),
-      "ferry",
-      "cache",
-    );
-  }
+  if (platform === "win32")
+    return path.join(windowsAppDataDir(env, "LOCALAPPDATA"), "ferry", "cache");
   if (platform === "darwin") return path.join(os.homedir(), "Library", "Caches", "ferry");
-  return path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "ferry");
+  return path.join(xdgBaseDir(env, "XDG_CACHE_HOME", ".cache"), "ferry");
 }
 
 /** A BlobReader over an open file, from byte `start` on (closed by `close`). */

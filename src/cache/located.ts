@@ -82,23 +82,21 @@ async function readJson<T>(file: string): Promise<T | undefined> {
   }
 }
 
+/** What a kept blob and a journal entry both are: `size` bytes from `offset` of `file`. */
+function pointsIntoFile(v: Partial<KeptBlob | JournalEntry> | undefined): boolean {
+  return typeof v?.file === "string" && typeof v.offset === "number" && typeof v.size === "number";
+}
+
 function isKeptBlob(value: unknown): value is KeptBlob {
   const v = value as Partial<KeptBlob> | undefined;
-  return (
-    typeof v?.file === "string" &&
-    typeof v.offset === "number" &&
-    typeof v.size === "number" &&
-    typeof v.fingerprint?.ino === "number"
-  );
+  return pointsIntoFile(v) && typeof v?.fingerprint?.ino === "number";
 }
 
 function isJournalEntry(value: unknown): value is JournalEntry {
   const v = value as Partial<JournalEntry> | undefined;
   return (
-    typeof v?.file === "string" &&
-    typeof v.offset === "number" &&
-    typeof v.length === "number" &&
-    typeof v.size === "number" &&
+    pointsIntoFile(v) &&
+    typeof v?.length === "number" &&
     typeof v.pid === "number" &&
     typeof v.host === "string"
   );

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Option } from "commander";
 import { UsageError } from "../errors.js";
 import { type PlatformSelector, parsePlatform } from "../types/platform.js";
 
@@ -44,4 +45,9 @@ export function positiveInteger(value: string): number {
   if (!Number.isInteger(n) || n < 1 || n > 64)
     throw new UsageError(`${value} is not a whole number from 1 to 64`);
   return n;
+}
+
+/** `--store DIR`, as the commands that read or change the store take it. */
+export function storeOption(): Option {
+  return new Option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)");
 }

@@ -1,5 +1,5 @@
-import os from "node:os";
 import path from "node:path";
+import { macAppSupportDir, programDataDir, runsAsRoot, xdgBaseDir } from "../util/user-dirs.js";
 
 /**
  * Where the store lives: `--store`, else `FERRY_STORE`, else a per-OS default:
@@ -14,12 +14,8 @@ export function resolveStoreDir(
 ): string {
   if (flag) return path.resolve(flag);
   if (env.FERRY_STORE) return path.resolve(env.FERRY_STORE);
-  if (platform === "win32") {
-    return path.win32.join(env.ProgramData ?? "C:\\ProgramData", "ferry", "store");
-  }
-  if (platform === "darwin")
-    return path.join(os.homedir(), "Library", "Application Support", "ferry", "store");
-  if (typeof process.getuid === "function" && process.getuid() === 0) return "/var/lib/ferry/store";
-  const dataHome = env.XDG_DATA_HOME || path.join(os.homedir(), ".local", "share");
-  return path.join(dataHome, "ferry", "store");
+  if (platform === "win32") return programDataDir(env, "store");
+  if (platform === "darwin") return macAppSupportDir("store");
+  if (runsAsRoot()) return "/var/lib/ferry/store";
+  return path.join(xdgBaseDir(env, "XDG_DATA_HOME", ".local", "share"), "ferry", "store");
 }

@@ -1,6 +1,7 @@
 import { IntegrityError, SizeError } from "../errors.js";
 import { digestFromHex } from "../types/digest.js";
 import type { BlobReader, BlobWriter } from "../types/transport.js";
+import { fillFrom } from "../util/positional-read.js";
 import {
   type BlobHasher,
   type HashPool,
@@ -72,7 +73,7 @@ export async function pumpVerified(
     const previous = busy[slot];
     const filled = (async () => {
       if (previous) await previous;
-      return readFully(reader, buffer, length, at);
+      return fillFrom((b, o, n, p) => reader.read(b, o, n, p), buffer.subarray(0, length), at);
     })();
     filled.catch(ignore);
     requested += length;
@@ -139,20 +140,4 @@ export async function pumpVerified(
     hasher.release();
     await reader.close().catch(ignore);
   }
-}
-
-/** Fill `length` bytes (fewer only where the data ends early). */
-async function readFully(
-  reader: BlobReader,
-  buffer: Buffer,
-  length: number,
-  position: number,
-): Promise<number> {
-  let filled = 0;
-  while (filled < length) {
-    const n = await reader.read(buffer, filled, length - filled, position + filled);
-    if (n === 0) break;
-    filled += n;
-  }
-  return filled;
 }

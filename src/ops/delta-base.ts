@@ -1,4 +1,4 @@
-import { type FileHandle, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { FerryError, fromSystemError } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import type { BundleManifest } from "../types/bundle.js";
@@ -6,6 +6,7 @@ import type { Descriptor } from "../types/descriptor.js";
 import { parseHaveList } from "../types/have.js";
 import { isIndexMediaType, isManifestMediaType, MediaType } from "../types/media-types.js";
 import { hasSuffix, looksLikeJsonText } from "../types/text-file.js";
+import { ifExists } from "../util/if-exists.js";
 
 /** What the offline side is known to hold, from a have-list or from the previous bundle. */
 export interface DeltaBase {
@@ -55,14 +56,9 @@ const CHUNK = 1024 * 1024;
  * bundle, read by the bundle reader instead: a multi-gigabyte file is not read into memory).
  */
 async function readHaveListBytes(path: string): Promise<Buffer | undefined> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, "r");
-  } catch (error) {
-    // `B.zip` may exist only as split volumes: the bundle reader finds them (or says what is missing).
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw fromSystemError(error, path, "reading");
-  }
+  // `B.zip` may exist only as split volumes: the bundle reader finds them (or says what is missing).
+  const handle = await ifExists(open(path, "r"), path);
+  if (handle === undefined) return undefined;
   try {
     const chunks: Buffer[] = [];
     let total = 0;

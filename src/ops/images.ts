@@ -7,6 +7,7 @@ import {
   type OsImageFacts,
   osImageFactsFromManifestBytes,
   osImagePlatform,
+  osImageSummaryOf,
   parseOsImageRef,
 } from "../transports/wim/artifact.js";
 import { CREATED_ANNOTATION } from "../types/descriptor.js";
@@ -57,16 +58,7 @@ function describeOsImage(image: StoredImage, os: OsImageFacts, manifestBytes?: B
   } catch {
     // the manifest was verified and parsed already; no creation time is not an error
   }
-  image.os = {
-    name: os.name,
-    version: os.version,
-    architecture: os.architecture,
-    fullName: os.fullName,
-    imageCount: os.imageCount,
-    images: os.imageNames,
-    wim: os.wim.digest,
-    wimSize: os.wim.size,
-  };
+  image.os = { ...osImageSummaryOf(os), wim: os.wim.digest, wimSize: os.wim.size };
 }
 
 /** List the images in the store, like `docker images`. */

@@ -14,7 +14,6 @@
  */
 
 import { mkdir } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { FerryError, fromSystemError, isFerryError } from "../errors.js";
 import type { BundleReader } from "../transports/bundle/reader.js";
@@ -34,6 +33,7 @@ import {
 import { writeFileAtomic } from "../util/atomic-file.js";
 import { acquireLock } from "../util/lock.js";
 import { readRegularFile } from "../util/safe-open.js";
+import { macAppSupportDir, programDataDir, runsAsRoot, xdgBaseDir } from "../util/user-dirs.js";
 
 /** The store's rollback record, in its working area. */
 export const STORE_ROLLBACK_FILE = path.join(".ferry", "rollback.json");
@@ -46,15 +46,10 @@ export const STORE_ROLLBACK_FILE = path.join(".ferry", "rollback.json");
  */
 export function defaultStateDir(env = process.env, platform = process.platform): string {
   if (env.FERRY_STATE_DIR) return path.resolve(env.FERRY_STATE_DIR);
-  if (platform === "win32") {
-    return path.win32.join(env.ProgramData ?? "C:\\ProgramData", "ferry", "state");
-  }
-  if (platform === "darwin") {
-    return path.join(os.homedir(), "Library", "Application Support", "ferry", "state");
-  }
-  if (typeof process.getuid === "function" && process.getuid() === 0) return "/var/lib/ferry/state";
-  const stateHome = env.XDG_STATE_HOME || path.join(os.homedir(), ".local", "state");
-  return path.join(stateHome, "ferry");
+  if (platform === "win32") return programDataDir(env, "state");
+  if (platform === "darwin") return macAppSupportDir("state");
+  if (runsAsRoot()) return "/var/lib/ferry/state";
+  return path.join(xdgBaseDir(env, "XDG_STATE_HOME", ".local", "state"), "ferry");
 }
 
 /** The rollback record of one registry (`127.0.0.1:5000` -> `registries/127.0.0.1_5000.json`). */

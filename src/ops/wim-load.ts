@@ -16,6 +16,7 @@ import {
   osImageFactsFromManifestBytes,
   osImageRecordAnnotations,
   osImageRef,
+  osImageSummaryOf,
   parseOsImageRef,
 } from "../transports/wim/artifact.js";
 import type { ImageIndex } from "../types/manifest.js";
@@ -108,12 +109,7 @@ export function osImageLoad(
     osImages: () =>
       [...facts.entries()].map(([digest, os]) => ({
         ref: os.ref,
-        name: os.name,
-        version: os.version,
-        architecture: os.architecture,
-        fullName: os.fullName,
-        imageCount: os.imageCount,
-        images: os.imageNames,
+        ...osImageSummaryOf(os),
         digest,
         wim: os.wim.digest,
         size: os.wim.size,

@@ -7,8 +7,9 @@
 
 import type { KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { FerryError, fromSystemError, UsageError } from "../errors.js";
+import { FerryError, UsageError } from "../errors.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
+import { ifExists } from "../util/if-exists.js";
 import { acquireLock } from "../util/lock.js";
 import { loadPrivateKey } from "./keys.js";
 
@@ -32,13 +33,8 @@ const restartHint = (keyFile: string) =>
 
 /** The last number the key used (0 when it never signed here). */
 async function lastSequence(file: string, keyId: string, keyFile: string): Promise<number> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw fromSystemError(error, file, "reading");
-  }
+  const bytes = await ifExists(readFile(file), file);
+  if (bytes === undefined) return 0;
   let doc: Partial<CounterFile> | undefined;
   try {
     doc = JSON.parse(bytes.toString("utf8")) as Partial<CounterFile>;

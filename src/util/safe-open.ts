@@ -21,6 +21,7 @@
 import { constants, type Stats } from "node:fs";
 import { chmod, type FileHandle, lstat, mkdir, open } from "node:fs/promises";
 import { type ErrorCode, FerryError, type FerryErrorOptions, fromSystemError } from "../errors.js";
+import { ifExists } from "./if-exists.js";
 
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const NONBLOCK = constants.O_NONBLOCK ?? 0;
@@ -152,10 +153,20 @@ export async function openRegularFile(
 /** The whole of a regular file (see `openRegularFile`). */
 export async function readRegularFile(file: string, rules: FileRules): Promise<Buffer> {
   const { handle } = await openRegularFile(file, rules);
+  return useThenClose(handle, file, "reading", () => handle.readFile());
+}
+
+/** `use` the open `handle`, then close it; a failure as the FerryError naming `file`. */
+async function useThenClose<T>(
+  handle: FileHandle,
+  file: string,
+  action: string,
+  use: () => Promise<T>,
+): Promise<T> {
   try {
-    return await handle.readFile();
+    return await use();
   } catch (error) {
-    throw fromSystemError(error, file, "reading");
+    throw fromSystemError(error, file, action);
   } finally {
     await handle.close().catch(() => {});
   }
@@ -280,13 +291,7 @@ export async function appendToOwnFile(
     }
     await checkOpened(handle, file, rules, before);
   }
-  try {
-    await handle.appendFile(text);
-  } catch (error) {
-    throw fromSystemError(error, file, "writing");
-  } finally {
-    await handle.close().catch(() => {});
-  }
+  await useThenClose(handle, file, "writing", () => handle.appendFile(text));
 }
 
 /**
@@ -329,24 +334,13 @@ export async function setOwnDirectoryMode(
   } catch (error) {
     throw await explainRefusal(error, dir, rules, "creating", "a directory");
   }
-  try {
-    await setOwnMode(handle, mode);
-  } catch (error) {
-    throw fromSystemError(error, dir, "creating");
-  } finally {
-    await handle.close().catch(() => {});
-  }
+  await useThenClose(handle, dir, "creating", () => setOwnMode(handle, mode));
 }
 
 /** Refuse `dir` unless it is a directory (a link to one is refused too); absent is fine. */
 export async function requireDirectory(dir: string, rules: FileRules): Promise<boolean> {
-  let info: Stats;
-  try {
-    info = await lstat(dir);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw fromSystemError(error, dir, "reading");
-  }
+  const info = await ifExists(lstat(dir), dir);
+  if (info === undefined) return false;
   if (!info.isDirectory()) {
     throw new NotRegularFileError(dir, describeKind(info), rules, "a directory");
   }

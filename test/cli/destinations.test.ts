@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AsyncRun, ferryAsync, tempDir } from "../helpers/cli.js";
+import { type AsyncRun, ferryAsync, homeEnv, tempDir } from "../helpers/cli.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
 import { makeImage, pushImage, type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { fingerprint } from "../helpers/tree.js";
@@ -40,13 +40,10 @@ describe("--to KIND[:WHERE] and the flags it replaces", () => {
   const dir = tmp.dir;
   const bundle = path.join(dir, "bundle.zip");
   const env = (name: string): NodeJS.ProcessEnv => ({
-    HOME: dir,
-    FERRY_AUTH_FILE: path.join(dir, "auth.json"),
-    DOCKER_CONFIG: path.join(dir, "docker"),
+    ...homeEnv(dir),
     FERRY_CACHE: path.join(dir, `cache-${name}`),
     FERRY_STATE_DIR: path.join(dir, `state-${name}`),
     FERRY_STORE: path.join(dir, `default-store-${name}`),
-    FERRY_PROGRESS: "none",
   });
   let first: RunningRegistry;
   let second: RunningRegistry;

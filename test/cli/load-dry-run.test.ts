@@ -73,17 +73,23 @@ describe("load --dry-run", () => {
   });
   afterAll(() => tmp.cleanup());
 
-  it("into a store that does not exist: reports every image new and creates nothing", () => {
-    const store = path.join(dir, "no-store-yet");
+  /** `ferry load BUNDLE --dry-run --store STORE --json`: it succeeds and says it is a dry run. */
+  function dryRunLoad(bundle: string, store: string): LoadJson {
     const { code, json, stderr } = ferryJson<LoadJson>([
       "load",
-      bundle1,
+      bundle,
       "--dry-run",
       "--store",
       store,
     ]);
     expect(code, stderr).toBe(0);
     expect(json.dryRun).toBe(true);
+    return json;
+  }
+
+  it("into a store that does not exist: reports every image new and creates nothing", () => {
+    const store = path.join(dir, "no-store-yet");
+    const json = dryRunLoad(bundle1, store);
     expect(json.store).toBe(store);
     expect(json.images.map((i) => [i.ref, i.status]).sort()).toEqual([
       ["test.example/app:1", "new"],
@@ -111,15 +117,7 @@ describe("load --dry-run", () => {
     const files = listTree(store);
     const contents = fingerprint(store, []);
 
-    const { code, json, stderr } = ferryJson<LoadJson>([
-      "load",
-      bundle2,
-      "--dry-run",
-      "--store",
-      store,
-    ]);
-    expect(code, stderr).toBe(0);
-    expect(json.dryRun).toBe(true);
+    const json = dryRunLoad(bundle2, store);
     const byRef = new Map(json.images.map((i) => [i.ref, i]));
     expect(byRef.get("test.example/app:1")).toEqual({
       ref: "test.example/app:1",

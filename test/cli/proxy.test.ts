@@ -9,11 +9,11 @@ import { randomBytes } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AsyncRun, ferryAsync } from "../helpers/cli.js";
+import { closeServer, listenOnLoopback } from "../helpers/loopback.js";
 import { hasTinyproxy, type RunningProxy, startProxy } from "../helpers/proxy-daemon.js";
 import {
   makeCertificate,
@@ -24,13 +24,7 @@ import {
   startRegistry,
   type TestImage,
 } from "../helpers/registry.js";
-import {
-  hasWimtools,
-  makeSourceTree,
-  setImageProperties,
-  wimCapture,
-  windowsVersion,
-} from "../helpers/wimtools.js";
+import { captureWindows, hasWimtools, makeSourceTree } from "../helpers/wimtools.js";
 
 /** Run the built CLI without blocking this process (its test servers must keep answering). */
 function ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AsyncRun> {
@@ -46,11 +40,6 @@ function ferry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<AsyncRun> {
       ...env,
     },
   });
-}
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return (server.address() as AddressInfo).port;
 }
 
 describe.skipIf(!hasTinyproxy || !hasWimtools)(
@@ -91,8 +80,12 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
       await pushImage(plain.url, "apps/one", "1", image);
       await skopeoCopy(`docker://${plain.host}/apps/one:1`, `docker://${secure.host}/apps/one:1`);
       const tree = await makeSourceTree(join(work, "tree"), { fileCount: 2, fileBytes: 40_000 });
-      const wimFile = await wimCapture(tree, join(work, "nano.wim"), "NanoServer");
-      await setImageProperties(wimFile, 1, windowsVersion("10.0.20348.2113"));
+      const wimFile = await captureWindows(
+        tree,
+        join(work, "nano.wim"),
+        "NanoServer",
+        "10.0.20348.2113",
+      );
       const wim = await readFile(wimFile);
       const serveWim: RequestListener = (request, response) => {
         if (request.url === "/os/nano.wim") {
@@ -107,33 +100,32 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
         { cert: await readFile(server.certificate), key: await readFile(server.key) },
         serveWim,
       );
-      wimHttpUrl = `http://127.0.0.1:${await listen(wimHttp)}/os/nano.wim`;
-      wimHttpsUrl = `https://127.0.0.1:${await listen(wimHttps)}/os/nano.wim`;
+      wimHttpUrl = `http://127.0.0.1:${await listenOnLoopback(wimHttp)}/os/nano.wim`;
+      wimHttpsUrl = `https://127.0.0.1:${await listenOnLoopback(wimHttps)}/os/nano.wim`;
     });
 
     afterAll(async () => {
-      for (const server of [wimHttp, wimHttps]) {
-        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      }
+      for (const server of [wimHttp, wimHttps]) await closeServer(server);
       await Promise.all([plain?.stop(), secure?.stop(), proxy?.stop()]);
       await rm(work, { recursive: true, force: true });
     });
 
     const output = (name: string): string =>
       join(work, `${name}-${randomBytes(4).toString("hex")}.zip`);
+    /** `ferry save SOURCE... -o FRESH.zip FLAGS...`, FRESH a new file named for `name`. */
+    const save = (
+      source: string | string[],
+      name: string,
+      flags: string[],
+      env: NodeJS.ProcessEnv,
+    ): Promise<AsyncRun> => ferry(["save", ...[source].flat(), "-o", output(name), ...flags], env);
     const proxyWithPassword = (): string => proxy.urlWithCredentials;
 
     it("--proxy with credentials: the registry API and its blobs go through it; no password printed", async () => {
-      const run = await ferry(
-        [
-          "save",
-          `${plain.host}/apps/one:1`,
-          "-o",
-          output("reg"),
-          "--proxy",
-          proxyWithPassword(),
-          "--json",
-        ],
+      const run = await save(
+        `${plain.host}/apps/one:1`,
+        "reg",
+        ["--proxy", proxyWithPassword(), "--json"],
         cacheEnv,
       );
       expect(run.stderr).not.toContain(AUTH.password);
@@ -149,23 +141,13 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
     });
 
     it("WIM URLs go through --proxy: http as an absolute-form GET, https through CONNECT with --ca-cert", async () => {
-      const http = await ferry(
-        ["save", wimHttpUrl, "-o", output("wim-http"), "--proxy", proxyWithPassword()],
-        cacheEnv,
-      );
+      const http = await save(wimHttpUrl, "wim-http", ["--proxy", proxyWithPassword()], cacheEnv);
       expect(http.stderr).not.toContain(AUTH.password);
       expect(http.code).toBe(0);
-      const https = await ferry(
-        [
-          "save",
-          wimHttpsUrl,
-          "-o",
-          output("wim-https"),
-          "--proxy",
-          proxyWithPassword(),
-          "--ca-cert",
-          corporateCa,
-        ],
+      const https = await save(
+        wimHttpsUrl,
+        "wim-https",
+        ["--proxy", proxyWithPassword(), "--ca-cert", corporateCa],
         cacheEnv,
       );
       expect(https.stderr).not.toContain(AUTH.password);
@@ -176,29 +158,25 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
     });
 
     it("--ca-cert is applied to WIM URLs (an unknown CA is ETRUST, with a hint)", async () => {
-      const untrusted = await ferry(["save", wimHttpsUrl, "-o", output("wim-untrusted")], cacheEnv);
+      const untrusted = await save(wimHttpsUrl, "wim-untrusted", [], cacheEnv);
       expect(untrusted.code).toBe(6);
       expect(untrusted.stderr).toContain(`downloading ${wimHttpsUrl} failed`);
       expect(untrusted.stderr).toContain("--ca-cert");
-      const trusted = await ferry(
-        ["save", wimHttpsUrl, "-o", output("wim-trusted"), "--ca-cert", corporateCa],
-        cacheEnv,
-      );
+      const trusted = await save(wimHttpsUrl, "wim-trusted", ["--ca-cert", corporateCa], cacheEnv);
       expect(trusted.code).toBe(0);
     });
 
     it("--ca-cert adds to NODE_EXTRA_CA_CERTS instead of replacing it (registry and WIM URL)", async () => {
       const env = { ...cacheEnv, NODE_EXTRA_CA_CERTS: corporateCa };
-      const registry = await ferry(
-        ["save", `${secure.host}/apps/one:1`, "-o", output("extra-reg"), "--ca-cert", otherCa],
+      const registry = await save(
+        `${secure.host}/apps/one:1`,
+        "extra-reg",
+        ["--ca-cert", otherCa],
         env,
       );
       expect(registry.stderr).not.toContain("ETRUST");
       expect(registry.code).toBe(0);
-      const wim = await ferry(
-        ["save", wimHttpsUrl, "-o", output("extra-wim"), "--ca-cert", otherCa],
-        env,
-      );
+      const wim = await save(wimHttpsUrl, "extra-wim", ["--ca-cert", otherCa], env);
       expect(wim.code).toBe(0);
     });
 
@@ -208,51 +186,34 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
       await mkdir(hostDir, { recursive: true });
       await copyFile(corporateCa, join(hostDir, "ca.crt"));
       const env = { ...cacheEnv, HOME: home };
-      const fromCertsD = await ferry(
-        ["save", `${secure.host}/apps/one:1`, "-o", output("certsd")],
-        env,
-      );
+      const fromCertsD = await save(`${secure.host}/apps/one:1`, "certsd", [], env);
       expect(fromCertsD.code).toBe(0);
       // certs.d holds an unrelated CA for the host; the registry's CA comes from NODE_EXTRA_CA_CERTS.
       await copyFile(otherCa, join(hostDir, "ca.crt"));
-      const both = await ferry(
-        ["save", `${secure.host}/apps/one:1`, "-o", output("certsd-extra")],
-        {
-          ...env,
-          NODE_EXTRA_CA_CERTS: corporateCa,
-        },
-      );
+      const both = await save(`${secure.host}/apps/one:1`, "certsd-extra", [], {
+        ...env,
+        NODE_EXTRA_CA_CERTS: corporateCa,
+      });
       expect(both.code).toBe(0);
     });
 
     it("loopback hosts do not go through a proxy from the environment", async () => {
       const before = (await proxy.requests()).length;
-      const run = await ferry(
-        ["save", `${plain.host}/apps/one:1`, wimHttpUrl, "-o", output("env")],
-        {
-          ...cacheEnv,
-          HTTPS_PROXY: proxyWithPassword(),
-          HTTP_PROXY: proxyWithPassword(),
-        },
-      );
+      const run = await save([`${plain.host}/apps/one:1`, wimHttpUrl], "env", [], {
+        ...cacheEnv,
+        HTTPS_PROXY: proxyWithPassword(),
+        HTTP_PROXY: proxyWithPassword(),
+      });
       expect(run.code).toBe(0);
       expect((await proxy.requests()).slice(before)).toEqual([]);
     });
 
     it("a proxy refusing the password: ENETWORK naming the proxy, the password in no output (--json too)", async () => {
       const wrong = `http://${AUTH.user}:Not-The-Pass-8@127.0.0.1:${proxy.port}`;
-      const run = await ferry(
-        [
-          "save",
-          `${secure.host}/apps/one:1`,
-          "-o",
-          output("wrong"),
-          "--proxy",
-          wrong,
-          "--ca-cert",
-          corporateCa,
-          "--json",
-        ],
+      const run = await save(
+        `${secure.host}/apps/one:1`,
+        "wrong",
+        ["--proxy", wrong, "--ca-cert", corporateCa, "--json"],
         cacheEnv,
       );
       expect(run.code).toBe(9);
@@ -262,21 +223,16 @@ describe.skipIf(!hasTinyproxy || !hasWimtools)(
     });
 
     it("an unusable proxy URL is a usage error naming where it came from, without its password", async () => {
-      const flag = await ferry(
-        [
-          "save",
-          `${plain.host}/apps/one:1`,
-          "-o",
-          output("bad"),
-          "--proxy",
-          "socks5://u:Socks-Pass-4@127.0.0.1:1080",
-        ],
+      const flag = await save(
+        `${plain.host}/apps/one:1`,
+        "bad",
+        ["--proxy", "socks5://u:Socks-Pass-4@127.0.0.1:1080"],
         cacheEnv,
       );
       expect(flag.code).toBe(2);
       expect(flag.stderr).toContain("--proxy: socks5:// proxies are not supported");
       expect(flag.stderr).not.toContain("Socks-Pass-4");
-      const env = await ferry(["save", `${plain.host}/apps/one:1`, "-o", output("bad-env")], {
+      const env = await save(`${plain.host}/apps/one:1`, "bad-env", [], {
         ...cacheEnv,
         https_proxy: "socks5://u:Socks-Pass-4@127.0.0.1:1080",
       });

@@ -11,33 +11,18 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonOutput, startFerry, tempDir } from "../helpers/cli.js";
+import {
+  homeEnv,
+  loadToRegistry,
+  type PushJson,
+  pushReport,
+  startFerry,
+  tempDir,
+} from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout } from "../helpers/oci-layout.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { corruptEntry } from "../helpers/zip-tamper.js";
-
-interface Counts {
-  uploaded: number;
-  skipped: number;
-  mounted: number;
-}
-
-interface PushJson {
-  dryRun: boolean;
-  images: Array<{
-    source: string;
-    target: string;
-    digest: string;
-    status: string;
-    previous?: string;
-    blobs: Counts;
-  }>;
-  blobs: Counts;
-  bytes: Counts;
-  manifestsPushed: number;
-  verified?: { blobs: number; bytes: number };
-}
 
 interface Run {
   code: number | null;
@@ -50,8 +35,6 @@ const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).d
 /** Run ferry without blocking this process (the proxy lives here); listeners set at spawn. */
 const ferryAsync = (args: string[], env: NodeJS.ProcessEnv): Promise<Run> =>
   startFerry(args, { env }).done;
-
-const parse = (run: Run): PushJson => jsonOutput<PushJson>(run);
 
 async function catalog(registryUrl: string): Promise<string[]> {
   const response = await fetch(`${registryUrl}/v2/_catalog?n=1000`);
@@ -75,6 +58,28 @@ describe("verify before the first upload (real registry)", () => {
   /** Requests that change a registry (anything but GET and HEAD), as the proxy saw them. */
   const writes = () => proxy.requests.filter((r) => r.method !== "GET" && r.method !== "HEAD");
 
+  /** `--dry-run` of `bundle` to the proxy's `mirror/`: its report, after checking it wrote nothing. */
+  async function dryRun(bundle: string, envName: string): Promise<PushJson> {
+    proxy.clear();
+    const planned = await pushReport(
+      bundle,
+      `${proxy.host}/mirror`,
+      ["--dry-run"],
+      freshEnv(envName),
+    );
+    expect(writes()).toEqual([]);
+    return planned;
+  }
+
+  /** Exit 3 (EINTEGRITY) naming the damaged blob and its image, before any write. */
+  function expectRefusedBeforeWriting(result: Run, blob: Buffer, image: string): void {
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toContain("[EINTEGRITY]");
+    expect(result.stderr).toContain(sha256(blob));
+    expect(result.stderr).toContain(image);
+    expect(writes()).toEqual([]);
+  }
+
   /** A cache of its own per run: no mount hints from earlier pushes. */
   const freshEnv = (name: string) => ({ ...env, FERRY_CACHE: path.join(work, `cache-${name}`) });
 
@@ -90,14 +95,7 @@ describe("verify before the first upload (real registry)", () => {
   }
 
   beforeAll(async () => {
-    env = {
-      HOME: work,
-      FERRY_AUTH_FILE: path.join(work, "auth.json"),
-      DOCKER_CONFIG: path.join(work, "docker"),
-      FERRY_CACHE: path.join(work, "cache"),
-      FERRY_STORE: path.join(work, "store"),
-      FERRY_PROGRESS: "none",
-    };
+    env = homeEnv(work);
     registry = await startRegistry();
     proxy = await startFaultProxy(registry.url);
     const saved = await buildBundle(path.join(work, "layout"), [shared, big], bundle);
@@ -117,15 +115,13 @@ describe("verify before the first upload (real registry)", () => {
     await corruptEntry(bad, `blobs/sha256/${sha256(own).slice(7)}`);
     const before = await catalog(registry.url);
     proxy.clear();
-    const result = await ferryAsync(
-      ["load", bad, "--to-registry", `${proxy.host}/corrupt`, "-j", "1"],
+    const result = await loadToRegistry(
+      bad,
+      `${proxy.host}/corrupt`,
+      ["-j", "1"],
       freshEnv("corrupt"),
     );
-    expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toContain("[EINTEGRITY]");
-    expect(result.stderr).toContain(sha256(own));
-    expect(result.stderr).toContain("example.com/team/tool:1");
-    expect(writes()).toEqual([]);
+    expectRefusedBeforeWriting(result, own, "example.com/team/tool:1");
     expect(result.stderr).toContain(`nothing was written to ${proxy.host}`);
     expect(result.stderr).toMatch(/^hint: copy the bundle again/m);
     expect(await catalog(registry.url)).toEqual(before);
@@ -134,8 +130,10 @@ describe("verify before the first upload (real registry)", () => {
   it("the same with --dry-run: exit 3, HEAD and GET only", async () => {
     const bad = path.join(work, "corrupt.zip");
     proxy.clear();
-    const result = await ferryAsync(
-      ["load", bad, "--to-registry", `${proxy.host}/corrupt`, "--dry-run"],
+    const result = await loadToRegistry(
+      bad,
+      `${proxy.host}/corrupt`,
+      ["--dry-run"],
       freshEnv("corrupt-dry"),
     );
     expect(result.code).toBe(3);
@@ -168,24 +166,13 @@ describe("verify before the first upload (real registry)", () => {
       ],
       freshEnv("store"),
     );
-    expect(result.code, result.stderr).toBe(3);
-    expect(result.stderr).toContain("[EINTEGRITY]");
-    expect(result.stderr).toContain(sha256(big));
-    expect(result.stderr).toContain("example.com/team/app:1");
-    expect(writes()).toEqual([]);
+    expectRefusedBeforeWriting(result, big, "example.com/team/app:1");
     expect(result.stderr).toMatch(/^hint: `ferry check --store /m);
     expect(await catalog(registry.url)).toEqual(before);
   });
 
   it("--dry-run foresees the push: statuses, uploads, mounts, skips; HEAD and GET only", async () => {
-    proxy.clear();
-    const dry = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--dry-run", "--json"],
-      freshEnv("dry-1"),
-    );
-    expect(dry.code, dry.stderr).toBe(0);
-    expect(writes()).toEqual([]);
-    const planned = parse(dry);
+    const planned = await dryRun(bundle, "dry-1");
     expect(planned.dryRun).toBe(true);
     expect(planned.images.map((i) => i.status)).toEqual(["new", "new", "new"]);
     // 3 configs, big, shared once, small, own; shared mounted into the second repository.
@@ -194,20 +181,17 @@ describe("verify before the first upload (real registry)", () => {
     expect(planned.verified?.blobs).toBe(7);
     expect(await catalog(registry.url)).not.toContain("mirror/team/app");
 
-    const human = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--dry-run"],
+    const human = await loadToRegistry(
+      bundle,
+      `${proxy.host}/mirror`,
+      ["--dry-run"],
       freshEnv("dry-1h"),
     );
     expect(human.stdout).toMatch(
       /^dry run: 3 image\(s\) would be pushed to .*: 7 blob\(s\) to upload .* 1 to mount .* 0 already there .*; 3 manifest\(s\) to push; every blob verified first .*; nothing was pushed$/m,
     );
 
-    const pushed = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--json"],
-      freshEnv("push-1"),
-    );
-    expect(pushed.code, pushed.stderr).toBe(0);
-    const done = parse(pushed);
+    const done = await pushReport(bundle, `${proxy.host}/mirror`, [], freshEnv("push-1"));
     expect(done.images.map((i) => [i.target, i.status, i.blobs])).toEqual(
       planned.images.map((i) => [i.target, i.status, i.blobs]),
     );
@@ -215,14 +199,7 @@ describe("verify before the first upload (real registry)", () => {
     expect(done.bytes).toEqual(planned.bytes);
     expect(done.manifestsPushed).toBe(planned.manifestsPushed);
 
-    proxy.clear();
-    const again = parse(
-      await ferryAsync(
-        ["load", bundle, "--to-registry", `${proxy.host}/mirror`, "--dry-run", "--json"],
-        freshEnv("dry-2"),
-      ),
-    );
-    expect(writes()).toEqual([]);
+    const again = await dryRun(bundle, "dry-2");
     expect(again.images.map((i) => i.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
     expect(again.blobs).toEqual({ uploaded: 0, mounted: 0, skipped: 8 });
     expect(again.manifestsPushed).toBe(0);
@@ -232,14 +209,9 @@ describe("verify before the first upload (real registry)", () => {
     const newer = path.join(work, "newer.zip");
     const saved = await buildBundle(path.join(work, "layout-newer"), [shared, small, own], newer);
     expect(saved.code, saved.stderr).toBe(0);
-    proxy.clear();
-    const result = await ferryAsync(
-      ["load", newer, "--to-registry", `${proxy.host}/mirror`, "--dry-run", "--json"],
-      freshEnv("dry-3"),
+    const app = (await dryRun(newer, "dry-3")).images.find(
+      (i) => i.source === "example.com/team/app:1",
     );
-    expect(result.code, result.stderr).toBe(0);
-    expect(writes()).toEqual([]);
-    const app = parse(result).images.find((i) => i.source === "example.com/team/app:1");
     expect(app).toMatchObject({
       status: "updated",
       previous: digests[bundle],

@@ -11,36 +11,27 @@ import { createHash, randomBytes } from "node:crypto";
 import { copyFileSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collectOutput, ferryBin, jsonOutput, run, startFerry, tempDir } from "../helpers/cli.js";
-import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
+import {
+  collectOutput,
+  ferryBin,
+  homeEnv,
+  jsonOutput,
+  loadToRegistry,
+  type PushJson,
+  pushReport,
+  run,
+  startFerry,
+  tempDir,
+} from "../helpers/cli.js";
+import { type FaultProxy, type RespondHandler, startFaultProxy } from "../helpers/fault-proxy.js";
 import { createLayout, type LayoutBuilder } from "../helpers/oci-layout.js";
 import { makeCertificate, type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { startTokenServer, type TokenServer, tokenAuth } from "../helpers/token-server.js";
-import { makeSourceTree, setImageProperties, wimCapture } from "../helpers/wimtools.js";
+import { captureWindows, makeSourceTree } from "../helpers/wimtools.js";
 import { corruptEntry } from "../helpers/zip-tamper.js";
 
 const MiB = 1024 * 1024;
 const USER = { name: "fleet", password: "pa55:word" };
-
-interface PushJson {
-  registry: string;
-  dryRun: boolean;
-  images: Array<{
-    source: string;
-    target: string;
-    digest: string;
-    status: string;
-    originalDigest?: string;
-    blobs: { uploaded: number; skipped: number; mounted: number };
-    bytes: { uploaded: number; skipped: number; mounted: number };
-    manifests: { pushed: number; present: number };
-  }>;
-  blobs: { uploaded: number; skipped: number; mounted: number };
-  bytes: { uploaded: number; skipped: number; mounted: number };
-  manifestsPushed: number;
-  rewritten: Array<{ image: string; from: string; to: string; layers: number }>;
-  uploads: { resumed: number; restarted: number; chunks: number };
-}
 
 interface Run {
   code: number | null;
@@ -191,14 +182,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   let fixture: ReturnType<typeof buildLayout>;
 
   beforeAll(async () => {
-    env = {
-      HOME: work,
-      FERRY_AUTH_FILE: path.join(work, "auth.json"),
-      DOCKER_CONFIG: path.join(work, "docker"),
-      FERRY_CACHE: path.join(work, "cache"),
-      FERRY_STORE: path.join(work, "store"),
-      FERRY_PROGRESS: "none",
-    };
+    env = homeEnv(work);
     const cert = await makeCertificate(work, "registry");
     certificate = cert.certificate;
     tokens = await startTokenServer({ dir: work, users: { [USER.name]: USER.password } });
@@ -225,6 +209,14 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     tmp.cleanup();
   });
 
+  /** The first upload PATCH is answered by `handler` in this process (the registry never sees it). */
+  const answerFirstPatch = (handler: RespondHandler) =>
+    proxy.add({
+      match: /\/blobs\/uploads\//,
+      method: "PATCH",
+      fault: { kind: "respond", handler },
+    });
+
   /**
    * Each test's own download cache and store: what another test pushed or loaded is never
    * known here (known blobs are mounted, never read), so any test runs alone (`-t`) or in any
@@ -237,8 +229,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("--dry-run shows where each image goes and pushes nothing", async () => {
-    const result = await ferryAsync(
-      ["load", bundle, "--to-registry", `${open.host}/dry`, "--dry-run"],
+    const result = await loadToRegistry(
+      bundle,
+      `${open.host}/dry`,
+      ["--dry-run"],
       freshCache("dry-run"),
     );
     expect(result.code, result.stderr).toBe(0);
@@ -253,12 +247,12 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("pushes a verified bundle: skopeo reads the same digests, and copies them back unchanged", async () => {
-    const result = await ferryAsync(
-      ["load", bundle, "--to-registry", `${open.host}/mirror`, "--chunk-size", "1", "--json"],
+    const report = await pushReport(
+      bundle,
+      `${open.host}/mirror`,
+      ["--chunk-size", "1"],
       freshCache("verified"),
     );
-    expect(result.code, result.stderr).toBe(0);
-    const report = parse(result);
     expect(report.images.map((i) => i.target).sort()).toEqual(
       [
         `${open.host}/mirror/library/alpine:3.19`,
@@ -303,15 +297,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
 
   it("pushing again uploads nothing (no upload request reaches the registry)", async () => {
     const cache = freshCache("again");
-    const first = await ferryAsync(["load", bundle, "--to-registry", `${open.host}/again`], cache);
+    const first = await loadToRegistry(bundle, `${open.host}/again`, [], cache);
     expect(first.code, first.stderr).toBe(0);
     proxy.clear();
-    const result = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/again`, "--json"],
-      cache,
-    );
-    expect(result.code, result.stderr).toBe(0);
-    const report = parse(result);
+    const report = await pushReport(bundle, `${proxy.host}/again`, [], cache);
     expect(report.blobs).toEqual({ uploaded: 0, mounted: 0, skipped: 10 });
     expect(report.manifestsPushed).toBe(0);
     expect(report.images.map((i) => i.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
@@ -321,10 +310,7 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
 
   it("ferry push REF DEST from the store mounts every blob an earlier push put elsewhere", async () => {
     const own = freshCache("from-store");
-    const earlier = await ferryAsync(
-      ["load", bundle, "--to-registry", `${open.host}/earlier`],
-      own,
-    );
+    const earlier = await loadToRegistry(bundle, `${open.host}/earlier`, [], own);
     expect(earlier.code, earlier.stderr).toBe(0);
     const loaded = await ferryAsync(["load", bundle, "-q"], own);
     expect(loaded.code, loaded.stderr).toBe(0);
@@ -359,8 +345,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     const bad = path.join(work, "corrupt.zip");
     copyFileSync(bundle, bad);
     await corruptEntry(bad, `blobs/sha256/${fixture.big.slice(7)}`);
-    const result = await ferryAsync(
-      ["load", bad, "--to-registry", `${open.host}/corrupt`, "--chunk-size", "1"],
+    const result = await loadToRegistry(
+      bad,
+      `${open.host}/corrupt`,
+      ["--chunk-size", "1"],
       freshCache("corrupt"),
     );
     expect(result.code).toBe(3);
@@ -381,16 +369,9 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     const hanging = new Promise<"hanging">((resolve) => {
       patchArrived = () => resolve("hanging");
     });
-    proxy.add({
-      match: /\/blobs\/uploads\//,
-      method: "PATCH",
-      fault: {
-        kind: "respond",
-        handler: (request) => {
-          request.resume();
-          patchArrived();
-        },
-      },
+    answerFirstPatch((request) => {
+      request.resume();
+      patchArrived();
     });
     const child = spawn(
       process.execPath,
@@ -411,12 +392,12 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     expect(await tagsOf(open.url, "killed/windows/nanoserver")).toEqual([]);
 
     proxy.clear();
-    const rerun = await ferryAsync(
-      ["load", bundle, "--to-registry", `${proxy.host}/killed`, "--chunk-size", "1", "--json"],
+    const report = await pushReport(
+      bundle,
+      `${proxy.host}/killed`,
+      ["--chunk-size", "1"],
       freshCache("kill"),
     );
-    expect(rerun.code, rerun.stderr).toBe(0);
-    const report = parse(rerun);
     expect(skopeoRaw(`${open.host}/killed/windows/nanoserver:ltsc2022`).digest).toBe(
       fixture.digests["mcr.microsoft.com/windows/nanoserver:ltsc2022"],
     );
@@ -427,36 +408,19 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     proxy.clear();
     // The proxy takes part of the first PATCH's body, then resets: the registry never saw it,
     // so its upload session is intact and answers GET with its offset.
-    proxy.add({
-      match: /\/blobs\/uploads\//,
-      method: "PATCH",
-      fault: {
-        kind: "respond",
-        handler: (request) => {
-          let seen = 0;
-          request.on("data", (chunk: Buffer) => {
-            seen += chunk.length;
-            if (seen > 100_000) request.socket.resetAndDestroy();
-          });
-        },
-      },
+    answerFirstPatch((request) => {
+      let seen = 0;
+      request.on("data", (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > 100_000) request.socket.resetAndDestroy();
+      });
     });
-    const result = await ferryAsync(
-      [
-        "load",
-        bundle,
-        "--to-registry",
-        `${proxy.host}/cut`,
-        "--chunk-size",
-        "1",
-        "--retries",
-        "3",
-        "--json",
-      ],
+    const report = await pushReport(
+      bundle,
+      `${proxy.host}/cut`,
+      ["--chunk-size", "1", "--retries", "3"],
       freshCache("cut"),
     );
-    expect(result.code, result.stderr).toBe(0);
-    const report = parse(result);
     expect(report.uploads.resumed).toBe(1);
     expect(report.uploads.restarted).toBe(0);
     expect(
@@ -468,23 +432,20 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("htpasswd registry: refused without credentials (nothing pushed), fine with --creds", async () => {
-    const denied = await ferryAsync(
-      ["load", bundle, "--to-registry", `${locked.host}/m`],
-      freshCache("htpasswd"),
-    );
+    const denied = await loadToRegistry(bundle, `${locked.host}/m`, [], freshCache("htpasswd"));
     expect(denied.code).toBe(5);
     expect(denied.stderr).toMatch(/EUNAUTHORIZED/);
     const creds = `${USER.name}:${USER.password}`;
-    const pushed = await ferryAsync(
-      ["load", bundle, "--to-registry", `${locked.host}/m`, "--creds", creds, "--json"],
+    const report = await pushReport(
+      bundle,
+      `${locked.host}/m`,
+      ["--creds", creds],
       freshCache("htpasswd"),
     );
-    expect(pushed.code, pushed.stderr).toBe(0);
-    const report = parse(pushed);
     expect(report.blobs.mounted).toBe(1);
     const alpine = report.images.find((i) => i.source === "docker.io/library/alpine:3.19");
     expect(skopeoRaw(alpine?.target ?? "", creds).digest).toBe(alpine?.digest);
-    expect(pushed.stdout).not.toContain(USER.password);
+    expect(JSON.stringify(report)).not.toContain(USER.password);
   });
 
   it("foreign layers: pushed as blobs with their URLs, or made plain by --strip-foreign-urls", async () => {
@@ -498,28 +459,17 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
     );
     expect(saved.code, saved.stderr).toBe(0);
 
-    const kept = await ferryAsync(
-      ["load", foreignBundle, "--to-registry", `${open.host}/keep`, "--json"],
-      foreignEnv,
-    );
-    expect(kept.code, kept.stderr).toBe(0);
-    expect(parse(kept).images[0]?.digest).toBe(foreign.list);
+    const kept = await pushReport(foreignBundle, `${open.host}/keep`, [], foreignEnv);
+    expect(kept.images[0]?.digest).toBe(foreign.list);
     expect(skopeoRaw(`${open.host}/keep/windows/servercore:ltsc2016`).digest).toBe(foreign.list);
     expect(await blobStatus(open.url, "keep/windows/servercore", foreign.foreign)).toBe(200);
 
-    const stripped = await ferryAsync(
-      [
-        "load",
-        foreignBundle,
-        "--to-registry",
-        `${open.host}/strip`,
-        "--strip-foreign-urls",
-        "--json",
-      ],
+    const report = await pushReport(
+      foreignBundle,
+      `${open.host}/strip`,
+      ["--strip-foreign-urls"],
       foreignEnv,
     );
-    expect(stripped.code, stripped.stderr).toBe(0);
-    const report = parse(stripped);
     expect(report.rewritten.map((r) => [r.from, r.layers])).toEqual([
       [foreign.windows, 1],
       [foreign.list, 0],
@@ -545,24 +495,12 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
       fileBytes: 5000,
     });
     const wim = path.join(work, "NanoServer.wim");
-    await wimCapture(tree, wim, "NanoServer", { compress: "LZX" });
-    await setImageProperties(wim, 1, {
-      "WINDOWS/VERSION/MAJOR": "10",
-      "WINDOWS/VERSION/MINOR": "0",
-      "WINDOWS/VERSION/BUILD": "20348",
-      "WINDOWS/VERSION/SPBUILD": "2113",
-      "WINDOWS/ARCH": "9",
-    });
+    await captureWindows(tree, wim, "NanoServer", "10.0.20348.2113", { compress: "LZX" });
     const wimBundle = path.join(work, "wim.zip");
     const wimEnv = freshCache("wim");
     const saved = await ferryAsync(["save", wim, "-o", wimBundle, "-q"], wimEnv);
     expect(saved.code, saved.stderr).toBe(0);
-    const result = await ferryAsync(
-      ["load", wimBundle, "--to-registry", `${open.host}/os`, "--json"],
-      wimEnv,
-    );
-    expect(result.code, result.stderr).toBe(0);
-    const image = parse(result).images[0];
+    const image = (await pushReport(wimBundle, `${open.host}/os`, [], wimEnv)).images[0];
     expect(image?.source).toBe("os.ferry.invalid/nanoserver:10.0.20348.2113");
     expect(image?.target).toBe(`${open.host}/os/nanoserver:10.0.20348.2113`);
     const response = await fetch(`${open.url}/v2/os/nanoserver/manifests/10.0.20348.2113`, {
@@ -578,33 +516,21 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
 
   it("TLS: an unknown CA fails with ETRUST and pushes nothing; --ca-cert makes it work", async () => {
     const tlsEnv = freshCache("tls");
-    const refused = await ferryAsync(["load", bundle, "--to-registry", tls.host], tlsEnv);
+    const refused = await loadToRegistry(bundle, tls.host, [], tlsEnv);
     expect(refused.code).toBe(6);
     expect(refused.stderr).toMatch(/ETRUST/);
     expect(refused.stderr).toContain("--ca-cert");
-    const pushed = await ferryAsync(
-      ["load", bundle, "--to-registry", tls.host, "--ca-cert", certificate, "--json"],
-      tlsEnv,
-    );
-    expect(pushed.code, pushed.stderr).toBe(0);
-    expect(parse(pushed).images.map((i) => i.target)).toContain(`${tls.host}/library/alpine:3.19`);
+    const pushed = await pushReport(bundle, tls.host, ["--ca-cert", certificate], tlsEnv);
+    expect(pushed.images.map((i) => i.target)).toContain(`${tls.host}/library/alpine:3.19`);
   });
 
   it("token auth: asks for push scopes (and pull on the mount source)", async () => {
-    const result = await ferryAsync(
-      [
-        "load",
-        bundle,
-        "--to-registry",
-        `${tokenRegistry.host}/tok`,
-        "--creds",
-        `${USER.name}:${USER.password}`,
-        "--json",
-      ],
+    const report = await pushReport(
+      bundle,
+      `${tokenRegistry.host}/tok`,
+      ["--creds", `${USER.name}:${USER.password}`],
       freshCache("token"),
     );
-    expect(result.code, result.stderr).toBe(0);
-    const report = parse(result);
     expect(report.blobs.mounted).toBe(1);
     const scopes = tokens.requests.flatMap((r) => r.scopes);
     expect(scopes).toContain("repository:tok/library/alpine:pull,push");
@@ -613,8 +539,10 @@ describe("ferry load --to-registry and ferry push (CLI, real registry)", () => {
   });
 
   it("refuses flags that mean the store with --to-registry", async () => {
-    const result = await ferryAsync(
-      ["load", bundle, "--to-registry", open.host, "--platform", "linux/amd64"],
+    const result = await loadToRegistry(
+      bundle,
+      open.host,
+      ["--platform", "linux/amd64"],
       freshCache("flags"),
     );
     expect(result.code).toBe(2);

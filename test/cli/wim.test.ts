@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
 import { fingerprint } from "../helpers/tree.js";
 import {
+  captureWindows,
   makeSourceTree,
   setImageProperties,
   wimAppend,
-  wimCapture,
   wiminfo,
   wimSplit,
   windowsVersion,
@@ -27,8 +27,7 @@ async function makeOsWim(
   version: string,
   utilityVm = true,
 ): Promise<string> {
-  await wimCapture(tree, file, name, { compress: "LZX" });
-  await setImageProperties(file, 1, windowsVersion(version));
+  await captureWindows(tree, file, name, version, { compress: "LZX" });
   if (utilityVm) {
     await wimAppend(tree, file, "UtilityVM");
     await setImageProperties(file, 2, windowsVersion(version));

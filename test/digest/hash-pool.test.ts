@@ -340,22 +340,8 @@ describe("the process", () => {
     // No clock: a worker that kept the process alive would hold it until the pool's idle timer
     // (10 s) retired it, so the process would exit with no worker left. Exiting as soon as the
     // work is done, it still has the idle workers when it exits.
-    const script = `
-import { createHash, randomBytes } from "node:crypto";
-import { pumpVerified } from ${JSON.stringify(dist)};
-import { sharedHashPool } from ${JSON.stringify(path.join(repo, "dist", "digest", "hash-pool.js"))};
-const bytes = randomBytes(6 * 1024 * 1024);
-const digest = "sha256:" + createHash("sha256").update(bytes).digest("hex");
-const reader = { read: async (b, o, l, p) => bytes.copy(b, o, p, Math.min(bytes.length, p + l)), close: async () => {} };
-const writer = { write: async () => {}, finish: async () => {}, discard: async () => {} };
-sharedHashPool().warm();
-await Promise.all([1, 2, 3].map(() => pumpVerified(reader, writer, { digest, size: bytes.length }, "blob")));
-console.log("done", sharedHashPool().threads);
-process.on("exit", () => console.log("exit", sharedHashPool().threads));
-`;
-    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const script = path.join(repo, "test", "helpers", "pump-then-exit.mjs");
+    const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] });
     let output = "";
     child.stdout.on("data", (data: Buffer) => {
       output += data.toString();

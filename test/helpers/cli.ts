@@ -126,6 +126,63 @@ export function ferryAsync(args: string[], options: FerryAsyncOptions = {}): Pro
   return startFerry(args, options).done;
 }
 
+/** `ferry load BUNDLE --to-registry TARGET FLAGS...`, not blocking this process. */
+export function loadToRegistry(
+  bundle: string,
+  target: string,
+  flags: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<AsyncRun> {
+  return ferryAsync(["load", bundle, "--to-registry", target, ...flags], { env });
+}
+
+/** Uploaded, skipped, mounted: blob counts (or their bytes) in a push report. */
+export interface PushCounts {
+  uploaded: number;
+  skipped: number;
+  mounted: number;
+}
+
+/** What `ferry load --to-registry --json` and `ferry push --json` print. */
+export interface PushJson {
+  registry: string;
+  dryRun: boolean;
+  images: Array<{
+    source: string;
+    target: string;
+    digest: string;
+    status: string;
+    previous?: string;
+    originalDigest?: string;
+    blobs: PushCounts;
+    bytes: PushCounts;
+    manifests: { pushed: number; present: number };
+  }>;
+  blobs: PushCounts;
+  bytes: PushCounts;
+  manifestsPushed: number;
+  rewritten: Array<{ image: string; from: string; to: string; layers: number }>;
+  uploads: { resumed: number; restarted: number; chunks: number };
+  verified?: { blobs: number; bytes: number };
+}
+
+/**
+ * `ferry load BUNDLE --to-registry TARGET FLAGS... --json` that must succeed: its JSON report.
+ * A push that fails throws with ferry's exit code and what it printed.
+ */
+export async function pushReport(
+  bundle: string,
+  target: string,
+  flags: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<PushJson> {
+  const result = await loadToRegistry(bundle, target, [...flags, "--json"], env);
+  if (result.code !== 0) {
+    throw new Error(`push to ${target} failed (exit ${result.code}):\n${result.stderr}`);
+  }
+  return jsonOutput<PushJson>(result);
+}
+
 /** ferry's --json output, parsed; when it is not JSON, the error shows the exit code and output. */
 export function jsonOutput<T>(run: { code: number | null; stdout: string; stderr: string }): T {
   try {
@@ -140,6 +197,21 @@ export function run(command: string, args: string[], cwd?: string): RunResult {
   const result = spawnSync(command, args, { cwd, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw result.error;
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/**
+ * An environment that keeps ferry's per-user files under `home` (auth file, docker config,
+ * download cache, store) and turns progress output off.
+ */
+export function homeEnv(home: string): NodeJS.ProcessEnv {
+  return {
+    HOME: home,
+    FERRY_AUTH_FILE: path.join(home, "auth.json"),
+    DOCKER_CONFIG: path.join(home, "docker"),
+    FERRY_CACHE: path.join(home, "cache"),
+    FERRY_STORE: path.join(home, "store"),
+    FERRY_PROGRESS: "none",
+  };
 }
 
 /** A temp directory removed after the test file. */

@@ -1,7 +1,7 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FaultProxy, startFaultProxy } from "./fault-proxy.js";
+import { closeServer, listenOnLoopback } from "./loopback.js";
 
 /** Settles after every pending microtask and I/O callback already queued (no timer). */
 const nextTurn = () => new Promise<"pending">((resolve) => setImmediate(() => resolve("pending")));
@@ -12,13 +12,11 @@ describe("the fault proxy's byte counts (a test helper)", () => {
 
   beforeAll(async () => {
     upstream = http.createServer((_request, response) => response.end(Buffer.alloc(1000, 7)));
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-    proxy = await startFaultProxy(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+    proxy = await startFaultProxy(`http://127.0.0.1:${await listenOnLoopback(upstream)}`);
   });
   afterAll(async () => {
     await proxy?.stop();
-    upstream.closeAllConnections();
-    await new Promise((resolve) => upstream.close(resolve));
+    await closeServer(upstream);
   });
 
   const fetchBlob = async () => (await fetch(`${proxy.url}/v2/x/blobs/a`)).arrayBuffer();

@@ -8,6 +8,7 @@
 
 import http from "node:http";
 import type { Socket } from "node:net";
+import { listenOnLoopback } from "./loopback.js";
 
 export type Fault =
   | { kind: "status"; status: number; headers?: Record<string, string>; body?: string }
@@ -169,9 +170,7 @@ export async function startFaultProxy(
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
+  const port = await listenOnLoopback(server);
   return {
     host: `127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,

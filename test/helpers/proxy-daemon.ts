@@ -6,12 +6,13 @@
  * by this proxy and no other. The log lists every request that went through it.
  */
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { commandRuns } from "./installed.js";
 
 export const TINYPROXY_BINARY = "tinyproxy";
 
@@ -37,15 +38,7 @@ export function candidatePort(): Promise<number> {
  * missing proxy fails the tests instead of skipping them.
  */
 export const hasTinyproxy: boolean =
-  process.env.CI === "true" ||
-  (() => {
-    try {
-      execFileSync(TINYPROXY_BINARY, ["-v"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  process.env.CI === "true" || commandRuns(TINYPROXY_BINARY, ["-v"]);
 
 export interface StartProxyOptions {
   /** Require Basic credentials (tinyproxy's BasicAuth). */

@@ -3,7 +3,7 @@
  * config and storage, and push test images into it over its HTTP API.
  */
 
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -12,20 +12,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
+import { commandRuns } from "./installed.js";
 
 const run = promisify(execFile);
 
 export const REGISTRY_BINARY = "docker-registry";
 
 /** True when the registry binary is installed. */
-export const hasRegistry: boolean = (() => {
-  try {
-    execFileSync(REGISTRY_BINARY, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+export const hasRegistry: boolean = commandRuns(REGISTRY_BINARY, ["--version"]);
 
 export interface RegistryAuth {
   htpasswd?: { users: Record<string, string> };

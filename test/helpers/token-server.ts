@@ -8,6 +8,7 @@ import { createPrivateKey, type KeyObject, randomUUID, sign, X509Certificate } f
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import { closeServer, listenOnLoopback } from "./loopback.js";
 import { makeCertificate } from "./registry.js";
 
 export interface Access {
@@ -204,9 +205,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
         handler,
       )
     : createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
+  const port = await listenOnLoopback(server);
   return {
     realm: `${options.tls ? "https" : "http"}://${options.realmHost ?? "127.0.0.1"}:${port}/token`,
     service,
@@ -215,10 +214,6 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     requests,
     options,
     mint: (access) => mint(access, "pusher"),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => closeServer(server),
   };
 }

@@ -3,11 +3,12 @@
  * wiminfo, wimsplit) and read back what `wiminfo` prints about them.
  */
 
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { commandRuns } from "./installed.js";
 
 const run = promisify(execFile);
 
@@ -15,14 +16,7 @@ const run = promisify(execFile);
 export type WimtoolsCompression = "none" | "XPRESS" | "LZX" | "LZMS";
 
 /** True when the wimtools commands are on PATH. */
-export const hasWimtools: boolean = (() => {
-  try {
-    execFileSync("wiminfo", ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+export const hasWimtools: boolean = commandRuns("wiminfo", ["--version"]);
 
 /** A fresh temporary folder; remove it with `removeTempDir`. */
 export async function makeTempDir(prefix = "ferry-wim-"): Promise<string> {
@@ -135,6 +129,19 @@ export function windowsVersion(version: string, arch = "9"): Record<string, stri
     "WINDOWS/VERSION/SPBUILD": spbuild,
     "WINDOWS/ARCH": arch,
   };
+}
+
+/** `wimCapture`, then make image 1 a Windows of `version` on amd64 (see `windowsVersion`). */
+export async function captureWindows(
+  source: string,
+  wim: string,
+  name: string,
+  version: string,
+  options: CaptureOptions = {},
+): Promise<string> {
+  await wimCapture(source, wim, name, options);
+  await setImageProperties(wim, 1, windowsVersion(version), { check: options.check });
+  return wim;
 }
 
 /**

@@ -1,12 +1,11 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FerryError } from "../../src/errors.js";
 import { collectGarbage } from "../../src/ops/gc.js";
 import { removeImages } from "../../src/ops/rmi.js";
 import { readStoreEntries, resolveStoreRef, tagImage } from "../../src/ops/wim-refs.js";
 import { Store } from "../../src/transports/layout/store.js";
-import { errorOf } from "../helpers/errors.js";
+import { errorOf, errorOfSync } from "../helpers/errors.js";
 import { createLayout, randomLayer, sha256 } from "../helpers/oci-layout.js";
 import { makeSourceTree, makeTempDir, removeTempDir } from "../helpers/wimtools.js";
 import { containerStore, installWim, makeOsWim } from "./wim-store-helpers.js";
@@ -168,25 +167,11 @@ describe("rmi and gc on a store", () => {
       "docker.io/library/nanoserver:latest",
     ]);
     expect(one("library/nanoserver")).toEqual(["docker.io/library/nanoserver:latest"]);
-    const ambiguous = (() => {
-      try {
-        one("nanoserver:latest");
-      } catch (error) {
-        return error as FerryError;
-      }
-      throw new Error("expected an error");
-    })();
+    const ambiguous = errorOfSync(() => one("nanoserver:latest"));
     expect(ambiguous.code).toBe("EUSAGE");
     expect(ambiguous.message).toContain("ambiguous");
     expect(ambiguous.hint).toContain("os.ferry.invalid/nanoserver:latest");
-    const missing = (() => {
-      try {
-        one("nanoserver:9.9.9.9");
-      } catch (error) {
-        return error as FerryError;
-      }
-      throw new Error("expected an error");
-    })();
+    const missing = errorOfSync(() => one("nanoserver:9.9.9.9"));
     expect(missing.code).toBe("ENOTFOUND");
     expect(missing.hint).toContain("CN=Microsoft_NanoServer_10.0.20348.2113");
   });

@@ -13,7 +13,7 @@ import { StoreSink } from "../../src/transports/layout/sink.js";
 import { Store } from "../../src/transports/layout/store.js";
 import { WimSource } from "../../src/transports/wim/source.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
-import { setImageProperties, wimAppend, wimCapture, windowsVersion } from "../helpers/wimtools.js";
+import { captureWindows, wimAppend } from "../helpers/wimtools.js";
 
 /** A real WIM whose image 1 is `name` at `version` (amd64), with a UtilityVM image 2. */
 export async function makeOsWim(
@@ -23,8 +23,7 @@ export async function makeOsWim(
   version: string,
 ): Promise<string> {
   const file = join(dir, `${name}-${version}.wim`);
-  await wimCapture(tree, file, name);
-  await setImageProperties(file, 1, windowsVersion(version));
+  await captureWindows(tree, file, name, version);
   await wimAppend(tree, file, "UtilityVM");
   return file;
 }

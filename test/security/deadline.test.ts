@@ -16,6 +16,7 @@ import { credentialLookup } from "../../src/transports/registry/credentials.js";
 import { openClient, type RegistrySessionOptions } from "../../src/transports/registry/session.js";
 import { WimSource } from "../../src/transports/wim/source.js";
 import type { RespondHandler } from "../helpers/fault-proxy.js";
+import { closeServer, listenOnLoopback } from "../helpers/loopback.js";
 import { makeImage, pushImage, type TestImage } from "../helpers/registry.js";
 import { hasWimtools, makeSourceTree, wimCapture } from "../helpers/wimtools.js";
 import {
@@ -70,16 +71,10 @@ async function serve(
     request.resume();
     handle(request.url ?? "/", response);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => closeServer(server),
   };
 }
 

@@ -1,10 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry, ferryAsync, tempDir } from "../helpers/cli.js";
 import { forgeImage } from "../helpers/corpus/forge-bundle.js";
+import { closeServer, listenOnLoopback } from "../helpers/loopback.js";
 import {
   hasWimtools,
   makeSourceTree,
@@ -13,7 +13,6 @@ import {
   wimCapture,
   windowsVersion,
 } from "../helpers/wimtools.js";
-
 import { imageWithConfig, writeBundle } from "./hostile-images.js";
 import { HOSTILE, rawControls } from "./terminal.js";
 
@@ -53,12 +52,9 @@ describe("a registry's tag list and error texts", () => {
         json(200, { name: "evil/app", tags: ["1.0", HOSTILE, "ok_2", " spaced"] });
       else json(404, { errors: [{ code: HOSTILE, message: HOSTILE }] });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    host = `127.0.0.1:${await listenOnLoopback(server)}`;
   });
-  afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
-  });
+  afterAll(() => closeServer(server));
 
   const env = () => ({ HOME: tmp.dir, FERRY_AUTH_FILE: path.join(tmp.dir, "auth.json") });
 

@@ -11,13 +11,7 @@ import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AsyncRun, ferry, ferryAsync, repoRoot, tempDir } from "../helpers/cli.js";
-import {
-  hasWimtools,
-  makeSourceTree,
-  setImageProperties,
-  wimCapture,
-  windowsVersion,
-} from "../helpers/wimtools.js";
+import { captureWindows, hasWimtools, makeSourceTree } from "../helpers/wimtools.js";
 
 /** Kills a ferry that hangs (the old behaviour) so the suite ends; never the assertion. */
 const SAFETY_NET_MS = 60_000;
@@ -101,8 +95,7 @@ describe("a FIFO named like a WIM", () => {
     if (hasWimtools) {
       const tree = await makeSourceTree(path.join(tmp.dir, "tree"));
       const wim = path.join(share, "good.wim");
-      await wimCapture(tree, wim, "NanoServer");
-      await setImageProperties(wim, 1, windowsVersion("10.0.20348.2113"));
+      await captureWindows(tree, wim, "NanoServer", "10.0.20348.2113");
     }
   });
 

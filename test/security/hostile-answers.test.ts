@@ -14,6 +14,7 @@ import type { CredentialLookup } from "../../src/transports/registry/credentials
 import { credentialLookup } from "../../src/transports/registry/credentials.js";
 import { openClient, type RegistrySessionOptions } from "../../src/transports/registry/session.js";
 import { startUpload } from "../../src/transports/registry/upload-session.js";
+import { closeServer, listenOnLoopback } from "../helpers/loopback.js";
 import { makeImage, pushImage } from "../helpers/registry.js";
 import {
   saveRefs,
@@ -37,16 +38,10 @@ async function startFakeTokenService(): Promise<{
     request.resume();
     response.writeHead(200, { "Content-Type": "application/json" }).end(state.body);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
+  const port = await listenOnLoopback(server);
   return Object.assign(state, {
     realm: `http://127.0.0.1:${port}/token`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => closeServer(server),
   });
 }
 

@@ -13,6 +13,7 @@ import { FerryError, isFerryError } from "../../src/errors.js";
 import { RegistryError } from "../../src/transports/registry/errors.js";
 import { redactUrl, redactUrlsIn } from "../../src/types/url.js";
 import { ferryAsync } from "../helpers/cli.js";
+import { closeServer, listenOnLoopback } from "../helpers/loopback.js";
 import { makeImage, pushImage, sha256 } from "../helpers/registry.js";
 import {
   saveRefs,
@@ -99,14 +100,9 @@ describe("the CLI prints WIM URLs without their secrets", () => {
       request.resume();
       response.writeHead(404).end("not here");
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const address = server.address();
-    base = `127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    base = `127.0.0.1:${await listenOnLoopback(server)}`;
   });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  afterAll(() => closeServer(server));
 
   it("a URL with user:password: EUSAGE, and neither the password nor the query appear (--json)", async () => {
     const url = `http://someone:PASSWORD@${base}/dir/nano.wim?sig=SECRET`;
@@ -151,9 +147,7 @@ describe("foreign-layer URLs are named without their secrets", () => {
       request.resume();
       response.writeHead(403).end("signature expired");
     });
-    await new Promise<void>((resolve) => storage.listen(0, "127.0.0.1", resolve));
-    const address = storage.address();
-    storageHost = `127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    storageHost = `127.0.0.1:${await listenOnLoopback(storage)}`;
     const image = makeImage({
       foreign: [
         {
@@ -167,10 +161,7 @@ describe("foreign-layer URLs are named without their secrets", () => {
     });
     await pushImage(net.registry.url, "win/app", "1", image);
   });
-  afterAll(async () => {
-    storage.closeAllConnections();
-    await new Promise((resolve) => storage.close(resolve));
-  });
+  afterAll(() => closeServer(storage));
 
   it("the error and the notes name the URL without its query; a URL with user info is never used", async () => {
     const dir = await tempDir();

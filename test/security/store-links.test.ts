@@ -17,7 +17,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -29,6 +28,7 @@ import {
   tempDir,
 } from "../helpers/cli.js";
 import { forwardRequest } from "../helpers/forward.js";
+import { closeServer, listenOnLoopback } from "../helpers/loopback.js";
 import { createLayout } from "../helpers/oci-layout.js";
 import { hasRegistry, startRegistry } from "../helpers/registry.js";
 
@@ -61,16 +61,11 @@ async function recordingProxy(
       forwardRequest(upstream, request, response).end(body);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
   return {
     host: `127.0.0.1:${port}`,
     bodies,
-    stop: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => closeServer(server),
   };
 }
 

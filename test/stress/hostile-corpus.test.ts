@@ -29,12 +29,7 @@ import { buildZip } from "../helpers/corpus/raw-zip.js";
 import { Rng, STRESS_FULL } from "../helpers/seeded.js";
 import { listTree } from "../helpers/stress-bundles.js";
 import { fingerprint } from "../helpers/tree.js";
-import {
-  makeSourceTree,
-  setImageProperties,
-  wimCapture,
-  windowsVersion,
-} from "../helpers/wimtools.js";
+import { captureWindows, makeSourceTree } from "../helpers/wimtools.js";
 import { HOSTILE_GAPS } from "./known-gaps.js";
 
 const FULL = STRESS_FULL;
@@ -130,8 +125,7 @@ describe("hostile input is refused with a clear error and nothing is written", (
     cpSync(store, pristine, { recursive: true });
     before = fingerprint(store);
     const tree = await makeSourceTree(path.join(root, "wim-tree"));
-    await wimCapture(tree, goodWim, "NanoServer", { compress: "LZX" });
-    await setImageProperties(goodWim, 1, windowsVersion("10.0.20348.2113"));
+    await captureWindows(tree, goodWim, "NanoServer", "10.0.20348.2113", { compress: "LZX" });
   }, 120_000);
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 

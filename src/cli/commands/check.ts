@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { storeOption } from "../context.js";
 
 export interface CheckFlags {
   store?: string;
@@ -12,7 +13,7 @@ export function registerCheck(program: Command): void {
     .description(
       "re-hash every blob in the store, check every image is complete, find orphans and temp files",
     )
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .option("--repair", "remove orphan blobs and dead runs' temp files; quarantine damaged blobs")
     .option("--json", "print a JSON report")
     .action(async (flags: CheckFlags) => {

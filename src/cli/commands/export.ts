@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { copyDestinationKinds, destinationForms, listForms } from "../../transports/table.js";
-import { collect } from "../context.js";
+import { collect, storeOption } from "../context.js";
 
 export interface ExportFlags {
   to?: string;
@@ -21,7 +21,7 @@ export function registerExport(program: Command): void {
       `where to write them: ${listForms(destinationForms(copyDestinationKinds()))} (appears only when complete)`,
     )
     .option("-o, --output <images.tar>", "same as --to docker-archive:IMAGES.tar")
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .option(
       "--platform <os/arch[/variant][:os.version]>",
       "for multi-platform images: the one docker gets (default: this machine's)",

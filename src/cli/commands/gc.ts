@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { storeOption } from "../context.js";
 
 export interface GcFlags {
   store?: string;
@@ -12,7 +13,7 @@ export function registerGc(program: Command): void {
     .description(
       "remove blobs no image names and temp files of killed runs; say how many bytes were freed",
     )
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .option("-n, --dry-run", "only say what would be removed")
     .option("--json", "print JSON")
     .action(async (flags: GcFlags) => {

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { storeOption } from "../context.js";
 
 export interface HaveFlags {
   store?: string;
@@ -10,7 +11,7 @@ export function registerHave(program: Command): void {
   program
     .command("have")
     .description("write what the store holds (for `ferry save --since` on the connected side)")
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .requiredOption("-o, --output <have.json>", "where to write the list")
     .option("--json", "print a JSON summary")
     .action(async (flags: HaveFlags) => {

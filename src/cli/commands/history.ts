@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { collect } from "../context.js";
+import { collect, storeOption } from "../context.js";
 
 export interface HistoryFlags {
   store?: string;
@@ -13,7 +13,7 @@ export function registerHistory(program: Command): void {
     .command("history")
     .description("show a stored image's layers and how they were made (like docker history)")
     .argument("<ref>", "an image name in the store")
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .option(
       "--platform <os/arch[/variant][:os.version]>",
       "for multi-platform images (default: this machine's)",

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { storeOption } from "../context.js";
 
 export interface ImagesFlags {
   store?: string;
@@ -11,7 +12,7 @@ export function registerImages(program: Command): void {
   program
     .command("images")
     .description("list the images in the local store (like docker images)")
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .option("--digests", "show full digests")
     .option("--os", "only Windows base OS images (with version and full name)")
     .option("--json", "print JSON")

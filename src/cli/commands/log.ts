@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { storeOption } from "../context.js";
 
 export interface LogFlags {
   store?: string;
@@ -9,7 +10,7 @@ export function registerLog(program: Command): void {
   program
     .command("log")
     .description("what was loaded into the store: which bundle, when, which images")
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .option("--json", "print JSON")
     .action(async (flags: LogFlags) => {
       const { runLog } = await import("./log.run.js");

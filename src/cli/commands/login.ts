@@ -1,15 +1,12 @@
 import type { Command } from "commander";
+import type { RegistryFlags } from "../../ops/registry-options.js";
 import { collect } from "../context.js";
 
-export interface LoginFlags {
-  username?: string;
-  passwordStdin?: boolean;
-  authfile?: string;
-  insecureRegistry?: string[];
-  caCert?: string[];
-  proxy?: string;
-  json?: boolean;
-}
+/** The registry flags login takes (it neither downloads nor caches), and `--json`. */
+export type LoginFlags = Pick<
+  RegistryFlags,
+  "username" | "passwordStdin" | "authfile" | "insecureRegistry" | "caCert" | "proxy"
+> & { json?: boolean };
 
 export function registerLogin(program: Command): void {
   program

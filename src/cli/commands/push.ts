@@ -3,7 +3,7 @@ import { UsageError } from "../../errors.js";
 import type { PushReport } from "../../ops/push/report.js";
 import type { RegistryFlags } from "../../ops/registry-options.js";
 import { destinationForms, listForms } from "../../transports/table.js";
-import { positiveInteger } from "../context.js";
+import { positiveInteger, storeOption } from "../context.js";
 import { formatSeconds, formatSize, formatTable } from "../output.js";
 import type { TrustFlags } from "../trust-options.js";
 import { addRegistryOptions } from "./pull.js";
@@ -147,7 +147,7 @@ export function registerPush(program: Command): void {
       "--to <destination>",
       `${listForms(destinationForms(["registry"]))}: push every REF there, named by the mapping rule (source host dropped, path kept under PREFIX)`,
     )
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .option("-j, --jobs <n>", "blob uploads at once (default 4)", positiveInteger)
     .option("--json", "print a JSON summary")
     .option("-q, --quiet", "no progress or notes");

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { storeOption } from "../context.js";
 
 export interface RmiFlags {
   store?: string;
@@ -19,7 +20,7 @@ export function registerRmi(program: Command): void {
     )
     .option("-f, --force", "remove OS images even while container images are built on them")
     .option("--no-prune", "keep the blobs nothing names anymore (ferry gc reclaims them later)")
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .option("--json", "print JSON")
     .action(async (images: string[], flags: RmiFlags) => {
       const { runRmi } = await import("./rmi.run.js");

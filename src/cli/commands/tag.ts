@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { storeOption } from "../context.js";
 
 export interface TagFlags {
   store?: string;
@@ -14,7 +15,7 @@ export function registerTag(program: Command): void {
       "an image in the store: alpine:3.19, nanoserver:10.0.14300.1010, sha256:...",
     )
     .argument("<target>", "the new name; for an OS image, name:tag stays among OS images")
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .option("--json", "print JSON")
     .action(async (source: string, target: string, flags: TagFlags) => {
       const { runTag } = await import("./tag.run.js");

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
+import { storeOption } from "../context.js";
 import type { WimSearchFlags } from "./search-wim.js";
 
 function imageIndex(value: string): number {
@@ -56,7 +57,7 @@ export function registerWim(program: Command): void {
     .argument("<ref>", "nanoserver:10.0.14300.1010, windowsservercore:latest or CN=Microsoft_...")
     .argument("<dir>", "a new or empty folder")
     .option("--index <n>", "the WIM image to apply (1: container base, 2: utility VM)", imageIndex)
-    .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
+    .addOption(storeOption())
     .option("--json", "print JSON")
     .action(async (ref: string, dir: string, flags: WimExtractFlags) => {
       const { runWimExtract } = await import("./wim.run.js");

@@ -1,6 +1,13 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { FerryError, fromSystemError } from "../../errors.js";
+import {
+  bytesAt,
+  fillFrom,
+  handleReads,
+  type PositionalRead,
+  repeatShort,
+} from "../../util/positional-read.js";
 
 /** Reads of 1 MiB keep hashing fed and syscalls few. */
 export const RANGE_CHUNK = 1024 * 1024;
@@ -19,27 +26,9 @@ export interface RandomAccess {
 }
 
 /** Read exactly `length` bytes at `position` (fewer only at the end of the data). */
-export async function readAt(
-  source: RandomAccess,
-  position: number,
-  length: number,
-): Promise<Buffer> {
-  const buffer = Buffer.alloc(length);
-  let filled = 0;
-  while (filled < length) {
-    const n = await source.read(buffer, filled, length - filled, position + filled);
-    if (n === 0) break;
-    filled += n;
-  }
-  return filled === length ? buffer : buffer.subarray(0, filled);
+export function readAt(source: RandomAccess, position: number, length: number): Promise<Buffer> {
+  return bytesAt((buffer, offset, n, at) => source.read(buffer, offset, n, at), position, length);
 }
-
-type ReadFunction = (
-  buffer: Buffer,
-  offset: number,
-  length: number,
-  position: number,
-) => Promise<number>;
 
 const BLOCK = 64 * 1024;
 const SMALL_READ = 8 * 1024;
@@ -55,7 +44,7 @@ export class SmallReadCache {
 
   constructor(
     private readonly size: number,
-    private readonly fetch: ReadFunction,
+    private readonly fetch: PositionalRead,
   ) {}
 
   private block(index: number): Promise<Buffer> {
@@ -64,8 +53,7 @@ export class SmallReadCache {
       this.blocks.delete(index);
     } else {
       const start = index * BLOCK;
-      const buffer = Buffer.allocUnsafe(Math.min(BLOCK, this.size - start));
-      block = this.fill(buffer, start);
+      block = bytesAt(this.fetch, start, Math.min(BLOCK, this.size - start));
       block.catch(() => this.blocks.delete(index));
       if (this.blocks.size >= CACHED_BLOCKS) {
         this.blocks.delete(this.blocks.keys().next().value as number);
@@ -73,16 +61,6 @@ export class SmallReadCache {
     }
     this.blocks.set(index, block);
     return block;
-  }
-
-  private async fill(buffer: Buffer, start: number): Promise<Buffer> {
-    let filled = 0;
-    while (filled < buffer.length) {
-      const n = await this.fetch(buffer, filled, buffer.length - filled, start + filled);
-      if (n === 0) break;
-      filled += n;
-    }
-    return filled === buffer.length ? buffer : buffer.subarray(0, filled);
   }
 
   async read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
@@ -108,10 +86,7 @@ export class FileRandomAccess implements RandomAccess {
     readonly size: number,
     private readonly handle: Awaited<ReturnType<typeof open>>,
   ) {
-    this.cache = new SmallReadCache(size, async (buffer, offset, length, position) => {
-      const { bytesRead } = await this.handle.read(buffer, offset, length, position);
-      return bytesRead;
-    });
+    this.cache = new SmallReadCache(size, handleReads(handle));
   }
 
   static async open(path: string): Promise<FileRandomAccess> {
@@ -183,21 +158,22 @@ export class RangeReadStream extends Readable {
   }
 }
 
-/** Write all of `buffer` at `position` (positional writes may be short). */
+/**
+ * Write all of `buffer` at `position` (positional writes may be short; one that writes nothing
+ * at all is a bug of the platform, thrown rather than retried forever).
+ */
 export async function writeFully(
   handle: FileHandle,
   buffer: Uint8Array,
   position: number,
 ): Promise<void> {
-  let written = 0;
-  while (written < buffer.length) {
-    const { bytesWritten } = await handle.write(
-      buffer,
-      written,
-      buffer.length - written,
-      position + written,
-    );
-    written += bytesWritten;
+  const written = await repeatShort(
+    buffer.length,
+    async (done) =>
+      (await handle.write(buffer, done, buffer.length - done, position + done)).bytesWritten,
+  );
+  if (written < buffer.length) {
+    throw new Error(`a write at byte ${position + written} wrote nothing`);
   }
 }
 
@@ -207,26 +183,17 @@ export async function writeFully(
  */
 export async function readFully(
   handle: FileHandle,
-  buffer: Uint8Array,
+  buffer: Buffer,
   position: number,
   path: string,
   hint: string,
 ): Promise<void> {
-  let filled = 0;
-  while (filled < buffer.length) {
-    const { bytesRead } = await handle.read(
-      buffer,
-      filled,
-      buffer.length - filled,
-      position + filled,
+  const filled = await fillFrom(handleReads(handle), buffer, position);
+  if (filled < buffer.length) {
+    throw new FerryError(
+      "EBADBUNDLE",
+      `${path} ends at byte ${position + filled}, before the ${position + buffer.length} bytes expected`,
+      { hint },
     );
-    if (bytesRead === 0) {
-      throw new FerryError(
-        "EBADBUNDLE",
-        `${path} ends at byte ${position + filled}, before the ${position + buffer.length} bytes expected`,
-        { hint },
-      );
-    }
-    filled += bytesRead;
   }
 }

@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { FerryError, fromSystemError } from "../../errors.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
+import { ifExists } from "../../util/if-exists.js";
+import { windowsAppDataDir, xdgBaseDir } from "../../util/user-dirs.js";
 
 /** One `auths` entry of a docker config file. */
 export interface DockerAuthEntry {
@@ -42,26 +44,15 @@ export function ferryAuthPath(
   platform = process.platform,
 ): string {
   if (env.FERRY_AUTH_FILE) return path.resolve(env.FERRY_AUTH_FILE);
-  if (platform === "win32") {
-    return path.join(
-      env.APPDATA ?? path.join(os.homedir(), "AppData", "Roaming"),
-      "ferry",
-      "auth.json",
-    );
-  }
-  const configHome = env.XDG_CONFIG_HOME || path.join(os.homedir(), ".config");
-  return path.join(configHome, "ferry", "auth.json");
+  if (platform === "win32")
+    return path.join(windowsAppDataDir(env, "APPDATA"), "ferry", "auth.json");
+  return path.join(xdgBaseDir(env, "XDG_CONFIG_HOME", ".config"), "ferry", "auth.json");
 }
 
 /** Read a docker config file; undefined when it does not exist. */
 export async function readDockerConfig(file: string): Promise<DockerConfigFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw fromSystemError(error, file, "reading");
-  }
+  const text = await ifExists(readFile(file, "utf8"), file);
+  if (text === undefined) return undefined;
   try {
     const doc = JSON.parse(text) as unknown;
     if (typeof doc !== "object" || doc === null || Array.isArray(doc))

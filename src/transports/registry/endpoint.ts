@@ -1,8 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fromSystemError } from "../../errors.js";
 import { isLoopbackHost } from "../../types/url.js";
+import { ifExists } from "../../util/if-exists.js";
 import type { TlsSettings } from "./http.js";
 
 export { isLoopbackHost };
@@ -87,13 +87,8 @@ export function allowsPlainHttp(
   return isLoopbackHost(registry) || isInsecure(registry, policy);
 }
 
-async function readIfExists(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw fromSystemError(error, file, "reading");
-  }
+function readIfExists(file: string): Promise<string | undefined> {
+  return ifExists(readFile(file, "utf8"), file);
 }
 
 /** The sorted entries of a folder; none when it is missing or unreadable (docker does the same). */

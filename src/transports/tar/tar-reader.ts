@@ -9,6 +9,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { FerryError, fromSystemError, NotFoundError } from "../../errors.js";
 import type { BlobReader } from "../../types/transport.js";
+import { bytesAt, handleReads } from "../../util/positional-read.js";
 import { scanTar, type TarEntry, TarIndex, type TarSource } from "./tar-index.js";
 
 export type { TarEntry, TarEntryType } from "./tar-index.js";
@@ -173,15 +174,8 @@ function fileSource(path: string, handle: FileHandle, size: number): TarSource {
 }
 
 /** Read `length` bytes at `position`, fewer only at end of file. */
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return filled === length ? buffer : buffer.subarray(0, filled);
+function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  return bytesAt(handleReads(handle), position, length);
 }
 
 function emptyStream(): Readable {

@@ -15,7 +15,7 @@ import type { ImageManifest } from "../../types/manifest.js";
 import { FerryAnnotation, MediaType, OS_IMAGE_KIND } from "../../types/media-types.js";
 import type { Platform } from "../../types/platform.js";
 import { formatReference, parseReference } from "../../types/reference.js";
-import type { WimHeader, WimImageInfo } from "../../types/wim.js";
+import type { OsImageSummary, WimHeader, WimImageInfo } from "../../types/wim.js";
 import { legacyFullName, WIM_ARCHITECTURES, wimImageNamesOf } from "../../types/wim.js";
 
 /**
@@ -204,6 +204,18 @@ function checkedOsImageRef(repository: string, version: string, name: string, la
 /** The platform an OS image provides to container images built on it. */
 export function osImagePlatform(facts: Pick<OsImageFacts, "architecture" | "version">): Platform {
   return { os: "windows", architecture: facts.architecture, "os.version": facts.version };
+}
+
+/** The facts images, load and inspect show of an OS image. */
+export function osImageSummaryOf(facts: OsImageFacts): OsImageSummary {
+  return {
+    name: facts.name,
+    version: facts.version,
+    architecture: facts.architecture,
+    fullName: facts.fullName,
+    imageCount: facts.imageCount,
+    images: facts.imageNames,
+  };
 }
 
 /** The annotations ferry puts on the manifest (and copies into bundle and store indexes). */

@@ -8,6 +8,7 @@ import { type FileHandle, readdir, stat } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { FerryError, fromSystemError } from "../../errors.js";
 import type { WimHeader, WimInfo } from "../../types/wim.js";
+import { bytesAt, handleReads } from "../../util/positional-read.js";
 import { type FileRules, NotRegularFileError, openRegularFile } from "../../util/safe-open.js";
 import { parseWimHeader, WIM_HEADER_SIZE } from "./header.js";
 import { parseWimXml } from "./xml-info.js";
@@ -71,18 +72,11 @@ async function readAt(
   offset: number,
   length: number,
 ): Promise<Buffer> {
-  const buffer = Buffer.alloc(length);
-  let filled = 0;
   try {
-    while (filled < length) {
-      const { bytesRead } = await handle.read(buffer, filled, length - filled, offset + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
+    return await bytesAt(handleReads(handle), offset, length);
   } catch (error) {
     throw fromSystemError(error, path, "read");
   }
-  return buffer.subarray(0, filled);
 }
 
 async function fileSizeOf(handle: FileHandle, path: string): Promise<number> {

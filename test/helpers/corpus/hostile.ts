@@ -123,6 +123,23 @@ function replaced(entries: RawEntry[], index: number, entry: Partial<RawEntry>):
   return copy;
 }
 
+/** Good entries with the layer's entry changed by `change` (given that entry, where it is, and all). */
+function layerChanged(
+  change: (layer: RawEntry, at: number, entries: RawEntry[]) => Partial<RawEntry>,
+): RawEntry[] {
+  const entries = goodEntries();
+  const at = layerEntry(entries);
+  return replaced(entries, at, change(entries[at] as RawEntry, at, entries));
+}
+
+/** All four sizes of an entry (central and local, stored and compressed) claiming `length`. */
+const sizesClaiming = (length: number): Partial<RawEntry> => ({
+  size: length,
+  compressedSize: length,
+  localSize: length,
+  localCompressedSize: length,
+});
+
 /**
  * Good entries with the one `pick` chooses replaced by DEFLATE `data` that claims `size`
  * bytes (CRC 0: a reader must refuse on size before it would check the CRC).
@@ -194,14 +211,8 @@ export function hostileZipCases(full: boolean): HostileCase[] {
     zipCase(
       "traversal-as-blob",
       "paths",
-      () => {
-        const entries = goodEntries();
-        const at = layerEntry(entries);
-        const entry = entries[at] as RawEntry;
-        return replaced(entries, at, {
-          name: `blobs/sha256/../../${String(entry.name).slice(13)}`,
-        });
-      },
+      () =>
+        layerChanged((entry) => ({ name: `blobs/sha256/../../${String(entry.name).slice(13)}` })),
       bad(BADBUNDLE, /is not allowed: parent-directory/),
     ),
     zipCase(
@@ -262,26 +273,18 @@ export function hostileZipCases(full: boolean): HostileCase[] {
     zipCase(
       "double-slash-blob",
       "paths",
-      () => {
-        const entries = goodEntries();
-        const at = layerEntry(entries);
-        return replaced(entries, at, {
-          name: String((entries[at] as RawEntry).name).replace("blobs/", "blobs//"),
-        });
-      },
+      () => layerChanged((entry) => ({ name: String(entry.name).replace("blobs/", "blobs//") })),
       bad(BADBUNDLE, /is not allowed/),
     ),
     // --- links -------------------------------------------------------------------------------
     zipCase(
       "symlink-as-blob",
       "links",
-      () => {
-        const entries = goodEntries();
-        return replaced(entries, layerEntry(entries), {
+      () =>
+        layerChanged(() => ({
           data: Buffer.from("/etc/passwd"),
           externalAttributes: (0o120777 << 16) >>> 0,
-        });
-      },
+        })),
       bad(BADBUNDLE, /is a symbolic link/),
     ),
     zipCase(
@@ -336,53 +339,25 @@ export function hostileZipCases(full: boolean): HostileCase[] {
     zipCase(
       "stored-sizes-differ",
       "size lies",
-      () => {
-        const entries = goodEntries();
-        const at = layerEntry(entries);
-        return replaced(entries, at, { size: (entries[at] as RawEntry).data.length * 100 });
-      },
+      () => layerChanged((entry) => ({ size: entry.data.length * 100 })),
       bad(BADBUNDLE, /is stored but declares|size mismatch for stored file/),
     ),
     zipCase(
       "central-sizes-short",
       "size lies",
-      () => {
-        const entries = goodEntries();
-        const at = layerEntry(entries);
-        const length = (entries[at] as RawEntry).data.length - 10;
-        return replaced(entries, at, {
-          size: length,
-          compressedSize: length,
-          localSize: length,
-          localCompressedSize: length,
-        });
-      },
+      () => layerChanged((entry) => sizesClaiming(entry.data.length - 10)),
       bad(["EBADBUNDLE", "ESIZE"], /bytes in the zip, ferry\.json says/),
     ),
     zipCase(
       "central-sizes-long",
       "size lies",
-      () => {
-        const entries = goodEntries();
-        const at = layerEntry(entries);
-        const length = (entries[at] as RawEntry).data.length + 5000;
-        return replaced(entries, at, {
-          size: length,
-          compressedSize: length,
-          localSize: length,
-          localCompressedSize: length,
-        });
-      },
+      () => layerChanged((entry) => sizesClaiming(entry.data.length + 5000)),
       bad(["EBADBUNDLE", "ESIZE"], /overlaps|bytes in the zip, ferry\.json says|runs past/),
     ),
     zipCase(
       "local-sizes-disagree",
       "size lies",
-      () => {
-        const entries = goodEntries();
-        const at = layerEntry(entries);
-        return replaced(entries, at, { localSize: 1, localCompressedSize: 1 });
-      },
+      () => layerChanged(() => ({ localSize: 1, localCompressedSize: 1 })),
       bad(BADBUNDLE, /local header and central directory disagree/),
     ),
     ferryCase(
@@ -457,23 +432,14 @@ export function hostileZipCases(full: boolean): HostileCase[] {
     zipCase(
       "overlapping-entries",
       "zip bomb",
-      () => {
+      () =>
         // The layer's declared data covers the next entry's local header and data too.
-        const entries = goodEntries();
-        const at = layerEntry(entries);
-        const next = entries[at + 1] as RawEntry;
-        const span =
-          (entries[at] as RawEntry).data.length +
-          30 +
-          Buffer.from(String(next.name)).length +
-          next.data.length;
-        return replaced(entries, at, {
-          size: span,
-          compressedSize: span,
-          localSize: span,
-          localCompressedSize: span,
-        });
-      },
+        layerChanged((entry, at, entries) => {
+          const next = entries[at + 1] as RawEntry;
+          return sizesClaiming(
+            entry.data.length + 30 + Buffer.from(String(next.name)).length + next.data.length,
+          );
+        }),
       bad(["EBADBUNDLE", "ESIZE"], /overlaps the data of/),
     ),
     zipCase(

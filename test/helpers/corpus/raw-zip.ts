@@ -60,6 +60,25 @@ export function buildZip(entries: RawEntry[], options: RawZipOptions = {}): Buff
   };
   const crcOf = (entry: RawEntry) =>
     entry.crc ?? ((entry.method ?? 0) === 0 ? crc32(entry.data) >>> 0 : 0);
+  /** The fields local and central headers share, from "version needed" to the extra length. */
+  const writeSharedFields = (
+    header: Buffer,
+    at: number,
+    entry: RawEntry,
+    nameLength: number,
+    sizes: { compressed: number; size: number },
+  ) => {
+    header.writeUInt16LE(20, at);
+    header.writeUInt16LE(entry.flags ?? 0x0800, at + 2);
+    header.writeUInt16LE(entry.method ?? 0, at + 4);
+    header.writeUInt16LE(0, at + 6);
+    header.writeUInt16LE((46 << 9) | (1 << 5) | 1, at + 8);
+    header.writeUInt32LE(crcOf(entry), at + 10);
+    header.writeUInt32LE(sizes.compressed >>> 0, at + 14);
+    header.writeUInt32LE(sizes.size >>> 0, at + 18);
+    header.writeUInt16LE(nameLength, at + 22);
+    header.writeUInt16LE(0, at + 24);
+  };
   for (const entry of entries) {
     if (entry.centralOnly) {
       offsets.push(-1);
@@ -69,19 +88,10 @@ export function buildZip(entries: RawEntry[], options: RawZipOptions = {}): Buff
     const name = toBytes(entry.localName ?? entry.name);
     const header = Buffer.alloc(30);
     header.writeUInt32LE(0x04034b50, 0);
-    header.writeUInt16LE(20, 4);
-    header.writeUInt16LE(entry.flags ?? 0x0800, 6);
-    header.writeUInt16LE(entry.method ?? 0, 8);
-    header.writeUInt16LE(0, 10);
-    header.writeUInt16LE((46 << 9) | (1 << 5) | 1, 12);
-    header.writeUInt32LE(crcOf(entry), 14);
-    header.writeUInt32LE(
-      (entry.localCompressedSize ?? entry.compressedSize ?? entry.data.length) >>> 0,
-      18,
-    );
-    header.writeUInt32LE((entry.localSize ?? entry.size ?? entry.data.length) >>> 0, 22);
-    header.writeUInt16LE(name.length, 26);
-    header.writeUInt16LE(0, 28);
+    writeSharedFields(header, 4, entry, name.length, {
+      compressed: entry.localCompressedSize ?? entry.compressedSize ?? entry.data.length,
+      size: entry.localSize ?? entry.size ?? entry.data.length,
+    });
     push(header);
     push(name);
     push(entry.data);
@@ -92,16 +102,10 @@ export function buildZip(entries: RawEntry[], options: RawZipOptions = {}): Buff
     const header = Buffer.alloc(46);
     header.writeUInt32LE(0x02014b50, 0);
     header.writeUInt16LE(entry.versionMadeBy ?? (3 << 8) | 20, 4);
-    header.writeUInt16LE(20, 6);
-    header.writeUInt16LE(entry.flags ?? 0x0800, 8);
-    header.writeUInt16LE(entry.method ?? 0, 10);
-    header.writeUInt16LE(0, 12);
-    header.writeUInt16LE((46 << 9) | (1 << 5) | 1, 14);
-    header.writeUInt32LE(crcOf(entry), 16);
-    header.writeUInt32LE((entry.compressedSize ?? entry.data.length) >>> 0, 20);
-    header.writeUInt32LE((entry.size ?? entry.data.length) >>> 0, 24);
-    header.writeUInt16LE(name.length, 28);
-    header.writeUInt16LE(0, 30);
+    writeSharedFields(header, 6, entry, name.length, {
+      compressed: entry.compressedSize ?? entry.data.length,
+      size: entry.size ?? entry.data.length,
+    });
     header.writeUInt16LE(0, 32);
     header.writeUInt16LE(0, 34);
     header.writeUInt16LE(0, 36);

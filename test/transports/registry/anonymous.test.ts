@@ -9,6 +9,7 @@ import { searchCatalog } from "../../../src/ops/registry-search.js";
 import { listTags } from "../../../src/ops/registry-tags.js";
 import { credentialLookup } from "../../../src/transports/registry/credentials.js";
 import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
+import { closeServer, listenOnLoopback } from "../../helpers/loopback.js";
 import {
   DOCKER_FOREIGN,
   makeImage,
@@ -26,6 +27,7 @@ import {
   tempDir,
   testSession,
   unzipAndCheck,
+  withSession,
 } from "./fixtures.js";
 
 describe("registry source against the real distribution registry (anonymous)", () => {
@@ -64,9 +66,7 @@ describe("registry source against the real distribution registry (anonymous)", (
       });
       response.end(foreignBytes.subarray(start));
     });
-    await new Promise<void>((r) => foreignServer.listen(0, "127.0.0.1", r));
-    const address = foreignServer.address();
-    foreignUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    foreignUrl = `http://127.0.0.1:${await listenOnLoopback(foreignServer)}`;
 
     const base = randomBytes(300_000);
     single = makeImage({ layers: [base, randomBytes(50_000)] });
@@ -109,15 +109,13 @@ describe("registry source against the real distribution registry (anonymous)", (
 
   afterAll(async () => {
     await proxy?.stop();
-    await new Promise((r) => foreignServer?.close(r));
+    await closeServer(foreignServer);
     await registry?.stop();
     await removeTempDirs();
   });
 
-  it("saves a single-platform image: the tag's digest is the sha256 of the bytes received", async () => {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"));
-    try {
+  it("saves a single-platform image: the tag's digest is the sha256 of the bytes received", () =>
+    withSession(async (session, dir) => {
       const output = join(dir, "one.zip");
       const { report } = await saveRefs(session, {
         refs: [`${registry.host}/apps/single:1.0`],
@@ -133,10 +131,7 @@ describe("registry source against the real distribution registry (anonymous)", (
       for (const digest of [single.digest, ...single.blobs.keys()])
         expect(blobs.has(digest)).toBe(true);
       expect(session.stats.blobsDownloaded).toBe(3);
-    } finally {
-      await session.close();
-    }
-  });
+    }));
 
   it("a second save with the same cache downloads nothing", async () => {
     const dir = await tempDir();
@@ -162,10 +157,8 @@ describe("registry source against the real distribution registry (anonymous)", (
     }
   });
 
-  it("picks this machine's kind of platform from an index, and the newest Windows build for a prefix", async () => {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"));
-    try {
+  it("picks this machine's kind of platform from an index, and the newest Windows build for a prefix", () =>
+    withSession(async (session, dir) => {
       const linux = await saveRefs(session, {
         refs: [`${registry.host}/apps/multi:2.0`],
         output: join(dir, "l.zip"),
@@ -182,15 +175,10 @@ describe("registry source against the real distribution registry (anonymous)", (
       });
       expect(win.report.images[0]?.digest).toBe(windows[2]?.digest);
       expect(win.report.images[0]?.platforms).toEqual(["windows/amd64:10.0.20348.2227"]);
-    } finally {
-      await session.close();
-    }
-  });
+    }));
 
-  it("several platforms make a narrowed index naming exactly the carried children", async () => {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"));
-    try {
+  it("several platforms make a narrowed index naming exactly the carried children", () =>
+    withSession(async (session, dir) => {
       const output = join(dir, "two.zip");
       const { report } = await saveRefs(session, {
         refs: [`${registry.host}/apps/multi:2.0`],
@@ -213,15 +201,10 @@ describe("registry source against the real distribution registry (anonymous)", (
         windows[0]?.digest,
       ]);
       expect(ferry.images[0]?.sourceIndexDigest).toBe(multi.digest);
-    } finally {
-      await session.close();
-    }
-  });
+    }));
 
-  it("a missing platform fails listing what the index offers", async () => {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"));
-    try {
+  it("a missing platform fails listing what the index offers", () =>
+    withSession(async (session, dir) => {
       const error = await saveRefs(session, {
         refs: [`${registry.host}/apps/multi:2.0`],
         output: join(dir, "x.zip"),
@@ -232,15 +215,10 @@ describe("registry source against the real distribution registry (anonymous)", (
         /no manifest for linux\/s390x; it offers linux\/amd64, linux\/arm64\/v8, windows\/amd64:10\.0\.17763\.5000/,
       );
       await expect(stat(join(dir, "x.zip"))).rejects.toThrow();
-    } finally {
-      await session.close();
-    }
-  });
+    }));
 
-  it("saves by digest, and by tag plus digest", async () => {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"));
-    try {
+  it("saves by digest, and by tag plus digest", () =>
+    withSession(async (session, dir) => {
       const { report } = await saveRefs(session, {
         refs: [`${registry.host}/apps/single@${single.digest}`],
         output: join(dir, "d.zip"),
@@ -251,15 +229,10 @@ describe("registry source against the real distribution registry (anonymous)", (
         output: join(dir, "td.zip"),
       });
       expect(both.report.images[0]?.ref).toBe(`${registry.host}/apps/single:1.0@${single.digest}`);
-    } finally {
-      await session.close();
-    }
-  });
+    }));
 
-  it("an unknown tag or repository fails with ENOTFOUND naming it", async () => {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"));
-    try {
+  it("an unknown tag or repository fails with ENOTFOUND naming it", () =>
+    withSession(async (session, dir) => {
       const error = await saveRefs(session, {
         refs: [`${registry.host}/apps/single:nope`],
         output: join(dir, "n.zip"),
@@ -267,10 +240,7 @@ describe("registry source against the real distribution registry (anonymous)", (
       expect(isFerryError(error) && error.code).toBe("ENOTFOUND");
       expect((error as Error).message).toContain(`manifest of ${registry.host}/apps/single:nope`);
       expect((error as Error).message).toContain("MANIFEST_UNKNOWN");
-    } finally {
-      await session.close();
-    }
-  });
+    }));
 
   it("refuses a schema 1 manifest with a clear message", async () => {
     proxy.add({
@@ -323,10 +293,8 @@ describe("registry source against the real distribution registry (anonymous)", (
     }
   });
 
-  it("fetches a foreign layer from its URL, verifies it and carries it", async () => {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"));
-    try {
+  it("fetches a foreign layer from its URL, verifies it and carries it", () =>
+    withSession(async (session, dir) => {
       const output = join(dir, "legacy.zip");
       const before = foreignHits;
       await saveRefs(session, {
@@ -338,15 +306,10 @@ describe("registry source against the real distribution registry (anonymous)", (
       const { blobs, ferry } = await unzipAndCheck(output);
       expect(blobs.get(sha256(foreignBytes))).toBe(foreignBytes.length);
       expect(ferry.requires).toEqual([]);
-    } finally {
-      await session.close();
-    }
-  });
+    }));
 
-  it("--skip-foreign leaves foreign layers out and lists them as required", async () => {
-    const dir = await tempDir();
-    const session = await testSession(join(dir, "cache"));
-    try {
+  it("--skip-foreign leaves foreign layers out and lists them as required", () =>
+    withSession(async (session, dir) => {
       const output = join(dir, "skip.zip");
       const before = foreignHits;
       const { sources } = await saveRefs(session, {
@@ -362,10 +325,7 @@ describe("registry source against the real distribution registry (anonymous)", (
       expect(ferry.requires).toEqual([
         { digest: sha256(foreignBytes), size: foreignBytes.length, mediaType: DOCKER_FOREIGN },
       ]);
-    } finally {
-      await session.close();
-    }
-  });
+    }));
 
   it("a foreign URL serving wrong bytes fails naming the blob; nothing reaches the cache", async () => {
     const dir = await tempDir();

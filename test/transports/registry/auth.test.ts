@@ -9,6 +9,7 @@ import { searchCatalog } from "../../../src/ops/registry-search.js";
 import { credentialLookup } from "../../../src/transports/registry/credentials.js";
 import type { RegistrySessionOptions } from "../../../src/transports/registry/session.js";
 import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
+import { closeServer, listenOnLoopback } from "../../helpers/loopback.js";
 import {
   makeImage,
   pushImage,
@@ -65,6 +66,19 @@ describe("registry authentication against the real registry", () => {
     return attemptSave([ref], credentials, { check: true });
   }
 
+  /** Credentials from a docker config folder `name` holding `config` (and no ferry auth file). */
+  async function dockerConfig(name: string, config: unknown, env: NodeJS.ProcessEnv = {}) {
+    const dockerDir = join(workDir, name);
+    await mkdir(dockerDir, { recursive: true });
+    await writeFile(join(dockerDir, "config.json"), JSON.stringify(config));
+    return {
+      credentials: credentialLookup({
+        env: { DOCKER_CONFIG: dockerDir, ...env },
+        authFile: "/nonexistent",
+      }),
+    };
+  }
+
   const explicit = (u: { username: string; password: string }) => ({
     credentials: credentialLookup({
       explicit: u,
@@ -106,45 +120,32 @@ describe("registry authentication against the real registry", () => {
     });
 
     it("credentials from the docker config file (DOCKER_CONFIG auths)", async () => {
-      const dockerDir = join(workDir, "docker-a");
-      await mkdir(dockerDir, { recursive: true });
-      await writeFile(
-        join(dockerDir, "config.json"),
-        JSON.stringify({
-          auths: {
-            [`http://${basicRegistry.host}`]: {
-              auth: Buffer.from(`${ALICE.username}:${ALICE.password}`).toString("base64"),
-            },
+      const fromConfig = await dockerConfig("docker-a", {
+        auths: {
+          [`http://${basicRegistry.host}`]: {
+            auth: Buffer.from(`${ALICE.username}:${ALICE.password}`).toString("base64"),
           },
-        }),
-      );
-      const { error } = await trySave(`${basicRegistry.host}/private/app:1`, {
-        credentials: credentialLookup({
-          env: { DOCKER_CONFIG: dockerDir },
-          authFile: "/nonexistent",
-        }),
+        },
       });
+      const { error } = await trySave(`${basicRegistry.host}/private/app:1`, fromConfig);
       expect(error).toBeUndefined();
     });
 
     it("credentials from a docker-credential-* helper (credsStore)", async () => {
       const bin = join(workDir, "bin");
-      const dockerDir = join(workDir, "docker-helper");
       await mkdir(bin, { recursive: true });
-      await mkdir(dockerDir, { recursive: true });
       const helper = join(bin, "docker-credential-ferrytest");
       await writeFile(
         helper,
         `#!/bin/sh\nread server\nif [ "$1" = get ] && [ "$server" = "${basicRegistry.host}" ]; then\n  printf '{"ServerURL":"%s","Username":"${ALICE.username}","Secret":"${ALICE.password}"}' "$server"\nelse\n  echo "credentials not found in native keychain"; exit 1\nfi\n`,
       );
       await chmod(helper, 0o755);
-      await writeFile(join(dockerDir, "config.json"), JSON.stringify({ credsStore: "ferrytest" }));
-      const { error } = await trySave(`${basicRegistry.host}/private/app:1`, {
-        credentials: credentialLookup({
-          env: { DOCKER_CONFIG: dockerDir, PATH: `${bin}:${process.env.PATH}` },
-          authFile: "/nonexistent",
-        }),
-      });
+      const fromHelper = await dockerConfig(
+        "docker-helper",
+        { credsStore: "ferrytest" },
+        { PATH: `${bin}:${process.env.PATH}` },
+      );
+      const { error } = await trySave(`${basicRegistry.host}/private/app:1`, fromHelper);
       expect(error).toBeUndefined();
     });
 
@@ -190,9 +191,7 @@ describe("registry authentication against the real registry", () => {
         sawAuthorization = request.headers.authorization !== undefined;
         response.writeHead(200, { "Content-Length": content.length }).end(content);
       });
-      await new Promise<void>((r) => storage.listen(0, "127.0.0.1", r));
-      const address = storage.address();
-      const port = typeof address === "object" && address ? address.port : 0;
+      const port = await listenOnLoopback(storage);
       proxy.add({
         match: new RegExp(`/blobs/${blob}$`),
         fault: {
@@ -207,7 +206,7 @@ describe("registry authentication against the real registry", () => {
         expect(proxy.requests.find((r) => r.path.endsWith(blob))?.authorized).toBe(true);
       } finally {
         proxy.clear();
-        await new Promise((r) => storage.close(r));
+        await closeServer(storage);
       }
     });
   });
@@ -254,26 +253,16 @@ describe("registry authentication against the real registry", () => {
     });
 
     it("an identity token from the docker config is exchanged with a refresh-token POST", async () => {
-      const dockerDir = join(workDir, "docker-identity");
-      await mkdir(dockerDir, { recursive: true });
-      await writeFile(
-        join(dockerDir, "config.json"),
-        JSON.stringify({
-          auths: {
-            [tokenRegistry.host]: {
-              auth: Buffer.from("<token>:").toString("base64"),
-              identitytoken: "refresh-123",
-            },
+      const fromConfig = await dockerConfig("docker-identity", {
+        auths: {
+          [tokenRegistry.host]: {
+            auth: Buffer.from("<token>:").toString("base64"),
+            identitytoken: "refresh-123",
           },
-        }),
-      );
-      tokens.requests.length = 0;
-      const { error } = await trySave(`${tokenRegistry.host}/private/app:1`, {
-        credentials: credentialLookup({
-          env: { DOCKER_CONFIG: dockerDir },
-          authFile: "/nonexistent",
-        }),
+        },
       });
+      tokens.requests.length = 0;
+      const { error } = await trySave(`${tokenRegistry.host}/private/app:1`, fromConfig);
       expect(error).toBeUndefined();
       expect(tokens.requests.some((r) => r.method === "POST" && r.grant === "refresh_token")).toBe(
         true,

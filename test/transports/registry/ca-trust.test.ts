@@ -19,13 +19,8 @@ import {
   defaultCertsDirs,
   tlsSettingsFor,
 } from "../../../src/transports/registry/endpoint.js";
-import {
-  makeCertificate,
-  type RunningRegistry,
-  skopeoCopy,
-  startRegistry,
-} from "../../helpers/registry.js";
-import { removeTempDirs, tempDir } from "./fixtures.js";
+import { makeCertificate, skopeoCopy } from "../../helpers/registry.js";
+import { removeTempDirs, tempDir, withTlsRegistry } from "./fixtures.js";
 
 describe("certs.d folders per OS", () => {
   it("Linux and macOS: ~/.docker/certs.d, then /etc/docker/certs.d", () => {
@@ -100,24 +95,11 @@ describe("extra CAs are added to Node's defaults", () => {
 });
 
 describe("certs.d: every folder is read", () => {
-  let registry: RunningRegistry;
-  let dir: string;
-  let ca: string;
-
-  beforeAll(async () => {
-    dir = await tempDir();
-    const cert = await makeCertificate(dir, "registry");
-    ca = await readFile(cert.certificate, "utf8");
-    registry = await startRegistry({ tls: cert });
-  });
-  afterAll(async () => {
-    await registry?.stop();
-    await removeTempDirs();
-  });
+  const tls = withTlsRegistry();
 
   it("CAs from the user's and the system's folder; the client certificate of the first one", async () => {
-    const user = join(dir, "user-certs.d");
-    const system = join(dir, "system-certs.d");
+    const user = join(tls.dir, "user-certs.d");
+    const system = join(tls.dir, "system-certs.d");
     for (const [root, name] of [
       [user, "user"],
       [system, "system"],
@@ -130,7 +112,7 @@ describe("certs.d: every folder is read", () => {
     const settings = await tlsSettingsFor("reg.lan:5000", {
       insecureRegistries: [],
       caCertificates: ["flag CA"],
-      certsDirs: [user, join(dir, "missing"), system],
+      certsDirs: [user, join(tls.dir, "missing"), system],
     });
     expect(settings.ca).toEqual(["flag CA", "user CA", "system CA"]);
     expect(settings.cert).toBe("user cert");
@@ -142,18 +124,18 @@ describe("certs.d: every folder is read", () => {
     const { testSession, saveRefs } = await import("./fixtures.js");
     await skopeoCopy(
       "oci:samples/oci:example.com/ferry/hello:1.0",
-      `docker://${registry.host}/hello:1.0`,
+      `docker://${tls.registry.host}/hello:1.0`,
     );
-    const system = join(dir, "second");
-    await mkdir(join(system, registry.host), { recursive: true });
-    await writeFile(join(system, registry.host, "ca.crt"), ca);
+    const system = join(tls.dir, "second");
+    await mkdir(join(system, tls.registry.host), { recursive: true });
+    await copyFile(tls.caFile, join(system, tls.registry.host, "ca.crt"));
     const work = await tempDir();
     const session = await testSession(join(work, "cache"), {
       certsDirs: [join(work, "empty-user-certs.d"), system],
     });
     try {
       const { report } = await saveRefs(session, {
-        refs: [`${registry.host}/hello:1.0`],
+        refs: [`${tls.registry.host}/hello:1.0`],
         output: join(work, "out.zip"),
       });
       expect(report.images).toHaveLength(1);

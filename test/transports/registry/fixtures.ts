@@ -18,7 +18,7 @@ import { RegistrySource } from "../../../src/transports/registry/source.js";
 import type { BundleManifest } from "../../../src/types/bundle.js";
 import type { PlatformSelector } from "../../../src/types/platform.js";
 import { type FaultProxy, startFaultProxy } from "../../helpers/fault-proxy.js";
-import { type RunningRegistry, startRegistry } from "../../helpers/registry.js";
+import { makeCertificate, type RunningRegistry, startRegistry } from "../../helpers/registry.js";
 
 const run = promisify(execFile);
 
@@ -58,6 +58,33 @@ export function withProxiedRegistry(fill: (registryUrl: string) => Promise<void>
   return net;
 }
 
+/**
+ * For a describe block: the real registry over TLS, its certificate signed by a CA of the
+ * test's own (`caFile`, PEM), started before the block's tests (`fill` then pushes what they
+ * need) and stopped, with the temp folders, after them. `dir` is a temp folder for the tests.
+ */
+export function withTlsRegistry(
+  fill: (registry: RunningRegistry) => Promise<void> = async () => {},
+): {
+  readonly registry: RunningRegistry;
+  readonly dir: string;
+  readonly caFile: string;
+} {
+  const tls = {} as { registry: RunningRegistry; dir: string; caFile: string };
+  beforeAll(async () => {
+    tls.dir = await tempDir();
+    const cert = await makeCertificate(tls.dir, "registry");
+    tls.caFile = cert.certificate;
+    tls.registry = await startRegistry({ tls: cert });
+    await fill(tls.registry);
+  });
+  afterAll(async () => {
+    await tls.registry?.stop();
+    await removeTempDirs();
+  });
+  return tls;
+}
+
 /** How blob bodies are read: ferry's raw HTTP client, or node:http (`FERRY_BLOB_HTTP=node`). */
 export type BlobHttp = "raw" | "node";
 
@@ -93,6 +120,19 @@ export async function testSession(
     stallTimeoutMs: 5_000,
     ...overrides,
   });
+}
+
+/** `use` a fresh test session whose cache is in a new temp folder `dir`; closed afterwards. */
+export async function withSession<T>(
+  use: (session: RegistrySession, dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = await tempDir();
+  const session = await testSession(join(dir, "cache"));
+  try {
+    return await use(session, dir);
+  } finally {
+    await session.close();
+  }
 }
 
 export interface SaveCall {

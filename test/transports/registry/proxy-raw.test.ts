@@ -9,7 +9,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer as createHttpServer, type RequestListener, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { type AddressInfo, createServer as createTcpServer } from "node:net";
+import { createServer as createTcpServer } from "node:net";
 import { setImmediate as tick } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
@@ -17,6 +17,7 @@ import { trustedCas } from "../../../src/transports/registry/ca-bundle.js";
 import { createAgent, readBody, sendHttp } from "../../../src/transports/registry/http.js";
 import { RawPool } from "../../../src/transports/registry/raw-http.js";
 import { proxyConfigFrom } from "../../../src/types/proxy.js";
+import { closeServer, listenOnLoopback } from "../../helpers/loopback.js";
 import { hasTinyproxy, type RunningProxy, startProxy } from "../../helpers/proxy-daemon.js";
 import { makeCertificate } from "../../helpers/registry.js";
 import { removeTempDirs, tempDir } from "./fixtures.js";
@@ -59,18 +60,12 @@ describe.skipIf(!hasTinyproxy)("the raw blob client through a proxy", () => {
       serve,
     );
     http = createHttpServer(serve);
-    for (const server of [https, http]) {
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    }
-    httpsBase = `https://127.0.0.1:${(https.address() as AddressInfo).port}`;
-    httpBase = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    httpsBase = `https://127.0.0.1:${await listenOnLoopback(https)}`;
+    httpBase = `http://127.0.0.1:${await listenOnLoopback(http)}`;
   });
 
   afterAll(async () => {
-    for (const server of [https, http]) {
-      server?.closeAllConnections();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    }
+    for (const server of [https, http]) await closeServer(server);
     await proxy?.stop();
     await removeTempDirs();
   });
@@ -171,10 +166,10 @@ describe("a server that closes right after the body (tinyproxy does, without say
         socket.end(body);
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = await listenOnLoopback(server);
     const pool = new RawPool({});
     try {
-      const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/blob`);
+      const url = new URL(`http://127.0.0.1:${port}/blob`);
       for (let round = 0; round < 3; round++) {
         const response = await pool.send(url, {
           method: "GET",

@@ -9,11 +9,11 @@
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
 import type { RegistrySessionOptions } from "../../../src/transports/registry/session.js";
 import { type ProxyConfig, proxyConfigFrom } from "../../../src/types/proxy.js";
+import { closeServer, listenOnLoopback } from "../../helpers/loopback.js";
 import {
   candidatePort,
   hasTinyproxy,
@@ -68,8 +68,7 @@ describe.skipIf(!hasTinyproxy)("registries through an HTTP proxy (tinyproxy)", (
       response.writeHead(200, { "Content-Length": foreignBytes.length });
       response.end(foreignBytes);
     });
-    await new Promise<void>((resolve) => foreignServer.listen(0, "127.0.0.1", resolve));
-    foreignPort = (foreignServer.address() as AddressInfo).port;
+    foreignPort = await listenOnLoopback(foreignServer);
     // Big enough that the raw client's buffers fill and reading pauses and resumes.
     image = makeImage({ layers: [randomBytes(3 * 1024 * 1024), randomBytes(20_000)] });
     legacy = makeImage({
@@ -89,9 +88,7 @@ describe.skipIf(!hasTinyproxy)("registries through an HTTP proxy (tinyproxy)", (
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) =>
-      foreignServer ? foreignServer.close(() => resolve()) : resolve(),
-    );
+    await closeServer(foreignServer);
     await Promise.all([
       plain?.stop(),
       secure?.stop(),

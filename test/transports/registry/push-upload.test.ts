@@ -8,7 +8,6 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describePush } from "../../../src/cli/commands/push.js";
@@ -31,6 +30,7 @@ import type { Descriptor } from "../../../src/types/descriptor.js";
 import { formatReference } from "../../../src/types/reference.js";
 import { parseRegistryTarget } from "../../../src/types/registry-target.js";
 import { forwardRequest } from "../../helpers/forward.js";
+import { closeServer, listenOnLoopback } from "../../helpers/loopback.js";
 import { type RunningRegistry, startRegistry } from "../../helpers/registry.js";
 import { removeTempDirs, tempDir } from "./fixtures.js";
 
@@ -124,16 +124,11 @@ async function startCutter(target: string, cut: { nth: number; afterBytes: numbe
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
   return {
     host: `127.0.0.1:${port}`,
     log,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => closeServer(server),
   };
 }
 
@@ -464,18 +459,13 @@ async function startProgressRegistry() {
     }
     response.writeHead(405).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server);
   return {
     host: `127.0.0.1:${port}`,
     blobs,
     log,
     faults,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => closeServer(server),
   };
 }
 

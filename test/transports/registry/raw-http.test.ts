@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { isFerryError } from "../../../src/errors.js";
 import { createAgent, sendHttp } from "../../../src/transports/registry/http.js";
 import { RawPool } from "../../../src/transports/registry/raw-http.js";
+import { listenOnLoopback } from "../../helpers/loopback.js";
 
 type Script = (socket: Socket, request: string) => void;
 
@@ -59,9 +60,7 @@ beforeAll(async () => {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  base = `http://127.0.0.1:${await listenOnLoopback(server)}`;
 });
 
 afterEach(() => {
@@ -98,6 +97,16 @@ function get(pool: RawPool, path: string, stallTimeoutMs = 5_000, signal?: Abort
   });
 }
 
+/** A fresh RawPool for `use`, destroyed after it whatever happens. */
+async function withPool(use: (pool: RawPool) => Promise<void>): Promise<void> {
+  const pool = new RawPool({});
+  try {
+    await use(pool);
+  } finally {
+    pool.destroy();
+  }
+}
+
 describe("raw HTTP client for blob bodies", () => {
   it("reads a Content-Length body in order, with several fills waiting at once; keeps the connection", async () => {
     const body = randomBytes(3 * 1024 * 1024 + 17);
@@ -108,9 +117,8 @@ describe("raw HTTP client for blob bodies", () => {
       // In uneven pieces, so reads land across fill boundaries.
       for (let at = 0; at < body.length; at += 77_777) socket.write(body.subarray(at, at + 77_777));
     };
-    const pool = new RawPool({});
     const before = connections;
-    try {
+    await withPool(async (pool) => {
       const response = await get(pool, "/v2/a/blobs/x?q=1");
       expect(response.status).toBe(200);
       expect(response.headers["x-a"]).toBe("1, 2");
@@ -128,9 +136,7 @@ describe("raw HTTP client for blob bodies", () => {
       const again = await get(pool, "/again");
       expect(sha(await readAll(again.body))).toBe(sha(body));
       expect(connections - before).toBe(1);
-    } finally {
-      pool.destroy();
-    }
+    });
   });
 
   it("decodes chunked bodies, heads split byte by byte, and skips 100 Continue", async () => {
@@ -152,14 +158,11 @@ describe("raw HTTP client for blob bodies", () => {
       const all = Buffer.concat(pieces);
       for (let at = 0; at < all.length; at += 4096) socket.write(all.subarray(at, at + 4096));
     };
-    const pool = new RawPool({});
-    try {
+    await withPool(async (pool) => {
       const response = await get(pool, "/chunked");
       expect(response.status).toBe(200);
       expect(sha(await readAll(response.body, 65_536))).toBe(sha(body));
-    } finally {
-      pool.destroy();
-    }
+    });
   });
 
   it("reads a close-delimited body to the end of the connection, and never reuses it", async () => {
@@ -168,17 +171,14 @@ describe("raw HTTP client for blob bodies", () => {
       socket.write("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
       socket.end(body);
     };
-    const pool = new RawPool({});
     const before = connections;
-    try {
+    await withPool(async (pool) => {
       const response = await get(pool, "/close");
       expect(sha(await readAll(response.body))).toBe(sha(body));
       const again = await get(pool, "/close");
       expect(sha(await readAll(again.body))).toBe(sha(body));
       expect(connections - before).toBe(2);
-    } finally {
-      pool.destroy();
-    }
+    });
   });
 
   it("a kept connection the server drops as the next request arrives is replaced, once", async () => {
@@ -186,27 +186,23 @@ describe("raw HTTP client for blob bodies", () => {
     // it. Played without timers: the second request on the kept connection meets a close.
     const body = randomBytes(1000);
     const requestsOn = dropOrAnswer(body, (count) => count === 2);
-    const pool = new RawPool({});
     const before = connections;
-    try {
+    await withPool(async (pool) => {
       await readAll((await get(pool, "/one")).body);
       const second = await get(pool, "/two");
       expect(sha(await readAll(second.body))).toBe(sha(body));
       // The kept connection took the request (and dropped it); a fresh one answered.
       expect([...requestsOn.values()]).toEqual([2, 1]);
       expect(connections - before).toBe(2);
-    } finally {
-      pool.destroy();
-    }
+    });
   });
 
   it("a fresh connection that fails is not tried again", async () => {
     const body = randomBytes(1000);
     // The first connection answers once, then drops; every later connection drops at once.
     const requestsOn = dropOrAnswer(body, (count, sockets) => sockets > 1 || count > 1);
-    const pool = new RawPool({});
     const before = connections;
-    try {
+    await withPool(async (pool) => {
       await readAll((await get(pool, "/one")).body);
       await expect(get(pool, "/two")).rejects.toMatchObject({ code: "ECONNRESET" });
       // The kept connection, then one fresh one: no third attempt.
@@ -214,9 +210,7 @@ describe("raw HTTP client for blob bodies", () => {
       expect(connections - before).toBe(2);
       await expect(get(pool, "/three")).rejects.toMatchObject({ code: "ECONNRESET" });
       expect(connections - before).toBe(3);
-    } finally {
-      pool.destroy();
-    }
+    });
   });
 
   it("a cut hands over the bytes that arrived, then fails", async () => {
@@ -231,8 +225,7 @@ describe("raw HTTP client for blob bodies", () => {
       resetLater = socket;
       socket.write(Buffer.alloc(5000, 1));
     };
-    const pool = new RawPool({});
-    try {
+    await withPool(async (pool) => {
       const buffer = Buffer.alloc(1 << 20);
       const closed = await get(pool, "/closed");
       expect(await closed.body.fill(buffer, 0, buffer.length)).toBe(5000);
@@ -245,9 +238,7 @@ describe("raw HTTP client for blob bodies", () => {
       const waiting = reset.body.fill(buffer, 0, buffer.length);
       resetLater?.resetAndDestroy();
       await expect(waiting).rejects.toMatchObject({ code: "ECONNRESET" });
-    } finally {
-      pool.destroy();
-    }
+    });
   });
 
   it("a stall hands over the bytes that arrived, then fails after the stall timeout", async () => {
@@ -257,8 +248,7 @@ describe("raw HTTP client for blob bodies", () => {
       socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n");
       socket.write(Buffer.alloc(10, 1));
     };
-    const pool = new RawPool({});
-    try {
+    await withPool(async (pool) => {
       const buffer = Buffer.alloc(1 << 20);
       const stalled = await get(pool, "/stall", stallMs);
       const started = performance.now();
@@ -268,9 +258,7 @@ describe("raw HTTP client for blob bodies", () => {
       });
       // A lower bound only (the timer was waited for): a slow machine can only add to it.
       expect(performance.now() - started).toBeGreaterThanOrEqual(stallMs - 50);
-    } finally {
-      pool.destroy();
-    }
+    });
   });
 
   it("an abort fails the waiting fill; sendHttp names it and keeps node:http for the rest", async () => {

@@ -361,15 +361,6 @@ describe("TarReader over skopeo output", () => {
   });
 });
 
-function _hasCommand(command: string): boolean {
-  try {
-    execFileSync(command, ["--version"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function skopeo(...args: string[]): void {
   execFileSync("skopeo", ["--insecure-policy", ...args], {
     stdio: "pipe",

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { copyFile, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copyImages } from "../../../src/engine/copy.js";
@@ -18,6 +17,7 @@ import type { ImageManifest } from "../../../src/types/manifest.js";
 import { FerryAnnotation, MediaType } from "../../../src/types/media-types.js";
 import { redactUrl } from "../../../src/types/url.js";
 import { errorOf } from "../../helpers/errors.js";
+import { closeServer, listenOnLoopback } from "../../helpers/loopback.js";
 import {
   makeSourceTree,
   makeTempDir,
@@ -257,10 +257,9 @@ describe("WimSource: a .wim as an OCI artifact", () => {
           response.end();
         }
       });
-      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      base = `http://127.0.0.1:${await listenOnLoopback(server)}`;
     });
-    afterAll(async () => new Promise<void>((resolve) => server.close(() => resolve())));
+    afterAll(() => closeServer(server));
 
     it("downloads, hashes on the way and names the origin without the query", async () => {
       const url = `${base}/images/NanoServer.wim?sig=SECRET`;
