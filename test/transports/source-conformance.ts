@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Digest } from "../../src/digest/sha256.js";
 import { copyImages } from "../../src/engine/copy.js";
 import { type ImagePlan, planImage } from "../../src/engine/plan.js";
+import { released } from "../../src/engine/released.js";
 import { type ErrorCode, FerryError, isFerryError } from "../../src/errors.js";
 import { DiscardSink } from "../../src/transports/discard.js";
 import type { Descriptor } from "../../src/types/descriptor.js";
@@ -46,6 +47,16 @@ export const FIXTURE_REPOSITORY = "conformance.test/app";
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
 const OCI_GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
+const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+
+/**
+ * A manifest's bytes as no JSON serializer writes them by default (three-space indent, a
+ * trailing newline): a source that parses and re-serializes a manifest serves other bytes,
+ * and the suite sees it.
+ */
+function unusualJson(document: object): Buffer {
+  return Buffer.from(`${JSON.stringify(document, null, 3)}\n`);
+}
 
 /**
  * Write the fixture layout in `dir`: gzip layers whose configs name the sha256 of their
@@ -71,14 +82,12 @@ export function writeFixtureLayout(dir: string): FixtureLayout {
         }),
       ),
     );
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_MANIFEST,
-        config: { mediaType: OCI_CONFIG, ...config },
-        layers,
-      }),
-    );
+    const manifest = unusualJson({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: OCI_CONFIG, ...config },
+      layers,
+    });
     return { mediaType: OCI_MANIFEST, ...layout.blob(manifest) };
   };
   const single = `${FIXTURE_REPOSITORY}:1`;
@@ -92,7 +101,8 @@ export function writeFixtureLayout(dir: string): FixtureLayout {
     ...image(platform, [rawLarge, randomBytes(5000)]),
     platform,
   }));
-  layout.tag(multi, layout.index(children));
+  const index = unusualJson({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: children });
+  layout.tag(multi, { mediaType: OCI_INDEX, ...layout.blob(index) });
   layout.finish();
   return { dir, single, multi };
 }
@@ -422,6 +432,31 @@ export function describeSource(name: string, factory: SourceFactory): void {
       expectCode(error, code);
       expect(isFerryError(error) && error.code).not.toBe("EINTERNAL");
       expect(openFilesUnder(medium.files)).toEqual([]);
+    });
+
+    it("blob streams given up after their first bytes (as a failed copy does) hold no file each", async () => {
+      await withSource(shared, async (source) => {
+        const blobs = blobsOf(await plansOf(source));
+        /** Open every blob, take its first chunk, give it up; the files held after. */
+        const abandonAll = async () => {
+          for (const blob of blobs) {
+            const stream = await source.openBlob(blob);
+            const first = await new Promise<unknown>((resolve, reject) => {
+              stream.once("data", resolve);
+              stream.once("error", reject);
+            });
+            expect(first, blob.digest).toBeDefined();
+            await released(stream);
+          }
+          return openFilesUnder(shared.files);
+        };
+        // A source may keep files open until closed (a volume it will read again, a download
+        // finishing in its cache), but not one more for each stream: a second round adds none.
+        const afterFirst = await abandonAll();
+        const afterSecond = await abandonAll();
+        expect(afterSecond.length, afterSecond.join("\n")).toBeLessThanOrEqual(afterFirst.length);
+      });
+      expect(openFilesUnder(shared.files)).toEqual([]);
     });
 
     it("close releases every file: none of the medium's stays open once the source is closed", async () => {
