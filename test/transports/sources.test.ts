@@ -35,7 +35,7 @@ import {
 } from "../helpers/wimtools.js";
 import { flipByte, zipEntries } from "../helpers/zip-tamper.js";
 import { testSession } from "./registry/fixtures.js";
-import { closingAlso, describeSource } from "./source-conformance.js";
+import { closingAlso, describeSource, type SourceMedium } from "./source-conformance.js";
 
 const run = promisify(execFile);
 
@@ -75,6 +75,34 @@ async function damageTarMember(archive: string, blob: Descriptor): Promise<void>
 function halve(file: string): void {
   truncateSync(file, Math.floor(statSync(file).size / 2));
 }
+
+/**
+ * A medium that is one tar archive, opened as `PREFIX:ARCHIVE`: a blob damaged in its member,
+ * the structure by cutting the archive in half.
+ */
+function tarMedium(
+  dir: string,
+  prefix: string,
+  archive: string,
+  images: string[],
+  heldManifest: SourceMedium["heldManifest"],
+): SourceMedium {
+  return {
+    images,
+    open: () => openSource(parseSource(`${prefix}:${archive}`)),
+    heldManifest,
+    damageBlob: (blob) => damageTarMember(archive, blob),
+    async damageStructure() {
+      halve(archive);
+      return "EBADIMAGE";
+    },
+    files: dir,
+  };
+}
+
+/** The bytes of a layout blob in a tar archive. */
+const tarBlob = (archive: string) => (digest: string) =>
+  tarMember(archive, `blobs/sha256/${digest.slice(7)}`);
 
 const blobFile = (layout: string, digest: string) =>
   path.join(layout, "blobs", "sha256", digest.slice("sha256:".length));
@@ -121,17 +149,13 @@ describeSource("oci-archive: (a tar of an OCI image layout)", {
   async make(dir, fixture) {
     const archive = path.join(dir, "layout.tar");
     await run("tar", ["-C", fixture.dir, "-cf", archive, "oci-layout", "index.json", "blobs"]);
-    return {
-      images: [fixture.single, fixture.multi],
-      open: () => openSource(parseSource(`oci-archive:${archive}`)),
-      heldManifest: (digest) => tarMember(archive, `blobs/sha256/${digest.slice(7)}`),
-      damageBlob: (blob) => damageTarMember(archive, blob),
-      async damageStructure() {
-        halve(archive);
-        return "EBADIMAGE";
-      },
-      files: dir,
-    };
+    return tarMedium(
+      dir,
+      "oci-archive",
+      archive,
+      [fixture.single, fixture.multi],
+      tarBlob(archive),
+    );
   },
 });
 
@@ -147,17 +171,9 @@ describeSource("docker-archive: (docker save's classic layout, written by skopeo
       `oci:${fixture.dir}:${fixture.single}`,
       `docker-archive:${archive}:${fixture.single}`,
     ]);
-    return {
-      images: [fixture.single],
-      open: () => openSource(parseSource(`docker-archive:${archive}`)),
-      heldManifest: () => Promise.reject(new Error("built")),
-      damageBlob: (blob) => damageTarMember(archive, blob),
-      async damageStructure() {
-        halve(archive);
-        return "EBADIMAGE";
-      },
-      files: dir,
-    };
+    return tarMedium(dir, "docker-archive", archive, [fixture.single], () =>
+      Promise.reject(new Error("built")),
+    );
   },
 });
 
@@ -179,17 +195,7 @@ describeSource("docker-archive: (the Docker 25+ layout, written by ferry export)
     } finally {
       await layout.close();
     }
-    return {
-      images: [fixture.single],
-      open: () => openSource(parseSource(`docker-archive:${archive}`)),
-      heldManifest: (digest) => tarMember(archive, `blobs/sha256/${digest.slice(7)}`),
-      damageBlob: (blob) => damageTarMember(archive, blob),
-      async damageStructure() {
-        halve(archive);
-        return "EBADIMAGE";
-      },
-      files: dir,
-    };
+    return tarMedium(dir, "docker-archive", archive, [fixture.single], tarBlob(archive));
   },
 });
 
