@@ -21,6 +21,20 @@ export function openFilesUnder(dir: string): string[] {
   return found;
 }
 
+/** The sockets this process holds open (Linux: /proc/self/fd), as `socket:[inode]`. */
+export function openSockets(): string[] {
+  const found: string[] = [];
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith("socket:")) found.push(target);
+    } catch {
+      // closed since the listing
+    }
+  }
+  return found;
+}
+
 /** A sink that keeps nothing and offers no blob writer: the engine streams every blob. */
 export function streamingDiscard(): Sink {
   const sink = new DiscardSink();

@@ -28,7 +28,7 @@ import type { Descriptor } from "../../src/types/descriptor.js";
 import type { BlobReader, Source } from "../../src/types/transport.js";
 import { tempDir } from "../helpers/cli.js";
 import { createLayout } from "../helpers/oci-layout.js";
-import { openFilesUnder, streamingDiscard } from "../helpers/open-files.js";
+import { openFilesUnder, openSockets, streamingDiscard } from "../helpers/open-files.js";
 
 // ---------------------------------------------------------------------------------------------
 // The fixture: the images every medium is built from
@@ -459,7 +459,8 @@ export function describeSource(name: string, factory: SourceFactory): void {
       expect(openFilesUnder(shared.files)).toEqual([]);
     });
 
-    it("close releases every file: none of the medium's stays open once the source is closed", async () => {
+    it("close releases every file and connection: none of the medium's files, no more sockets than before", async () => {
+      const socketsBefore = openSockets().length;
       const source = await shared.open();
       try {
         const blobReader = source.capabilities?.blobReader;
@@ -475,6 +476,7 @@ export function describeSource(name: string, factory: SourceFactory): void {
         await source.close();
       }
       expect(openFilesUnder(shared.files)).toEqual([]);
+      expect(openSockets().length).toBeLessThanOrEqual(socketsBefore);
     });
   });
 }
