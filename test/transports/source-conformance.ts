@@ -2,7 +2,7 @@
  * The source conformance suite: what every `Source` (src/types/transport.ts) must do, run on a
  * real medium of each transport by ./sources.test.ts (the sinks have ./conformance.ts). A new
  * source is one `describeSource(...)` call there: a factory that builds its medium from the
- * fixture images and opens it the way users reach it (the transport table, or what the ops do).
+ * fixture images (./source-fixture.ts) and opens it the way users reach it (the transport table, or what the ops do).
  *
  * Every source: offers its images, each root named by the digest of its manifest's bytes;
  * serves every manifest byte-exact (the medium's own bytes, or, where the source builds them,
@@ -12,11 +12,10 @@
  * damaged blob); and holds no file open once closed (nor after a failed open).
  */
 
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Digest } from "../../src/digest/sha256.js";
 import { copyImages } from "../../src/engine/copy.js";
@@ -27,85 +26,13 @@ import { DiscardSink } from "../../src/transports/discard.js";
 import type { Descriptor } from "../../src/types/descriptor.js";
 import type { BlobReader, Source } from "../../src/types/transport.js";
 import { tempDir } from "../helpers/cli.js";
-import { createLayout } from "../helpers/oci-layout.js";
 import { openFilesUnder, openSockets, streamingDiscard } from "../helpers/open-files.js";
-
-// ---------------------------------------------------------------------------------------------
-// The fixture: the images every medium is built from
-
-/** An OCI layout holding the fixture images (written by `writeFixtureLayout`). */
-export interface FixtureLayout {
-  dir: string;
-  /** A single-platform image: a layer over 256 KiB (hashed on a worker thread) and a small one. */
-  single: string;
-  /** A two-platform index whose images share the large layer. */
-  multi: string;
-}
-
-export const FIXTURE_REPOSITORY = "conformance.test/app";
-
-const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
-const OCI_GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
-const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
-
-/**
- * A manifest's bytes as no JSON serializer writes them by default (three-space indent, a
- * trailing newline): a source that parses and re-serializes a manifest serves other bytes,
- * and the suite sees it.
- */
-function unusualJson(document: object): Buffer {
-  return Buffer.from(`${JSON.stringify(document, null, 3)}\n`);
-}
-
-/**
- * Write the fixture layout in `dir`: gzip layers whose configs name the sha256 of their
- * uncompressed bytes (diff_ids), as real images do, so tools that decompress layers (skopeo
- * writing a docker save archive) keep the images valid. Ref names are full references.
- */
-export function writeFixtureLayout(dir: string): FixtureLayout {
-  const layout = createLayout(dir);
-  const rawLarge = randomBytes(320 * 1024);
-  const image = (platform: { os: string; architecture: string }, raws: Buffer[]) => {
-    const layers = raws.map((raw) => ({
-      mediaType: OCI_GZIP_LAYER,
-      ...layout.blob(gzipSync(raw, { level: 1 })),
-    }));
-    const config = layout.blob(
-      Buffer.from(
-        JSON.stringify({
-          created: "2026-01-01T00:00:00Z",
-          ...platform,
-          config: {},
-          rootfs: { type: "layers", diff_ids: raws.map((raw) => sha256Digest(raw)) },
-          history: raws.map(() => ({ created: "2026-01-01T00:00:00Z", created_by: "test" })),
-        }),
-      ),
-    );
-    const manifest = unusualJson({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, ...config },
-      layers,
-    });
-    return { mediaType: OCI_MANIFEST, ...layout.blob(manifest) };
-  };
-  const single = `${FIXTURE_REPOSITORY}:1`;
-  const multi = `${FIXTURE_REPOSITORY}:multi`;
-  layout.tag(single, image({ os: "linux", architecture: "amd64" }, [rawLarge, randomBytes(3000)]));
-  const platforms = [
-    { os: "linux", architecture: "amd64" },
-    { os: "linux", architecture: "arm64" },
-  ];
-  const children = platforms.map((platform) => ({
-    ...image(platform, [rawLarge, randomBytes(5000)]),
-    platform,
-  }));
-  const index = unusualJson({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: children });
-  layout.tag(multi, { mediaType: OCI_INDEX, ...layout.blob(index) });
-  layout.finish();
-  return { dir, single, multi };
-}
+import {
+  type FixtureLayout,
+  OCI_GZIP_LAYER,
+  OCI_MANIFEST,
+  writeFixtureLayout,
+} from "./source-fixture.js";
 
 // ---------------------------------------------------------------------------------------------
 // What a source under test offers the suite
