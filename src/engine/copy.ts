@@ -18,6 +18,7 @@ import {
 } from "./blob-jobs.js";
 import { CopyEvents } from "./events.js";
 import type { ImagePlan } from "./plan.js";
+import { released } from "./released.js";
 
 export type { CopyEvent } from "../types/copy-events.js";
 export type { OmittedBlob } from "./blob-jobs.js";
@@ -222,12 +223,12 @@ export async function copyImages(
       await sink.putBlob(descriptor, verifier);
       return true;
     } catch (error) {
-      input.destroy();
       verifier.destroy();
       reportOrThrow(job, error);
       return false;
     } finally {
       active.delete(verifier);
+      await released(input);
     }
   };
 

@@ -23,6 +23,7 @@ import {
   selectPlatforms,
 } from "../types/platform.js";
 import type { Source, SourceImage } from "../types/transport.js";
+import { released } from "./released.js";
 
 /** A manifest or index whose bytes were fetched and verified while planning. */
 export interface PlannedManifest {
@@ -75,13 +76,14 @@ export const MAX_IMAGE_DESCRIPTORS = 10_000;
 async function readStream(stream: Readable, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of stream) {
-    total += (chunk as Buffer).length;
-    if (total > limit) {
-      stream.destroy();
-      throw new FerryError("EBADIMAGE", `${what} is larger than ${limit} bytes`);
+  try {
+    for await (const chunk of stream) {
+      total += (chunk as Buffer).length;
+      if (total > limit) throw new FerryError("EBADIMAGE", `${what} is larger than ${limit} bytes`);
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } finally {
+    await released(stream);
   }
   return Buffer.concat(chunks);
 }

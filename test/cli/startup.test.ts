@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -69,19 +69,20 @@ function modulesLoadedBy(args: string[]): string[] {
 
 /**
  * The transport table and its entries (help and argument checks read them): light modules that
- * `import()` their transport's code only when a command opens one.
+ * `import()` their transport's code only when a command opens one. Each transport's line is the
+ * `entry.ts` of its folder, so a new transport needs no change here.
  */
+const ENTRIES = readdirSync(path.join(repoRoot, "src", "transports"), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .filter((folder) => existsSync(path.join(repoRoot, "src", "transports", folder.name, "entry.ts")))
+  .map((folder) => `dist/transports/${folder.name}/entry.js`);
 const TABLE = [
-  "dist/transports/docker-archive/entry.js",
+  ...ENTRIES,
   "dist/transports/docker-archive/repo-tag.js",
-  "dist/transports/layout/entry.js",
   "dist/transports/local-spec.js",
-  "dist/transports/oci-archive/entry.js",
-  "dist/transports/registry/entry.js",
   "dist/transports/spec-path.js",
   "dist/transports/table.js",
-  "dist/transports/wim/entry.js",
-];
+].sort();
 
 /**
  * Light modules the start-up needs: the interrupt handlers (installed before any command runs)

@@ -179,11 +179,17 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
 /**
  * Copy an image with skopeo (the reference tooling), digests kept and TLS not verified (the
  * registries here use test CAs): `from` and `to` are skopeo references (docker://, oci:).
+ * `all`: every platform of an index, the index kept as it is (`--all`).
  */
-export async function skopeoCopy(from: string, to: string): Promise<void> {
+export async function skopeoCopy(
+  from: string,
+  to: string,
+  options: { all?: boolean } = {},
+): Promise<void> {
   await run("skopeo", [
     "copy",
     "-q",
+    ...(options.all ? ["--all"] : []),
     "--preserve-digests",
     "--src-tls-verify=false",
     "--dest-tls-verify=false",

@@ -17,8 +17,8 @@ import {
   sendHttp,
   type TlsSettings,
 } from "./http.js";
-import { nextPageUrl } from "./link-header.js";
 import { resolveLocation } from "./location.js";
+import { readPages } from "./paged-list.js";
 import { displayUrl } from "./redact.js";
 import { type RetryPolicy, withRetries } from "./retry.js";
 import { statusError } from "./status-error.js";
@@ -77,10 +77,8 @@ export const MANIFEST_ACCEPT = [
 
 /** Manifests are small: distribution caps them at 4 MiB. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const MAX_LIST_BYTES = 16 * 1024 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
-const MAX_PAGES = 10_000;
 
 /** A fetched manifest: the exact bytes and what the registry said about them. */
 export interface FetchedManifest {
@@ -349,7 +347,8 @@ export class RegistryClient {
   /** Every tag of a repository, following `Link` pagination. */
   async listTags(repository: string, pageSize = 1000): Promise<string[]> {
     const tags: string[] = [];
-    await this.paginate(
+    await readPages(
+      this,
       `/v2/${repository}/tags/list?n=${pageSize}`,
       [repositoryScope(repository)],
       `tags of ${this.registry}/${repository}`,
@@ -368,7 +367,8 @@ export class RegistryClient {
    * (called per page) returns false.
    */
   async catalog(pageSize: number, accept: (repositories: string[]) => boolean): Promise<void> {
-    await this.paginate(
+    await readPages(
+      this,
       `/v2/_catalog?n=${pageSize}`,
       [CATALOG_SCOPE],
       `the catalog of ${this.registry}`,
@@ -380,38 +380,5 @@ export class RegistryClient {
         return accept(names);
       },
     );
-  }
-
-  private async paginate(
-    firstPath: string,
-    scopes: string[],
-    what: string,
-    onPage: (body: unknown) => boolean,
-  ): Promise<void> {
-    let next: string | undefined = firstPath;
-    const seen = new Set<string>();
-    for (let page = 0; next && page < MAX_PAGES; page++) {
-      if (seen.has(next)) break;
-      seen.add(next);
-      const { response, bytes } = await this.fetchSmall(
-        { path: next, scopes, what },
-        MAX_LIST_BYTES,
-      );
-      let body: unknown;
-      try {
-        body = JSON.parse(bytes.toString("utf8"));
-      } catch {
-        body = undefined;
-      }
-      if (typeof body !== "object" || body === null || Array.isArray(body)) {
-        throw new RegistryError(
-          "EREGISTRY",
-          `${what}: ${this.registry} answered something that is not a JSON object`,
-        );
-      }
-      if (!onPage(body)) return;
-      const link = headerValue(response.headers, "link");
-      next = link ? nextPageUrl(link, response.url) : undefined;
-    }
   }
 }
