@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { lstat, mkdir, readdir } from "node:fs/promises";
+import { lstat, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, fromSystemError, isFerryError, NotFoundError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
@@ -8,7 +8,6 @@ import type { ImageIndex } from "../../types/manifest.js";
 import { syncDirectory, writeFileAtomic } from "../../util/atomic-file.js";
 import { type FileOps, fileOps } from "../../util/fs-retry.js";
 import { acquireLock } from "../../util/lock.js";
-import { type ProcessIdentity, processLiveness, thisProcess } from "../../util/process-liveness.js";
 import {
   appendToOwnFile,
   describeKind,
@@ -19,7 +18,7 @@ import {
   requireDirectory,
   setOwnDirectoryMode,
 } from "../../util/safe-open.js";
-import { tempNameOwner, uniqueTempName } from "../../util/temp-name.js";
+import { uniqueTempName } from "../../util/temp-name.js";
 import {
   blobPath,
   checkOciLayoutFile,
@@ -29,6 +28,7 @@ import {
   serializeIndex,
 } from "./index-file.js";
 import { DirectoryFiles } from "./layout-files.js";
+import { findStaleTemp, recordStagingOwner, type StaleTemp } from "./staging.js";
 
 /** ferry's working area inside a store: lock, temp files, load log. Not part of the layout. */
 export const WORK_AREA = ".ferry";
@@ -66,16 +66,6 @@ export interface StoreOpenOptions {
   /** rename/unlink/link/removal (default: Node's, retried on Windows; tests inject faults). */
   fileOps?: FileOps;
 }
-
-/** A staging folder or temp file in the store's tmp/ left by a run that is provably gone. */
-export interface StaleTemp {
-  path: string;
-  /** Bytes of the files in it (what removing it frees). */
-  bytes: number;
-}
-
-/** The record a staging folder keeps of the process that made it. */
-const STAGING_OWNER = "owner.json";
 
 /**
  * The local store: an OCI image layout directory (readable by skopeo, umoci, podman, oras)
@@ -280,60 +270,16 @@ export class Store {
     await this.removeStaleTemp();
     const dir = uniqueTempName(path.join(this.tmpDir, kind));
     await this.makeFolder(dir, STORE_MODES.privateDirectory);
-    await writeFileAtomic(
-      path.join(dir, STAGING_OWNER),
-      Buffer.from(`${JSON.stringify(thisProcess())}\n`),
-      { mode: STORE_MODES.tempFile, fileOps: this.fileOps },
-    );
+    await recordStagingOwner(dir, { mode: STORE_MODES.tempFile, fileOps: this.fileOps });
     return dir;
   }
 
-  /** Who made a staging folder: its owner.json, or else the pid in its name (this host). */
-  private async stagingOwner(
-    dir: string,
-    name: string,
-  ): Promise<(Partial<ProcessIdentity> & { pid: number }) | undefined> {
-    const file = path.join(dir, STAGING_OWNER);
-    const recorded = await readRegularFile(file, { code: "EBADSTORE", hint: NOT_OURS }).then(
-      (bytes) => JSON.parse(bytes.toString("utf8")) as Partial<ProcessIdentity>,
-      () => undefined,
-    );
-    if (typeof recorded?.pid === "number" && typeof recorded.host === "string") {
-      return recorded as ProcessIdentity;
-    }
-    const pid = tempNameOwner(name);
-    return pid !== undefined && pid > 0 ? { pid } : undefined;
-  }
-
   /**
-   * Staging folders and temp files in tmp/ whose maker is provably gone (no such process, a
-   * reused pid, a reboot; a process of another host sharing the store counts as running), with
-   * the bytes each holds.
+   * Staging folders and temp files in tmp/ whose maker is provably gone, with the bytes each
+   * holds (./staging.ts).
    */
-  async staleTemp(): Promise<StaleTemp[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.tmpDir);
-    } catch {
-      return [];
-    }
-    const stale: StaleTemp[] = [];
-    for (const name of names.sort()) {
-      const full = path.join(this.tmpDir, name);
-      const info = await lstat(full).catch(() => undefined);
-      if (!info) continue;
-      let owner: (Partial<ProcessIdentity> & { pid: number }) | undefined;
-      if (info.isDirectory()) owner = await this.stagingOwner(full, name);
-      else {
-        const pid = tempNameOwner(name);
-        owner = pid !== undefined && pid > 0 ? { pid } : undefined;
-      }
-      // A name no ferry run made has no live owner either (tmp/ is ferry's, private).
-      if (!owner || processLiveness(owner) === "gone") {
-        stale.push({ path: full, bytes: await bytesUnder(full) });
-      }
-    }
-    return stale;
+  staleTemp(): Promise<StaleTemp[]> {
+    return findStaleTemp(this.tmpDir, NOT_OURS);
   }
 
   /** Remove what `staleTemp` finds; what cannot be removed now is left for the next run. */
@@ -425,17 +371,4 @@ export class Store {
       throw error;
     }
   }
-}
-
-/** Bytes of the regular files at or under `target` (links not followed). */
-async function bytesUnder(target: string): Promise<number> {
-  const info = await lstat(target).catch(() => undefined);
-  if (!info) return 0;
-  if (info.isFile()) return info.size;
-  if (!info.isDirectory()) return 0;
-  let total = 0;
-  for (const name of await readdir(target).catch(() => [] as string[])) {
-    total += await bytesUnder(path.join(target, name));
-  }
-  return total;
 }
