@@ -5,6 +5,7 @@
  */
 
 import { UsageError } from "../errors.js";
+import type { TransportSettings } from "../transports/entry.js";
 import {
   type DestinationSpec,
   destinationForms,
@@ -29,12 +30,14 @@ export interface ChosenDestination {
 
 /**
  * The one destination the flags name, parsed; when none does, `fallback` (`store`), or the error
- * to throw. Two given at once are a usage error; so is a kind the command does not take (`kinds`).
+ * to throw. Two given at once are a usage error; so is a kind the command does not take (`kinds`),
+ * and a destination option (`settings`: `--namespace`) the chosen destination does not take.
  */
 export function chooseDestination(
   flags: DestinationFlag[],
   kinds: readonly string[] | undefined,
   fallback: string | UsageError,
+  settings?: TransportSettings,
 ): ChosenDestination;
 export function chooseDestination(
   flags: DestinationFlag[],
@@ -44,6 +47,7 @@ export function chooseDestination(
   flags: DestinationFlag[],
   kinds: readonly string[] | undefined,
   fallback?: string | UsageError,
+  settings: TransportSettings = {},
 ): ChosenDestination | undefined {
   const given = flags.filter((f) => f.value !== undefined);
   const [first, second] = given;
@@ -52,7 +56,7 @@ export function chooseDestination(
       hint: `name one destination: --to ${listForms(destinationForms(kinds))}`,
     });
   }
-  const options = kinds ? { kinds } : {};
+  const options = { ...(kinds ? { kinds } : {}), settings };
   if (!first) {
     if (fallback instanceof UsageError) throw fallback;
     return fallback === undefined
