@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
 import { UsageError } from "../errors.js";
+import type { TransportOption } from "../transports/entry.js";
 import { type PlatformSelector, parsePlatform } from "../types/platform.js";
 
 /** ferry's version, from its package.json. */
@@ -44,4 +46,13 @@ export function positiveInteger(value: string): number {
   if (!Number.isInteger(n) || n < 1 || n > 64)
     throw new UsageError(`${value} is not a whole number from 1 to 64`);
   return n;
+}
+
+/** Add the options transports own (`--docker-host`: ../transports/table.ts) to a command. */
+export function addTransportOptions(
+  command: Command,
+  options: readonly TransportOption[],
+): Command {
+  for (const option of options) command.option(option.flags, option.help);
+  return command;
 }

@@ -4,6 +4,8 @@
  */
 
 import path from "node:path";
+import { defaultCacheDir } from "../cache/blob-cache.js";
+import type { TransportSettings } from "../transports/entry.js";
 import type { RegistrySession, TransferStats } from "../transports/registry/session.js";
 import { openSource, type SourceSpec, sourceRole } from "../transports/table.js";
 import type { Descriptor } from "../types/descriptor.js";
@@ -28,6 +30,8 @@ export interface SaveRequest {
 export interface SaveFromSourcesOptions extends Omit<SaveOptions, "downloads"> {
   /** The registry flags: credentials, TLS, proxies, timeouts, the download cache. */
   registry: RegistryFlags;
+  /** Values of the sources' own options (`--docker-host`). */
+  settings?: TransportSettings;
   userAgent: string;
   /** `--platform`, when given (else each transport's default: ./entry.ts `PlatformDefault`). */
   platforms?: PlatformSelector;
@@ -66,7 +70,7 @@ export async function saveFromSources(
   requests: SaveRequest[],
   options: SaveFromSourcesOptions,
 ): Promise<SaveOutcome> {
-  const { registry: flags, userAgent, platforms, skipForeign, onNote, ...save } = options;
+  const { registry: flags, settings, userAgent, platforms, skipForeign, onNote, ...save } = options;
   const needs = new Set(requests.flatMap(({ spec }) => sourceRole(spec).needs ?? []));
   const inputs: SaveInput[] = [];
   let session: RegistrySession | undefined;
@@ -85,6 +89,8 @@ export async function saveFromSources(
     for (const request of requests) {
       const source = await openSource(request.spec, {
         tempDir: path.dirname(path.resolve(save.output)),
+        cacheDir: flags.cache ?? defaultCacheDir(),
+        ...(settings ? { settings } : {}),
         downloadLimits: downloadLimitsFromFlags(flags),
         ...(downloadNetwork ? { downloadNetwork } : {}),
         ...(session ? { registry: { session, skipForeign } } : {}),

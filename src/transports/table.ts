@@ -13,7 +13,9 @@ import nodePath from "node:path";
 import { UsageError } from "../errors.js";
 import { escapeControls } from "../types/terminal-text.js";
 import type { Source } from "../types/transport.js";
+import { containerdTransport } from "./containerd/entry.js";
 import { dockerArchiveTransport } from "./docker-archive/entry.js";
+import { dockerTransport } from "./docker-daemon/entry.js";
 import type {
   DestinationRole,
   SourceContext,
@@ -38,6 +40,8 @@ export const TRANSPORTS = [
   storeTransport,
   ociArchiveTransport,
   dockerArchiveTransport,
+  dockerTransport,
+  containerdTransport,
   wimTransport,
   registryTransport,
 ] as const;

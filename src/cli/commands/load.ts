@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { destinationForms, listForms } from "../../transports/table.js";
-import { collect, positiveInteger } from "../context.js";
+import { destinationForms, destinationOptions, listForms } from "../../transports/table.js";
+import { addTransportOptions, collect, positiveInteger } from "../context.js";
 import { addPushOptions, type LoadPushFlags } from "./push.js";
 
 export interface LoadFlags extends LoadPushFlags {
@@ -16,7 +16,7 @@ export interface LoadFlags extends LoadPushFlags {
 }
 
 export function registerLoad(program: Command): void {
-  addPushOptions(program.command("load"), {
+  const command = addPushOptions(program.command("load"), {
     toRegistry: "same as --to registry:HOST[:PORT][/PREFIX]",
     dryRun:
       "verify the bundle and show what the load would do (new/updated/unchanged per image, blobs and bytes to write) into the destination; write nothing",
@@ -43,9 +43,10 @@ export function registerLoad(program: Command): void {
     .option("--docker-archive <out.tar>", "same as --to docker-archive:OUT.tar")
     .option(
       "--platform <os/arch[/variant][:os.version]>",
-      "with --to docker-archive: the platform docker gets from multi-platform images (default: this machine's)",
+      "with --to docker or docker-archive: the platform docker gets from multi-platform images (default: this machine's); with --to containerd: the platforms kept (default: all)",
       collect,
-    )
+    );
+  addTransportOptions(command, destinationOptions())
     .option("--json", "print a JSON summary")
     .option("-q, --quiet", "no progress")
     .action(async (bundle: string, flags: LoadFlags) => {
