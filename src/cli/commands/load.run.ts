@@ -29,6 +29,9 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
       { flag: "--to-registry", value: flags.toRegistry, kind: "registry" },
       { flag: "--docker-archive", value: flags.dockerArchive, kind: "docker-archive" },
       { flag: "--store", value: flags.store, kind: "store" },
+      // Plain switches: the same as `--to docker` / `--to containerd` (no WHERE of their own).
+      { flag: "--to-docker", value: flags.toDocker ? "docker" : undefined },
+      { flag: "--to-containerd", value: flags.toContainerd ? "containerd" : undefined },
     ],
     undefined,
     "store",

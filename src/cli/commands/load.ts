@@ -11,6 +11,8 @@ export interface LoadFlags extends LoadPushFlags {
   quiet?: boolean;
   latest?: boolean;
   dockerArchive?: string;
+  toDocker?: boolean;
+  toContainerd?: boolean;
   platform?: string[];
   allowDowngrade?: boolean;
 }
@@ -41,6 +43,11 @@ export function registerLoad(program: Command): void {
       "load a bundle older than one loaded before (lower signed sequence, or an older bundle's image under a name)",
     )
     .option("--docker-archive <out.tar>", "same as --to docker-archive:OUT.tar")
+    .option("--to-docker", "same as --to docker (the engine: --docker-host, else $DOCKER_HOST)")
+    .option(
+      "--to-containerd",
+      "same as --to containerd (the socket: --address, else $CONTAINERD_ADDRESS; --namespace)",
+    )
     .option(
       "--platform <os/arch[/variant][:os.version]>",
       "with --to docker or docker-archive: the platform docker gets from multi-platform images (default: this machine's); with --to containerd: the platforms kept (default: all)",

@@ -2,7 +2,7 @@
  * containerd in the transport table, as a destination: `containerd[:SOCK]` imports images with
  * their exact digests into a namespace (`--namespace`, default `k8s.io`, the one Kubernetes
  * uses) through containerd's `ctr` client (./ctr.ts says why). SOCK: the socket, else
- * `CONTAINERD_ADDRESS`, else `/run/containerd/containerd.sock` (`\\.\pipe\containerd-containerd`
+ * `--address`, else `CONTAINERD_ADDRESS`, else `/run/containerd/containerd.sock` (`\\.\pipe\containerd-containerd`
  * on Windows).
  */
 
@@ -39,12 +39,23 @@ export const containerdTransport: TransportEntry<never, ContainerdDestination> =
     help: "import into containerd (SOCK: its socket, default /run/containerd/containerd.sock; --namespace, default k8s.io)",
     options: [
       {
+        flags: "--address <sock>",
+        key: "address",
+        help: "with --to containerd: containerd's socket or pipe (same as --to containerd:SOCK; default: $CONTAINERD_ADDRESS, else /run/containerd/containerd.sock)",
+      },
+      {
         flags: "--namespace <ns>",
         key: "namespace",
         help: `with --to containerd: the containerd namespace (default: ${DEFAULT_NAMESPACE}, the one Kubernetes uses)`,
       },
     ],
-    parse(rest, _text, settings) {
+    parse(rest, text, settings) {
+      const flag = settings.address;
+      if (rest && flag && rest !== flag) {
+        throw new UsageError(`${escapeControls(text)} names another socket than --address`, {
+          hint: "name containerd's socket once",
+        });
+      }
       const namespace = settings.namespace ?? DEFAULT_NAMESPACE;
       if (!NAMESPACE.test(namespace)) {
         throw new UsageError(
@@ -54,7 +65,7 @@ export const containerdTransport: TransportEntry<never, ContainerdDestination> =
           },
         );
       }
-      return { transport: "containerd", address: rest || defaultAddress(), namespace };
+      return { transport: "containerd", address: rest || flag || defaultAddress(), namespace };
     },
     copy: {
       location: (spec) => `containerd at ${spec.address} (namespace ${spec.namespace})`,
