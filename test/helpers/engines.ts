@@ -236,7 +236,12 @@ export async function startContainerd(): Promise<RunningContainerd> {
   try {
     await untilReady(
       "containerd",
-      async () => existsSync(address) && (await ctr("default", ["version"]).then(() => true, () => false)),
+      async () =>
+        existsSync(address) &&
+        (await ctr("default", ["version"]).then(
+          () => true,
+          () => false,
+        )),
       exited,
       log,
     );
