@@ -15,7 +15,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AsyncRun, ferryAsync, tempDir } from "../helpers/cli.js";
@@ -38,6 +38,7 @@ import {
   wimCapture,
   windowsVersion,
 } from "../helpers/wimtools.js";
+import { corruptEntry } from "../helpers/zip-tamper.js";
 
 const skip = engineSkipReason(["dockerd", "containerd"]);
 announceSkip("the real dockerd/containerd tests (test/cli/engines.test.ts)", skip);
@@ -110,6 +111,7 @@ describe.skipIf(skip !== undefined)(
     const wimBundle = path.join(dir, "with-wim.zip");
     let index = "";
     let single = "";
+    let loneLayer = "";
 
     beforeAll(async () => {
       [first, second, containerd] = await Promise.all([
@@ -144,6 +146,7 @@ describe.skipIf(skip !== undefined)(
       layout.finish();
       index = multi.digest;
       single = lone.digest;
+      loneLayer = lone.layers[0] as string;
       ok(await cli(["save", `oci:${layout.dir}`, "-o", layoutBundle, "-q"]));
 
       const win = createLayout(path.join(dir, "windows-layout"));
@@ -362,6 +365,42 @@ describe.skipIf(skip !== undefined)(
       ]);
       expect(refusedByContainerd.code).toBe(2);
       expect(failure(refusedByContainerd).message).toContain("has no linux platform");
+      expect((await ctrImages(containerd, ns)).size).toBe(0);
+    });
+
+    it("a damaged layer in the bundle: EINTEGRITY naming it, and neither engine gets an image", async () => {
+      const bad = path.join(dir, "damaged.zip");
+      copyFileSync(layoutBundle, bad);
+      await corruptEntry(bad, `blobs/sha256/${loneLayer.slice(7)}`);
+      const before = await second.docker(["images", "-q", "--no-trunc"]);
+      const toDocker = await cli([
+        "load",
+        bad,
+        "--to",
+        "docker",
+        "--docker-host",
+        second.host,
+        "--platform",
+        "linux/amd64",
+        "--json",
+      ]);
+      expect(toDocker.code, toDocker.stdout).toBe(3);
+      expect(failure(toDocker).code).toBe("EINTEGRITY");
+      expect(failure(toDocker).message).toContain(loneLayer);
+      expect(await second.docker(["images", "-q", "--no-trunc"])).toBe(before);
+
+      const ns = "damaged-test";
+      const toContainerd = await cli([
+        "load",
+        bad,
+        "--to",
+        `containerd:${containerd.address}`,
+        "--namespace",
+        ns,
+        "--json",
+      ]);
+      expect(toContainerd.code, toContainerd.stdout).toBe(3);
+      expect(failure(toContainerd).code).toBe("EINTEGRITY");
       expect((await ctrImages(containerd, ns)).size).toBe(0);
     });
 
