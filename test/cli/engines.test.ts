@@ -65,6 +65,12 @@ function failure(result: AsyncRun): { code: string; message: string } {
   return doc.error;
 }
 
+/** Every image ID an engine holds, sorted (docker lists images of one date in any order). */
+async function imageIds(engine: RunningDocker): Promise<string[]> {
+  const out = await engine.docker(["images", "-a", "-q", "--no-trunc"]);
+  return [...new Set(out.split("\n").filter(Boolean))].sort();
+}
+
 function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
@@ -276,6 +282,45 @@ describe.skipIf(skip !== undefined)(
       expect(again.images.map((i) => i.status)).toEqual(["unchanged", "unchanged"]);
     });
 
+    it("export from the store: --to containerd keeps the index, --to docker gets the image", async () => {
+      const store = path.join(dir, "export-store");
+      ok(await cli(["load", layoutBundle, "--store", store, "-q"]));
+      const ns = "export-test";
+      ok(
+        await cli([
+          "export",
+          "example.com/team/multi:3",
+          "--store",
+          store,
+          "--to",
+          "containerd",
+          "--address",
+          containerd.address,
+          "--namespace",
+          ns,
+        ]),
+      );
+      const images = await ctrImages(containerd, ns);
+      expect(images.get("example.com/team/multi:3")?.digest).toBe(index);
+
+      const exported = report(
+        await cli([
+          "export",
+          "docker.io/library/lone:1",
+          "--store",
+          store,
+          "--to",
+          `docker:${second.host}`,
+          "--json",
+        ]),
+      );
+      expect(exported.images.map((i) => i.repoTag)).toEqual(["lone:1"]);
+      const id = (
+        await second.docker(["image", "inspect", "--format", "{{.Id}}", "lone:1"])
+      ).trim();
+      expect(id).toBe(exported.images[0]?.id);
+    });
+
     it("an OS image (.wim) in the bundle is skipped with a notice for docker and containerd", async () => {
       const docker = report(
         await cli([
@@ -325,7 +370,7 @@ describe.skipIf(skip !== undefined)(
     });
 
     it("a windows image into a linux engine is refused up front; nothing is loaded", async () => {
-      const before = await second.docker(["images", "-q", "--no-trunc"]);
+      const before = await imageIds(second);
       const load = (...more: string[]) =>
         cli([
           "load",
@@ -351,7 +396,7 @@ describe.skipIf(skip !== undefined)(
       expect(error.message).toBe(
         `example.com/win/app:ltsc2022 is a windows image; the Docker engine at ${second.host} runs linux containers`,
       );
-      expect(await second.docker(["images", "-q", "--no-trunc"])).toBe(before);
+      expect(await imageIds(second)).toEqual(before);
 
       const ns = "windows-test";
       const refusedByContainerd = await cli([
@@ -372,7 +417,7 @@ describe.skipIf(skip !== undefined)(
       const bad = path.join(dir, "damaged.zip");
       copyFileSync(layoutBundle, bad);
       await corruptEntry(bad, `blobs/sha256/${loneLayer.slice(7)}`);
-      const before = await second.docker(["images", "-q", "--no-trunc"]);
+      const before = await imageIds(second);
       const toDocker = await cli([
         "load",
         bad,
@@ -387,7 +432,7 @@ describe.skipIf(skip !== undefined)(
       expect(toDocker.code, toDocker.stdout).toBe(3);
       expect(failure(toDocker).code).toBe("EINTEGRITY");
       expect(failure(toDocker).message).toContain(loneLayer);
-      expect(await second.docker(["images", "-q", "--no-trunc"])).toBe(before);
+      expect(await imageIds(second)).toEqual(before);
 
       const ns = "damaged-test";
       const toContainerd = await cli([
