@@ -257,7 +257,7 @@ describe("parseSource: registries", () => {
       expect(refused.code, text).toBe("EUSAGE");
       expect(refused.message, text).toMatch(/unknown source transport/);
       expect(refused.hint, text).toBe(
-        "use oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF|@N], FILE.wim, wim:FILE|URL, https://.../FILE.wim, docker://REF or a bare image reference",
+        "use oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF|@N], docker-daemon:REF, FILE.wim, wim:FILE|URL, https://.../FILE.wim, docker://REF or a bare image reference",
       );
     }
   });
@@ -365,12 +365,13 @@ describe("the destination grammar: --to KIND[:WHERE]", () => {
   }
 
   it("an unknown kind is a usage error listing the known ones", () => {
-    for (const text of ["dir:/tmp/x", "oci:/tmp/x", "C:\\store", "docker"]) {
+    // `docker` is a kind now (the Docker engine); `dockerd` is not.
+    for (const text of ["dir:/tmp/x", "oci:/tmp/x", "C:\\store", "dockerd"]) {
       const refused = refusedDestination(text);
       expect(refused.code, text).toBe("EUSAGE");
       expect(refused.message, text).toMatch(/unknown destination/);
       expect(refused.hint, text).toBe(
-        "use --to store[:DIR], docker-archive:FILE or registry:HOST[:PORT][/PREFIX]",
+        "use --to store[:DIR], docker-archive:FILE, docker[:HOST], containerd[:SOCK] or registry:HOST[:PORT][/PREFIX]",
       );
     }
   });
@@ -405,19 +406,74 @@ describe("the table is the one list of transports", () => {
   it("names each transport once; help, docs and completion read their forms from it", () => {
     const names = TRANSPORTS.map((entry) => entry.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(["oci", "store", "oci-archive", "docker-archive", "wim", "registry"]);
+    expect(names).toEqual([
+      "oci",
+      "store",
+      "oci-archive",
+      "docker-archive",
+      "docker",
+      "containerd",
+      "wim",
+      "registry",
+    ]);
     expect(sourcePrefixes()).toEqual([
       "oci:",
       "oci-archive:",
       "docker-archive:",
+      "docker-daemon:",
       "wim:",
       "docker://",
     ]);
     expect(destinationForms()).toEqual([
       "store[:DIR]",
       "docker-archive:FILE",
+      "docker[:HOST]",
+      "containerd[:SOCK]",
       "registry:HOST[:PORT][/PREFIX]",
     ]);
     expect(sourceForms()).toContain("docker-archive:FILE[:REF|@N]");
+  });
+});
+
+describe("the engines as destinations: docker[:HOST], containerd[:SOCK]", () => {
+  it("docker: the host from --to docker:HOST or --docker-host, the same one if both", () => {
+    expect(parseDestination("docker")).toEqual({ transport: "docker" });
+    expect(parseDestination("docker:unix:///tmp/d.sock")).toEqual({
+      transport: "docker",
+      host: "unix:///tmp/d.sock",
+    });
+    expect(
+      parseDestination("docker", { settings: { dockerHost: "tcp://engine.lan:2376" } }),
+    ).toEqual({ transport: "docker", host: "tcp://engine.lan:2376" });
+    expect(() =>
+      parseDestination("docker:unix:///a.sock", { settings: { dockerHost: "unix:///b.sock" } }),
+    ).toThrow(/names another engine than --docker-host/);
+  });
+
+  it("containerd: the socket from containerd:SOCK, --address or CONTAINERD_ADDRESS; namespace k8s.io", () => {
+    const saved = process.env.CONTAINERD_ADDRESS;
+    try {
+      process.env.CONTAINERD_ADDRESS = "/env/containerd.sock";
+      expect(parseDestination("containerd")).toEqual({
+        transport: "containerd",
+        address: "/env/containerd.sock",
+        namespace: "k8s.io",
+      });
+      expect(
+        parseDestination("containerd", { settings: { address: "/flag.sock", namespace: "lab" } }),
+      ).toEqual({ transport: "containerd", address: "/flag.sock", namespace: "lab" });
+      expect(parseDestination("containerd:/run/k3s/containerd/containerd.sock")).toMatchObject({
+        address: "/run/k3s/containerd/containerd.sock",
+      });
+      expect(() =>
+        parseDestination("containerd:/a.sock", { settings: { address: "/b.sock" } }),
+      ).toThrow(/names another socket than --address/);
+      expect(() => parseDestination("containerd", { settings: { namespace: "../x" } })).toThrow(
+        /not a containerd namespace/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.CONTAINERD_ADDRESS;
+      else process.env.CONTAINERD_ADDRESS = saved;
+    }
   });
 });
