@@ -72,8 +72,10 @@ function modulesLoadedBy(args: string[]): string[] {
  * `import()` their transport's code only when a command opens one.
  */
 const TABLE = [
+  "dist/transports/containerd/entry.js",
   "dist/transports/docker-archive/entry.js",
   "dist/transports/docker-archive/repo-tag.js",
+  "dist/transports/docker-daemon/entry.js",
   "dist/transports/layout/entry.js",
   "dist/transports/local-spec.js",
   "dist/transports/oci-archive/entry.js",
