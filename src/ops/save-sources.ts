@@ -86,8 +86,10 @@ export async function saveFromSources(
     const downloadNetwork = needs.has("network")
       ? await downloadNetworkFromFlags(flags, { userAgent })
       : undefined;
+    const batch = { specs: requests.map(({ spec }) => spec), shared: new Map<string, unknown>() };
     for (const request of requests) {
       const source = await openSource(request.spec, {
+        batch,
         tempDir: path.dirname(path.resolve(save.output)),
         cacheDir: flags.cache ?? defaultCacheDir(),
         ...(settings ? { settings } : {}),

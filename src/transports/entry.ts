@@ -52,6 +52,11 @@ export interface SourceContext {
   registry?: { session: RegistrySession; skipForeign?: boolean };
   /** Notes for the user (what is about to take a while). */
   onNote?: (text: string) => void;
+  /**
+   * Every source of the same command, this one included, and a place its sources share work
+   * in: the `docker-daemon:` images of one engine come from one export.
+   */
+  batch?: { specs: ReadonlyArray<{ transport: string }>; shared: Map<string, unknown> };
 }
 
 /** What a source needs opened first: a registry session, or the download settings. */

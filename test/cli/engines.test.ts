@@ -16,6 +16,8 @@
 
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, readdirSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AsyncRun, ferryAsync, tempDir } from "../helpers/cli.js";
@@ -69,6 +71,39 @@ function failure(result: AsyncRun): { code: string; message: string } {
 async function imageIds(engine: RunningDocker): Promise<string[]> {
   const out = await engine.docker(["images", "-a", "-q", "--no-trunc"]);
   return [...new Set(out.split("\n").filter(Boolean))].sort();
+}
+
+/**
+ * A plain-HTTP TCP front of an engine's unix socket on 127.0.0.1 (port 0) that logs every
+ * request: the engine as `tcp://` sees it, and what ferry asked of it.
+ */
+async function tcpFront(
+  socket: string,
+): Promise<{ url: string; requests: string[]; close: () => Promise<void> }> {
+  const requests: string[] = [];
+  const server = http.createServer((request, response) => {
+    requests.push(`${request.method} ${request.url}`);
+    const forward = http.request(
+      { socketPath: socket, method: request.method, path: request.url, headers: request.headers },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(response);
+      },
+    );
+    forward.on("error", () => response.destroy());
+    request.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `tcp://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 function sha256(bytes: Buffer): string {
@@ -183,18 +218,27 @@ describe.skipIf(skip !== undefined)(
 
     it("docker-daemon:REF → bundle → --to docker into a second engine: same image IDs and history", async () => {
       const bundle = path.join(dir, "from-daemon.zip");
-      ok(
-        await cli([
-          "save",
-          "docker-daemon:example.com/team/app:1.0",
-          "docker-daemon:tool:2",
-          "--docker-host",
-          first.host,
-          "-o",
-          bundle,
-          "-q",
-        ]),
-      );
+      // Through tcp:// (a logging front of the first engine): both images in ONE export.
+      const front = await tcpFront(first.socket);
+      try {
+        ok(
+          await cli([
+            "save",
+            "docker-daemon:example.com/team/app:1.0",
+            "docker-daemon:tool:2",
+            "--docker-host",
+            front.url,
+            "-o",
+            bundle,
+            "-q",
+          ]),
+        );
+      } finally {
+        await front.close();
+      }
+      expect(front.requests.filter((r) => r.includes("/images/get"))).toEqual([
+        "GET /images/get?names=example.com%2Fteam%2Fapp%3A1.0&names=tool%3A2",
+      ]);
       // The temp copy of the engine's export is gone once the save is done.
       const exports = path.join(dir, "cache", "docker-daemon");
       const cached = existsSync(exports) ? readdirSync(exports) : [];
@@ -493,6 +537,7 @@ describe.skipIf(skip !== undefined)(
       // An image the engine does not hold: ENOTFOUND naming it.
       const missing = await cli([
         "save",
+        "docker-daemon:tool:2",
         "docker-daemon:nothere:1",
         "--docker-host",
         first.host,
@@ -502,6 +547,9 @@ describe.skipIf(skip !== undefined)(
       ]);
       expect(failure(missing).code).toBe("ENOTFOUND");
       expect(failure(missing).message).toContain("nothere:1");
+      // The export made for tool:2 is removed all the same.
+      const exports = path.join(dir, "cache", "docker-daemon");
+      expect(existsSync(exports) ? readdirSync(exports) : []).toEqual([]);
     });
   },
 );

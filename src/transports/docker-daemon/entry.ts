@@ -64,9 +64,17 @@ export const dockerTransport: TransportEntry<DockerDaemonSpec, DockerDestination
         import("./source.js"),
         addressOf(context.settings?.dockerHost),
       ]);
+      // The other docker-daemon: images of this save: one export for all of them.
+      const batch = context.batch && {
+        refs: context.batch.specs
+          .filter((other): other is DockerDaemonSpec => other.transport === "docker")
+          .map((other) => other.ref),
+        shared: context.batch.shared,
+      };
       return DockerDaemonSource.open(spec.ref, address, {
         ...(context.cacheDir ? { cacheDir: context.cacheDir } : {}),
         ...(context.onNote ? { onNote: context.onNote } : {}),
+        ...(batch ? { batch } : {}),
       });
     },
   },

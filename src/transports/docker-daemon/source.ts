@@ -7,7 +7,9 @@
  * and the layers come before it, each named by a v1 ID that only manifest.json ties to the
  * image. So the stream is kept as one temp file in ferry's cache folder
  * (`CACHE/docker-daemon/`), read in place by the docker-archive reader (random access, the
- * verified pump), and deleted when the source closes. Nothing of it is trusted: the image's
+ * verified pump), and deleted when the last source reading it closes: the `docker-daemon:`
+ * images of one save come from ONE export of all of them (`names=A&names=B`), so the layers
+ * they share are exported once. Nothing of it is trusted: the image's
  * config digest must be the image ID the engine named before the export (`GET
  * /images/{name}/json`), and every blob is verified as it is copied (docs/engines.md).
  */
@@ -42,6 +44,28 @@ export interface DockerDaemonOptions {
   /** Where the temp copy is kept (`CACHE/docker-daemon/`). */
   cacheDir?: string;
   onNote?: (text: string) => void;
+  /** Every `docker-daemon:` image of the save, and where their one export is kept. */
+  batch?: { refs: readonly string[]; shared: Map<string, unknown> };
+}
+
+/** One export of an engine, read by the sources of one save; removed when the last closes. */
+interface SharedExport {
+  key: string;
+  file: string;
+  archive: Promise<DockerArchiveSource>;
+  users: number;
+  shared: Map<string, unknown> | undefined;
+}
+
+async function release(share: SharedExport): Promise<void> {
+  share.users -= 1;
+  if (share.users > 0) return;
+  share.shared?.delete(share.key);
+  try {
+    await (await share.archive.catch(() => undefined))?.close();
+  } finally {
+    await rm(share.file, { force: true });
+  }
 }
 
 /** The name the image gets in the bundle: the reference as given, or its first tag for an ID. */
@@ -56,12 +80,16 @@ function bundleName(ref: string, inspect: ImageInspect, engine: string): string 
   return formatReference(parseReference(tag));
 }
 
-/** Read the engine's export of `ref` into `file` (created new); its size. */
-async function exportTo(client: EngineClient, ref: string, file: string): Promise<number> {
+/** Read the engine's export of `refs` into `file` (created new); its size. */
+async function exportTo(
+  client: EngineClient,
+  refs: readonly string[],
+  file: string,
+): Promise<number> {
   const response = await client.download({
     method: "GET",
-    path: `/images/get?names=${encodeURIComponent(ref)}`,
-    what: `exporting ${ref}`,
+    path: `/images/get?${refs.map((ref) => `names=${encodeURIComponent(ref)}`).join("&")}`,
+    what: `exporting ${refs.join(", ")}`,
   });
   let bytes = 0;
   response.on("data", (chunk: Buffer) => {
@@ -88,7 +116,7 @@ export class DockerDaemonSource implements Source {
   private constructor(
     private readonly archive: DockerArchiveSource,
     private readonly image: SourceImage,
-    private readonly tempFile: string,
+    private readonly share: SharedExport,
   ) {
     this.label = image.origin;
     this.capabilities = {
@@ -129,18 +157,9 @@ export class DockerDaemonSource implements Source {
       });
     }
     const name = bundleName(ref, inspect, engine);
-    const folder = path.join(options.cacheDir ?? defaultCacheDir(), "docker-daemon");
-    await mkdir(folder, { recursive: true }).catch((error: unknown) => {
-      throw fromSystemError(error, folder, "creating");
-    });
-    const tempFile = uniqueTempName(path.join(folder, "export.tar"));
-    options.onNote?.(
-      `exporting ${ref} from ${engine} into a temp copy in ${folder} (the engine writes the image list last)`,
-    );
-    let archive: DockerArchiveSource | undefined;
+    const share = await DockerDaemonSource.exportOf(client, ref, options);
     try {
-      await exportTo(client, ref, tempFile);
-      archive = await DockerArchiveSource.open(tempFile);
+      const archive = await share.archive;
       const root = await DockerDaemonSource.imageWithId(archive, inspect.Id);
       if (!root) {
         throw new FerryError(
@@ -150,12 +169,58 @@ export class DockerDaemonSource implements Source {
         );
       }
       const image = { name, descriptor: root, origin: `docker-daemon:${ref}` };
-      return new DockerDaemonSource(archive, image, tempFile);
+      return new DockerDaemonSource(archive, image, share);
     } catch (error) {
-      await archive?.close().catch(() => {});
-      await rm(tempFile, { force: true }).catch(() => {});
+      await release(share).catch(() => {});
       throw error;
     }
+  }
+
+  /**
+   * The export holding `ref`: the one this save made already, else a new one of every
+   * `docker-daemon:` image of the save the engine has (those it has not fail on their own).
+   */
+  private static async exportOf(
+    client: EngineClient,
+    ref: string,
+    options: DockerDaemonOptions,
+  ): Promise<SharedExport> {
+    const key = `docker-daemon:${client.address.url}`;
+    const existing = options.batch?.shared.get(key) as SharedExport | undefined;
+    if (existing) {
+      existing.users += 1;
+      return existing;
+    }
+    const refs = [ref];
+    for (const other of new Set(options.batch?.refs ?? [])) {
+      if (other === ref) continue;
+      const found = await client.json<ImageInspect>({
+        method: "GET",
+        path: `/images/${encodeURIComponent(other)}/json`,
+        what: `looking up ${other}`,
+        missingOk: true,
+      });
+      if (found) refs.push(other);
+    }
+    const folder = path.join(options.cacheDir ?? defaultCacheDir(), "docker-daemon");
+    await mkdir(folder, { recursive: true }).catch((error: unknown) => {
+      throw fromSystemError(error, folder, "creating");
+    });
+    const file = uniqueTempName(path.join(folder, "export.tar"));
+    options.onNote?.(
+      `exporting ${refs.join(", ")} from the Docker engine at ${client.address.url} into a temp copy in ${folder} (the engine writes the image list last)`,
+    );
+    const archive = exportTo(client, refs, file).then(() => DockerArchiveSource.open(file));
+    archive.catch(() => {});
+    const share: SharedExport = { key, file, archive, users: 1, shared: options.batch?.shared };
+    options.batch?.shared.set(key, share);
+    try {
+      await archive;
+    } catch (error) {
+      await release(share).catch(() => {});
+      throw error;
+    }
+    return share;
   }
 
   /**
@@ -190,10 +255,6 @@ export class DockerDaemonSource implements Source {
   }
 
   async close(): Promise<void> {
-    try {
-      await this.archive.close();
-    } finally {
-      await rm(this.tempFile, { force: true });
-    }
+    await release(this.share);
   }
 }
