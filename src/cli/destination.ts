@@ -5,13 +5,16 @@
  */
 
 import { UsageError } from "../errors.js";
+import { hostPlatform } from "../ops/registry-options.js";
 import type { TransportSettings } from "../transports/entry.js";
 import {
   type DestinationSpec,
   destinationForms,
+  destinationRole,
   listForms,
   parseDestination,
 } from "../transports/table.js";
+import type { PlatformSelector } from "../types/platform.js";
 
 /** One way the command line may name the destination. */
 export interface DestinationFlag {
@@ -74,4 +77,18 @@ export function chooseDestination(
     }),
     label: first.flag,
   };
+}
+
+/**
+ * The platforms an image gets when `--platform` names none: one for a destination that takes
+ * one (the one it runs, else this machine's), else all. The destination is asked only then.
+ */
+export async function defaultPlatforms(
+  destination: DestinationSpec,
+  given: string[] | undefined,
+): Promise<PlatformSelector> {
+  const copy = destinationRole(destination).copy;
+  if (!copy?.onePlatform) return "all";
+  if (given !== undefined) return [hostPlatform()];
+  return [(await copy.defaultPlatform?.(destination)) ?? hostPlatform()];
 }

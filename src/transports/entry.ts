@@ -8,7 +8,7 @@
  */
 
 import type { Descriptor } from "../types/descriptor.js";
-import type { Platform } from "../types/platform.js";
+import type { Platform, PlatformSpec } from "../types/platform.js";
 import type { Sink, Source } from "../types/transport.js";
 import type { RegistrySession } from "./registry/session.js";
 import type { PathFunctions } from "./spec-path.js";
@@ -134,6 +134,11 @@ export interface CopyDestination<D extends Spec> {
    * multi-platform image is refused before anything is written.
    */
   readonly onePlatform?: string;
+  /**
+   * The platform it runs, for `onePlatform` when `--platform` names none (a Docker engine's
+   * OS and architecture); undefined, or absent: this machine's.
+   */
+  defaultPlatform?(spec: D): Promise<PlatformSpec | undefined>;
   /** It takes container images only, not Windows base OS images. */
   readonly containerImagesOnly: boolean;
   /** The name an image gets there, when it gets one (docker's `repo:tag`). */

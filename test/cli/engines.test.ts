@@ -426,12 +426,21 @@ describe.skipIf(skip !== undefined)(
           ...more,
           "--json",
         ]);
-      // By default docker gets this machine's platform, which the image has not.
-      const unplatformed = await load();
+      // By default docker gets the engine's platform (asked first), which the image has not.
+      const front = await tcpFront(second.socket);
+      let unplatformed: AsyncRun;
+      try {
+        unplatformed = await cli(["load", windowsBundle, "--to", `docker:${front.url}`, "--json"]);
+      } finally {
+        await front.close();
+      }
       expect(unplatformed.code, unplatformed.stdout).toBe(4);
       expect(failure(unplatformed).message).toContain(
         "example.com/win/app:ltsc2022 is for windows/amd64:10.0.20348.1, not linux/amd64",
       );
+      expect(front.requests.map((r) => r.replace(/^(\w+) \/v[\d.]+/, "$1 "))).toEqual([
+        "GET /info",
+      ]);
       // Its own platform chosen: the engine's OS is asked before anything is sent.
       const refused = await load("--platform", "windows/amd64");
       expect(refused.code, refused.stdout).toBe(2);

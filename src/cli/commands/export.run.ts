@@ -1,6 +1,5 @@
 import { UsageError } from "../../errors.js";
 import { exportImages } from "../../ops/export.js";
-import { hostPlatform } from "../../ops/registry-options.js";
 import {
   copyDestinationKinds,
   destinationOptions,
@@ -8,7 +7,7 @@ import {
   optionValues,
 } from "../../transports/table.js";
 import { platformSelector } from "../context.js";
-import { chooseDestination } from "../destination.js";
+import { chooseDestination, defaultPlatforms } from "../destination.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { resolveStoreDir } from "../store-location.js";
@@ -32,7 +31,7 @@ export async function runExport(refs: string[], flags: ExportFlags): Promise<voi
   const progress = createProgress("exporting", !flags.json && !flags.quiet);
   const report = await exportImages(resolveStoreDir(flags.store), refs, {
     destination: spec,
-    platforms: platformSelector(flags.platform, copy?.onePlatform ? [hostPlatform()] : "all"),
+    platforms: platformSelector(flags.platform, await defaultPlatforms(spec, flags.platform)),
     onEvent: progress.onEvent,
   }).finally(progress.stop);
   out.result(report, () =>

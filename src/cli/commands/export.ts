@@ -31,7 +31,7 @@ export function registerExport(program: Command): void {
     .option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)")
     .option(
       "--platform <os/arch[/variant][:os.version]>",
-      "for multi-platform images: the one docker gets (default: this machine's); with --to containerd: the platforms kept (default: all)",
+      "for multi-platform images: the one docker gets (default: the engine's with --to docker, this machine's for a tarball); with --to containerd: the platforms kept (default: all)",
       collect,
     );
   addTransportOptions(command, destinationOptions(copyDestinationKinds()))

@@ -2,7 +2,6 @@ import { UsageError } from "../../errors.js";
 import type { ExportReport } from "../../ops/export.js";
 import type { LoadReport } from "../../ops/load.js";
 import { loadTo } from "../../ops/load-to.js";
-import { hostPlatform } from "../../ops/registry-options.js";
 import {
   type DestinationSpec,
   destinationOptions,
@@ -10,7 +9,7 @@ import {
   optionValues,
 } from "../../transports/table.js";
 import { platformSelector, toolName } from "../context.js";
-import { chooseDestination } from "../destination.js";
+import { chooseDestination, defaultPlatforms } from "../destination.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { resolveStoreDir } from "../store-location.js";
@@ -51,10 +50,11 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
     storeDir: resolveStoreDir,
     latest: flags.latest !== false,
     allowDowngrade: flags.allowDowngrade === true,
-    // One platform per image (docker): this machine's unless --platform says; else all of them.
+    // One platform per image (docker): the engine's (else this machine's) unless --platform
+    // says; else all of them.
     platforms: platformSelector(
       flags.platform,
-      destinationRole(chosen.spec).copy?.onePlatform ? [hostPlatform()] : "all",
+      await defaultPlatforms(chosen.spec, flags.platform),
     ),
     push: {
       registry: flags,

@@ -50,7 +50,7 @@ export function registerLoad(program: Command): void {
     )
     .option(
       "--platform <os/arch[/variant][:os.version]>",
-      "with --to docker or docker-archive: the platform docker gets from multi-platform images (default: this machine's); with --to containerd: the platforms kept (default: all)",
+      "with --to docker or docker-archive: the platform docker gets from multi-platform images (default: the engine's with --to docker, this machine's for a tarball); with --to containerd: the platforms kept (default: all)",
       collect,
     );
   addTransportOptions(command, destinationOptions())

@@ -95,6 +95,13 @@ export const dockerTransport: TransportEntry<DockerDaemonSpec, DockerDestination
     copy: {
       location: (spec) => `the Docker engine at ${engineUrl(spec.host)}`,
       onePlatform: "docker load takes one platform",
+      async defaultPlatform(spec) {
+        const [{ enginePlatform }, address] = await Promise.all([
+          import("./engine-platform.js"),
+          addressOf(spec.host),
+        ]);
+        return enginePlatform(address);
+      },
       containerImagesOnly: true,
       nameOf: dockerRepoTag,
       nameHeading: "DOCKER NAME",
