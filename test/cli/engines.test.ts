@@ -3,7 +3,11 @@
  * for this file in a temp folder of its own (test/helpers/engines.ts).
  *
  * - `docker-daemon:REF` → bundle → `load --to docker` into the SECOND dockerd: the image ID and
- *   `docker history` there are the first engine's; a second load reports the image unchanged.
+ *   `docker history` there are the first engine's; a second load reports the image unchanged;
+ *   the save asks the engine (over tcp://, through a logging front) for ONE export of both
+ *   images; by image ID the bundle names the image by its tag, and an untagged one is refused.
+ * - `--to docker` without --platform asks the engine its platform first (`GET /info`).
+ * - `export --to docker|containerd` from a store; a damaged layer leaves both engines as they were.
  * - `load --to containerd:SOCK` / `--to-containerd --address SOCK`: `ctr images ls` shows each
  *   image at the bundle's manifest digest, a multi-platform index kept as the index with all its
  *   platforms; the default namespace is k8s.io.
@@ -279,6 +283,43 @@ describe.skipIf(skip !== undefined)(
         }),
       );
       expect(again.images.map((i) => i.status)).toEqual(["unchanged", "unchanged"]);
+    });
+
+    it("docker-daemon: by image ID names the image by its tag; an untagged one is refused", async () => {
+      const byId = await cli([
+        "save",
+        `docker-daemon:${(ids[1] as string).slice(7, 19)}`,
+        "--docker-host",
+        first.host,
+        "-o",
+        path.join(dir, "by-id.zip"),
+        "--json",
+      ]);
+      const saved = JSON.parse(ok(byId).stdout) as { images: Array<{ ref: string }> };
+      expect(saved.images.map((i) => i.ref)).toEqual(["docker.io/library/tool:2"]);
+
+      // An image left without a name: another one loaded under its tag.
+      const [dangling, successor] = [1, 2].map((n) =>
+        dockerSaveTar([
+          { repoTag: "scratch/moved:1", layers: [tarOf({ n: String(n) })], createdBy: ["n"] },
+        ]),
+      ) as [ReturnType<typeof dockerSaveTar>, ReturnType<typeof dockerSaveTar>];
+      for (const [i, made] of [dangling, successor].entries()) {
+        const file = path.join(dir, `moved-${i}.tar`);
+        writeFileSync(file, made.tar);
+        await first.docker(["load", "-i", file]);
+      }
+      const refused = await cli([
+        "save",
+        `docker-daemon:${dangling.ids[0]}`,
+        "--docker-host",
+        first.host,
+        "-o",
+        path.join(dir, "untagged.zip"),
+        "--json",
+      ]);
+      expect(refused.code, refused.stdout).toBe(2);
+      expect(failure(refused).message).toContain("the image has no name");
     });
 
     it("--to containerd keeps the bundle's manifest digests, a multi-platform index as the index", async () => {
