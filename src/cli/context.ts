@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Option } from "commander";
+import { type Command, Option } from "commander";
 import { UsageError } from "../errors.js";
+import type { TransportOption } from "../transports/entry.js";
 import { type PlatformSelector, parsePlatform } from "../types/platform.js";
 
 /** ferry's version, from its package.json. */
@@ -50,4 +51,13 @@ export function positiveInteger(value: string): number {
 /** `--store DIR`, as the commands that read or change the store take it. */
 export function storeOption(): Option {
   return new Option("--store <dir>", "the store (default: $FERRY_STORE or the per-OS default)");
+}
+
+/** Add the options transports own (`--docker-host`: ../transports/table.ts) to a command. */
+export function addTransportOptions(
+  command: Command,
+  options: readonly TransportOption[],
+): Command {
+  for (const option of options) command.option(option.flags, option.help);
+  return command;
 }

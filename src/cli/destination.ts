@@ -5,12 +5,16 @@
  */
 
 import { UsageError } from "../errors.js";
+import { hostPlatform } from "../ops/registry-options.js";
+import type { TransportSettings } from "../transports/entry.js";
 import {
   type DestinationSpec,
   destinationForms,
+  destinationRole,
   listForms,
   parseDestination,
 } from "../transports/table.js";
+import type { PlatformSelector } from "../types/platform.js";
 
 /** One way the command line may name the destination. */
 export interface DestinationFlag {
@@ -29,12 +33,14 @@ export interface ChosenDestination {
 
 /**
  * The one destination the flags name, parsed; when none does, `fallback` (`store`), or the error
- * to throw. Two given at once are a usage error; so is a kind the command does not take (`kinds`).
+ * to throw. Two given at once are a usage error; so is a kind the command does not take (`kinds`),
+ * and a destination option (`settings`: `--namespace`) the chosen destination does not take.
  */
 export function chooseDestination(
   flags: DestinationFlag[],
   kinds: readonly string[] | undefined,
   fallback: string | UsageError,
+  settings?: TransportSettings,
 ): ChosenDestination;
 export function chooseDestination(
   flags: DestinationFlag[],
@@ -44,6 +50,7 @@ export function chooseDestination(
   flags: DestinationFlag[],
   kinds: readonly string[] | undefined,
   fallback?: string | UsageError,
+  settings: TransportSettings = {},
 ): ChosenDestination | undefined {
   const given = flags.filter((f) => f.value !== undefined);
   const [first, second] = given;
@@ -52,7 +59,7 @@ export function chooseDestination(
       hint: `name one destination: --to ${listForms(destinationForms(kinds))}`,
     });
   }
-  const options = kinds ? { kinds } : {};
+  const options = { ...(kinds ? { kinds } : {}), settings };
   if (!first) {
     if (fallback instanceof UsageError) throw fallback;
     return fallback === undefined
@@ -70,4 +77,18 @@ export function chooseDestination(
     }),
     label: first.flag,
   };
+}
+
+/**
+ * The platforms an image gets when `--platform` names none: one for a destination that takes
+ * one (the one it runs, else this machine's), else all. The destination is asked only then.
+ */
+export async function defaultPlatforms(
+  destination: DestinationSpec,
+  given: string[] | undefined,
+): Promise<PlatformSelector> {
+  const copy = destinationRole(destination).copy;
+  if (!copy?.onePlatform) return "all";
+  if (given !== undefined) return [hostPlatform()];
+  return [(await copy.defaultPlatform?.(destination)) ?? hostPlatform()];
 }

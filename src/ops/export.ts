@@ -1,21 +1,28 @@
 /**
- * Copies into a destination that takes a plain copy (today `docker-archive:FILE`; see
- * `CopyDestination` in transports/entry.ts): stored images (`ferry export`) or a verified
- * bundle's (`ferry load BUNDLE --to docker-archive:FILE`). The destination's sink comes from the
+ * Copies into a destination that takes a plain copy (`docker-archive:FILE`, a Docker engine,
+ * containerd; see `CopyDestination` in transports/entry.ts): stored images (`ferry export`) or a
+ * verified bundle's (`ferry load BUNDLE --to docker`). The destination's sink comes from the
  * transport table; what it takes (one platform per image, container images only) is checked
- * before anything is written.
+ * before anything is written, and images it does not take (Windows base OS images, artifacts
+ * that are not container images) are left out and listed.
  */
 
 import type { CopyEvent } from "../engine/copy.js";
 import type { ImagePlan } from "../engine/plan.js";
 import { FerryError, isFerryError } from "../errors.js";
 import { DiscardSink } from "../transports/discard.js";
-import type { CopyDestination } from "../transports/entry.js";
+import type { CopyDestination, ImageOutcome } from "../transports/entry.js";
 import { LayoutSource } from "../transports/layout/source.js";
 import { Store } from "../transports/layout/store.js";
 import { type DestinationSpec, destinationRole } from "../transports/table.js";
 import type { TrustedKey } from "../trust/keys.js";
-import { isIndexMediaType } from "../types/media-types.js";
+import { parseManifest } from "../types/manifest.js";
+import {
+  FerryAnnotation,
+  isIndexMediaType,
+  MediaType,
+  OS_IMAGE_KIND,
+} from "../types/media-types.js";
 import type { PlatformSelector } from "../types/platform.js";
 import { refuseReservedOutput } from "../types/windows-names.js";
 import { copyPlans, planImages, withBundle } from "./transfer.js";
@@ -23,8 +30,21 @@ import { copyPlans, planImages, withBundle } from "./transfer.js";
 export interface ExportReport {
   /** Where the copy landed (the tarball). */
   output: string;
-  /** `repoTag`: the name the image has there (docker's `repo:tag`), when it has one. */
-  images: Array<{ ref: string; repoTag?: string; digest: string; platforms: string[] }>;
+  /**
+   * `repoTag`: the name the image has there (docker's `repo:tag`), when it has one; `status`,
+   * `id` and `previous`: what became of it, at a destination that tells (an engine).
+   */
+  images: Array<{
+    ref: string;
+    repoTag?: string;
+    digest: string;
+    platforms: string[];
+    status?: ImageOutcome["status"];
+    id?: string;
+    previous?: string;
+  }>;
+  /** Images the destination does not take (OS images, non-image artifacts), and why. */
+  skipped?: Array<{ ref: string; reason: string }>;
   blobs: number;
   bytes: number;
   /** A dry run: the blobs and bytes the copy would hold were verified; nothing was written. */
@@ -73,21 +93,51 @@ function checkOnePlatform(plans: ImagePlan[], reason: string): void {
   }
 }
 
+const OS_IMAGE_REASON = "a Windows base OS image (.wim), not a container image";
+const IMAGE_CONFIG_TYPES = new Set<string>([MediaType.OciConfig, MediaType.DockerConfig]);
+
+/**
+ * Why a planned image is not a container image (a Windows base OS image, an artifact whose
+ * config is not an image config), or undefined when it is one.
+ */
+export function notContainerImage(plan: ImagePlan): string | undefined {
+  if (plan.annotations?.[FerryAnnotation.Kind] === OS_IMAGE_KIND) return OS_IMAGE_REASON;
+  for (const { descriptor, bytes } of plan.manifests) {
+    const parsed = parseManifest(bytes, descriptor.mediaType, `manifest of ${plan.name}`);
+    if (parsed.kind !== "manifest") continue;
+    const configType = parsed.manifest.config.mediaType;
+    if (!IMAGE_CONFIG_TYPES.has(configType)) {
+      return `not a container image (its config is ${configType})`;
+    }
+  }
+  return undefined;
+}
+
 async function copyTo(
-  plans: ImagePlan[],
+  planned: ImagePlan[],
   options: ExportOptions,
   started: number,
+  skipped: Array<{ ref: string; reason: string }> = [],
 ): Promise<ExportReport> {
   const copy = copyRole(options.destination);
+  const plans = planned.filter((plan) => {
+    const reason = copy.containerImagesOnly ? notContainerImage(plan) : undefined;
+    if (reason) skipped.push({ ref: plan.name, reason });
+    return !reason;
+  });
   if (copy.onePlatform) checkOnePlatform(plans, copy.onePlatform);
   refuseReservedOutput(copy.location(options.destination));
   // A dry run reads and hashes what the copy would hold, into a sink that keeps nothing.
-  const sink = options.dryRun ? new DiscardSink() : await copy.openSink(options.destination);
+  const sink = options.dryRun ? new DiscardSink() : await copy.openSink(options.destination, plans);
   const result = await copyPlans(sink, plans, options);
+  const outcomes = new Map(
+    ("outcomes" in sink ? (sink.outcomes?.() ?? []) : []).map((o) => [o.name, o]),
+  );
   return {
     output: copy.location(options.destination),
     images: result.images.map((record) => {
       const repoTag = copy.nameOf(record.name);
+      const outcome = outcomes.get(record.name);
       return {
         ref: record.name,
         ...(repoTag ? { repoTag } : {}),
@@ -95,8 +145,16 @@ async function copyTo(
         platforms: record.platforms.map(
           (p) => `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}`,
         ),
+        ...(outcome
+          ? {
+              status: outcome.status,
+              id: outcome.id,
+              ...(outcome.previous ? { previous: outcome.previous } : {}),
+            }
+          : {}),
       };
     }),
+    ...(skipped.length ? { skipped } : {}),
     blobs: result.blobsCopied,
     bytes: result.bytesCopied,
     ...(options.dryRun ? { dryRun: true } : {}),
@@ -139,12 +197,20 @@ export function bundleToDestination(
   const started = Date.now();
   const copy = copyRole(options.destination);
   return withBundle(bundle, { trust: options.trust ?? [] }, async ({ source }) => {
+    // OS images are left out before planning (their platform is not the one docker gets).
+    const skipped: Array<{ ref: string; reason: string }> = [];
     const plans = await planImages([{ source, platforms: options.platforms }], {
       ...(copy.containerImagesOnly
-        ? { include: (image) => image.annotations?.["vnd.ferry.kind"] !== "os-image" }
+        ? {
+            include: (image) => {
+              const osImage = image.annotations?.[FerryAnnotation.Kind] === OS_IMAGE_KIND;
+              if (osImage) skipped.push({ ref: image.name, reason: OS_IMAGE_REASON });
+              return !osImage;
+            },
+          }
         : {}),
     });
-    return await copyTo(plans, options, started);
+    return await copyTo(plans, options, started, skipped);
   }).catch((error: unknown) => {
     throw withRemedy(
       error,

@@ -4,6 +4,8 @@
  */
 
 import path from "node:path";
+import { defaultCacheDir } from "../cache/blob-cache.js";
+import type { TransportSettings } from "../transports/entry.js";
 import type { RegistrySession, TransferStats } from "../transports/registry/session.js";
 import { openSource, type SourceSpec, sourceRole } from "../transports/table.js";
 import type { Descriptor } from "../types/descriptor.js";
@@ -28,6 +30,8 @@ export interface SaveRequest {
 export interface SaveFromSourcesOptions extends Omit<SaveOptions, "downloads"> {
   /** The registry flags: credentials, TLS, proxies, timeouts, the download cache. */
   registry: RegistryFlags;
+  /** Values of the sources' own options (`--docker-host`). */
+  settings?: TransportSettings;
   userAgent: string;
   /** `--platform`, when given (else each transport's default: ./entry.ts `PlatformDefault`). */
   platforms?: PlatformSelector;
@@ -72,6 +76,7 @@ export async function saveFromSources(
 ): Promise<SaveOutcome> {
   const {
     registry: flags,
+    settings,
     userAgent,
     platforms,
     skipForeign,
@@ -96,9 +101,13 @@ export async function saveFromSources(
     const downloadNetwork = needs.has("network")
       ? await downloadNetworkFromFlags(flags, { userAgent })
       : undefined;
+    const batch = { specs: requests.map(({ spec }) => spec), shared: new Map<string, unknown>() };
     for (const request of requests) {
       const source = await openSource(request.spec, {
+        batch,
         tempDir: path.dirname(path.resolve(save.output)),
+        cacheDir: flags.cache ?? defaultCacheDir(),
+        ...(settings ? { settings } : {}),
         downloadLimits: downloadLimitsFromFlags(flags),
         ...(downloadNetwork ? { downloadNetwork } : {}),
         ...(session ? { registry: { session, skipForeign } } : {}),

@@ -13,8 +13,18 @@ import nodePath from "node:path";
 import { UsageError } from "../errors.js";
 import { escapeControls } from "../types/terminal-text.js";
 import type { Source } from "../types/transport.js";
+import { containerdTransport } from "./containerd/entry.js";
 import { dockerArchiveTransport } from "./docker-archive/entry.js";
-import type { DestinationRole, SourceContext, SourceRole, Spec, TransportEntry } from "./entry.js";
+import { dockerTransport } from "./docker-daemon/entry.js";
+import type {
+  DestinationRole,
+  SourceContext,
+  SourceRole,
+  Spec,
+  TransportEntry,
+  TransportOption,
+  TransportSettings,
+} from "./entry.js";
 import { ociTransport, storeTransport } from "./layout/entry.js";
 import { ociArchiveTransport } from "./oci-archive/entry.js";
 import { registryTransport } from "./registry/entry.js";
@@ -30,6 +40,8 @@ export const TRANSPORTS = [
   storeTransport,
   ociArchiveTransport,
   dockerArchiveTransport,
+  dockerTransport,
+  containerdTransport,
   wimTransport,
   registryTransport,
 ] as const;
@@ -55,6 +67,88 @@ function entryNamed(name: string): TransportEntry | undefined {
 export function listForms(forms: readonly string[]): string {
   if (forms.length <= 1) return forms.join("");
   return `${forms.slice(0, -1).join(", ")} or ${forms[forms.length - 1]}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transport options (`--docker-host`, `--namespace`)
+
+/** Options of these roles, each once (two roles of one transport may share one). */
+function distinctOptions(
+  roles: ReadonlyArray<{ options?: readonly TransportOption[] } | undefined>,
+) {
+  const options = new Map<string, TransportOption>();
+  for (const role of roles)
+    for (const option of role?.options ?? []) options.set(option.key, option);
+  return [...options.values()];
+}
+
+/** The options the sources own: what `save` adds to its flags. */
+export function sourceOptions(): TransportOption[] {
+  return distinctOptions(ENTRIES.map((entry) => entry.source));
+}
+
+/** The options of these destinations (default: all): what `load` and `export` add. */
+export function destinationOptions(kinds?: readonly string[]): TransportOption[] {
+  return distinctOptions(
+    ENTRIES.filter((entry) => !kinds || kinds.includes(entry.name)).map(
+      (entry) => entry.destination,
+    ),
+  );
+}
+
+/** The values a command's parsed flags hold for these options. */
+export function optionValues(
+  flags: object,
+  options: readonly TransportOption[],
+): TransportSettings {
+  const values: Record<string, string | undefined> = {};
+  for (const option of options) {
+    const value = (flags as Record<string, unknown>)[option.key];
+    if (typeof value === "string") values[option.key] = value;
+  }
+  return values;
+}
+
+/** `--docker-host`, from `--docker-host <url>`. */
+function flagName(option: TransportOption): string {
+  return option.flags.split(/[ ,]/)[0] ?? option.flags;
+}
+
+/**
+ * Refuse an option given to a command none of whose transports (`used`) takes it: it would
+ * be silently ignored. `offered` are the options the command has.
+ */
+function refuseUnusedOptions(
+  settings: TransportSettings,
+  offered: readonly TransportOption[],
+  used: ReadonlyArray<{ options?: readonly TransportOption[] } | undefined>,
+  users: (option: TransportOption) => string,
+): void {
+  const taken = new Set(used.flatMap((role) => role?.options ?? []).map((option) => option.key));
+  for (const option of offered) {
+    if (settings[option.key] === undefined || taken.has(option.key)) continue;
+    throw new UsageError(`${flagName(option)} applies to ${users(option)} only`, {
+      hint: `leave out ${flagName(option)}, or use it with ${users(option)}`,
+    });
+  }
+}
+
+/** Refuse a source option (`--docker-host`) when no source of the command takes it. */
+export function checkSourceOptions(
+  specs: readonly SourceSpec[],
+  settings: TransportSettings,
+): void {
+  refuseUnusedOptions(
+    settings,
+    sourceOptions(),
+    specs.map((spec) => sourceRole(spec)),
+    (option) =>
+      listForms(
+        ENTRIES.filter((entry) => entry.source?.options?.some((o) => o.key === option.key)).flatMap(
+          (entry) => entry.source?.prefixes.map((prefix) => `${prefix} sources`) ?? [],
+        ),
+      ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -151,12 +245,13 @@ export function destinationRole<D extends DestinationSpec>(spec: D): Destination
 /**
  * Parse a destination, `KIND[:WHERE]` (`store`, `store:DIR`, `registry:HOST/PREFIX`,
  * `docker-archive:FILE`). `kinds`: the destinations the command takes (default: all); `label`:
- * how the user wrote it, for messages (default `--to VALUE`). An unknown kind, or one the
- * command does not take, is a usage error listing those it does.
+ * how the user wrote it, for messages (default `--to VALUE`); `settings`: the values of
+ * destination options (`--namespace`). An unknown kind, or one the command does not take, is a
+ * usage error listing those it does; so is an option this destination does not take.
  */
 export function parseDestination(
   value: string,
-  options: { kinds?: readonly string[]; label?: string } = {},
+  options: { kinds?: readonly string[]; label?: string; settings?: TransportSettings } = {},
 ): DestinationSpec {
   const label = options.label ?? `--to ${value}`;
   const colon = value.indexOf(":");
@@ -173,5 +268,13 @@ export function parseDestination(
       { hint: `use --to ${listForms(known)}` },
     );
   }
-  return role.parse(rest, label) as DestinationSpec;
+  const settings = options.settings ?? {};
+  refuseUnusedOptions(settings, destinationOptions(options.kinds), [role], (option) =>
+    listForms(
+      ENTRIES.filter((entry) => entry.destination?.options?.some((o) => o.key === option.key)).map(
+        (entry) => `--to ${entry.name}`,
+      ),
+    ),
+  );
+  return role.parse(rest, label, settings) as DestinationSpec;
 }

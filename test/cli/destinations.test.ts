@@ -207,7 +207,7 @@ describe("--to KIND[:WHERE] and the flags it replaces", () => {
       [
         ["load", bundle, "--to", "store:/tmp/a", "--store", "/tmp/b"],
         /--store cannot be combined with --to/,
-        /name one destination: --to store\[:DIR\], docker-archive:FILE or registry:HOST\[:PORT\]\[\/PREFIX\]/,
+        /name one destination: --to store\[:DIR\], docker-archive:FILE, docker\[:HOST\], containerd\[:SOCK\] or registry:HOST\[:PORT\]\[\/PREFIX\]/,
       ],
       [
         ["load", bundle, "--to-registry", first.host, "--docker-archive", "/tmp/x.tar"],
@@ -217,7 +217,7 @@ describe("--to KIND[:WHERE] and the flags it replaces", () => {
       [
         ["load", bundle, "--to", "ftp:/tmp/x"],
         /--to ftp:\/tmp\/x: unknown destination "ftp"/,
-        /use --to store\[:DIR\], docker-archive:FILE or registry:HOST\[:PORT\]\[\/PREFIX\]/,
+        /use --to store\[:DIR\], docker-archive:FILE, docker\[:HOST\], containerd\[:SOCK\] or registry:HOST\[:PORT\]\[\/PREFIX\]/,
       ],
       [
         ["pull", "alpine:3.19", "--to", `registry:${first.host}`],

@@ -21,6 +21,8 @@ export interface LayoutBuilder {
     layers: Buffer[];
     platform?: { os: string; architecture: string; variant?: string; "os.version"?: string };
     created?: string;
+    /** The layers' media type (default gzip); diff_ids are the layers' own sha256 either way. */
+    layerMediaType?: string;
   }): { mediaType: string; digest: string; size: number; config: string; layers: string[] };
   /** Name a manifest or index in index.json. */
   tag(ref: string, descriptor: { mediaType: string; digest: string; size: number }): void;
@@ -51,9 +53,10 @@ export function createLayout(dir: string): LayoutBuilder {
       layers,
       platform = { os: "linux", architecture: "amd64" },
       created = "2026-01-01T00:00:00Z",
+      layerMediaType = "application/vnd.oci.image.layer.v1.tar+gzip",
     }) {
       const layerDescriptors = layers.map((bytes) => ({
-        mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+        mediaType: layerMediaType,
         ...builder.blob(bytes),
       }));
       const config = Buffer.from(

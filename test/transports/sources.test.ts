@@ -189,7 +189,7 @@ describeSource("docker-archive: (the Docker 25+ layout, written by ferry export)
       const plan = await planImage(layout, image as NonNullable<typeof image>, {
         platforms: "all",
       });
-      const sink = await role.copy?.openSink(parseDestination(`docker-archive:${archive}`));
+      const sink = await role.copy?.openSink(parseDestination(`docker-archive:${archive}`), [plan]);
       if (!sink) throw new Error("docker-archive takes no copy");
       await copyImages(sink, [plan]);
     } finally {

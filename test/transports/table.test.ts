@@ -368,12 +368,13 @@ describe("the destination grammar: --to KIND[:WHERE]", () => {
   }
 
   it("an unknown kind is a usage error listing the known ones", () => {
-    for (const text of ["dir:/tmp/x", "oci:/tmp/x", "C:\\store", "docker"]) {
+    // `docker` is a kind now (the Docker engine); `dockerd` is not.
+    for (const text of ["dir:/tmp/x", "oci:/tmp/x", "C:\\store", "dockerd"]) {
       const refused = refusedDestination(text);
       expect(refused.code, text).toBe("EUSAGE");
       expect(refused.message, text).toMatch(/unknown destination/);
       expect(refused.hint, text).toBe(
-        "use --to store[:DIR], docker-archive:FILE or registry:HOST[:PORT][/PREFIX]",
+        "use --to store[:DIR], docker-archive:FILE, docker[:HOST], containerd[:SOCK] or registry:HOST[:PORT][/PREFIX]",
       );
     }
   });
@@ -428,5 +429,48 @@ describe("the table is the one list of transports", () => {
     expect(destinationForms()[0]).toBe("store[:DIR]");
     expect(destinationForms().at(-1)).toBe("registry:HOST[:PORT][/PREFIX]");
     expect(sourceForms()).toContain("docker-archive:FILE[:REF|@N]");
+  });
+});
+
+describe("the engines as destinations: docker[:HOST], containerd[:SOCK]", () => {
+  it("docker: the host from --to docker:HOST or --docker-host, the same one if both", () => {
+    expect(parseDestination("docker")).toEqual({ transport: "docker" });
+    expect(parseDestination("docker:unix:///tmp/d.sock")).toEqual({
+      transport: "docker",
+      host: "unix:///tmp/d.sock",
+    });
+    expect(
+      parseDestination("docker", { settings: { dockerHost: "tcp://engine.lan:2376" } }),
+    ).toEqual({ transport: "docker", host: "tcp://engine.lan:2376" });
+    expect(() =>
+      parseDestination("docker:unix:///a.sock", { settings: { dockerHost: "unix:///b.sock" } }),
+    ).toThrow(/names another engine than --docker-host/);
+  });
+
+  it("containerd: the socket from containerd:SOCK, --address or CONTAINERD_ADDRESS; namespace k8s.io", () => {
+    const saved = process.env.CONTAINERD_ADDRESS;
+    try {
+      process.env.CONTAINERD_ADDRESS = "/env/containerd.sock";
+      expect(parseDestination("containerd")).toEqual({
+        transport: "containerd",
+        address: "/env/containerd.sock",
+        namespace: "k8s.io",
+      });
+      expect(
+        parseDestination("containerd", { settings: { address: "/flag.sock", namespace: "lab" } }),
+      ).toEqual({ transport: "containerd", address: "/flag.sock", namespace: "lab" });
+      expect(parseDestination("containerd:/run/k3s/containerd/containerd.sock")).toMatchObject({
+        address: "/run/k3s/containerd/containerd.sock",
+      });
+      expect(() =>
+        parseDestination("containerd:/a.sock", { settings: { address: "/b.sock" } }),
+      ).toThrow(/names another socket than --address/);
+      expect(() => parseDestination("containerd", { settings: { namespace: "../x" } })).toThrow(
+        /not a containerd namespace/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.CONTAINERD_ADDRESS;
+      else process.env.CONTAINERD_ADDRESS = saved;
+    }
   });
 });

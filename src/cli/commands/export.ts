@@ -1,6 +1,11 @@
 import type { Command } from "commander";
-import { copyDestinationKinds, destinationForms, listForms } from "../../transports/table.js";
-import { collect, storeOption } from "../context.js";
+import {
+  copyDestinationKinds,
+  destinationForms,
+  destinationOptions,
+  listForms,
+} from "../../transports/table.js";
+import { addTransportOptions, collect, storeOption } from "../context.js";
 
 export interface ExportFlags {
   to?: string;
@@ -12,9 +17,11 @@ export interface ExportFlags {
 }
 
 export function registerExport(program: Command): void {
-  program
+  const command = program
     .command("export")
-    .description("write stored images as a tarball `docker load` accepts (Docker 25+ layout)")
+    .description(
+      "copy stored images to a tarball `docker load` accepts (Docker 25+ layout), a Docker engine or containerd",
+    )
     .argument("<ref...>", "image names in the store")
     .option(
       "--to <destination>",
@@ -24,9 +31,10 @@ export function registerExport(program: Command): void {
     .addOption(storeOption())
     .option(
       "--platform <os/arch[/variant][:os.version]>",
-      "for multi-platform images: the one docker gets (default: this machine's)",
+      "for multi-platform images: the one docker gets (default: the engine's with --to docker, this machine's for a tarball); with --to containerd: the platforms kept (default: all)",
       collect,
-    )
+    );
+  addTransportOptions(command, destinationOptions(copyDestinationKinds()))
     .option("--json", "print a JSON summary")
     .option("-q, --quiet", "no progress")
     .action(async (refs: string[], flags: ExportFlags) => {

@@ -2,15 +2,20 @@ import { UsageError } from "../../errors.js";
 import type { ExportReport } from "../../ops/export.js";
 import type { LoadReport } from "../../ops/load.js";
 import { loadTo } from "../../ops/load-to.js";
-import { hostPlatform } from "../../ops/registry-options.js";
-import { type DestinationSpec, destinationRole } from "../../transports/table.js";
+import {
+  type DestinationSpec,
+  destinationOptions,
+  destinationRole,
+  optionValues,
+} from "../../transports/table.js";
 import { platformSelector, toolName } from "../context.js";
-import { chooseDestination } from "../destination.js";
+import { chooseDestination, defaultPlatforms } from "../destination.js";
 import { cancellation } from "../interrupt.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { resolveStoreDir } from "../store-location.js";
 import { trustedKeys } from "../trust-options.js";
+import { copyTable, skippedLines } from "./copy-lines.js";
 import type { LoadFlags } from "./load.js";
 import { loadedOsImageLines } from "./os-image-lines.js";
 import { describePush } from "./push.js";
@@ -24,9 +29,13 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
       { flag: "--to-registry", value: flags.toRegistry, kind: "registry" },
       { flag: "--docker-archive", value: flags.dockerArchive, kind: "docker-archive" },
       { flag: "--store", value: flags.store, kind: "store" },
+      // Plain switches: the same as `--to docker` / `--to containerd` (no WHERE of their own).
+      { flag: "--to-docker", value: flags.toDocker ? "docker" : undefined },
+      { flag: "--to-containerd", value: flags.toContainerd ? "containerd" : undefined },
     ],
     undefined,
     "store",
+    optionValues(flags, destinationOptions()),
   );
   if (chosen.spec.transport === "registry" && flags.platform !== undefined) {
     throw new UsageError(`--platform cannot be combined with ${chosen.label}`, {
@@ -44,7 +53,12 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
     allowDowngrade: flags.allowDowngrade === true,
     // The first Ctrl-C stops the copy cleanly (see cli/interrupt.ts).
     signal: cancellation(),
-    platforms: platformSelector(flags.platform, [hostPlatform()]),
+    // One platform per image (docker): the engine's (else this machine's) unless --platform
+    // says; else all of them.
+    platforms: platformSelector(
+      flags.platform,
+      await defaultPlatforms(chosen.spec, flags.platform),
+    ),
     push: {
       registry: flags,
       userAgent: toolName(),
@@ -91,19 +105,22 @@ function loadVerdict(report: LoadReport): string {
   return `loaded ${report.images.length} image(s) into ${report.store}: ${report.blobsWritten} blobs written (${written}), ${present}, in ${formatSeconds(report.seconds)}`;
 }
 
-/** A bundle copied to a destination that takes a plain copy (a docker-archive tarball). */
+/**
+ * A bundle copied to a destination that takes a plain copy (a docker-archive tarball, an
+ * engine): its images, what became of each where the destination tells, what it left out.
+ */
 function describeCopy(bundle: string, destination: DestinationSpec, report: ExportReport): string {
   const copy = destinationRole(destination).copy;
   const next = copy?.nextStep?.(destination);
   const output = report.output;
   return [
-    formatTable(
-      ["IMAGE", copy?.nameHeading ?? "NAME", "PLATFORM"],
-      report.images.map((i) => [i.ref, i.repoTag ?? "-", i.platforms.join(",")]),
-    ),
+    copyTable(report, copy?.nameHeading),
+    ...skippedLines(report),
     "",
     report.dryRun
       ? `dry run: verified ${bundle}; ${output} would hold ${report.images.length} image(s), ${report.blobs} blob(s) (${formatSize(report.bytes)}); nothing was written`
-      : `verified ${bundle} and wrote ${output} (${formatSize(report.bytes)})${next ? `; run: ${next}` : ""}`,
+      : report.images.some((i) => i.status)
+        ? `verified ${bundle} and loaded ${report.images.length} image(s) into ${output} (${formatSize(report.bytes)} sent), each checked there`
+        : `verified ${bundle} and wrote ${output} (${formatSize(report.bytes)})${next ? `; run: ${next}` : ""}`,
   ].join("\n");
 }

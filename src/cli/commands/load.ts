@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { destinationForms, listForms } from "../../transports/table.js";
-import { collect, positiveInteger } from "../context.js";
+import { destinationForms, destinationOptions, listForms } from "../../transports/table.js";
+import { addTransportOptions, collect, positiveInteger } from "../context.js";
 import { addPushOptions, type LoadPushFlags } from "./push.js";
 
 export interface LoadFlags extends LoadPushFlags {
@@ -11,12 +11,14 @@ export interface LoadFlags extends LoadPushFlags {
   quiet?: boolean;
   latest?: boolean;
   dockerArchive?: string;
+  toDocker?: boolean;
+  toContainerd?: boolean;
   platform?: string[];
   allowDowngrade?: boolean;
 }
 
 export function registerLoad(program: Command): void {
-  addPushOptions(program.command("load"), {
+  const command = addPushOptions(program.command("load"), {
     toRegistry: "same as --to registry:HOST[:PORT][/PREFIX]",
     dryRun:
       "verify the bundle and show what the load would do (new/updated/unchanged per image, blobs and bytes to write) into the destination; write nothing",
@@ -41,11 +43,17 @@ export function registerLoad(program: Command): void {
       "load a bundle older than one loaded before (lower signed sequence, or an older bundle's image under a name)",
     )
     .option("--docker-archive <out.tar>", "same as --to docker-archive:OUT.tar")
+    .option("--to-docker", "same as --to docker (the engine: --docker-host, else $DOCKER_HOST)")
+    .option(
+      "--to-containerd",
+      "same as --to containerd (the socket: --address, else $CONTAINERD_ADDRESS; --namespace)",
+    )
     .option(
       "--platform <os/arch[/variant][:os.version]>",
-      "with --to docker-archive: the platform docker gets from multi-platform images (default: this machine's)",
+      "with --to docker or docker-archive: the platform docker gets from multi-platform images (default: the engine's with --to docker, this machine's for a tarball); with --to containerd: the platforms kept (default: all)",
       collect,
-    )
+    );
+  addTransportOptions(command, destinationOptions())
     .option("--json", "print a JSON summary")
     .option("-q, --quiet", "no progress")
     .action(async (bundle: string, flags: LoadFlags) => {

@@ -3,9 +3,12 @@ import { UsageError } from "../../errors.js";
 import { readDeltaBase } from "../../ops/delta-base.js";
 import { type SaveRequest, saveFromSources } from "../../ops/save-sources.js";
 import {
+  checkSourceOptions,
+  optionValues,
   parseSource,
   resolveSourcePaths,
   type SourceSpec,
+  sourceOptions,
   sourceRole,
 } from "../../transports/table.js";
 import { loadSigner } from "../../trust/sequence.js";
@@ -37,11 +40,17 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
   if (requests.length === 0) {
     throw new UsageError("save needs at least one source, or -f IMAGES.yaml");
   }
+  const settings = optionValues(flags, sourceOptions());
+  checkSourceOptions(
+    requests.map((request) => request.spec),
+    settings,
+  );
   const since = flags.since ? await readDeltaBase(flags.since) : undefined;
   const signer = flags.sign ? await loadSigner(flags.sign, flags.sequence) : undefined;
   const progress = createProgress("saving", !flags.json && !flags.quiet);
   const { report, omitted, transfer } = await saveFromSources(requests, {
     registry: flags,
+    settings,
     userAgent: toolName(),
     ...(flags.platform?.length ? { platforms: platformSelector(flags.platform, "all") } : {}),
     skipForeign: Boolean(flags.skipForeign),

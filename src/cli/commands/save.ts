@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { RegistryFlags } from "../../ops/registry-options.js";
-import { listForms, sourceForms } from "../../transports/table.js";
+import { listForms, sourceForms, sourceOptions } from "../../transports/table.js";
 import { parseSplitSize } from "../../types/parts.js";
-import { collect, positiveInteger } from "../context.js";
+import { addTransportOptions, collect, positiveInteger } from "../context.js";
 import { addRegistryOptions } from "./pull.js";
 
 export interface SaveFlags extends RegistryFlags {
@@ -57,6 +57,7 @@ export function registerSave(program: Command): void {
       "--skip-foreign",
       "leave foreign layers out (listed as required): the far side must have them",
     );
+  addTransportOptions(command, sourceOptions());
   addRegistryOptions(command, { downloads: true }).action(
     async (specs: string[], flags: SaveFlags) => {
       const { runSave } = await import("./save.run.js");
