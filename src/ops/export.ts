@@ -11,6 +11,7 @@ import type { ImagePlan } from "../engine/plan.js";
 import { FerryError, isFerryError } from "../errors.js";
 import { DiscardSink } from "../transports/discard.js";
 import type { CopyDestination } from "../transports/entry.js";
+import { attachedOfEntry } from "../transports/layout/attached-records.js";
 import { LayoutSource } from "../transports/layout/source.js";
 import { Store } from "../transports/layout/store.js";
 import { type DestinationSpec, destinationRole } from "../transports/table.js";
@@ -22,6 +23,8 @@ import { copyPlans, planImages, withBundle } from "./transfer.js";
 export interface ExportReport {
   /** Where the copy landed (the tarball). */
   output: string;
+  /** Images left out: not container images (a Helm chart...), which the destination cannot hold. */
+  skipped?: Array<{ ref: string; artifactType: string }>;
   /** `repoTag`: the name the image has there (docker's `repo:tag`), when it has one. */
   images: Array<{ ref: string; repoTag?: string; digest: string; platforms: string[] }>;
   blobs: number;
@@ -39,6 +42,8 @@ export interface ExportOptions {
   onEvent?: (event: CopyEvent) => void;
   /** Verify and report what the copy would hold; write nothing. */
   dryRun?: boolean;
+  /** Told about what is left out (artifacts, attached signatures and SBOMs). */
+  onNote?: (text: string) => void;
 }
 
 /** The destination's copy role, or a usage error for one with a protocol of its own. */
@@ -72,12 +77,64 @@ function checkOnePlatform(plans: ImagePlan[], reason: string): void {
   }
 }
 
-async function copyTo(
+/**
+ * A destination for container images only (docker load): artifacts (a Helm chart, any root
+ * that is no container image) are left out with a note, instead of a tarball that `docker load`
+ * fails on half-way.
+ */
+function containerImagesOnly(
   plans: ImagePlan[],
+  destination: string,
+  onNote: ((text: string) => void) | undefined,
+): { kept: ImagePlan[]; skipped: NonNullable<ExportReport["skipped"]> } {
+  const kept: ImagePlan[] = [];
+  const skipped: NonNullable<ExportReport["skipped"]> = [];
+  for (const plan of plans) {
+    if (plan.artifactType === undefined) {
+      kept.push(plan);
+      continue;
+    }
+    skipped.push({ ref: plan.name, artifactType: plan.artifactType });
+    onNote?.(
+      `left out ${plan.name}: it is an artifact (${plan.artifactType}), not a container image; ${destination} holds container images only`,
+    );
+  }
+  return { kept, skipped };
+}
+
+/** The note about attached artifacts a container-images-only destination cannot hold. */
+function noteAttachedLeftOut(
+  counts: Array<{ ref: string; attached: number }>,
+  destination: string,
+  onNote: ((text: string) => void) | undefined,
+): void {
+  for (const { ref, attached } of counts) {
+    if (attached === 0) continue;
+    onNote?.(
+      `${ref}: its ${attached} attached artifact(s) (signatures, attestations, SBOMs) are not written: ${destination} cannot hold them`,
+    );
+  }
+}
+
+async function copyTo(
+  allPlans: ImagePlan[],
   options: ExportOptions,
   started: number,
 ): Promise<ExportReport> {
   const copy = copyRole(options.destination);
+  const where = copy.location(options.destination);
+  const { kept: plans, skipped } = copy.containerImagesOnly
+    ? containerImagesOnly(allPlans, where, options.onNote)
+    : { kept: allPlans, skipped: [] };
+  if (plans.length === 0 && skipped.length > 0) {
+    throw new FerryError(
+      "EUSAGE",
+      `nothing to write to ${where}: ${skipped.map((s) => s.ref).join(", ")} ${skipped.length === 1 ? "is an artifact" : "are artifacts"}, not container images`,
+      {
+        hint: "carry artifacts in a bundle or push them to a registry (ferry push, ferry load --to registry:)",
+      },
+    );
+  }
   if (copy.onePlatform) checkOnePlatform(plans, copy.onePlatform);
   // A dry run reads and hashes what the copy would hold, into a sink that keeps nothing.
   const sink = options.dryRun ? new DiscardSink() : await copy.openSink(options.destination);
@@ -97,6 +154,7 @@ async function copyTo(
     }),
     blobs: result.blobsCopied,
     bytes: result.bytesCopied,
+    ...(skipped.length > 0 ? { skipped } : {}),
     ...(options.dryRun ? { dryRun: true } : {}),
     seconds: (Date.now() - started) / 1000,
   };
@@ -109,9 +167,10 @@ export async function exportImages(
   options: ExportOptions,
 ): Promise<ExportReport> {
   const started = Date.now();
-  copyRole(options.destination);
+  const copy = copyRole(options.destination);
   const store = await Store.open(storeDir);
   const inputs = [];
+  const attached: Array<{ ref: string; attached: number }> = [];
   for (const ref of refs) {
     const source = await LayoutSource.open(store.files, {
       transport: `store:${store.dir}`,
@@ -119,8 +178,15 @@ export async function exportImages(
       refName: ref,
     });
     inputs.push({ source, platforms: options.platforms });
+    for (const image of await source.images()) {
+      const count = attachedOfEntry(image.descriptor, store.dir).length;
+      attached.push({ ref: image.name, attached: count });
+    }
   }
-  const plans = await planImages(inputs);
+  const plans = await planImages(inputs, copy.containerImagesOnly ? { attached: false } : {});
+  if (copy.containerImagesOnly) {
+    noteAttachedLeftOut(attached, copy.location(options.destination), options.onNote);
+  }
   return copyTo(plans, options, started).catch((error: unknown) => {
     throw withRemedy(
       error,
@@ -136,12 +202,22 @@ export function bundleToDestination(
 ): Promise<ExportReport> {
   const started = Date.now();
   const copy = copyRole(options.destination);
-  return withBundle(bundle, { trust: options.trust ?? [] }, async ({ source }) => {
+  return withBundle(bundle, { trust: options.trust ?? [] }, async ({ source, manifest }) => {
     const plans = await planImages([{ source, platforms: options.platforms }], {
       ...(copy.containerImagesOnly
-        ? { include: (image) => image.annotations?.["vnd.ferry.kind"] !== "os-image" }
+        ? {
+            include: (image) => image.annotations?.["vnd.ferry.kind"] !== "os-image",
+            attached: false,
+          }
         : {}),
     });
+    if (copy.containerImagesOnly) {
+      const counts = manifest.images.map((i) => ({
+        ref: i.ref,
+        attached: i.attached?.length ?? 0,
+      }));
+      noteAttachedLeftOut(counts, copy.location(options.destination), options.onNote);
+    }
     return await copyTo(plans, options, started);
   }).catch((error: unknown) => {
     throw withRemedy(

@@ -103,6 +103,7 @@ export async function loadTo(
             platforms: options.platforms,
             trust: options.trust,
             ...(options.dryRun ? { dryRun: true } : {}),
+            ...(options.onNote ? { onNote: options.onNote } : {}),
             ...events,
           }),
       );

@@ -98,6 +98,7 @@ export async function saveFromSources(
     if (session && !platforms) onNote?.(describeDefaultPlatform(hostPlatform()));
     const report = await saveBundle(inputs, {
       ...save,
+      ...(onNote ? { onNote } : {}),
       ...(session ? { downloads: session } : {}),
     }).catch(async (error: unknown) => {
       throw session ? await session.explainFailure(error) : error;

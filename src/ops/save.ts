@@ -4,12 +4,13 @@ import type { CopyEvent } from "../engine/copy.js";
 import { UsageError } from "../errors.js";
 import { BundleSink } from "../transports/bundle/sink.js";
 import type { SplitOptions } from "../transports/bundle/split-writer.js";
+import type { AttachedArtifact, AttachedSelection } from "../types/attached.js";
 import type { BundleManifest } from "../types/bundle.js";
 import { type PartsManifest, parityName, partsFileName } from "../types/parts.js";
 import type { BlobLocation } from "../types/transport.js";
 import { type DeltaBase, deltaMayOmit } from "./delta-base.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
-import { copyPlans, type PlanInput, planImages } from "./transfer.js";
+import { copyPlans, noteSkippedAttached, type PlanInput, planImages } from "./transfer.js";
 
 /**
  * Downloads the engine writes straight into the bundle (a registry session in `direct` mode):
@@ -38,6 +39,10 @@ export interface SaveOptions {
   /** ferry.json `created` (default: now). */
   created?: Date;
   downloads?: DirectDownloads;
+  /** Which attached artifacts to carry (default: all the sources know of); false: none. */
+  attached?: AttachedSelection | false;
+  /** Told about attached artifacts found but not carried. */
+  onNote?: (text: string) => void;
 }
 
 export type SaveStatus = ImageStatus;
@@ -54,6 +59,10 @@ export interface SaveReport {
     /** Against --since: new, updated (previous digest given), or unchanged. */
     status?: SaveStatus;
     previous?: string;
+    /** What is attached to the image and carried with it. */
+    attached?: AttachedArtifact[];
+    /** A root that is not a container image (a Helm chart...). */
+    artifactType?: string;
   }>;
   blobs: number;
   bytes: number;
@@ -95,7 +104,9 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
       new UsageError(`${image.name} comes from both ${earlier} and ${image.origin}`, {
         hint: "save each image name once",
       }),
+    ...(options.attached === undefined ? {} : { attached: options.attached }),
   });
+  noteSkippedAttached(plans, options.onNote);
   const since = options.since;
   const downloads = options.downloads;
   const sink = await BundleSink.create(options.output, {
@@ -123,6 +134,8 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
       size: image.size,
       source: image.source,
       ...statusAgainst(since, image.ref, image.digest),
+      ...(image.attached ? { attached: image.attached } : {}),
+      ...(image.artifactType ? { artifactType: image.artifactType } : {}),
     })),
     blobs: manifest.blobs.length,
     bytes: manifest.blobs.reduce((sum, blob) => sum + blob.size, 0),

@@ -13,6 +13,7 @@ import { type ImagePlan, planImage } from "../engine/plan.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import { BundleSource } from "../transports/bundle/source.js";
 import type { TrustedKey } from "../trust/keys.js";
+import type { AttachedSelection } from "../types/attached.js";
 import type { BundleManifest } from "../types/bundle.js";
 import type { PlatformSelector } from "../types/platform.js";
 import type { Sink, Source, SourceImage } from "../types/transport.js";
@@ -62,6 +63,8 @@ export interface PlanImagesOptions {
   distinctNames?: (image: SourceImage, earlierOrigin: string) => Error;
   /** Go on past an image that fails to plan (verification), telling this; else it throws. */
   onPlanError?: (image: SourceImage, error: unknown) => void;
+  /** Which attached artifacts to carry (default: all the sources know of); false: none. */
+  attached?: AttachedSelection | false;
 }
 
 /** Plan every image of every source, in order (manifests and configs fetched and verified). */
@@ -80,7 +83,8 @@ export async function planImages(
         origins.set(image.name, image.origin);
       }
       try {
-        plans.push(await planImage(source, image, { platforms }));
+        const attached = options.attached === undefined ? {} : { attached: options.attached };
+        plans.push(await planImage(source, image, { platforms, ...attached }));
       } catch (error) {
         if (!options.onPlanError) throw error;
         options.onPlanError(image, error);
@@ -88,6 +92,20 @@ export async function planImages(
     }
   }
   return plans;
+}
+
+/** Tell about attached artifacts found but not carried (listed but gone, unknown media type). */
+export function noteSkippedAttached(
+  plans: ImagePlan[],
+  onNote: ((text: string) => void) | undefined,
+): void {
+  for (const plan of plans) {
+    for (const skipped of plan.attachedSkipped) {
+      onNote?.(
+        `${plan.name}: left out attached artifact ${skipped.digest} (for ${skipped.subject}): ${skipped.reason}`,
+      );
+    }
+  }
 }
 
 /** Start the hash threads while a bundle's structure is checked (a large bundle only). */

@@ -27,6 +27,7 @@ export async function runExport(refs: string[], flags: ExportFlags): Promise<voi
     destination: spec,
     platforms: platformSelector(flags.platform, [hostPlatform()]),
     onEvent: progress.onEvent,
+    onNote: out.note,
   }).finally(progress.stop);
   out.result(report, () =>
     [
