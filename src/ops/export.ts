@@ -18,6 +18,7 @@ import { type DestinationSpec, destinationRole } from "../transports/table.js";
 import type { TrustedKey } from "../trust/keys.js";
 import { isIndexMediaType } from "../types/media-types.js";
 import type { PlatformSelector } from "../types/platform.js";
+import type { CosignPolicy } from "./cosign-check.js";
 import { copyPlans, planImages, withBundle } from "./transfer.js";
 
 export interface ExportReport {
@@ -198,28 +199,33 @@ export async function exportImages(
 /** `ferry load BUNDLE --to docker-archive:FILE`: a verified bundle straight to the destination. */
 export function bundleToDestination(
   bundle: string,
-  options: ExportOptions & { trust?: TrustedKey[] },
+  options: ExportOptions & { trust?: TrustedKey[]; cosign?: CosignPolicy },
 ): Promise<ExportReport> {
   const started = Date.now();
   const copy = copyRole(options.destination);
-  return withBundle(bundle, { trust: options.trust ?? [] }, async ({ source, manifest }) => {
-    const plans = await planImages([{ source, platforms: options.platforms }], {
-      ...(copy.containerImagesOnly
-        ? {
-            include: (image) => image.annotations?.["vnd.ferry.kind"] !== "os-image",
-            attached: false,
-          }
-        : {}),
-    });
-    if (copy.containerImagesOnly) {
-      const counts = manifest.images.map((i) => ({
-        ref: i.ref,
-        attached: i.attached?.length ?? 0,
-      }));
-      noteAttachedLeftOut(counts, copy.location(options.destination), options.onNote);
-    }
-    return await copyTo(plans, options, started);
-  }).catch((error: unknown) => {
+  return withBundle(
+    bundle,
+    { trust: options.trust ?? [], cosign: options.cosign },
+    async ({ source, manifest, gate }) => {
+      const plans = await planImages([{ source, platforms: options.platforms }], {
+        ...(copy.containerImagesOnly
+          ? {
+              include: (image) => image.annotations?.["vnd.ferry.kind"] !== "os-image",
+              attached: false,
+            }
+          : {}),
+      });
+      await gate(plans);
+      if (copy.containerImagesOnly) {
+        const counts = manifest.images.map((i) => ({
+          ref: i.ref,
+          attached: i.attached?.length ?? 0,
+        }));
+        noteAttachedLeftOut(counts, copy.location(options.destination), options.onNote);
+      }
+      return await copyTo(plans, options, started);
+    },
+  ).catch((error: unknown) => {
     throw withRemedy(
       error,
       `nothing was written; copy the bundle again from the original (\`ferry verify ${bundle}\` lists every problem)`,

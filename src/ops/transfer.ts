@@ -17,6 +17,7 @@ import type { AttachedSelection } from "../types/attached.js";
 import type { BundleManifest } from "../types/bundle.js";
 import type { PlatformSelector } from "../types/platform.js";
 import type { Sink, Source, SourceImage } from "../types/transport.js";
+import { type CosignPolicy, type CosignVerdict, cosignGate } from "./cosign-check.js";
 import { explainSplitFailure } from "./open-bundle.js";
 
 /** A progress display for one phase of an op (`loading`, `verifying`, `pushing`...). */
@@ -124,6 +125,11 @@ export interface OpenedBundle {
   reader: BundleReader;
   manifest: BundleManifest;
   source: BundleSource;
+  /**
+   * The cosign gate (`--cosign-key`, `--require-signed`): run on the plans before anything is
+   * written; ETRUST naming the unsigned images. Without keys it does nothing.
+   */
+  gate: (plans: ImagePlan[]) => Promise<CosignVerdict[] | undefined>;
 }
 
 /**
@@ -133,7 +139,7 @@ export interface OpenedBundle {
  */
 export async function withBundle<T>(
   path: string,
-  options: { trust?: TrustedKey[] },
+  options: { trust?: TrustedKey[]; cosign?: CosignPolicy | undefined },
   use: (bundle: OpenedBundle) => Promise<T>,
 ): Promise<T> {
   await warmUpFor(path);
@@ -141,7 +147,8 @@ export async function withBundle<T>(
   try {
     const manifest = reader.manifest;
     if (!manifest) throw reader.problemsError();
-    return await use({ path, reader, manifest, source: new BundleSource(reader) });
+    const gate = (plans: ImagePlan[]) => cosignGate(plans, options.cosign);
+    return await use({ path, reader, manifest, source: new BundleSource(reader), gate });
   } catch (error) {
     throw explainSplitFailure(reader, error);
   } finally {

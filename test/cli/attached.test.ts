@@ -122,7 +122,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
         source.host,
         "--json",
       ],
-      env,
+      { env },
     );
     expect(saved.code, saved.stderr).toBe(0);
   });
@@ -170,7 +170,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
   });
 
   it("verify checks the attached artifacts with the image", async () => {
-    const verified = await ferryAsync(["verify", bundle], env);
+    const verified = await ferryAsync(["verify", bundle], { env });
     expect(verified.code, verified.stderr).toBe(0);
   });
 
@@ -185,7 +185,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
         offline.host,
         "--json",
       ],
-      env,
+      { env },
     );
     expect(loaded.code, loaded.stderr).toBe(0);
     const repo = "mirror/team/app";
@@ -266,7 +266,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
         offline.host,
         "--json",
       ],
-      env,
+      { env },
     );
     expect(loaded.code, loaded.stderr).toBe(0);
     const referrers = await getManifest(offline.url, repo, digestTag(image.digest));
@@ -301,7 +301,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
         offline.host,
         "--json",
       ],
-      env,
+      { env },
     );
     expect(again.code, again.stderr).toBe(0);
     const second = jsonOutput<{ images: Array<{ attachedTags?: Array<{ status: string }> }> }>(
@@ -318,9 +318,9 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
 
   it("the store keeps them: load into the store, then push carries them on", async () => {
     const storeEnv = { ...env, FERRY_STORE: path.join(work, "store-push") };
-    const loaded = await ferryAsync(["load", bundle], storeEnv);
+    const loaded = await ferryAsync(["load", bundle], { env: storeEnv });
     expect(loaded.code, loaded.stderr).toBe(0);
-    const images = await ferryAsync(["images"], storeEnv);
+    const images = await ferryAsync(["images"], { env: storeEnv });
     expect(images.stdout).toMatch(/ATTACHED/);
     expect(images.stdout).toMatch(/2 signature, 1 sbom/);
     const pushed = await ferryAsync(
@@ -332,7 +332,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
         offline.host,
         `${source.host}/team/app:1`,
       ],
-      storeEnv,
+      { env: storeEnv },
     );
     expect(pushed.code, pushed.stderr).toBe(0);
     const repo = "fromstore/team/app";
@@ -343,14 +343,13 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     const referrers = await getManifest(offline.url, repo, digestTag(image.digest));
     expect(JSON.parse(referrers.bytes.toString()).manifests[0].digest).toBe(sbom.digest);
     // gc keeps what is attached: it is named by the image's entry.
-    const gc = await ferryAsync(["gc"], storeEnv);
+    const gc = await ferryAsync(["gc"], { env: storeEnv });
     expect(gc.code, gc.stderr).toBe(0);
-    const check = await ferryAsync(["check"], storeEnv);
+    const check = await ferryAsync(["check"], { env: storeEnv });
     expect(check.code, check.stdout + check.stderr).toBe(0);
-    const inspected = await ferryAsync(
-      ["inspect", `${source.host}/team/app:1`, "--json"],
-      storeEnv,
-    );
+    const inspected = await ferryAsync(["inspect", `${source.host}/team/app:1`, "--json"], {
+      env: storeEnv,
+    });
     const details = jsonOutput<{ attached: Attached[] }>(inspected);
     expect(details.attached.map((a) => a.digest).sort()).toEqual(
       [signature.digest, sbom.digest, sbomSignature.digest].sort(),
@@ -370,7 +369,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
         "--no-attached",
         "-q",
       ],
-      env,
+      { env },
     );
     expect(saved.code, saved.stderr).toBe(0);
     const manifest = JSON.parse(run("unzip", ["-p", plain, "ferry.json"]).stdout);
@@ -393,7 +392,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
         "sbom",
         "-q",
       ],
-      env,
+      { env },
     );
     expect(saved.code, saved.stderr).toBe(0);
     const manifest = JSON.parse(run("unzip", ["-p", only, "ferry.json"]).stdout);
@@ -443,7 +442,7 @@ describe("buildx attestation manifests and platform subsets (CLI, real registry)
         "--json",
         ...args,
       ],
-      env,
+      { env },
     );
   const manifestOf = (name: string) =>
     JSON.parse(run("unzip", ["-p", path.join(work, name), "ferry.json"]).stdout) as {
@@ -520,9 +519,9 @@ describe("buildx attestation manifests and platform subsets (CLI, real registry)
     expect(image?.digest).toBe(buildx.index.digest);
     expect(image?.platforms.sort()).toEqual(["linux/amd64", "linux/arm64", "linux/s390x"]);
     expect(image?.attached).toHaveLength(3);
-    const loaded = await ferryAsync(["load", path.join(work, "all.zip")], env);
+    const loaded = await ferryAsync(["load", path.join(work, "all.zip")], { env });
     expect(loaded.code, loaded.stderr).toBe(0);
-    const images = await ferryAsync(["images"], env);
+    const images = await ferryAsync(["images"], { env });
     expect(images.stdout).toContain("linux/amd64,linux/arm64,linux/s390x");
     expect(images.stdout).not.toContain("unknown");
   });

@@ -5,6 +5,7 @@ import { loadTo } from "../../ops/load-to.js";
 import { hostPlatform } from "../../ops/registry-options.js";
 import { type DestinationSpec, destinationRole } from "../../transports/table.js";
 import { platformSelector, toolName } from "../context.js";
+import { cosignPolicy } from "../cosign-options.js";
 import { chooseDestination } from "../destination.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
@@ -34,6 +35,7 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
   }
   const result = await loadTo(bundle, chosen.spec, {
     trust: await trustedKeys(flags),
+    cosign: await cosignPolicy(flags),
     dryRun: flags.dryRun === true,
     ...(flags.jobs ? { jobs: flags.jobs } : {}),
     progress: (operation) => createProgress(operation, !flags.json && !flags.quiet),

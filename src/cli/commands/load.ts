@@ -1,9 +1,10 @@
 import type { Command } from "commander";
 import { destinationForms, listForms } from "../../transports/table.js";
 import { collect, positiveInteger } from "../context.js";
+import { addCosignOptions, type CosignFlags } from "../cosign-options.js";
 import { addPushOptions, type LoadPushFlags } from "./push.js";
 
-export interface LoadFlags extends LoadPushFlags {
+export interface LoadFlags extends LoadPushFlags, CosignFlags {
   to?: string;
   store?: string;
   jobs?: number;
@@ -16,7 +17,7 @@ export interface LoadFlags extends LoadPushFlags {
 }
 
 export function registerLoad(program: Command): void {
-  addPushOptions(program.command("load"), {
+  const command = addPushOptions(program.command("load"), {
     toRegistry: "same as --to registry:HOST[:PORT][/PREFIX]",
     dryRun:
       "verify the bundle and show what the load would do (new/updated/unchanged per image, blobs and bytes to write) into the destination; write nothing",
@@ -35,7 +36,8 @@ export function registerLoad(program: Command): void {
     .option(
       "--trust-dir <dir>",
       "require a signature by a key in this folder (*.pub); also $FERRY_TRUST_DIR",
-    )
+    );
+  addCosignOptions(command)
     .option(
       "--allow-downgrade",
       "load a bundle older than one loaded before (lower signed sequence, or an older bundle's image under a name)",
