@@ -169,6 +169,21 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     }
   });
 
+  it("inspect shows an ATTACHED column and lists each artifact, how it was found and what it refers to", async () => {
+    const inspected = await ferryAsync(["inspect", bundle], { env });
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(inspected.stdout).toMatch(/ATTACHED/);
+    expect(inspected.stdout).toContain("2 signature, 1 sbom");
+    expect(inspected.stdout).toContain("attached (carried with their images):");
+    const lines = inspected.stdout.split("\n");
+    const row = (digest: string) => lines.find((l) => l.includes(digest) && !l.includes("1 sbom"));
+    expect(row(signature.digest)).toMatch(
+      new RegExp(`signature +cosign-tag ${digestTag(image.digest)}\\.sig +${signature.digest}`),
+    );
+    expect(row(sbom.digest)).toMatch(/sbom +referrers-tag +sha256:\w+ +application\/spdx\+json/);
+    expect(row(sbomSignature.digest)).toContain(sbom.digest);
+  });
+
   it("verify checks the attached artifacts with the image", async () => {
     const verified = await ferryAsync(["verify", bundle], { env });
     expect(verified.code, verified.stderr).toBe(0);
