@@ -21,6 +21,7 @@ import {
   SPDX,
 } from "../helpers/attached.js";
 import { ferryAsync, jsonOutput, run, tempDir } from "../helpers/cli.js";
+import { startFaultProxy } from "../helpers/fault-proxy.js";
 import {
   makeImage,
   OCI_INDEX,
@@ -369,6 +370,117 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     expect(details.attached.map((a) => a.digest).sort()).toEqual(
       [signature.digest, sbom.digest, sbomSignature.digest].sort(),
     );
+  });
+
+  it("a registry with the referrers API is asked first and its answer used; discovery costs a counted few requests", async () => {
+    const apiImage = makeImage();
+    await pushImage(source.url, "api/app", "1", apiImage);
+    const apiSbom = makeReferrer(
+      { mediaType: apiImage.mediaType, digest: apiImage.digest, size: apiImage.bytes.length },
+      SPDX,
+      Buffer.from('{"spdxVersion":"SPDX-2.3","name":"api"}'),
+    );
+    await pushImage(source.url, "api/app", apiSbom.digest, apiSbom);
+    // distribution 2.8 has no referrers API: the proxy answers it as an OCI 1.1 registry does.
+    const proxy = await startFaultProxy(source.url);
+    try {
+      proxy.add({
+        match: /^\/v2\/api\/app\/referrers\/sha256:[0-9a-f]{64}$/,
+        times: Number.POSITIVE_INFINITY,
+        fault: {
+          kind: "respond",
+          handler: (request, response) => {
+            const listed = request.url?.endsWith(apiImage.digest) ? [apiSbom] : [];
+            response.writeHead(200, { "Content-Type": OCI_INDEX });
+            response.end(makeReferrersIndex(listed).bytes);
+          },
+        },
+      });
+      const out = path.join(work, "api.zip");
+      const saved = await ferryAsync(
+        ["save", `${proxy.host}/api/app:1`, "-o", out, "--insecure-registry", proxy.host, "-q"],
+        { env: { ...env, FERRY_CACHE: path.join(work, "cache-api") } },
+      );
+      expect(saved.code, saved.stderr).toBe(0);
+      const manifest = JSON.parse(run("unzip", ["-p", out, "ferry.json"]).stdout);
+      expect(manifest.images[0].attached).toEqual([
+        expect.objectContaining({ digest: apiSbom.digest, foundBy: "referrers-api", kind: "sbom" }),
+      ]);
+      const paths = proxy.requests.map((r) => r.path.split("?")[0] ?? "");
+      // The image and the SBOM asked about once each; the tags listed once; no tag fetched
+      // (no referrers tag with the API, no cosign tag the list does not name).
+      expect(paths.filter((p) => p.includes("/referrers/"))).toHaveLength(2);
+      expect(paths.filter((p) => p.endsWith("/tags/list"))).toHaveLength(1);
+      expect(paths.filter((p) => /\/manifests\/sha256-/.test(p))).toHaveLength(0);
+
+      // Pushed to a registry with the API: the SBOM is pushed with its subject and the
+      // registry indexes it; no fallback tag is written.
+      const target = await startFaultProxy(offline.url);
+      try {
+        target.add({
+          match: /\/referrers\/sha256:[0-9a-f]{64}$/,
+          times: Number.POSITIVE_INFINITY,
+          fault: {
+            kind: "respond",
+            handler: (_request, response) => {
+              response.writeHead(200, { "Content-Type": OCI_INDEX });
+              response.end(makeReferrersIndex([]).bytes);
+            },
+          },
+        });
+        const loaded = await ferryAsync(
+          [
+            "load",
+            out,
+            "--to-registry",
+            `${target.host}/withapi`,
+            "--insecure-registry",
+            target.host,
+            "--json",
+          ],
+          { env },
+        );
+        expect(loaded.code, loaded.stderr).toBe(0);
+        const report = jsonOutput<{
+          images: Array<{ attachedTags?: Array<{ kind: string; status: string }> }>;
+        }>(loaded);
+        expect(report.images[0]?.attachedTags).toEqual([
+          expect.objectContaining({ kind: "referrers-api", status: "indexed-by-registry" }),
+        ]);
+        const pushedSbom = await getManifest(offline.url, "withapi/api/app", apiSbom.digest);
+        expect(pushedSbom.bytes.equals(apiSbom.bytes)).toBe(true);
+        const fallback = await getManifest(
+          offline.url,
+          "withapi/api/app",
+          digestTag(apiImage.digest),
+        );
+        expect(fallback.status).toBe(404);
+      } finally {
+        await target.stop();
+      }
+
+      proxy.requests.length = 0;
+      const bare = await ferryAsync(
+        [
+          "save",
+          `${proxy.host}/api/app:1`,
+          "-o",
+          path.join(work, "api-bare.zip"),
+          "--insecure-registry",
+          proxy.host,
+          "--no-attached",
+          "-q",
+        ],
+        { env: { ...env, FERRY_CACHE: path.join(work, "cache-api-bare") } },
+      );
+      expect(bare.code, bare.stderr).toBe(0);
+      const barePaths = proxy.requests.map((r) => r.path);
+      expect(
+        barePaths.filter((p) => p.includes("/referrers/") || p.includes("/tags/list")),
+      ).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it("--no-attached carries the image alone", async () => {
