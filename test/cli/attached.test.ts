@@ -483,6 +483,87 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     }
   });
 
+  it("a Helm chart travels byte-exact to a registry, and docker-archive leaves it (and the signatures) out with a note", async () => {
+    const chartConfig = Buffer.from('{"name":"app","version":"0.1.0","apiVersion":"v2"}');
+    const chartContent = Buffer.from("not really a tgz, the registry does not look");
+    const chart: TestImage = {
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      bytes: Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          config: {
+            mediaType: "application/vnd.cncf.helm.config.v1+json",
+            digest: sha256(chartConfig),
+            size: chartConfig.length,
+          },
+          layers: [
+            {
+              mediaType: "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+              digest: sha256(chartContent),
+              size: chartContent.length,
+            },
+          ],
+        }),
+      ),
+      digest: "",
+      blobs: new Map([
+        [sha256(chartConfig), chartConfig],
+        [sha256(chartContent), chartContent],
+      ]),
+      children: [],
+      layers: [],
+    };
+    chart.digest = sha256(chart.bytes);
+    await pushImage(source.url, "charts/app", "0.1.0", chart);
+    const both = path.join(work, "chart-and-app.zip");
+    const saved = await ferryAsync(
+      [
+        "save",
+        `${source.host}/charts/app:0.1.0`,
+        `${source.host}/team/app:1`,
+        "-o",
+        both,
+        "--insecure-registry",
+        source.host,
+        "--json",
+      ],
+      { env },
+    );
+    expect(saved.code, saved.stderr).toBe(0);
+    const savedChart = jsonOutput<{ images: Array<{ ref: string; artifactType?: string }> }>(saved)
+      .images[0];
+    expect(savedChart).toMatchObject({ artifactType: "application/vnd.cncf.helm.config.v1+json" });
+
+    const loaded = await ferryAsync(
+      [
+        "load",
+        both,
+        "--to-registry",
+        `${offline.host}/charts`,
+        "--insecure-registry",
+        offline.host,
+      ],
+      { env },
+    );
+    expect(loaded.code, loaded.stderr).toBe(0);
+    const pushed = await getManifest(offline.url, "charts/charts/app", "0.1.0");
+    expect(pushed.bytes.equals(chart.bytes)).toBe(true);
+    expect(
+      (await getBlob(offline.url, "charts/charts/app", sha256(chartContent))).equals(chartContent),
+    ).toBe(true);
+
+    const tar = path.join(work, "images.tar");
+    const exported = await ferryAsync(["load", both, "--docker-archive", tar], { env });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stderr).toContain(
+      `left out ${source.host}/charts/app:0.1.0: it is an artifact (application/vnd.cncf.helm.config.v1+json), not a container image`,
+    );
+    expect(exported.stderr).toMatch(/team\/app:1: its 3 attached artifact\(s\) .* are not written/);
+    const listed = run("tar", ["-xOf", tar, "manifest.json"]);
+    const entries = JSON.parse(listed.stdout) as Array<{ RepoTags: string[] }>;
+    expect(entries.flatMap((e) => e.RepoTags)).toEqual([`${source.host}/team/app:1`]);
+  });
+
   it("--no-attached carries the image alone", async () => {
     const plain = path.join(work, "plain.zip");
     const saved = await ferryAsync(
