@@ -564,6 +564,47 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     expect(entries.flatMap((e) => e.RepoTags)).toEqual([`${source.host}/team/app:1`]);
   });
 
+  it("on distribution 2.8 with nothing attached, discovery costs two requests per image (referrers API 404, one tag list)", async () => {
+    const refs: string[] = [];
+    for (const name of ["plain/a", "plain/b", "plain/c"]) {
+      await pushImage(source.url, name, "1", makeImage({ layers: [Buffer.from(name)] }));
+    }
+    const proxy = await startFaultProxy(source.url);
+    try {
+      for (const name of ["plain/a", "plain/b", "plain/c"]) refs.push(`${proxy.host}/${name}:1`);
+      const save = async (name: string, extra: string[]) => {
+        proxy.requests.length = 0;
+        const saved = await ferryAsync(
+          [
+            "save",
+            ...refs,
+            "-o",
+            path.join(work, `${name}.zip`),
+            "--insecure-registry",
+            proxy.host,
+            "-q",
+            ...extra,
+          ],
+          { env: { ...env, FERRY_CACHE: path.join(work, `cache-${name}`) } },
+        );
+        expect(saved.code, saved.stderr).toBe(0);
+        return proxy.requests.map((r) => `${r.method} ${r.path.split("?")[0]}`);
+      };
+      const withDiscovery = await save("plain-discovery", []);
+      const without = await save("plain-bare", ["--no-attached"]);
+      const extra = withDiscovery.filter((r) => !without.includes(r));
+      expect(extra.sort()).toEqual(
+        ["plain/a", "plain/b", "plain/c"].flatMap((name) => [
+          expect.stringMatching(new RegExp(`^GET /v2/${name}/referrers/sha256:[0-9a-f]{64}$`)),
+          `GET /v2/${name}/tags/list`,
+        ]),
+      );
+      expect(withDiscovery.length - without.length).toBe(6);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it("--no-attached carries the image alone", async () => {
     const plain = path.join(work, "plain.zip");
     const saved = await ferryAsync(
