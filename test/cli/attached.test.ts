@@ -605,6 +605,74 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     }
   });
 
+  it("pull carries them into the store too; --no-attached pulls the image alone", async () => {
+    const store = path.join(work, "pulled");
+    const pulled = await ferryAsync(
+      [
+        "pull",
+        `${source.host}/team/app:1`,
+        "--store",
+        store,
+        "--platform",
+        "linux/amd64",
+        "--insecure-registry",
+        source.host,
+        "--json",
+      ],
+      { env },
+    );
+    expect(pulled.code, pulled.stderr).toBe(0);
+    const report = jsonOutput<{ images: Array<{ attached?: Attached[] }> }>(pulled);
+    expect(report.images[0]?.attached?.map((a) => a.digest).sort()).toEqual(
+      [signature.digest, sbom.digest, sbomSignature.digest].sort(),
+    );
+    const images = await ferryAsync(["images", "--store", store], { env });
+    expect(images.stdout).toContain("2 signature, 1 sbom");
+    // Pulled again without them: the store keeps what it had for the same manifest.
+    const again = await ferryAsync(
+      [
+        "pull",
+        `${source.host}/team/app:1`,
+        "--store",
+        store,
+        "--platform",
+        "linux/amd64",
+        "--insecure-registry",
+        source.host,
+        "--no-attached",
+        "-q",
+      ],
+      { env },
+    );
+    expect(again.code, again.stderr).toBe(0);
+    const kept = await ferryAsync(["images", "--store", store], { env });
+    expect(kept.stdout).toContain("2 signature, 1 sbom");
+    const gc = await ferryAsync(["gc", "--store", store], { env });
+    expect(gc.code, gc.stderr).toBe(0);
+    const check = await ferryAsync(["check", "--store", store], { env });
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+
+    const bareStore = path.join(work, "pulled-bare");
+    const bare = await ferryAsync(
+      [
+        "pull",
+        `${source.host}/team/app:1`,
+        "--store",
+        bareStore,
+        "--platform",
+        "linux/amd64",
+        "--insecure-registry",
+        source.host,
+        "--no-attached",
+        "-q",
+      ],
+      { env },
+    );
+    expect(bare.code, bare.stderr).toBe(0);
+    const bareImages = await ferryAsync(["images", "--store", bareStore], { env });
+    expect(bareImages.stdout).not.toContain("ATTACHED");
+  });
+
   it("--no-attached carries the image alone", async () => {
     const plain = path.join(work, "plain.zip");
     const saved = await ferryAsync(
