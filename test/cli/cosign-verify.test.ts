@@ -5,7 +5,7 @@
  * or Ed25519, base64 in the layer annotation), pushed to the real registry, saved by ferry.
  */
 
-import { existsSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -22,6 +22,7 @@ import {
   startRegistry,
   type TestImage,
 } from "../helpers/registry.js";
+import { corruptEntry } from "../helpers/zip-tamper.js";
 
 interface Verdict {
   ref: string;
@@ -41,6 +42,7 @@ describe("cosign signatures checked offline (CLI, real registry)", () => {
   const keyFile = (name: string) => path.join(work, `${name}.pub`);
   const bundle = (name: string) => path.join(work, `${name}.zip`);
   const images: Record<string, TestImage> = {};
+  const signatures: Record<string, TestImage> = {};
 
   /** Push `repo:1` signed as `sign` says, and save it to `repo.zip`. */
   async function signedImage(
@@ -52,6 +54,7 @@ describe("cosign signatures checked offline (CLI, real registry)", () => {
     await pushImage(registry.url, repo, "1", image);
     const signature = sign(`${registry.host}/${repo}`, image);
     if (signature) {
+      signatures[repo] = signature;
       await pushImage(registry.url, repo, `${digestTag(image.digest)}.sig`, signature);
     }
     const saved = await ferryAsync(
@@ -231,5 +234,29 @@ describe("cosign signatures checked offline (CLI, real registry)", () => {
     expect(wrongType.stderr).toContain(
       "ferry checks cosign signatures by ECDSA P-256 and Ed25519 keys",
     );
+  });
+
+  it("a damaged signature payload is named by verify, and load refuses the bundle", async () => {
+    const damaged = path.join(work, "damaged.zip");
+    copyFileSync(bundle("good"), damaged);
+    const sigDoc = JSON.parse(signatures.good?.bytes.toString() ?? "{}") as {
+      layers: Array<{ digest: string }>;
+    };
+    const payload = sigDoc.layers[0]?.digest ?? "";
+    await corruptEntry(damaged, `blobs/sha256/${payload.slice(7)}`);
+    const run = await ferryAsync(
+      ["verify", damaged, "--cosign-key", keyFile("ecdsa"), "--require-signed"],
+      { env },
+    );
+    expect(run.code).toBe(3);
+    expect(run.stdout).toContain(payload);
+    expect(run.stdout).toContain(`${registry.host}/good:1`);
+    const store = path.join(work, "damaged-store");
+    const loaded = await ferryAsync(
+      ["load", damaged, "--store", store, "--cosign-key", keyFile("ecdsa"), "--require-signed"],
+      { env },
+    );
+    expect(loaded.code).toBe(3);
+    expect(existsSync(path.join(store, "index.json"))).toBe(false);
   });
 });
