@@ -849,5 +849,9 @@ describe("buildx attestation manifests and platform subsets (CLI, real registry)
     expect(saved.stderr).toMatch(
       /unknown\/unknown.* is not a platform: buildx writes unknown\/unknown on its attestation manifests/,
     );
+    const missing = await save("missing.zip", ["--platform", "linux/ppc64le"]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("linux/amd64, linux/arm64, linux/s390x");
+    expect(missing.stderr).not.toContain("unknown/unknown");
   });
 });
