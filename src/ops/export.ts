@@ -18,6 +18,7 @@ import { type DestinationSpec, destinationRole } from "../transports/table.js";
 import type { TrustedKey } from "../trust/keys.js";
 import { isIndexMediaType } from "../types/media-types.js";
 import type { PlatformSelector } from "../types/platform.js";
+import type { SourceImage } from "../types/transport.js";
 import type { CosignPolicy } from "./cosign-check.js";
 import { copyPlans, planImages, withBundle } from "./transfer.js";
 
@@ -207,15 +208,18 @@ export function bundleToDestination(
     bundle,
     { trust: options.trust ?? [], cosign: options.cosign },
     async ({ source, manifest, gate }) => {
+      const include = copy.containerImagesOnly
+        ? (image: SourceImage) => image.annotations?.["vnd.ferry.kind"] !== "os-image"
+        : undefined;
+      // The cosign gate judges each image as the bundle carries it (every platform, its
+      // signatures), before anything is written; the copy may take a platform and leave the
+      // signatures out.
+      if (options.cosign) {
+        await gate(await planImages([{ source, platforms: "all" }], include ? { include } : {}));
+      }
       const plans = await planImages([{ source, platforms: options.platforms }], {
-        ...(copy.containerImagesOnly
-          ? {
-              include: (image) => image.annotations?.["vnd.ferry.kind"] !== "os-image",
-              attached: false,
-            }
-          : {}),
+        ...(include ? { include, attached: false } : {}),
       });
-      await gate(plans);
       if (copy.containerImagesOnly) {
         const counts = manifest.images.map((i) => ({
           ref: i.ref,

@@ -214,6 +214,37 @@ describe("cosign signatures checked offline (CLI, real registry)", () => {
     );
     expect(loaded.code, loaded.stderr).toBe(0);
     expect(existsSync(path.join(store, "index.json"))).toBe(true);
+
+    // docker-archive: the tarball leaves signatures out, the gate still judges them.
+    const tar = path.join(work, "gated.tar");
+    const unsignedTar = await ferryAsync(
+      [
+        "load",
+        bundle("unsigned"),
+        "--docker-archive",
+        tar,
+        "--cosign-key",
+        keyFile("ecdsa"),
+        "--require-signed",
+      ],
+      { env },
+    );
+    expect(unsignedTar.code, unsignedTar.stderr).toBe(6);
+    expect(existsSync(tar)).toBe(false);
+    const signedTar = await ferryAsync(
+      [
+        "load",
+        bundle("good"),
+        "--docker-archive",
+        tar,
+        "--cosign-key",
+        keyFile("ecdsa"),
+        "--require-signed",
+      ],
+      { env },
+    );
+    expect(signedTar.code, signedTar.stderr).toBe(0);
+    expect(existsSync(tar)).toBe(true);
   });
 
   it("--require-signed without a key, and a key ferry cannot check, are usage errors", async () => {
