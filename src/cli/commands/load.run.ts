@@ -5,7 +5,7 @@ import { loadTo } from "../../ops/load-to.js";
 import { hostPlatform } from "../../ops/registry-options.js";
 import { type DestinationSpec, destinationRole } from "../../transports/table.js";
 import { platformSelector, toolName } from "../context.js";
-import { cosignPolicy } from "../cosign-options.js";
+import { cosignPolicy } from "../cosign-policy.js";
 import { chooseDestination } from "../destination.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";

@@ -1,7 +1,7 @@
 import { FerryError } from "../../errors.js";
 import { type CosignVerdict, unsignedError } from "../../ops/cosign-check.js";
 import { verifyBundle } from "../../ops/verify.js";
-import { cosignPolicy } from "../cosign-options.js";
+import { cosignPolicy } from "../cosign-policy.js";
 import { createOutput, escapeControls, formatSeconds, formatSize } from "../output.js";
 import { createProgress } from "../progress.js";
 import { trustedKeys } from "../trust-options.js";
