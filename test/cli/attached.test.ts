@@ -269,7 +269,9 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     await pushImage(offline.url, repo, theirs.digest, theirs);
     await pushImage(offline.url, repo, digestTag(image.digest), makeReferrersIndex([theirs]));
     const siteKey = makeSigningKey("ecdsa-p256");
-    const siteSignature = makeCosignSignature(`${offline.host}/${repo}`, image.digest, [siteKey]);
+    // The same payload as the carried signature (same reference, same digest), another key:
+    // the same layer digest, another signature annotation.
+    const siteSignature = makeCosignSignature(`${source.host}/team/app`, image.digest, [siteKey]);
     await pushImage(offline.url, repo, `${digestTag(image.digest)}.sig`, siteSignature);
 
     const loaded = await ferryAsync(
@@ -330,6 +332,30 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     ]);
     const after = await getManifest(offline.url, repo, digestTag(image.digest));
     expect(after.bytes.equals(referrers.bytes)).toBe(true);
+  });
+
+  it("a .sig tag holding something that is no cosign signature is never overwritten: the image's tag does not move", async () => {
+    const repo = "clash/team/app";
+    const squatter = makeImage();
+    await pushImage(offline.url, repo, `${digestTag(image.digest)}.sig`, squatter);
+    const loaded = await ferryAsync(
+      [
+        "load",
+        bundle,
+        "--to-registry",
+        `${offline.host}/clash`,
+        "--insecure-registry",
+        offline.host,
+      ],
+      { env },
+    );
+    expect(loaded.code, loaded.stderr).toBe(9);
+    expect(loaded.stderr).toContain(
+      `${offline.host}/${repo}:${digestTag(image.digest)}.sig holds something that is not a cosign signature manifest`,
+    );
+    const still = await getManifest(offline.url, repo, `${digestTag(image.digest)}.sig`);
+    expect(still.bytes.equals(squatter.bytes)).toBe(true);
+    expect((await getManifest(offline.url, repo, "1")).status).toBe(404);
   });
 
   it("the store keeps them: load into the store, then push carries them on", async () => {

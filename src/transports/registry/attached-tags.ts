@@ -25,6 +25,12 @@ import { putManifest } from "./manifest-push.js";
 
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/** A layer of a cosign manifest as one signature: its digest and its annotations. */
+function layerIdentity(layer: Descriptor): string {
+  const annotations = Object.entries(layer.annotations ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  return JSON.stringify([layer.digest, annotations]);
+}
+
 /** What happened to one tag: written, already right, or merged with what was there. */
 export type AttachedTagStatus = "new" | "unchanged" | "merged" | "indexed-by-registry";
 
@@ -151,17 +157,29 @@ export class AttachedTagWriter {
     if (current.digest === record.digest) return result(record.digest, "unchanged");
     const layers = Array.isArray(current.doc.layers) ? (current.doc.layers as Descriptor[]) : null;
     const oursDoc = parseManifest(ours, record.mediaType, `attached ${record.digest}`);
-    if (!layers || oursDoc.kind !== "manifest") {
+    const ourTypes = new Set(
+      oursDoc.kind === "manifest" ? oursDoc.manifest.layers.map((l) => l.mediaType) : [],
+    );
+    // Merged only into the same kind of thing: every layer there of a type the carried one has
+    // (cosign's simple-signing payloads for .sig); anything else is never overwritten.
+    if (
+      !layers ||
+      oursDoc.kind !== "manifest" ||
+      !layers.every((l) => typeof l === "object" && l !== null && ourTypes.has(l.mediaType))
+    ) {
       throw new FerryError(
         "EREGISTRY",
-        `${target} holds something that is not a cosign manifest (${current.digest}); ferry does not overwrite it`,
+        `${target} holds something that is not a cosign ${record.kind} manifest (${current.digest}); ferry does not overwrite it`,
         {
-          hint: "move that tag aside on the registry, then push again (the images themselves were pushed)",
+          hint: "move that tag aside on the registry, then push again (the image's tag was not moved; what was pushed by digest is not sent again)",
+          details: { tag: target, digest: current.digest },
         },
       );
     }
-    const known = new Set(layers.map((l) => l.digest));
-    const added = oursDoc.manifest.layers.filter((l) => !known.has(l.digest));
+    // One signature is a layer and its annotations: two keys signing the same payload give
+    // layers of the same digest that differ in their signature annotation.
+    const known = new Set(layers.map(layerIdentity));
+    const added = oursDoc.manifest.layers.filter((l) => !known.has(layerIdentity(l)));
     if (added.length === 0) return result(current.digest, "unchanged");
     const merged: ImageManifest = {
       ...(current.doc as unknown as ImageManifest),
