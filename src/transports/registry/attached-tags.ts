@@ -245,11 +245,22 @@ export class AttachedTagWriter {
         "EREGISTRY",
         `${target} holds something that is not a referrers index (${current.digest}); ferry does not overwrite it`,
         {
-          hint: "move that tag aside on the registry, then push again (the images themselves were pushed)",
+          hint: "move that tag aside on the registry, then push again (the image's tag was not moved; what was pushed by digest is not sent again)",
         },
       );
     }
     const entries = existing as Descriptor[];
+    if (
+      !entries.every((d) => typeof d === "object" && d !== null && typeof d.digest === "string")
+    ) {
+      throw new FerryError(
+        "EREGISTRY",
+        `${target} is a referrers index with malformed entries (${current?.digest}); ferry does not overwrite it`,
+        {
+          hint: "move that tag aside on the registry, then push again (the image's tag was not moved; what was pushed by digest is not sent again)",
+        },
+      );
+    }
     const known = new Set(entries.map((d) => d.digest));
     const added = records.filter((r) => !known.has(r.digest)).map((r) => this.referrerEntry(r));
     if (current && added.length === 0) {
