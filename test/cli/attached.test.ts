@@ -699,6 +699,36 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     expect(bareImages.stdout).not.toContain("ATTACHED");
   });
 
+  it("a delta against a bundle that carried them verifies and loads on top of it", async () => {
+    const delta = path.join(work, "delta.zip");
+    const saved = await ferryAsync(
+      [
+        "save",
+        `${source.host}/team/app:1`,
+        "-o",
+        delta,
+        "--since",
+        bundle,
+        "--insecure-registry",
+        source.host,
+        "-q",
+      ],
+      { env },
+    );
+    expect(saved.code, saved.stderr).toBe(0);
+    const manifest = JSON.parse(run("unzip", ["-p", delta, "ferry.json"]).stdout);
+    expect(manifest.images[0].attached).toHaveLength(3);
+    const store = path.join(work, "delta-store");
+    for (const file of [bundle, delta]) {
+      const loaded = await ferryAsync(["load", file, "--store", store], { env });
+      expect(loaded.code, loaded.stderr).toBe(0);
+    }
+    const images = await ferryAsync(["images", "--store", store], { env });
+    expect(images.stdout).toContain("2 signature, 1 sbom");
+    const check = await ferryAsync(["check", "--store", store], { env });
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+  });
+
   it("--no-attached carries the image alone", async () => {
     const plain = path.join(work, "plain.zip");
     const saved = await ferryAsync(
