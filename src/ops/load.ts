@@ -2,7 +2,7 @@ import type { CopyEvent } from "../engine/copy.js";
 import { StoreSink, type StoreSinkOptions, type TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
 import type { TrustedKey } from "../trust/keys.js";
-import type { CosignPolicy } from "./cosign-check.js";
+import type { CosignPolicy, CosignVerdict } from "./cosign-check.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
 import { namesOf, storeRollbackGuard } from "./rollback.js";
 import { copyPlans, planImages, withBundle } from "./transfer.js";
@@ -32,6 +32,8 @@ export interface LoadReport {
   osImages: LoadedOsImage[];
   /** `latest` tags of OS images that moved. */
   latestMoved: LatestMove[];
+  /** With `--cosign-key`: each image's cosign signatures, judged before anything was written. */
+  cosign?: CosignVerdict[];
   seconds: number;
 }
 
@@ -65,7 +67,7 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
       // Manifests and configs verified, and the cosign gate judged, before the store is even
       // created: a refused bundle leaves no trace.
       const plans = await planImages([{ source, platforms: "all" }]);
-      await gate(plans);
+      const cosign = await gate(plans);
       const store = await Store.open(options.storeDir, { create: true });
       const before = namesOf(await store.readIndex());
       // Anti-rollback: refused here, before any blob is copied, and judged again at commit.
@@ -107,6 +109,7 @@ export async function loadBundle(path: string, options: LoadOptions): Promise<Lo
         tagsMoved: sink.tagChanges,
         osImages: wim.osImages(),
         latestMoved: wim.latestMoved(sink.tagChanges),
+        ...(cosign ? { cosign } : {}),
         seconds: (Date.now() - started) / 1000,
       };
     },

@@ -209,10 +209,18 @@ describe("cosign signatures checked offline (CLI, real registry)", () => {
         "--cosign-key",
         keyFile("ecdsa"),
         "--require-signed",
+        "--json",
       ],
       { env },
     );
     expect(loaded.code, loaded.stderr).toBe(0);
+    expect(jsonOutput<{ cosign: Verdict[] }>(loaded).cosign).toEqual([
+      expect.objectContaining({
+        ref: `${registry.host}/good:1`,
+        signed: true,
+        keys: [keyFile("ecdsa")],
+      }),
+    ]);
     expect(existsSync(path.join(store, "index.json"))).toBe(true);
 
     // docker-archive: the tarball leaves signatures out, the gate still judges them.

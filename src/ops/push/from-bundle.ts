@@ -51,7 +51,7 @@ export function pushBundle(
       // Foreign layers a --skip-foreign save left out keep their URLs (unless made plain).
       const source: Source = options.stripForeignUrls ? inner : new ForeignTolerantSource(inner);
       const plans = await planImages([{ source, platforms: "all" }]);
-      await gate(plans);
+      const cosign = await gate(plans);
       const items: PushItem[] = plans.map((plan) => ({
         plan,
         target: mapToRegistry(plan.name, target),
@@ -66,6 +66,7 @@ export function pushBundle(
           image.status = "downgraded";
         }
       }
+      if (cosign) report.cosign = cosign;
       return report;
     },
   );

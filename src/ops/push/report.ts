@@ -7,6 +7,7 @@ import type { AttachedArtifact } from "../../types/attached.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import { formatPlatform } from "../../types/platform.js";
 import { formatReference, type Reference } from "../../types/reference.js";
+import type { CosignVerdict } from "../cosign-check.js";
 import type { ImageStatus } from "../image-status.js";
 import type { VerifiedBlobs } from "../verify-first.js";
 
@@ -65,6 +66,8 @@ export interface PushReport {
   uploads: { resumed: number; restarted: number; chunks: number };
   /** The blobs read and hashed before anything was pushed. */
   verified?: VerifiedBlobs;
+  /** With `--cosign-key`: each image's cosign signatures, judged before anything was pushed. */
+  cosign?: CosignVerdict[];
   seconds: number;
 }
 
