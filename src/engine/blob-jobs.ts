@@ -56,6 +56,8 @@ export function recordOf(plan: ImagePlan): ImageRecord {
   };
   if (plan.sourceIndexDigest) record.sourceIndexDigest = plan.sourceIndexDigest;
   if (plan.annotations) record.annotations = plan.annotations;
+  if (plan.attached.length > 0) record.attached = plan.attached;
+  if (plan.artifactType) record.artifactType = plan.artifactType;
   return record;
 }
 

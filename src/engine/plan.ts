@@ -3,8 +3,17 @@ import type { Readable } from "node:stream";
 import { sha256Digest } from "../digest/sha256.js";
 import { verifyBytes } from "../digest/verifying-stream.js";
 import { FerryError, NotFoundError } from "../errors.js";
+import {
+  type AttachedArtifact,
+  type AttachedCandidate,
+  type AttachedSelection,
+  artifactTypesOf,
+  buildxAttestationSubject,
+  selectionKeeps,
+} from "../types/attached.js";
 import { boundedList } from "../types/bounded-list.js";
 import type { Descriptor } from "../types/descriptor.js";
+import type { Digest } from "../types/digest.js";
 import {
   descriptorTypeProblem,
   type ImageIndex,
@@ -17,12 +26,14 @@ import { MediaType } from "../types/media-types.js";
 import {
   describeAvailablePlatforms,
   formatPlatform,
+  isUnknownPlatform,
   matchesPlatform,
   type Platform,
   type PlatformSelector,
   selectPlatforms,
 } from "../types/platform.js";
 import type { Source, SourceImage } from "../types/transport.js";
+import { type AttachedPlanTarget, planAttached, type SkippedAttached } from "./attached.js";
 import { released } from "./released.js";
 
 /** A manifest or index whose bytes were fetched and verified while planning. */
@@ -57,11 +68,25 @@ export interface ImagePlan {
   size: number;
   /** The source index digest when a platform subset was taken from it. */
   sourceIndexDigest?: string;
+  /** What is attached to the image's manifests (their manifests and blobs are in the plan). */
+  attached: AttachedArtifact[];
+  /** Attached artifacts found but not carried, and why. */
+  attachedSkipped: SkippedAttached[];
+  /** A root that is not a container image (a Helm chart...): its artifactType or config type. */
+  artifactType?: string;
 }
 
 export interface PlanOptions {
   platforms: PlatformSelector;
+  /**
+   * Which attached artifacts to carry (default: all the source knows of); false: none, and a
+   * platform subset of a buildx index keeps no attestation manifests.
+   */
+  attached?: AttachedSelection | false;
 }
+
+/** The selection that carries every attached artifact. */
+const ALL_ATTACHED: AttachedSelection = { types: [] };
 
 const CONFIG_MEDIA_TYPES = new Set<string>([MediaType.OciConfig, MediaType.DockerConfig]);
 const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
@@ -134,6 +159,8 @@ class PlanBuilder {
   private readonly seenManifests = new Set<string>();
   /** Manifests and indexes already walked: each digest is fetched and walked once. */
   private readonly walked = new Map<string, ParsedManifest>();
+  /** The bytes of every manifest fetched (and checked) so far, for a second look. */
+  private readonly fetched = new Map<string, { bytes: Buffer; parsed: ParsedManifest }>();
   private descriptors = 0;
 
   constructor(
@@ -158,6 +185,62 @@ class PlanBuilder {
 
   addBlob(descriptor: Descriptor, role: string): void {
     if (!this.blobs.has(descriptor.digest)) this.blobs.set(descriptor.digest, { descriptor, role });
+  }
+
+  /** A manifest fetched and checked once, from memory the next time. */
+  async fetch(
+    descriptor: Descriptor,
+    what: string,
+  ): Promise<{ bytes: Buffer; parsed: ParsedManifest }> {
+    const known = this.fetched.get(descriptor.digest);
+    if (known) {
+      checkDescriptorType(descriptor, known.parsed, what, this.name);
+      return known;
+    }
+    const fetched = await fetchVerifiedManifest(this.source, descriptor, what, this.name);
+    this.fetched.set(descriptor.digest, fetched);
+    return fetched;
+  }
+
+  hasManifest(digest: string): boolean {
+    return this.seenManifests.has(digest);
+  }
+
+  /** Every manifest of the plan so far, in put order. */
+  manifestDigests(): Digest[] {
+    return this.manifests.map((m) => m.descriptor.digest);
+  }
+
+  /**
+   * Walk an attached artifact: its config and layers are blobs (never read: no platform), an
+   * index's children are artifacts too.
+   */
+  async walkArtifact(
+    descriptor: Descriptor,
+    bytes: Buffer,
+    parsed: ParsedManifest,
+    depth = 0,
+  ): Promise<void> {
+    if (this.seenManifests.has(descriptor.digest)) return;
+    this.walked.set(descriptor.digest, parsed);
+    this.fetched.set(descriptor.digest, { bytes, parsed });
+    const role = `attached artifact ${descriptor.digest} of ${this.name}`;
+    if (parsed.kind === "manifest") {
+      const { manifest } = parsed;
+      this.count(1 + manifest.layers.length);
+      this.addBlob(manifest.config, `config of ${role}`);
+      manifest.layers.forEach((layer, i) => {
+        this.addBlob(layer, `layer ${i + 1}/${manifest.layers.length} of ${role}`);
+      });
+    } else {
+      if (depth > 4) throw new FerryError("EBADIMAGE", `${role}: indexes nested too deeply`);
+      this.count(parsed.index.manifests.length);
+      for (const child of parsed.index.manifests) {
+        const fetched = await this.fetch(child, `manifest ${child.digest} of ${role}`);
+        await this.walkArtifact(child, fetched.bytes, fetched.parsed, depth + 1);
+      }
+    }
+    this.addManifest(descriptor, bytes);
   }
 
   addManifest(descriptor: Descriptor, bytes: Buffer): void {
@@ -186,8 +269,9 @@ class PlanBuilder {
         this.configBytes.set(config.digest, configBytes);
       }
       const platform = descriptor.platform ?? platformOfConfig(parseImageConfig(configBytes, what));
-      if (platform) this.platforms.push(platform);
-    } else if (descriptor.platform) {
+      // unknown/unknown: a buildx attestation manifest, never a platform.
+      if (platform && !isUnknownPlatform(platform)) this.platforms.push(platform);
+    } else if (descriptor.platform && !isUnknownPlatform(descriptor.platform)) {
       this.platforms.push(descriptor.platform);
     }
     manifest.layers.forEach((layer, i) => {
@@ -208,7 +292,7 @@ class PlanBuilder {
       return;
     }
     if (depth > 4) throw new FerryError("EBADIMAGE", `${this.name}: indexes nested too deeply`);
-    const fetched = await fetchVerifiedManifest(this.source, descriptor, what, this.name);
+    const fetched = await this.fetch(descriptor, what);
     await this.walkFetched(descriptor, fetched.bytes, fetched.parsed, depth);
   }
 
@@ -244,9 +328,28 @@ function sumSizes(plan: Pick<ImagePlan, "manifests" | "blobs">): number {
   return size;
 }
 
+/** The type of a root that is not a container image (a Helm chart, an SBOM...), else undefined. */
+function rootArtifactType(parsed: ParsedManifest): string | undefined {
+  if (parsed.kind === "index") return parsed.index.artifactType;
+  const { manifest } = parsed;
+  if (manifest.artifactType) return manifest.artifactType;
+  return CONFIG_MEDIA_TYPES.has(manifest.config.mediaType) ? undefined : manifest.config.mediaType;
+}
+
+/** The buildx attestation manifests of an index that describe one of `kept`, as candidates. */
+function attestationsFor(children: Descriptor[], kept: Set<string>): AttachedCandidate[] {
+  return children.flatMap((child): AttachedCandidate[] => {
+    const subject = buildxAttestationSubject(child);
+    if (!subject || !kept.has(subject)) return [];
+    const { mediaType, digest, size } = child;
+    return [{ descriptor: { mediaType, digest, size }, subject, foundBy: "buildx-attestation" }];
+  });
+}
+
 /**
  * Fetch and check an image's manifests and configs, choose platforms, and list the blobs the
- * copy must move. Nothing is written anywhere.
+ * copy must move; then find what is attached to the manifests it saves (through the source)
+ * and add those artifacts. Nothing is written anywhere.
  */
 export async function planImage(
   source: Source,
@@ -254,15 +357,15 @@ export async function planImage(
   options: PlanOptions,
 ): Promise<ImagePlan> {
   const builder = new PlanBuilder(source, image.name);
+  const selection = options.attached === false ? undefined : (options.attached ?? ALL_ATTACHED);
   const rootWhat = `manifest ${image.descriptor.digest} of ${image.name}`;
-  const { bytes, parsed } = await fetchVerifiedManifest(
-    source,
-    image.descriptor,
-    rootWhat,
-    image.name,
-  );
+  const { bytes, parsed } = await builder.fetch(image.descriptor, rootWhat);
   let root = image.descriptor;
   let sourceIndexDigest: string | undefined;
+  /** A narrowed index ferry wrote: no source knows of anything attached to it. */
+  let synthesized: string | undefined;
+  /** Attachments found in the index itself (buildx attestation manifests). */
+  let preset: AttachedCandidate[] = [];
 
   if (parsed.kind === "manifest") {
     await builder.walkManifest(root, parsed, bytes);
@@ -278,6 +381,9 @@ export async function planImage(
     }
   } else if (options.platforms === "all") {
     await builder.walkFetched(root, bytes, parsed, 0);
+    // Kept inside the index as they are; recorded as attached too.
+    const all = new Set(parsed.index.manifests.map((child) => child.digest as string));
+    if (selection) preset = attestationsFor(parsed.index.manifests, all);
   } else {
     const children = parsed.index.manifests;
     builder.count(children.length);
@@ -289,17 +395,61 @@ export async function planImage(
       );
     }
     for (const child of choice.selected) await builder.walk(child, 1);
-    if (choice.selected.length === children.length) {
-      builder.addManifest(root, bytes);
-    } else if (choice.selected.length === 1) {
+    const chosen = new Set(choice.selected.map((child) => child.digest as string));
+    const attestations = selection ? attestationsFor(children, chosen) : [];
+    if (choice.selected.length === 1) {
       sourceIndexDigest = root.digest;
       root = choice.selected[0] as Descriptor;
+      preset = attestations;
     } else {
-      sourceIndexDigest = root.digest;
-      const narrowed = narrowIndex(parsed.index, parsed.mediaType, choice.selected);
-      root = { mediaType: parsed.mediaType, digest: sha256Digest(narrowed), size: narrowed.length };
-      builder.addManifest(root, narrowed);
+      // The attestation manifests of the kept platforms stay in the index (buildx's layout).
+      const kept = new Set(chosen);
+      for (const attestation of attestations) {
+        const { descriptor } = attestation;
+        const what = `attestation manifest ${descriptor.digest} of ${image.name}`;
+        const fetched = await builder.fetch(descriptor, what);
+        const types = artifactTypesOf(fetched.parsed);
+        if (!selection || !selectionKeeps(selection, "attestation", types)) continue;
+        await builder.walkFetched(descriptor, fetched.bytes, fetched.parsed, 1);
+        kept.add(descriptor.digest);
+        preset.push(attestation);
+      }
+      const keptChildren = children.filter((child) => kept.has(child.digest));
+      if (keptChildren.length === children.length) {
+        builder.addManifest(root, bytes);
+      } else {
+        sourceIndexDigest = root.digest;
+        const narrowed = narrowIndex(parsed.index, parsed.mediaType, keptChildren);
+        root = {
+          mediaType: parsed.mediaType,
+          digest: sha256Digest(narrowed),
+          size: narrowed.length,
+        };
+        synthesized = root.digest;
+        builder.addManifest(root, narrowed);
+      }
     }
+  }
+
+  let attached: AttachedArtifact[] = [];
+  let attachedSkipped: SkippedAttached[] = [];
+  if (selection) {
+    const target: AttachedPlanTarget = {
+      source,
+      name: image.name,
+      fetch: (descriptor, what) => builder.fetch(descriptor, what),
+      hasManifest: (digest) => builder.hasManifest(digest),
+      addArtifact: (descriptor, artifactBytes, artifactParsed) =>
+        builder.walkArtifact(descriptor, artifactBytes, artifactParsed),
+      count: (descriptors) => builder.count(descriptors),
+    };
+    const subjects = builder.manifestDigests().filter((digest) => digest !== synthesized);
+    ({ attached, skipped: attachedSkipped } = await planAttached(
+      target,
+      subjects,
+      preset,
+      selection,
+    ));
   }
 
   const plan: ImagePlan = {
@@ -312,7 +462,14 @@ export async function planImage(
     configBytes: builder.configBytes,
     platforms: builder.platforms,
     size: 0,
+    attached,
+    attachedSkipped,
   };
+  const rootIsSource = root.digest === image.descriptor.digest || root.digest === synthesized;
+  const artifactType = rootArtifactType(
+    rootIsSource ? parsed : (await builder.fetch(root, rootWhat)).parsed,
+  );
+  if (artifactType) plan.artifactType = artifactType;
   if (image.annotations) plan.annotations = image.annotations;
   if (sourceIndexDigest) plan.sourceIndexDigest = sourceIndexDigest;
   plan.size = sumSizes(plan);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { lstat, readdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { isFerryError } from "../errors.js";
+import { attachedOfEntry } from "../transports/layout/attached-records.js";
 import { blobPath, refNameOf } from "../transports/layout/index-file.js";
 import { Store } from "../transports/layout/store.js";
 import type { Descriptor } from "../types/descriptor.js";
@@ -145,8 +146,13 @@ export async function checkStore(
   return store.withLock(options.repair ? "repairing the store" : "checking the store", async () => {
     const index = await store.readIndex();
     const walk: Walk = { owners: new Map(), problems: [] };
-    for (const root of index.manifests)
-      await walkImage(store, root, refNameOf(root) ?? root.digest, walk);
+    for (const root of index.manifests) {
+      const image = refNameOf(root) ?? root.digest;
+      await walkImage(store, root, image, walk);
+      for (const { mediaType, digest, size } of attachedOfEntry(root, store.dir)) {
+        await walkImage(store, { mediaType, digest, size }, image, walk);
+      }
+    }
 
     const present = new Map<string, number>();
     /** Names under blobs/sha256/ that are not regular files, and what they are. */

@@ -12,6 +12,7 @@ import type { ImagePlan } from "../engine/plan.js";
 import { FerryError, isFerryError } from "../errors.js";
 import { DiscardSink } from "../transports/discard.js";
 import type { CopyDestination, ImageOutcome } from "../transports/entry.js";
+import { attachedOfEntry } from "../transports/layout/attached-records.js";
 import { LayoutSource } from "../transports/layout/source.js";
 import { Store } from "../transports/layout/store.js";
 import { type DestinationSpec, destinationRole } from "../transports/table.js";
@@ -24,7 +25,9 @@ import {
   OS_IMAGE_KIND,
 } from "../types/media-types.js";
 import type { PlatformSelector } from "../types/platform.js";
+import type { SourceImage } from "../types/transport.js";
 import { refuseReservedOutput } from "../types/windows-names.js";
+import type { CosignPolicy } from "./cosign-check.js";
 import { copyPlans, planImages, withBundle } from "./transfer.js";
 
 export interface ExportReport {
@@ -43,8 +46,11 @@ export interface ExportReport {
     id?: string;
     previous?: string;
   }>;
-  /** Images the destination does not take (OS images, non-image artifacts), and why. */
-  skipped?: Array<{ ref: string; reason: string }>;
+  /**
+   * Images the destination does not take (OS images, artifacts such as a Helm chart), and why;
+   * `artifactType` for an artifact that says its type.
+   */
+  skipped?: Array<{ ref: string; reason: string; artifactType?: string }>;
   blobs: number;
   bytes: number;
   /** A dry run: the blobs and bytes the copy would hold were verified; nothing was written. */
@@ -60,6 +66,8 @@ export interface ExportOptions {
   onEvent?: (event: CopyEvent) => void;
   /** Verify and report what the copy would hold; write nothing. */
   dryRun?: boolean;
+  /** Told about what is left out (artifacts, attached signatures and SBOMs). */
+  onNote?: (text: string) => void;
 }
 
 /** The destination's copy role, or a usage error for one with a protocol of its own. */
@@ -113,18 +121,48 @@ export function notContainerImage(plan: ImagePlan): string | undefined {
   return undefined;
 }
 
+/** The note about attached artifacts a container-images-only destination cannot hold. */
+function noteAttachedLeftOut(
+  counts: Array<{ ref: string; attached: number }>,
+  destination: string,
+  onNote: ((text: string) => void) | undefined,
+): void {
+  for (const { ref, attached } of counts) {
+    if (attached === 0) continue;
+    onNote?.(
+      `${ref}: its ${attached} attached artifact(s) (signatures, attestations, SBOMs) are not written: ${destination} cannot hold them`,
+    );
+  }
+}
+
 async function copyTo(
   planned: ImagePlan[],
   options: ExportOptions,
   started: number,
-  skipped: Array<{ ref: string; reason: string }> = [],
+  skipped: NonNullable<ExportReport["skipped"]> = [],
 ): Promise<ExportReport> {
   const copy = copyRole(options.destination);
+  const where = copy.location(options.destination);
   const plans = planned.filter((plan) => {
     const reason = copy.containerImagesOnly ? notContainerImage(plan) : undefined;
-    if (reason) skipped.push({ ref: plan.name, reason });
-    return !reason;
+    if (!reason) return true;
+    skipped.push({
+      ref: plan.name,
+      reason,
+      ...(plan.artifactType ? { artifactType: plan.artifactType } : {}),
+    });
+    options.onNote?.(`left out ${plan.name}: ${reason}; ${where} holds container images only`);
+    return false;
   });
+  if (plans.length === 0 && skipped.length > 0) {
+    throw new FerryError(
+      "EUSAGE",
+      `nothing to write to ${where}: ${skipped.map((s) => `${s.ref} (${s.reason})`).join(", ")}`,
+      {
+        hint: "carry artifacts and OS images in a bundle, or push them to a registry (ferry push, ferry load --to registry:)",
+      },
+    );
+  }
   if (copy.onePlatform) checkOnePlatform(plans, copy.onePlatform);
   refuseReservedOutput(copy.location(options.destination));
   // A dry run reads and hashes what the copy would hold, into a sink that keeps nothing.
@@ -169,9 +207,10 @@ export async function exportImages(
   options: ExportOptions,
 ): Promise<ExportReport> {
   const started = Date.now();
-  copyRole(options.destination);
+  const copy = copyRole(options.destination);
   const store = await Store.open(storeDir);
   const inputs = [];
+  const attached: Array<{ ref: string; attached: number }> = [];
   for (const ref of refs) {
     const source = await LayoutSource.open(store.files, {
       transport: `store:${store.dir}`,
@@ -179,8 +218,15 @@ export async function exportImages(
       refName: ref,
     });
     inputs.push({ source, platforms: options.platforms });
+    for (const image of await source.images()) {
+      const count = attachedOfEntry(image.descriptor, store.dir).length;
+      attached.push({ ref: image.name, attached: count });
+    }
   }
-  const plans = await planImages(inputs);
+  const plans = await planImages(inputs, copy.containerImagesOnly ? { attached: false } : {});
+  if (copy.containerImagesOnly) {
+    noteAttachedLeftOut(attached, copy.location(options.destination), options.onNote);
+  }
   return copyTo(plans, options, started).catch((error: unknown) => {
     throw withRemedy(
       error,
@@ -189,29 +235,52 @@ export async function exportImages(
   });
 }
 
-/** `ferry load BUNDLE --to docker-archive:FILE`: a verified bundle straight to the destination. */
+/** `ferry load BUNDLE --to KIND`: a verified bundle straight to a copy destination. */
 export function bundleToDestination(
   bundle: string,
-  options: ExportOptions & { trust?: TrustedKey[] },
+  options: ExportOptions & { trust?: TrustedKey[]; cosign?: CosignPolicy },
 ): Promise<ExportReport> {
   const started = Date.now();
   const copy = copyRole(options.destination);
-  return withBundle(bundle, { trust: options.trust ?? [] }, async ({ source }) => {
-    // OS images are left out before planning (their platform is not the one docker gets).
-    const skipped: Array<{ ref: string; reason: string }> = [];
-    const plans = await planImages([{ source, platforms: options.platforms }], {
-      ...(copy.containerImagesOnly
-        ? {
-            include: (image) => {
-              const osImage = image.annotations?.[FerryAnnotation.Kind] === OS_IMAGE_KIND;
-              if (osImage) skipped.push({ ref: image.name, reason: OS_IMAGE_REASON });
-              return !osImage;
-            },
-          }
-        : {}),
-    });
-    return await copyTo(plans, options, started, skipped);
-  }).catch((error: unknown) => {
+  return withBundle(
+    bundle,
+    { trust: options.trust ?? [], cosign: options.cosign },
+    async ({ source, manifest, gate }) => {
+      // OS images are left out before planning (their platform is not the one docker gets).
+      const skipped: NonNullable<ExportReport["skipped"]> = [];
+      const isOsImage = (image: SourceImage) =>
+        image.annotations?.[FerryAnnotation.Kind] === OS_IMAGE_KIND;
+      const include = copy.containerImagesOnly
+        ? (image: SourceImage) => !isOsImage(image)
+        : undefined;
+      // The cosign gate judges each image as the bundle carries it (every platform, its
+      // signatures), before anything is written; the copy may take a platform and leave the
+      // signatures out.
+      if (options.cosign) {
+        await gate(await planImages([{ source, platforms: "all" }], include ? { include } : {}));
+      }
+      const plans = await planImages([{ source, platforms: options.platforms }], {
+        ...(include
+          ? {
+              include: (image: SourceImage) => {
+                if (!isOsImage(image)) return true;
+                skipped.push({ ref: image.name, reason: OS_IMAGE_REASON });
+                return false;
+              },
+              attached: false,
+            }
+          : {}),
+      });
+      if (copy.containerImagesOnly) {
+        const counts = manifest.images.map((i) => ({
+          ref: i.ref,
+          attached: i.attached?.length ?? 0,
+        }));
+        noteAttachedLeftOut(counts, copy.location(options.destination), options.onNote);
+      }
+      return await copyTo(plans, options, started, skipped);
+    },
+  ).catch((error: unknown) => {
     throw withRemedy(
       error,
       `nothing was written; copy the bundle again from the original (\`ferry verify ${bundle}\` lists every problem)`,

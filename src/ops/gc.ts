@@ -8,6 +8,7 @@
 import { lstat, readdir } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, fromSystemError } from "../errors.js";
+import { attachedOfEntry } from "../transports/layout/attached-records.js";
 import { blobPath, refNameOf } from "../transports/layout/index-file.js";
 import { Store } from "../transports/layout/store.js";
 import type { Descriptor } from "../types/descriptor.js";
@@ -71,7 +72,14 @@ export async function reachableBlobs(store: Store, index: ImageIndex): Promise<S
     marked.add(parsed.manifest.config.digest);
     for (const layer of parsed.manifest.layers) marked.add(layer.digest);
   };
-  for (const root of index.manifests) await visit(root, refNameOf(root) ?? root.digest, 0);
+  for (const root of index.manifests) {
+    const owner = refNameOf(root) ?? root.digest;
+    await visit(root, owner, 0);
+    // What is attached to the image (its entry's vnd.ferry.attached) is kept with it.
+    for (const { mediaType, digest, size } of attachedOfEntry(root, store.dir)) {
+      await visit({ mediaType, digest, size }, owner, 0);
+    }
+  }
   return marked;
 }
 

@@ -2,6 +2,7 @@ import { planImage } from "../engine/plan.js";
 import { FerryError } from "../errors.js";
 import { LayoutSource } from "../transports/layout/source.js";
 import { Store } from "../transports/layout/store.js";
+import type { AttachedArtifact } from "../types/attached.js";
 import { type ImageConfig, parseImageConfig, parseManifest } from "../types/manifest.js";
 import { formatPlatform, type PlatformSelector } from "../types/platform.js";
 
@@ -26,6 +27,10 @@ export interface StoredImageDetails {
   annotations: Record<string, string>;
   manifests: Array<{ digest: string; mediaType: string; document: unknown }>;
   configs: Array<{ digest: string; config: ImageConfig }>;
+  /** What is attached to the image (signatures, attestations, SBOMs), each checked. */
+  attached: AttachedArtifact[];
+  /** A root that is not a container image (a Helm chart...): its artifactType or config type. */
+  artifactType?: string;
 }
 
 /** `ferry inspect REF`: a stored image's manifests and configs. */
@@ -50,6 +55,8 @@ export async function inspectStoredImage(
       digest,
       config: parseImageConfig(bytes, digest),
     })),
+    attached: plan.attached,
+    ...(plan.artifactType ? { artifactType: plan.artifactType } : {}),
   };
 }
 

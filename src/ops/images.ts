@@ -10,6 +10,7 @@ import {
   osImageSummaryOf,
   parseOsImageRef,
 } from "../transports/wim/artifact.js";
+import type { AttachedArtifact } from "../types/attached.js";
 import { CREATED_ANNOTATION } from "../types/descriptor.js";
 import { type ImageManifest, parseImageConfig } from "../types/manifest.js";
 import { formatPlatform } from "../types/platform.js";
@@ -31,6 +32,10 @@ export interface StoredImage {
   error?: string;
   /** For a Windows base OS image: what its (verified) manifest says. */
   os?: StoredOsImage;
+  /** What is attached to the image (signatures, attestations, SBOMs), checked like the image. */
+  attached?: AttachedArtifact[];
+  /** A root that is not a container image (a Helm chart...): its artifactType or config type. */
+  artifactType?: string;
 }
 
 /** The facts `ferry images` shows for a Windows base OS image. */
@@ -102,6 +107,8 @@ export async function listImages(
       const plan = await planImage(source, sourceImage, { platforms: "all" });
       image.size = plan.size;
       image.platforms = plan.platforms.map(formatPlatform);
+      if (plan.attached.length > 0) image.attached = plan.attached;
+      if (plan.artifactType) image.artifactType = plan.artifactType;
       const firstConfig = plan.configBytes.values().next();
       if (!firstConfig.done) {
         const created = parseImageConfig(firstConfig.value, "config").created;

@@ -14,6 +14,7 @@ import type { TrustedKey } from "../trust/keys.js";
 import type { Descriptor } from "../types/descriptor.js";
 import type { ImageIndex } from "../types/manifest.js";
 import type { BlobWriter, ImageRecord, Sink } from "../types/transport.js";
+import type { CosignPolicy } from "./cosign-check.js";
 import { imageStatus } from "./image-status.js";
 import type { LoadReport } from "./load.js";
 import { namesOf, storeRollbackGuard } from "./rollback.js";
@@ -25,6 +26,8 @@ export interface DryRunLoadOptions {
   onEvent?: (event: CopyEvent) => void;
   jobs?: number;
   trust?: TrustedKey[];
+  /** As the load: the cosign gate on the plans. */
+  cosign?: CosignPolicy;
   latest?: boolean;
   /** As the load: judge an older bundle as allowed (its names reported `downgraded`). */
   allowDowngrade?: boolean;
@@ -93,8 +96,8 @@ export async function dryRunLoad(bundle: string, options: DryRunLoadOptions): Pr
   const started = Date.now();
   return withBundle(
     bundle,
-    { trust: options.trust ?? [] },
-    async ({ reader, manifest, source }) => {
+    { trust: options.trust ?? [], cosign: options.cosign },
+    async ({ reader, manifest, source, gate }) => {
       // Opened only when it exists: a dry run must not create one.
       const store = (await Store.exists(options.storeDir))
         ? await Store.open(options.storeDir)
@@ -107,6 +110,7 @@ export async function dryRunLoad(bundle: string, options: DryRunLoadOptions): Pr
         : undefined;
       await rollback?.check(before);
       const plans = await planImages([{ source, platforms: "all" }]);
+      await gate(plans);
       const wim = osImageLoad(plans, { latest: options.latest !== false });
       const result = await copyPlans(new PreviewSink(store), plans, options);
       const tagsMoved = namesMoved(index, result.images, wim.sinkOptions);

@@ -9,6 +9,7 @@ import type { CopyEvent } from "../engine/copy.js";
 import type { DestinationSpec } from "../transports/table.js";
 import type { TrustedKey } from "../trust/keys.js";
 import type { PlatformSelector } from "../types/platform.js";
+import type { CosignPolicy } from "./cosign-check.js";
 import { bundleToDestination, type ExportReport } from "./export.js";
 import { type LoadReport, loadBundle } from "./load.js";
 import { dryRunLoad } from "./load-dry-run.js";
@@ -24,6 +25,8 @@ export type LoadResult =
 export interface LoadToOptions {
   /** Require a signature by one of these keys (checked before anything is written). */
   trust: TrustedKey[];
+  /** `--cosign-key`, `--require-signed`: judged on the plans before anything is written. */
+  cosign?: CosignPolicy | undefined;
   /** Verify and show what the load would do; write nothing. */
   dryRun: boolean;
   /** Blob transfers at once. */
@@ -68,6 +71,7 @@ export async function loadTo(
     case "store": {
       const settings = {
         trust: options.trust,
+        ...(options.cosign ? { cosign: options.cosign } : {}),
         ...(options.jobs ? { jobs: options.jobs } : {}),
         storeDir: options.storeDir(destination.dir),
         latest: options.latest,
@@ -89,6 +93,7 @@ export async function loadTo(
         ...options.push,
         dryRun: options.dryRun,
         trust: options.trust,
+        cosign: options.cosign,
         allowDowngrade: options.allowDowngrade,
         ...(options.jobs ? { jobs: options.jobs } : {}),
         ...(options.progress ? { progress: options.progress } : {}),
@@ -105,7 +110,9 @@ export async function loadTo(
             destination,
             platforms: options.platforms,
             trust: options.trust,
+            ...(options.cosign ? { cosign: options.cosign } : {}),
             ...(options.dryRun ? { dryRun: true } : {}),
+            ...(options.onNote ? { onNote: options.onNote } : {}),
             ...events,
           }),
       );

@@ -2,6 +2,7 @@ import type { CopyEvent } from "../engine/copy.js";
 import { StoreSink, type StoreSinkOptions, type TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
 import type { TrustedKey } from "../trust/keys.js";
+import type { CosignPolicy, CosignVerdict } from "./cosign-check.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
 import { namesOf, storeRollbackGuard } from "./rollback.js";
 import { copyPlans, planImages, withBundle } from "./transfer.js";
@@ -33,6 +34,8 @@ export interface LoadReport {
   latestMoved: LatestMove[];
   /** What went wrong after the images were installed (the load still succeeded). */
   warnings?: string[];
+  /** With `--cosign-key`: each image's cosign signatures, judged before anything was written. */
+  cosign?: CosignVerdict[];
   seconds: number;
 }
 
@@ -44,6 +47,8 @@ export interface LoadOptions {
   sinkOptions?: Omit<StoreSinkOptions, "logEntry">;
   /** Require a signature by one of these keys (checked before anything is written). */
   trust?: TrustedKey[];
+  /** `--cosign-key`, `--require-signed`: judged on the plans before anything is written. */
+  cosign?: CosignPolicy;
   /** Point each OS image name's `latest` at its newest installed version (default true). */
   latest?: boolean;
   /** Load a bundle older than what the store loaded before (see ops/rollback.ts). */
@@ -59,45 +64,60 @@ export interface LoadOptions {
  */
 export async function loadBundle(path: string, options: LoadOptions): Promise<LoadReport> {
   const started = Date.now();
-  return withBundle(path, { trust: options.trust ?? [] }, async ({ reader, manifest, source }) => {
-    const store = await Store.open(options.storeDir, { create: true });
-    const before = namesOf(await store.readIndex());
-    // Anti-rollback: refused here, before any blob is copied, and judged again at commit.
-    const rollback = storeRollbackGuard(store, reader, path, options.allowDowngrade === true);
-    await rollback.check(before);
-    const plans = await planImages([{ source, platforms: "all" }]);
-    const wim = osImageLoad(plans, {
-      latest: options.latest !== false,
-      ...(options.sinkOptions ? { base: options.sinkOptions } : {}),
-    });
-    const sink = new StoreSink(store, {
-      ...wim.sinkOptions,
-      beforeIndexWrite: rollback.beforeIndexWrite,
-      logEntry: { action: "load", bundle: path, bundleId: manifest.id, created: manifest.created },
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    const result = await copyPlans(sink, plans, options);
-    return {
-      bundle: path,
-      bundleId: manifest.id,
-      store: store.dir,
-      images: result.images.map((record) => {
-        const status = imageStatus(before.get(record.name), record.descriptor.digest);
-        return {
-          ref: record.name,
-          digest: record.descriptor.digest,
-          ...(rollback.downgraded.has(record.name) ? { ...status, status: "downgraded" } : status),
-        };
-      }),
-      blobsWritten: result.blobsCopied,
-      blobsSkipped: result.blobsSkipped,
-      bytesWritten: result.bytesCopied,
-      bytesSkipped: result.bytesSkipped,
-      tagsMoved: sink.tagChanges,
-      osImages: wim.osImages(),
-      latestMoved: wim.latestMoved(sink.tagChanges),
-      ...(sink.warnings.length > 0 ? { warnings: sink.warnings } : {}),
-      seconds: (Date.now() - started) / 1000,
-    };
-  });
+  return withBundle(
+    path,
+    { trust: options.trust ?? [], cosign: options.cosign },
+    async ({ reader, manifest, source, gate }) => {
+      // Manifests and configs verified, and the cosign gate judged, before the store is even
+      // created: a refused bundle leaves no trace.
+      const plans = await planImages([{ source, platforms: "all" }]);
+      const cosign = await gate(plans);
+      const store = await Store.open(options.storeDir, { create: true });
+      const before = namesOf(await store.readIndex());
+      // Anti-rollback: refused here, before any blob is copied, and judged again at commit.
+      const rollback = storeRollbackGuard(store, reader, path, options.allowDowngrade === true);
+      await rollback.check(before);
+      const wim = osImageLoad(plans, {
+        latest: options.latest !== false,
+        ...(options.sinkOptions ? { base: options.sinkOptions } : {}),
+      });
+      const sink = new StoreSink(store, {
+        ...wim.sinkOptions,
+        beforeIndexWrite: rollback.beforeIndexWrite,
+        logEntry: {
+          action: "load",
+          bundle: path,
+          bundleId: manifest.id,
+          created: manifest.created,
+        },
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      const result = await copyPlans(sink, plans, options);
+      return {
+        bundle: path,
+        bundleId: manifest.id,
+        store: store.dir,
+        images: result.images.map((record) => {
+          const status = imageStatus(before.get(record.name), record.descriptor.digest);
+          return {
+            ref: record.name,
+            digest: record.descriptor.digest,
+            ...(rollback.downgraded.has(record.name)
+              ? { ...status, status: "downgraded" }
+              : status),
+          };
+        }),
+        blobsWritten: result.blobsCopied,
+        blobsSkipped: result.blobsSkipped,
+        bytesWritten: result.bytesCopied,
+        bytesSkipped: result.bytesSkipped,
+        tagsMoved: sink.tagChanges,
+        osImages: wim.osImages(),
+        latestMoved: wim.latestMoved(sink.tagChanges),
+        ...(sink.warnings.length > 0 ? { warnings: sink.warnings } : {}),
+        ...(cosign ? { cosign } : {}),
+        seconds: (Date.now() - started) / 1000,
+      };
+    },
+  );
 }

@@ -5,9 +5,10 @@ import { StoreSink, type TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
 import type { RegistrySession, TransferStats } from "../transports/registry/session.js";
 import { RegistrySource } from "../transports/registry/source.js";
+import type { AttachedArtifact, AttachedSelection } from "../types/attached.js";
 import { formatPlatform, type PlatformSelector } from "../types/platform.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
-import { copyPlans, planImages } from "./transfer.js";
+import { copyPlans, noteSkippedAttached, planImages } from "./transfer.js";
 
 export interface PullOptions {
   storeDir: string;
@@ -18,6 +19,10 @@ export interface PullOptions {
   onEvent?: (event: CopyEvent) => void;
   /** Stop cleanly when this aborts (Ctrl-C): nothing committed, staged files removed. */
   signal?: AbortSignal;
+  /** Which attached artifacts to carry (default: all the registry knows of); false: none. */
+  attached?: AttachedSelection | false;
+  /** Told about attached artifacts found but not carried. */
+  onNote?: (text: string) => void;
 }
 
 export interface PullReport {
@@ -29,6 +34,8 @@ export interface PullReport {
     status: ImageStatus;
     previous?: string;
     sourceIndexDigest?: string;
+    /** What is attached to the image and carried with it. */
+    attached?: AttachedArtifact[];
   }>;
   blobsWritten: number;
   blobsSkipped: number;
@@ -58,8 +65,10 @@ export async function pullImages(references: string[], options: PullOptions): Pr
       {
         distinctNames: (image) =>
           new UsageError(`${image.name} is named twice`, { hint: "name each image once" }),
+        ...(options.attached === undefined ? {} : { attached: options.attached }),
       },
     );
+    noteSkippedAttached(plans, options.onNote);
     const sink = new StoreSink(store, {
       logEntry: { action: "pull", sources: sources.map((s) => s.label) },
       ...(options.signal ? { signal: options.signal } : {}),
@@ -76,6 +85,7 @@ export async function pullImages(references: string[], options: PullOptions): Pr
           platforms: record.platforms.map(formatPlatform),
           ...imageStatus(before.get(record.name), record.descriptor.digest),
           ...(record.sourceIndexDigest ? { sourceIndexDigest: record.sourceIndexDigest } : {}),
+          ...(record.attached ? { attached: record.attached } : {}),
         };
       }),
       blobsWritten: result.blobsCopied,

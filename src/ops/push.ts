@@ -12,6 +12,7 @@ import { DEFAULT_UPLOAD_TUNING, type UploadTuning } from "../transports/registry
 import { BlobLocations, blobLocationsFile } from "../transports/registry/upload-locations.js";
 import type { TrustedKey } from "../trust/keys.js";
 import type { RegistryTarget } from "../types/registry-target.js";
+import type { CosignPolicy } from "./cosign-check.js";
 import { parseDestination } from "./name-mapping.js";
 import { pushBundle } from "./push/from-bundle.js";
 import { pushFromStore, type StorePushRequest } from "./push/from-store.js";
@@ -99,12 +100,17 @@ async function withRegistry(
 export function pushBundleToRegistry(
   bundle: string,
   target: RegistryTarget,
-  settings: PushSettings & { trust: TrustedKey[]; allowDowngrade: boolean },
+  settings: PushSettings & {
+    trust: TrustedKey[];
+    allowDowngrade: boolean;
+    cosign?: CosignPolicy | undefined;
+  },
 ): Promise<PushReport> {
   return withRegistry(target.registry, settings, (options) =>
     pushBundle(bundle, target, {
       ...options,
       trust: settings.trust,
+      ...(settings.cosign ? { cosign: settings.cosign } : {}),
       rollbackFile: registryRollbackFile(defaultStateDir(), target.registry),
       allowDowngrade: settings.allowDowngrade,
     }),

@@ -122,6 +122,7 @@ export async function saveFromSources(
     const report = await saveBundle(inputs, {
       ...save,
       ...(cancellation ? { signal: cancellation() } : {}),
+      ...(onNote ? { onNote } : {}),
       ...(session ? { downloads: session } : {}),
     }).catch(async (error: unknown) => {
       throw session ? await session.explainFailure(error) : error;

@@ -4,13 +4,14 @@ import type { CopyEvent } from "../engine/copy.js";
 import { UsageError } from "../errors.js";
 import { BundleSink } from "../transports/bundle/sink.js";
 import type { SplitOptions } from "../transports/bundle/split-writer.js";
+import type { AttachedArtifact, AttachedSelection } from "../types/attached.js";
 import type { BundleManifest } from "../types/bundle.js";
 import { type PartsManifest, parityName, partsFileName } from "../types/parts.js";
 import type { BlobLocation } from "../types/transport.js";
 import { refuseReservedOutput } from "../types/windows-names.js";
 import { type DeltaBase, deltaMayOmit } from "./delta-base.js";
 import { type ImageStatus, imageStatus } from "./image-status.js";
-import { copyPlans, type PlanInput, planImages } from "./transfer.js";
+import { copyPlans, noteSkippedAttached, type PlanInput, planImages } from "./transfer.js";
 
 /**
  * Downloads the engine writes straight into the bundle (a registry session in `direct` mode):
@@ -41,6 +42,10 @@ export interface SaveOptions {
   downloads?: DirectDownloads;
   /** Stop cleanly when this aborts (Ctrl-C): no bundle, its temp file removed. */
   signal?: AbortSignal;
+  /** Which attached artifacts to carry (default: all the sources know of); false: none. */
+  attached?: AttachedSelection | false;
+  /** Told about attached artifacts found but not carried. */
+  onNote?: (text: string) => void;
 }
 
 export type SaveStatus = ImageStatus;
@@ -57,6 +62,10 @@ export interface SaveReport {
     /** Against --since: new, updated (previous digest given), or unchanged. */
     status?: SaveStatus;
     previous?: string;
+    /** What is attached to the image and carried with it. */
+    attached?: AttachedArtifact[];
+    /** A root that is not a container image (a Helm chart...). */
+    artifactType?: string;
   }>;
   blobs: number;
   bytes: number;
@@ -99,7 +108,9 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
       new UsageError(`${image.name} comes from both ${earlier} and ${image.origin}`, {
         hint: "save each image name once",
       }),
+    ...(options.attached === undefined ? {} : { attached: options.attached }),
   });
+  noteSkippedAttached(plans, options.onNote);
   const since = options.since;
   const downloads = options.downloads;
   const sink = await BundleSink.create(options.output, {
@@ -127,6 +138,8 @@ export async function saveBundle(inputs: SaveInput[], options: SaveOptions): Pro
       size: image.size,
       source: image.source,
       ...statusAgainst(since, image.ref, image.digest),
+      ...(image.attached ? { attached: image.attached } : {}),
+      ...(image.artifactType ? { artifactType: image.artifactType } : {}),
     })),
     blobs: manifest.blobs.length,
     bytes: manifest.blobs.reduce((sum, blob) => sum + blob.size, 0),

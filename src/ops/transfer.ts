@@ -13,9 +13,11 @@ import { type ImagePlan, planImage } from "../engine/plan.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import { BundleSource } from "../transports/bundle/source.js";
 import type { TrustedKey } from "../trust/keys.js";
+import type { AttachedSelection } from "../types/attached.js";
 import type { BundleManifest } from "../types/bundle.js";
 import type { PlatformSelector } from "../types/platform.js";
 import type { Sink, Source, SourceImage } from "../types/transport.js";
+import { type CosignPolicy, type CosignVerdict, cosignGate } from "./cosign-check.js";
 import { explainSplitFailure } from "./open-bundle.js";
 
 /** A progress display for one phase of an op (`loading`, `verifying`, `pushing`...). */
@@ -65,6 +67,8 @@ export interface PlanImagesOptions {
   distinctNames?: (image: SourceImage, earlierOrigin: string) => Error;
   /** Go on past an image that fails to plan (verification), telling this; else it throws. */
   onPlanError?: (image: SourceImage, error: unknown) => void;
+  /** Which attached artifacts to carry (default: all the sources know of); false: none. */
+  attached?: AttachedSelection | false;
 }
 
 /** Plan every image of every source, in order (manifests and configs fetched and verified). */
@@ -83,7 +87,8 @@ export async function planImages(
         origins.set(image.name, image.origin);
       }
       try {
-        plans.push(await planImage(source, image, { platforms }));
+        const attached = options.attached === undefined ? {} : { attached: options.attached };
+        plans.push(await planImage(source, image, { platforms, ...attached }));
       } catch (error) {
         if (!options.onPlanError) throw error;
         options.onPlanError(image, error);
@@ -91,6 +96,20 @@ export async function planImages(
     }
   }
   return plans;
+}
+
+/** Tell about attached artifacts found but not carried (listed but gone, unknown media type). */
+export function noteSkippedAttached(
+  plans: ImagePlan[],
+  onNote: ((text: string) => void) | undefined,
+): void {
+  for (const plan of plans) {
+    for (const skipped of plan.attachedSkipped) {
+      onNote?.(
+        `${plan.name}: left out attached artifact ${skipped.digest} (for ${skipped.subject}): ${skipped.reason}`,
+      );
+    }
+  }
 }
 
 /** Start the hash threads while a bundle's structure is checked (a large bundle only). */
@@ -109,6 +128,11 @@ export interface OpenedBundle {
   reader: BundleReader;
   manifest: BundleManifest;
   source: BundleSource;
+  /**
+   * The cosign gate (`--cosign-key`, `--require-signed`): run on the plans before anything is
+   * written; ETRUST naming the unsigned images. Without keys it does nothing.
+   */
+  gate: (plans: ImagePlan[]) => Promise<CosignVerdict[] | undefined>;
 }
 
 /**
@@ -118,7 +142,7 @@ export interface OpenedBundle {
  */
 export async function withBundle<T>(
   path: string,
-  options: { trust?: TrustedKey[] },
+  options: { trust?: TrustedKey[]; cosign?: CosignPolicy | undefined },
   use: (bundle: OpenedBundle) => Promise<T>,
 ): Promise<T> {
   await warmUpFor(path);
@@ -126,7 +150,8 @@ export async function withBundle<T>(
   try {
     const manifest = reader.manifest;
     if (!manifest) throw reader.problemsError();
-    return await use({ path, reader, manifest, source: new BundleSource(reader) });
+    const gate = (plans: ImagePlan[]) => cosignGate(plans, options.cosign);
+    return await use({ path, reader, manifest, source: new BundleSource(reader), gate });
   } catch (error) {
     throw explainSplitFailure(reader, error);
   } finally {

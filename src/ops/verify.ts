@@ -6,6 +6,7 @@ import { BundleSource } from "../transports/bundle/source.js";
 import { DiscardSink } from "../transports/discard.js";
 import type { TrustedKey } from "../trust/keys.js";
 import type { BundleManifest } from "../types/bundle.js";
+import { type CosignPolicy, type CosignVerdict, checkCosign } from "./cosign-check.js";
 import { describeSplit, openBundleRandomAccess, type SplitReport } from "./open-bundle.js";
 import { copyPlans, planImages, warmUpFor } from "./transfer.js";
 
@@ -21,6 +22,8 @@ export interface VerifyReport {
   signature?: { keyId: string; verified: boolean };
   /** Split volumes: each part's check (presence, size, sha256) and whether repair can help. */
   split?: SplitReport;
+  /** With `--cosign-key`: each image's cosign signatures judged against the keys. */
+  cosign?: { keys: string[]; requireSigned: boolean; images: CosignVerdict[] };
   seconds: number;
 }
 
@@ -63,7 +66,11 @@ async function checkRemainingBlobs(
  */
 export async function verifyBundle(
   path: string,
-  options: { onEvent?: (event: CopyEvent) => void; trust?: TrustedKey[] } = {},
+  options: {
+    onEvent?: (event: CopyEvent) => void;
+    trust?: TrustedKey[];
+    cosign?: CosignPolicy;
+  } = {},
 ): Promise<VerifyReport> {
   const started = Date.now();
   const trust = options.trust ?? [];
@@ -141,6 +148,18 @@ export async function verifyBundle(
         });
       }
       await checkRemainingBlobs(reader, manifest, checked, report);
+      if (options.cosign && options.cosign.keys.length > 0) {
+        const { keys, requireSigned } = options.cosign;
+        try {
+          report.cosign = {
+            keys: keys.map((k) => k.source),
+            requireSigned,
+            images: await checkCosign(plans, keys),
+          };
+        } catch (error) {
+          report.problems.push(asProblem(error, "cosign signatures", []));
+        }
+      }
       const broken = new Set(report.problems.flatMap((p) => p.images ?? []));
       report.images = manifest.images.map((image) => ({
         ref: image.ref,
@@ -151,7 +170,10 @@ export async function verifyBundle(
   } finally {
     await reader.close();
   }
-  report.ok = report.problems.length === 0;
+  const unsigned = report.cosign?.requireSigned
+    ? report.cosign.images.filter((i) => !i.signed)
+    : [];
+  report.ok = report.problems.length === 0 && unsigned.length === 0;
   report.seconds = (Date.now() - started) / 1000;
   return report;
 }

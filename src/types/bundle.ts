@@ -1,4 +1,5 @@
 import { type BundleProblem, FerryError } from "../errors.js";
+import { type AttachedArtifact, attachedRecordProblem } from "./attached.js";
 import { type Digest, isDigest } from "./digest.js";
 import { FerryAnnotation, OS_IMAGE_KIND } from "./media-types.js";
 import { formatReference, isFullReference, parseReference } from "./reference.js";
@@ -49,6 +50,14 @@ export interface BundleImage {
   sourceIndexDigest?: Digest;
   kind: "image" | "os-image";
   annotations?: Record<string, string>;
+  /**
+   * What is attached to the image's manifests and carried with it (signatures, attestations,
+   * SBOMs...): each artifact's manifest, the manifest it refers to (`subject`), and how it
+   * was found. Every `digest` and `subject` is among `blobs`. Absent when nothing is attached.
+   */
+  attached?: AttachedArtifact[];
+  /** A root that is not a container image (a Helm chart...): its artifactType or config type. */
+  artifactType?: string;
 }
 
 export interface BundleFileRecord {
@@ -174,6 +183,34 @@ function checkImage(image: unknown, i: number, check: Check): void {
   check(typeof m.source === "string", subject, "has no source");
   check(Array.isArray(m.blobs) && m.blobs.every(isDigest), subject, "has an invalid blob list");
   check(m.kind === "image" || m.kind === "os-image", subject, "has an unknown kind");
+  check(
+    m.artifactType === undefined || typeof m.artifactType === "string",
+    subject,
+    "has an artifactType that is not a string",
+  );
+  checkAttached(m, subject, check);
+}
+
+/** `attached`: well-formed records whose artifacts and subjects the image carries. */
+function checkAttached(image: Record<string, unknown>, subject: string, check: Check): void {
+  if (image.attached === undefined) return;
+  if (!Array.isArray(image.attached)) {
+    check(false, subject, "has an attached value that is not a list");
+    return;
+  }
+  const blobs = new Set(Array.isArray(image.blobs) ? (image.blobs as unknown[]) : []);
+  for (const [i, record] of image.attached.entries()) {
+    const where = `${subject} attached[${i}]`;
+    const problem = attachedRecordProblem(record);
+    check(problem === undefined, where, problem ?? "");
+    if (problem) continue;
+    const a = record as AttachedArtifact;
+    check(
+      blobs.has(a.digest) && blobs.has(a.subject),
+      where,
+      "names an artifact or subject that is not among the image's blobs",
+    );
+  }
 }
 
 function checkBlob(blob: unknown, i: number, list: string, check: Check): void {

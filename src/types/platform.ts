@@ -74,6 +74,16 @@ export function parsePlatform(text: string): PlatformSpec {
     );
   }
   const [, os = "", architectureText = "", variantText, osVersion] = match;
+  if (os === "unknown" && architectureText === "unknown") {
+    throw new FerryError(
+      "EUSAGE",
+      `"${text}" is not a platform: buildx writes unknown/unknown on its attestation manifests, which ferry keeps with the platforms they describe`,
+      {
+        hint: "name the image platforms you want (e.g. --platform linux/amd64); their attestations come along (--no-attached leaves them out)",
+        details: { platform: text },
+      },
+    );
+  }
   const { architecture, variant } = normalizeArchitecture(architectureText, variantText);
   const spec: PlatformSpec = { os, architecture };
   const effectiveVariant = variant ?? (architecture === "arm" ? DEFAULT_VARIANTS.arm : undefined);
@@ -240,6 +250,7 @@ function isNewer(version: string | undefined, than: string | undefined): boolean
   return compareOsVersions(version, than) > 0;
 }
 
-function isUnknownPlatform(platform: Platform): boolean {
+/** `unknown/unknown`: what buildx gives its attestation manifests; never a platform. */
+export function isUnknownPlatform(platform: Pick<Platform, "os" | "architecture">): boolean {
   return platform.os === "unknown" && platform.architecture === "unknown";
 }

@@ -1,4 +1,5 @@
 import type { Readable } from "node:stream";
+import type { AttachedArtifact, AttachedCandidate } from "./attached.js";
 import type { BlobEvent } from "./copy-events.js";
 import type { Descriptor } from "./descriptor.js";
 import type { Digest } from "./digest.js";
@@ -53,6 +54,13 @@ export interface SourceCapabilities {
    * download's bytes, and drops what the engine rejected. Quick, and never throws.
    */
   onBlobEvent?(event: BlobEvent): void;
+  /**
+   * The artifacts the source knows to be attached to a manifest (signatures, attestations,
+   * SBOMs): a registry asks its referrers API (else the referrers tag) and cosign's tags; a
+   * bundle or the store answers from what it recorded. Nothing found, or a registry that
+   * refuses to say: an empty list. The planner fetches and checks each one.
+   */
+  attachedTo?(subject: Digest): Promise<AttachedCandidate[]>;
 }
 
 export interface Source {
@@ -82,6 +90,10 @@ export interface ImageRecord {
   /** The original index digest when a platform subset was taken from it. */
   sourceIndexDigest?: string;
   annotations?: Record<string, string>;
+  /** What is attached to the image's manifests and carried with it (in `contents` too). */
+  attached?: AttachedArtifact[];
+  /** A root that is not a container image (a Helm chart...): its artifactType or config type. */
+  artifactType?: string;
 }
 
 /** Reads bytes of one blob at offsets relative to the blob's start. */

@@ -33,6 +33,7 @@ export async function runExport(refs: string[], flags: ExportFlags): Promise<voi
     destination: spec,
     platforms: platformSelector(flags.platform, await defaultPlatforms(spec, flags.platform)),
     onEvent: progress.onEvent,
+    onNote: out.note,
   }).finally(progress.stop);
   out.result(report, () =>
     [

@@ -1,4 +1,5 @@
 import { listImages } from "../../ops/images.js";
+import { summarizeAttached } from "../../types/attached.js";
 import { shortDigest } from "../../types/digest.js";
 import { createOutput, formatAge, formatSize, formatTable } from "../output.js";
 import { resolveStoreDir } from "../store-location.js";
@@ -10,19 +11,31 @@ export async function runImages(flags: ImagesFlags): Promise<void> {
   const out = createOutput(flags);
   const images = await listImages(resolveStoreDir(flags.store), { osOnly: Boolean(flags.os) });
   const osTable = osImagesTable(images, Boolean(flags.digests));
+  const anyAttached = images.some((i) => i.attached);
   out.result(images, () =>
     flags.os
       ? osTable || "no Windows base OS images in the store"
       : [
           formatTable(
-            ["REPOSITORY", "TAG", "DIGEST", "PLATFORMS", "SIZE", "CREATED"],
+            [
+              "REPOSITORY",
+              "TAG",
+              "DIGEST",
+              "PLATFORMS",
+              "SIZE",
+              "CREATED",
+              ...(anyAttached ? ["ATTACHED"] : []),
+            ],
             images.map((i) => [
               i.repository,
               i.tag,
               flags.digests ? i.digest : shortDigest(i.digest),
-              i.error ? `DAMAGED: ${i.error}` : i.platforms.join(",") || "-",
+              i.error
+                ? `DAMAGED: ${i.error}`
+                : i.platforms.join(",") || (i.artifactType ? "(artifact)" : "-"),
               formatSize(i.size),
               formatAge(i.created),
+              ...(anyAttached ? [summarizeAttached(i.attached) || "-"] : []),
             ]),
           ),
           ...(osTable && !flags.os ? ["", osTable] : []),

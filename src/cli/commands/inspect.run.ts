@@ -2,9 +2,11 @@ import { stat } from "node:fs/promises";
 import { FerryError } from "../../errors.js";
 import { inspectStoredImage } from "../../ops/image-info.js";
 import { inspectBundle } from "../../ops/inspect-bundle.js";
+import { summarizeAttached } from "../../types/attached.js";
 import { terminalSafeJson } from "../../types/terminal-text.js";
 import { createOutput, escapeControls, formatSize, formatTable } from "../output.js";
 import { resolveStoreDir } from "../store-location.js";
+import { attachedLines } from "./attached-lines.js";
 import type { InspectFlags } from "./inspect.js";
 import { osImageLines } from "./os-image-lines.js";
 import { formatPartSize } from "./repair.js";
@@ -22,6 +24,7 @@ export async function runInspect(bundle: string, flags: InspectFlags): Promise<v
     return;
   }
   const report = await inspectBundle(bundle);
+  const anyAttached = report.images.some((i) => i.attached);
   out.result(report, () => {
     const lines = [
       `bundle:   ${escapeControls(report.bundle)}`,
@@ -36,16 +39,26 @@ export async function runInspect(bundle: string, flags: InspectFlags): Promise<v
       `delta:    ${report.delta ? `yes: requires ${report.delta.requires} blob(s) (${formatSize(report.delta.requiredBytes)}) from its base` : "no (full bundle)"}`,
       "",
       formatTable(
-        ["IMAGE", "KIND", "PLATFORMS", "DIGEST", "BLOBS", "SIZE"],
+        [
+          "IMAGE",
+          "KIND",
+          "PLATFORMS",
+          "DIGEST",
+          "BLOBS",
+          "SIZE",
+          ...(anyAttached ? ["ATTACHED"] : []),
+        ],
         report.images.map((i) => [
           i.ref,
-          i.kind,
+          i.artifactType ? "artifact" : i.kind,
           i.platforms.join(",") || "-",
           i.digest,
           String(i.blobCount),
           formatSize(i.size),
+          ...(anyAttached ? [summarizeAttached(i.attached) || "-"] : []),
         ]),
       ),
+      ...attachedLines(report.images),
       ...osImageLines(report.osImages),
     ];
     if (report.problems.length > 0) {

@@ -9,6 +9,7 @@ import {
   optionValues,
 } from "../../transports/table.js";
 import { platformSelector, toolName } from "../context.js";
+import { cosignPolicy } from "../cosign-policy.js";
 import { chooseDestination, defaultPlatforms } from "../destination.js";
 import { cancellation } from "../interrupt.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
@@ -44,6 +45,7 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
   }
   const result = await loadTo(bundle, chosen.spec, {
     trust: await trustedKeys(flags),
+    cosign: await cosignPolicy(flags),
     dryRun: flags.dryRun === true,
     ...(flags.jobs ? { jobs: flags.jobs } : {}),
     progress: (operation) => createProgress(operation, !flags.json && !flags.quiet),

@@ -1,9 +1,10 @@
 import type { Command } from "commander";
 import { destinationForms, destinationOptions, listForms } from "../../transports/table.js";
 import { addTransportOptions, collect, positiveInteger } from "../context.js";
+import { addCosignOptions, type CosignFlags } from "../cosign-options.js";
 import { addPushOptions, type LoadPushFlags } from "./push.js";
 
-export interface LoadFlags extends LoadPushFlags {
+export interface LoadFlags extends LoadPushFlags, CosignFlags {
   to?: string;
   store?: string;
   jobs?: number;
@@ -37,7 +38,8 @@ export function registerLoad(program: Command): void {
     .option(
       "--trust-dir <dir>",
       "require a signature by a key in this folder (*.pub); also $FERRY_TRUST_DIR",
-    )
+    );
+  addCosignOptions(command)
     .option(
       "--allow-downgrade",
       "load a bundle older than one loaded before (lower signed sequence, or an older bundle's image under a name)",

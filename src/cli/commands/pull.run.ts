@@ -4,6 +4,8 @@ import {
   hostPlatform,
   openRegistrySession,
 } from "../../ops/registry-options.js";
+import { summarizeAttached } from "../../types/attached.js";
+import { attachedSelection } from "../attached-selection.js";
 import { platformSelector, toolName } from "../context.js";
 import { chooseDestination } from "../destination.js";
 import { cancellation, interruptSignal } from "../interrupt.js";
@@ -24,6 +26,7 @@ export async function runPull(references: string[], flags: PullFlags): Promise<v
     "store",
   );
   const storeDir = resolveStoreDir(spec.transport === "store" ? spec.dir : undefined);
+  const attached = attachedSelection(flags.attached);
   const defaultPlatform = hostPlatform();
   const platforms = platformSelector(flags.platform, [defaultPlatform]);
   if (!flags.platform?.length) out.note(describeDefaultPlatform(defaultPlatform));
@@ -42,19 +45,23 @@ export async function runPull(references: string[], flags: PullFlags): Promise<v
       platforms,
       session,
       onEvent: progress.onEvent,
+      onNote: out.note,
+      ...(attached === undefined ? {} : { attached }),
       ...(flags.jobs ? { jobs: flags.jobs } : {}),
       // From here the first Ctrl-C stops the copy cleanly (see cli/interrupt.ts).
       signal: cancellation(),
     }).finally(progress.stop);
+    const anyAttached = report.images.some((i) => i.attached);
     out.result(report, () =>
       [
         formatTable(
-          ["IMAGE", "PLATFORMS", "STATUS", "DIGEST"],
+          ["IMAGE", "PLATFORMS", "STATUS", "DIGEST", ...(anyAttached ? ["ATTACHED"] : [])],
           report.images.map((i) => [
             i.ref,
             i.platforms.join(",") || "-",
             i.previous ? `${i.status} (was ${i.previous.slice(0, 19)})` : i.status,
             i.digest,
+            ...(anyAttached ? [summarizeAttached(i.attached) || "-"] : []),
           ]),
         ),
         "",

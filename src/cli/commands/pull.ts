@@ -117,7 +117,27 @@ export function describeOmitted(
   ].join("\n");
 }
 
-export interface PullFlags extends RegistryFlags {
+/** `--attached TYPE` (repeatable) and `--no-attached`, for save and pull. */
+export interface AttachedFlags {
+  /** TYPE values, or false for --no-attached. */
+  attached?: string[] | false;
+}
+
+/** Add `--attached TYPE` and `--no-attached` (what is attached to images: carried by default). */
+export function addAttachedOptions(command: Command): Command {
+  return command
+    .option(
+      "--attached <type>",
+      "carry only these attached artifacts (repeatable): signature, attestation, sbom, artifact, or an artifactType / media type (default: everything attached: signatures, attestations, SBOMs, other referrers)",
+      collect,
+    )
+    .option(
+      "--no-attached",
+      "carry no signatures, attestations, SBOMs or other referrers (a platform subset of a buildx index then drops its attestation manifests too)",
+    );
+}
+
+export interface PullFlags extends RegistryFlags, AttachedFlags {
   to?: string;
   store?: string;
   platform?: string[];
@@ -146,6 +166,7 @@ export function registerPull(program: Command): void {
     .option("-j, --jobs <n>", "downloads at once (default 4)", positiveInteger)
     .option("--json", "print a JSON summary")
     .option("-q, --quiet", "no progress or notes");
+  addAttachedOptions(command);
   addRegistryOptions(command, { downloads: true }).action(
     async (references: string[], flags: PullFlags) => {
       const { runPull } = await import("./pull.run.js");

@@ -91,6 +91,17 @@ export function describePush(report: PushReport): string {
       ]),
     ),
   ];
+  const attachedTags = report.images.flatMap((i) => i.attachedTags ?? []);
+  const attachedCount = report.images.reduce((n, i) => n + (i.attached?.length ?? 0), 0);
+  if (attachedCount > 0) {
+    lines.push(
+      "",
+      report.dryRun
+        ? `attached artifacts to push with their images: ${attachedCount} (signatures, attestations, SBOMs...)`
+        : `attached artifacts pushed with their images: ${attachedCount}; the names that find them:`,
+    );
+    for (const t of attachedTags) lines.push(`  ${t.target}  ${t.status}`);
+  }
   if (report.rewritten.length > 0) {
     lines.push("", "rewritten by --strip-foreign-urls (foreign layers made plain):");
     for (const r of report.rewritten) {

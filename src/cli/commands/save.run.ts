@@ -12,6 +12,8 @@ import {
   sourceRole,
 } from "../../transports/table.js";
 import { loadSigner } from "../../trust/sequence.js";
+import { summarizeAttached } from "../../types/attached.js";
+import { attachedSelection } from "../attached-selection.js";
 import { platformSelector, toolName } from "../context.js";
 import { cancellation, interruptSignal } from "../interrupt.js";
 import { createOutput, escapeControls, formatSeconds, formatSize, formatTable } from "../output.js";
@@ -47,6 +49,7 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
   );
   const since = flags.since ? await readDeltaBase(flags.since) : undefined;
   const signer = flags.sign ? await loadSigner(flags.sign, flags.sequence) : undefined;
+  const attached = attachedSelection(flags.attached);
   const progress = createProgress("saving", !flags.json && !flags.quiet);
   const { report, omitted, transfer } = await saveFromSources(requests, {
     registry: flags,
@@ -55,6 +58,7 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
     ...(flags.platform?.length ? { platforms: platformSelector(flags.platform, "all") } : {}),
     skipForeign: Boolean(flags.skipForeign),
     onNote: out.note,
+    ...(attached === undefined ? {} : { attached }),
     output: flags.output,
     tool: toolName(),
     ...(since ? { since } : {}),
@@ -70,15 +74,24 @@ export async function runSave(specs: string[], flags: SaveFlags): Promise<void> 
   if (transfer) out.note(describeTransfer(transfer));
   const { manifest, ...rest } = report;
   const summary = { ...rest, osImages: manifest.osImages ?? [] };
+  const anyAttached = report.images.some((i) => i.attached);
   out.result(summary, () =>
     [
       formatTable(
-        ["IMAGE", "PLATFORMS", "DIGEST", "SIZE", ...(since ? ["STATUS"] : [])],
+        [
+          "IMAGE",
+          "PLATFORMS",
+          "DIGEST",
+          "SIZE",
+          ...(anyAttached ? ["ATTACHED"] : []),
+          ...(since ? ["STATUS"] : []),
+        ],
         report.images.map((i) => [
           i.ref,
-          i.platforms.join(",") || "-",
+          i.platforms.join(",") || (i.artifactType ? "(artifact)" : "-"),
           i.digest,
           formatSize(i.size),
+          ...(anyAttached ? [summarizeAttached(i.attached) || "-"] : []),
           ...(since ? [describeStatus(i.status, i.previous)] : []),
         ]),
       ),

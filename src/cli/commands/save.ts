@@ -3,9 +3,9 @@ import type { RegistryFlags } from "../../ops/registry-options.js";
 import { listForms, sourceForms, sourceOptions } from "../../transports/table.js";
 import { parseSplitSize } from "../../types/parts.js";
 import { addTransportOptions, collect, positiveInteger } from "../context.js";
-import { addRegistryOptions } from "./pull.js";
+import { type AttachedFlags, addAttachedOptions, addRegistryOptions } from "./pull.js";
 
-export interface SaveFlags extends RegistryFlags {
+export interface SaveFlags extends RegistryFlags, AttachedFlags {
   skipForeign?: boolean;
   output?: string;
   platform?: string[];
@@ -58,6 +58,7 @@ export function registerSave(program: Command): void {
       "leave foreign layers out (listed as required): the far side must have them",
     );
   addTransportOptions(command, sourceOptions());
+  addAttachedOptions(command);
   addRegistryOptions(command, { downloads: true }).action(
     async (specs: string[], flags: SaveFlags) => {
       const { runSave } = await import("./save.run.js");

@@ -1,5 +1,7 @@
 import { FerryError } from "../../errors.js";
+import { type CosignVerdict, unsignedError } from "../../ops/cosign-check.js";
 import { verifyBundle } from "../../ops/verify.js";
+import { cosignPolicy } from "../cosign-policy.js";
 import { createOutput, escapeControls, formatSeconds, formatSize } from "../output.js";
 import { createProgress } from "../progress.js";
 import { trustedKeys } from "../trust-options.js";
@@ -11,9 +13,12 @@ export async function runVerify(bundle: string, flags: VerifyFlags): Promise<voi
   const out = createOutput(flags);
   const progress = createProgress("verifying", !flags.json && !flags.quiet);
   const trust = await trustedKeys(flags);
-  const report = await verifyBundle(bundle, { onEvent: progress.onEvent, trust }).finally(
-    progress.stop,
-  );
+  const cosign = await cosignPolicy(flags);
+  const report = await verifyBundle(bundle, {
+    onEvent: progress.onEvent,
+    trust,
+    ...(cosign ? { cosign } : {}),
+  }).finally(progress.stop);
   out.result(report, () => {
     const lines = report.problems.map((p) => {
       const images = p.images?.length ? ` [images: ${escapeControls(p.images.join(", "))}]` : "";
@@ -27,11 +32,21 @@ export async function runVerify(bundle: string, flags: VerifyFlags): Promise<voi
       );
     }
     if (report.split) lines.push(...splitLines(report.split));
+    if (report.cosign) lines.push(...cosignLines(report.cosign.images));
     const verdict = report.ok
       ? `OK   ${report.bundle}: ${report.images.length} image(s), ${report.blobsChecked} blobs, ${formatSize(report.bytesChecked)} verified in ${formatSeconds(report.seconds)}`
-      : `${report.bundle}: ${report.problems.length} problem(s) found`;
+      : report.problems.length > 0
+        ? `${report.bundle}: ${report.problems.length} problem(s) found`
+        : `${report.bundle}: every byte verified, but not every image is signed by a --cosign-key key`;
     return [...lines, verdict].join("\n");
   });
+  const unsigned = report.cosign?.requireSigned
+    ? report.cosign.images.filter((i) => !i.signed)
+    : [];
+  if (report.problems.length === 0 && unsigned.length > 0 && cosign) {
+    const refusal = unsignedError(unsigned, cosign.keys, { nothingWritten: false, reported: true });
+    if (refusal) throw refusal;
+  }
   if (!report.ok) {
     const integrity = report.problems.some((p) => p.code === "EINTEGRITY" || p.code === "ESIZE");
     throw new FerryError(
@@ -47,4 +62,13 @@ export async function runVerify(bundle: string, flags: VerifyFlags): Promise<voi
       },
     );
   }
+}
+
+/** One line per image: signed by which key, or why not (text from the bundle escaped). */
+function cosignLines(images: CosignVerdict[]): string[] {
+  return images.map((i) =>
+    i.signed
+      ? `SIGNED    ${escapeControls(i.ref)}  cosign signature by ${escapeControls(i.keys.join(", "))}`
+      : `UNSIGNED  ${escapeControls(i.ref)}  ${escapeControls(i.rejected.length > 0 ? i.rejected.join("; ") : "no cosign signature")}`,
+  );
 }

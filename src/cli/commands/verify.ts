@@ -1,14 +1,15 @@
 import type { Command } from "commander";
 import { collect } from "../context.js";
+import { addCosignOptions, type CosignFlags } from "../cosign-options.js";
 import type { TrustFlags } from "../trust-options.js";
 
-export interface VerifyFlags extends TrustFlags {
+export interface VerifyFlags extends TrustFlags, CosignFlags {
   json?: boolean;
   quiet?: boolean;
 }
 
 export function registerVerify(program: Command): void {
-  program
+  const command = program
     .command("verify")
     .description("check a bundle's structure and every byte; report every bad entry")
     .argument("<bundle>", "the bundle zip, or a split bundle's .parts file (or its .001 part)")
@@ -16,7 +17,8 @@ export function registerVerify(program: Command): void {
     .option(
       "--trust-dir <dir>",
       "require a signature by a key in this folder (*.pub); also $FERRY_TRUST_DIR",
-    )
+    );
+  addCosignOptions(command)
     .option("--json", "print a JSON report")
     .option("-q, --quiet", "no progress")
     .action(async (bundle: string, flags: VerifyFlags) => {

@@ -13,9 +13,12 @@ export class ForeignTolerantSource implements Source {
 
   constructor(private readonly inner: Source) {
     this.label = inner.label;
+    const attachedTo = inner.capabilities?.attachedTo;
     this.capabilities = {
       lacksBlob: (descriptor) => this.lacksBlob(descriptor),
       omitReason: (descriptor) => this.omitReason(descriptor),
+      // What the bundle records as attached travels with its images.
+      ...(attachedTo ? { attachedTo: (subject) => attachedTo(subject) } : {}),
     };
   }
 

@@ -10,6 +10,7 @@ import type { TrustedKey } from "../../trust/keys.js";
 import { formatReference } from "../../types/reference.js";
 import type { RegistryTarget } from "../../types/registry-target.js";
 import type { Source } from "../../types/transport.js";
+import type { CosignPolicy } from "../cosign-check.js";
 import { mapToRegistry } from "../name-mapping.js";
 import { claimOf, RollbackGuard } from "../rollback.js";
 import { planImages, withBundle } from "../transfer.js";
@@ -21,6 +22,8 @@ import { stripForeignUrls } from "./strip-foreign.js";
 export interface BundlePushOptions extends PushOptions {
   /** Require a signature by one of these keys (checked before anything is pushed). */
   trust?: TrustedKey[];
+  /** `--cosign-key`, `--require-signed`: judged on the plans before anything is pushed. */
+  cosign?: CosignPolicy;
   /**
    * The registry's anti-rollback record on this host (`registryRollbackFile`): a bundle older
    * than what was pushed there before is refused (EDOWNGRADE) before anything is pushed.
@@ -41,26 +44,32 @@ export function pushBundle(
   target: RegistryTarget,
   options: BundlePushOptions,
 ): Promise<PushReport> {
-  return withBundle(bundle, { trust: options.trust ?? [] }, async ({ reader, source: inner }) => {
-    // Foreign layers a --skip-foreign save left out keep their URLs (unless made plain).
-    const source: Source = options.stripForeignUrls ? inner : new ForeignTolerantSource(inner);
-    const plans = await planImages([{ source, platforms: "all" }]);
-    const items: PushItem[] = plans.map((plan) => ({
-      plan,
-      target: mapToRegistry(plan.name, target),
-    }));
-    if (items.length === 0) throw new NotFoundError(`${bundle} holds no images`);
-    const rollback = options.rollbackFile
-      ? await registryRollbackGuard(reader, bundle, items, options, options.rollbackFile)
-      : undefined;
-    const report = await pushImages(items, `bundle:${bundle}`, options);
-    for (const image of report.images) {
-      if (rollback?.downgraded.has(image.target) && image.status === "updated") {
-        image.status = "downgraded";
+  return withBundle(
+    bundle,
+    { trust: options.trust ?? [], cosign: options.cosign },
+    async ({ reader, source: inner, gate }) => {
+      // Foreign layers a --skip-foreign save left out keep their URLs (unless made plain).
+      const source: Source = options.stripForeignUrls ? inner : new ForeignTolerantSource(inner);
+      const plans = await planImages([{ source, platforms: "all" }]);
+      const cosign = await gate(plans);
+      const items: PushItem[] = plans.map((plan) => ({
+        plan,
+        target: mapToRegistry(plan.name, target),
+      }));
+      if (items.length === 0) throw new NotFoundError(`${bundle} holds no images`);
+      const rollback = options.rollbackFile
+        ? await registryRollbackGuard(reader, bundle, items, options, options.rollbackFile)
+        : undefined;
+      const report = await pushImages(items, `bundle:${bundle}`, options);
+      for (const image of report.images) {
+        if (rollback?.downgraded.has(image.target) && image.status === "updated") {
+          image.status = "downgraded";
+        }
       }
-    }
-    return report;
-  });
+      if (cosign) report.cosign = cosign;
+      return report;
+    },
+  );
 }
 
 /**

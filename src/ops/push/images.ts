@@ -125,6 +125,8 @@ export async function pushImages(
   const images: PushedImage[] = items.map((item) => {
     const { plan, target } = item;
     const image = pushedImage(item, originals);
+    const attachedTags = sink.attachedTags.get(plan.name);
+    if (attachedTags) image.attachedTags = attachedTags;
     const tag = sink.tags.find((t) => t.name === plan.name);
     if (tag) {
       image.target = tag.target;

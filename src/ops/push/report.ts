@@ -2,9 +2,12 @@
 
 import type { OmittedBlob } from "../../engine/copy.js";
 import type { ImagePlan } from "../../engine/plan.js";
+import type { AttachedTagResult } from "../../transports/registry/attached-tags.js";
+import type { AttachedArtifact } from "../../types/attached.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import { formatPlatform } from "../../types/platform.js";
 import { formatReference, type Reference } from "../../types/reference.js";
+import type { CosignVerdict } from "../cosign-check.js";
 import type { ImageStatus } from "../image-status.js";
 import type { VerifiedBlobs } from "../verify-first.js";
 
@@ -31,6 +34,10 @@ export interface PushedImage {
   blobs: BlobCounts;
   bytes: BlobCounts;
   manifests: { pushed: number; present: number };
+  /** What is attached to the image and pushed with it (by digest). */
+  attached?: AttachedArtifact[];
+  /** The tags that make them findable (cosign's tags, the referrers index), and what happened. */
+  attachedTags?: AttachedTagResult[];
 }
 
 /** A manifest --strip-foreign-urls rewrote. */
@@ -59,6 +66,8 @@ export interface PushReport {
   uploads: { resumed: number; restarted: number; chunks: number };
   /** The blobs read and hashed before anything was pushed. */
   verified?: VerifiedBlobs;
+  /** With `--cosign-key`: each image's cosign signatures, judged before anything was pushed. */
+  cosign?: CosignVerdict[];
   seconds: number;
 }
 
@@ -90,6 +99,7 @@ export function pushedImage(
   };
   const original = originals.get(plan.name);
   if (original) image.originalDigest = original;
+  if (plan.attached.length > 0) image.attached = plan.attached;
   return image;
 }
 

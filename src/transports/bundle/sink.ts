@@ -210,6 +210,8 @@ export class BundleSink implements Sink {
     };
     if (record.sourceIndexDigest) image.sourceIndexDigest = record.sourceIndexDigest as Digest;
     if (record.annotations) image.annotations = record.annotations;
+    if (record.attached && record.attached.length > 0) image.attached = record.attached;
+    if (record.artifactType) image.artifactType = record.artifactType;
     return image;
   }
 

@@ -1,6 +1,12 @@
 import type { Readable } from "node:stream";
 import { SizeError } from "../../errors.js";
+import {
+  type AttachedArtifact,
+  type AttachedCandidate,
+  candidatesFromRecords,
+} from "../../types/attached.js";
 import { type Descriptor, REF_NAME_ANNOTATION } from "../../types/descriptor.js";
+import type { Digest } from "../../types/digest.js";
 import type { BlobReader, Source, SourceCapabilities, SourceImage } from "../../types/transport.js";
 import type { BundleReader } from "./reader.js";
 
@@ -12,12 +18,21 @@ export class BundleSource implements Source {
   readonly capabilities: SourceCapabilities = {
     blobReader: (descriptor) => this.blobReader(descriptor),
     lacksBlob: (descriptor) => this.lacksBlob(descriptor),
+    attachedTo: async (subject) => this.attachedTo(subject),
   };
   private readonly required: Set<string>;
+  /** What ferry.json records as attached, over all its images. */
+  private readonly attached: AttachedArtifact[];
 
   constructor(private readonly reader: BundleReader) {
     this.label = `bundle ${reader.label}`;
     this.required = new Set(reader.manifest?.requires.map((r) => r.digest) ?? []);
+    this.attached = (reader.manifest?.images ?? []).flatMap((image) => image.attached ?? []);
+  }
+
+  /** The artifacts ferry.json records as attached to `subject` (the planner checks each). */
+  attachedTo(subject: Digest): AttachedCandidate[] {
+    return candidatesFromRecords(this.attached, subject);
   }
 
   /** Images as index.json names them (the reader checked it agrees with ferry.json). */

@@ -9,7 +9,8 @@ import type { BlobWriter, ImageRecord, Sink } from "../../types/transport.js";
 import { meansNoHardLinks } from "../../util/fs-retry.js";
 import { trackRunTemp } from "../../util/run-temps.js";
 import { createOwnFile, setOwnMode } from "../../util/safe-open.js";
-import { upsertRef } from "./index-file.js";
+import { attachedAnnotations } from "./attached-records.js";
+import { refNameOf, upsertRef } from "./index-file.js";
 import { STORE_MODES, type Store } from "./store.js";
 
 /**
@@ -415,7 +416,13 @@ export class StoreSink implements Sink {
         record,
       }));
       const upsert = ({ ref, record }: { ref: string; record: ImageRecord }) => {
-        const annotations = this.options.indexAnnotations?.(record) ?? {};
+        const annotations = {
+          ...attachedAnnotations(
+            record,
+            index.manifests.find((d) => refNameOf(d) === ref),
+          ),
+          ...this.options.indexAnnotations?.(record),
+        };
         const { index: next, previous } = upsertRef(index, ref, record.descriptor, annotations);
         index = next;
         if (previous?.digest !== record.descriptor.digest) {

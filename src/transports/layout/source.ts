@@ -1,10 +1,16 @@
 import type { Readable } from "node:stream";
 import { isFerryError, NotFoundError } from "../../errors.js";
+import {
+  type AttachedArtifact,
+  type AttachedCandidate,
+  candidatesFromRecords,
+} from "../../types/attached.js";
 import { CONTAINERD_NAME_ANNOTATION, type Descriptor } from "../../types/descriptor.js";
-import { shortDigest } from "../../types/digest.js";
+import { type Digest, shortDigest } from "../../types/digest.js";
 import type { ImageIndex } from "../../types/manifest.js";
 import { formatReference, isFullReference, parseReference } from "../../types/reference.js";
 import type { BlobReader, Source, SourceCapabilities, SourceImage } from "../../types/transport.js";
+import { attachedOfEntry } from "./attached-records.js";
 import { blobPath, checkOciLayoutFile, parseLayoutIndex, refNameOf } from "./index-file.js";
 import { type FileReader, type LayoutFiles, sizedBlobReader } from "./layout-files.js";
 
@@ -41,7 +47,9 @@ export class LayoutSource implements Source {
   readonly label: string;
   readonly capabilities: SourceCapabilities = {
     blobReader: (descriptor) => this.blobReader(descriptor),
+    attachedTo: async (subject) => this.attachedTo(subject),
   };
+  private attached: AttachedArtifact[] | undefined;
 
   private constructor(
     private readonly files: LayoutFiles,
@@ -103,6 +111,14 @@ export class LayoutSource implements Source {
 
   async images(): Promise<SourceImage[]> {
     return this.selected;
+  }
+
+  /** What the entries of the selected images record as attached (the store's annotation). */
+  attachedTo(subject: Digest): AttachedCandidate[] {
+    this.attached ??= this.selected.flatMap((image) =>
+      attachedOfEntry(image.descriptor, this.label),
+    );
+    return candidatesFromRecords(this.attached, subject);
   }
 
   async fetchManifest(descriptor: Descriptor): Promise<Buffer> {

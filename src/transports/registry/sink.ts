@@ -3,6 +3,7 @@ import { FerryError } from "../../errors.js";
 import type { Descriptor } from "../../types/descriptor.js";
 import { formatReference, type Reference } from "../../types/reference.js";
 import type { ImageRecord, Sink } from "../../types/transport.js";
+import { type AttachedTagResult, AttachedTagWriter } from "./attached-tags.js";
 import type { RegistryClient } from "./client.js";
 import { putManifest } from "./manifest-push.js";
 import { mountBlob } from "./mount.js";
@@ -70,6 +71,8 @@ export class RegistrySink implements Sink {
   /** Manifest outcomes per `repository@digest`. */
   readonly manifestActions = new Map<string, ManifestAction>();
   readonly tags: TagResult[] = [];
+  /** The tags of attached artifacts each image's commit wrote (or found right), by image. */
+  readonly attachedTags = new Map<string, AttachedTagResult[]>();
   readonly uploads = { restarts: 0, resumes: 0, bytesSent: 0, chunks: 0 };
   private readonly needs = new Map<string, Need>();
   private readonly present = new Set<string>();
@@ -79,9 +82,14 @@ export class RegistrySink implements Sink {
   private readonly tuning: UploadTuning;
   private readonly locations: Promise<BlobLocations>;
   private readonly client: RegistryClient;
+  private readonly attachedWriter: AttachedTagWriter;
 
   constructor(private readonly options: RegistrySinkOptions) {
     this.client = options.client;
+    this.attachedWriter = new AttachedTagWriter(
+      options.client,
+      (digest) => this.needs.get(digest)?.bytes,
+    );
     this.label = `registry ${options.client.registry}`;
     this.maxConcurrentBlobs = Math.max(1, options.jobs ?? 4);
     this.tuning = { ...DEFAULT_UPLOAD_TUNING, ...options.tuning };
@@ -271,10 +279,21 @@ export class RegistrySink implements Sink {
     this.records.push(record);
   }
 
-  /** Push the tags, last: until now nothing was visible by name. */
+  /**
+   * Push the tags, last: until now nothing was visible by name. Each image's attached
+   * artifacts get their tags (cosign's, the referrers index) before its own tag moves, so an
+   * admission controller never sees the new image without its signature.
+   */
   async commit(): Promise<void> {
     try {
-      for (const record of this.records) await this.pushTag(record);
+      for (const record of this.records) {
+        if (record.attached && record.attached.length > 0) {
+          const repository = this.options.targetOf(record.name).repository;
+          const written = await this.attachedWriter.write(repository, record.attached);
+          this.attachedTags.set(record.name, written);
+        }
+        await this.pushTag(record);
+      }
     } finally {
       await (await this.locations).save();
     }

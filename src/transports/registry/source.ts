@@ -13,6 +13,7 @@ import {
 import { formatReference, parseReference, type Reference } from "../../types/reference.js";
 import type { BlobReader, Source, SourceCapabilities, SourceImage } from "../../types/transport.js";
 import type { RegistryClient } from "./client.js";
+import { AttachedDiscovery } from "./referrers.js";
 import type { RegistrySession } from "./session.js";
 
 export interface RegistrySourceOptions {
@@ -49,6 +50,7 @@ export class RegistrySource implements Source {
     prefetch: (descriptors) => this.prefetch(descriptors),
     omitReason: (descriptor) => this.omitReason(descriptor),
     onBlobEvent: (event) => this.session.onBlobEvent(event),
+    attachedTo: (subject) => this.discovery.find(subject),
   };
   readonly reference: Reference;
   /** Foreign layers left out under --skip-foreign (for the summary). */
@@ -56,6 +58,7 @@ export class RegistrySource implements Source {
   private readonly name: string;
   private readonly manifests = new Map<string, Buffer>();
   private resolved: Promise<SourceImage[]> | undefined;
+  private readonly discovery: AttachedDiscovery;
 
   constructor(
     private readonly session: RegistrySession,
@@ -65,6 +68,12 @@ export class RegistrySource implements Source {
     this.reference = typeof reference === "string" ? parseReference(reference) : reference;
     this.name = formatReference(this.reference);
     this.label = `docker://${this.name}`;
+    this.discovery = new AttachedDiscovery({
+      client: () => this.client(),
+      repository: this.reference.repository,
+      name: this.name,
+      keep: (digest, bytes) => this.manifests.set(digest, bytes),
+    });
   }
 
   private client(): Promise<RegistryClient> {
