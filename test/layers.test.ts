@@ -26,7 +26,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   types: ["errors"],
   errors: ["types"],
   util: ["errors", "types"],
-  digest: ["errors", "types"],
+  digest: ["errors", "types", "util"],
   trust: ["errors", "types", "util"],
   cache: ["errors", "types", "util"],
   engine: ["errors", "types", "digest"],
@@ -43,7 +43,8 @@ const MAY_IMPORT: Record<string, string[]> = {
 const NARROWER: Array<{ files: RegExp; may: string[]; why: string }> = [
   {
     // The transport table loads on every run of ferry (test/cli/startup.test.ts traces it).
-    files: /^transports\/(table|entry|local-spec|spec-path)\.ts$|^transports\/[^/]+\/entry\.ts$/,
+    files:
+      /^transports\/(table|entry|local-spec|spec-path|docker-repo-tag)\.ts$|^transports\/[^/]+\/entry\.ts$/,
     may: ["errors", "types", "transports/(shared)"],
     why: "the table and its entries load at start-up: they import() transport code",
   },

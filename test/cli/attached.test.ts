@@ -582,7 +582,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     const exported = await ferryAsync(["load", both, "--docker-archive", tar], { env });
     expect(exported.code, exported.stderr).toBe(0);
     expect(exported.stderr).toContain(
-      `left out ${source.host}/charts/app:0.1.0: it is an artifact (application/vnd.cncf.helm.config.v1+json), not a container image`,
+      `left out ${source.host}/charts/app:0.1.0: not a container image (its config is application/vnd.cncf.helm.config.v1+json); ${tar} holds container images only`,
     );
     expect(exported.stderr).toMatch(/team\/app:1: its 3 attached artifact\(s\) .* are not written/);
     const listed = run("tar", ["-xOf", tar, "manifest.json"]);

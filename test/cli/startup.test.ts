@@ -78,7 +78,7 @@ const ENTRIES = readdirSync(path.join(repoRoot, "src", "transports"), { withFile
   .map((folder) => `dist/transports/${folder.name}/entry.js`);
 const TABLE = [
   ...ENTRIES,
-  "dist/transports/docker-archive/repo-tag.js",
+  "dist/transports/docker-repo-tag.js",
   "dist/transports/local-spec.js",
   "dist/transports/spec-path.js",
   "dist/transports/table.js",

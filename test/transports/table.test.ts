@@ -260,7 +260,7 @@ describe("parseSource: registries", () => {
       // Every form of the table, in its order (a new transport's too): today's, at least.
       expect(refused.hint, text).toBe(`use ${listForms(sourceForms())}`);
       expect(refused.hint, text).toMatch(
-        /^use oci:DIR\[:REF\], oci-archive:FILE\[:REF\], docker-archive:FILE\[:REF\|@N\], FILE\.wim, wim:FILE\|URL, https:\/\/\.\.\.\/FILE\.wim, .*docker:\/\/REF or a bare image reference$/,
+        /^use oci:DIR\[:REF\], oci-archive:FILE\[:REF\], docker-archive:FILE\[:REF\|@N\], (.*, )?FILE\.wim, wim:FILE\|URL, https:\/\/\.\.\.\/FILE\.wim, .*docker:\/\/REF or a bare image reference$/,
       );
     }
   });

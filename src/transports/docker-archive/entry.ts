@@ -5,9 +5,9 @@
 
 import { UsageError } from "../../errors.js";
 import { escapeControls } from "../../types/terminal-text.js";
+import { dockerRepoTag } from "../docker-repo-tag.js";
 import type { TransportEntry } from "../entry.js";
 import { type LocalSpec, localSourceRole } from "../local-spec.js";
-import { dockerRepoTag } from "./repo-tag.js";
 
 /** `ref`: an image reference in the archive, or `@N`: the N-th entry of its manifest.json. */
 export type DockerArchiveSpec = LocalSpec<"docker-archive">;

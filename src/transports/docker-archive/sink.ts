@@ -3,10 +3,10 @@ import { digestHex } from "../../types/digest.js";
 import { type ImageManifest, parseManifest } from "../../types/manifest.js";
 import { familiarRepository, parseReference } from "../../types/reference.js";
 import type { ImageRecord } from "../../types/transport.js";
+import { dockerRepoTag } from "../docker-repo-tag.js";
 import { blobPath } from "../layout/index-file.js";
 import { LayoutTarSink, type WrittenImages } from "../tar/layout-tar-sink.js";
 import { tarFileOutput } from "../tar/tar-file-output.js";
-import { dockerRepoTag } from "./repo-tag.js";
 
 /** One entry of `docker save`'s manifest.json. */
 interface SaveManifestEntry {

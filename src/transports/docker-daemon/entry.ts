@@ -8,7 +8,7 @@
 
 import { UsageError } from "../../errors.js";
 import { escapeControls } from "../../types/terminal-text.js";
-import { dockerRepoTag } from "../docker-archive/repo-tag.js";
+import { dockerRepoTag } from "../docker-repo-tag.js";
 import type { TransportEntry, TransportOption } from "../entry.js";
 
 export interface DockerDaemonSpec {

@@ -1,4 +1,4 @@
-import { familiarRepository, parseReference } from "../../types/reference.js";
+import { familiarRepository, parseReference } from "../types/reference.js";
 
 /** `alpine:3.19`, `team/app:1`, `mcr.microsoft.com/windows/nanoserver:ltsc2022` — docker's names. */
 export function dockerRepoTag(name: string): string | undefined {
