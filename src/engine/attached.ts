@@ -14,6 +14,7 @@ import {
   artifactTypeOf,
   artifactTypesOf,
   attachedKindOf,
+  buildxAttestationSubject,
   cosignSuffixOf,
   selectionKeeps,
 } from "../types/attached.js";
@@ -194,4 +195,14 @@ async function fetchCandidate(
     });
   }
   return { descriptor, ...fetched };
+}
+
+/** The buildx attestation manifests of an index that describe one of `kept`, as candidates. */
+export function attestationsFor(children: Descriptor[], kept: Set<string>): AttachedCandidate[] {
+  return children.flatMap((child): AttachedCandidate[] => {
+    const subject = buildxAttestationSubject(child);
+    if (!subject || !kept.has(subject)) return [];
+    const { mediaType, digest, size } = child;
+    return [{ descriptor: { mediaType, digest, size }, subject, foundBy: "buildx-attestation" }];
+  });
 }

@@ -1,5 +1,4 @@
 import { Buffer } from "node:buffer";
-import type { Readable } from "node:stream";
 import { sha256Digest } from "../digest/sha256.js";
 import { verifyBytes } from "../digest/verifying-stream.js";
 import { FerryError, NotFoundError } from "../errors.js";
@@ -8,18 +7,15 @@ import {
   type AttachedCandidate,
   type AttachedSelection,
   artifactTypesOf,
-  buildxAttestationSubject,
   selectionKeeps,
 } from "../types/attached.js";
 import { boundedList } from "../types/bounded-list.js";
 import type { Descriptor } from "../types/descriptor.js";
 import type { Digest } from "../types/digest.js";
 import {
-  descriptorTypeProblem,
   type ImageIndex,
   type ParsedManifest,
   parseImageConfig,
-  parseManifest,
   platformOfConfig,
 } from "../types/manifest.js";
 import { MediaType } from "../types/media-types.js";
@@ -33,8 +29,13 @@ import {
   selectPlatforms,
 } from "../types/platform.js";
 import type { Source, SourceImage } from "../types/transport.js";
-import { type AttachedPlanTarget, planAttached, type SkippedAttached } from "./attached.js";
-import { released } from "./released.js";
+import {
+  type AttachedPlanTarget,
+  attestationsFor,
+  planAttached,
+  type SkippedAttached,
+} from "./attached.js";
+import { checkDescriptorType, fetchVerifiedManifest, readStream } from "./verified-manifest.js";
 
 /** A manifest or index whose bytes were fetched and verified while planning. */
 export interface PlannedManifest {
@@ -97,59 +98,6 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
  * child thousands of times, nested, is refused at this count instead of being walked.
  */
 export const MAX_IMAGE_DESCRIPTORS = 10_000;
-
-async function readStream(stream: Readable, limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of stream) {
-      total += (chunk as Buffer).length;
-      if (total > limit) throw new FerryError("EBADIMAGE", `${what} is larger than ${limit} bytes`);
-      chunks.push(chunk as Buffer);
-    }
-  } finally {
-    await released(stream);
-  }
-  return Buffer.concat(chunks);
-}
-
-/**
- * Refuse a descriptor whose media type disagrees with the manifest or index it names (kind, or
- * OCI against Docker): written into the store's index.json, a wrong type leaves an image that
- * other tools (skopeo) cannot read.
- */
-function checkDescriptorType(
-  descriptor: Descriptor,
-  parsed: ParsedManifest,
-  what: string,
-  image: string,
-): void {
-  const problem = descriptorTypeProblem(descriptor.mediaType, parsed);
-  if (!problem) return;
-  throw new FerryError("EBADIMAGE", `${what}: ${problem.message}`, {
-    hint: "the index that names it (a bundle's or layout's index.json, or a parent index) gives it the wrong media type; nothing was written",
-    details: {
-      image,
-      digest: descriptor.digest,
-      declared: problem.declared,
-      actual: problem.actual,
-    },
-  });
-}
-
-/** The manifest or index a descriptor names: digest, size, shape and media type checked. */
-async function fetchVerifiedManifest(
-  source: Source,
-  descriptor: Descriptor,
-  what: string,
-  image: string,
-): Promise<{ bytes: Buffer; parsed: ParsedManifest }> {
-  const bytes = await source.fetchManifest(descriptor);
-  verifyBytes(bytes, descriptor, what);
-  const parsed = parseManifest(bytes, descriptor.mediaType, what);
-  checkDescriptorType(descriptor, parsed, what, image);
-  return { bytes, parsed };
-}
 
 class PlanBuilder {
   readonly manifests: PlannedManifest[] = [];
@@ -334,16 +282,6 @@ function rootArtifactType(parsed: ParsedManifest): string | undefined {
   const { manifest } = parsed;
   if (manifest.artifactType) return manifest.artifactType;
   return CONFIG_MEDIA_TYPES.has(manifest.config.mediaType) ? undefined : manifest.config.mediaType;
-}
-
-/** The buildx attestation manifests of an index that describe one of `kept`, as candidates. */
-function attestationsFor(children: Descriptor[], kept: Set<string>): AttachedCandidate[] {
-  return children.flatMap((child): AttachedCandidate[] => {
-    const subject = buildxAttestationSubject(child);
-    if (!subject || !kept.has(subject)) return [];
-    const { mediaType, digest, size } = child;
-    return [{ descriptor: { mediaType, digest, size }, subject, foundBy: "buildx-attestation" }];
-  });
 }
 
 /**

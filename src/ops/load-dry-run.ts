@@ -15,8 +15,7 @@ import type { Descriptor } from "../types/descriptor.js";
 import type { ImageIndex } from "../types/manifest.js";
 import type { BlobWriter, ImageRecord, Sink } from "../types/transport.js";
 import type { CosignPolicy } from "./cosign-check.js";
-import { imageStatus } from "./image-status.js";
-import type { LoadReport } from "./load.js";
+import { type LoadReport, loadedFigures } from "./load.js";
 import { namesOf, storeRollbackGuard } from "./rollback.js";
 import { copyPlans, planImages, withBundle } from "./transfer.js";
 import { osImageLoad } from "./wim-load.js";
@@ -94,50 +93,33 @@ function namesMoved(
  */
 export async function dryRunLoad(bundle: string, options: DryRunLoadOptions): Promise<LoadReport> {
   const started = Date.now();
-  return withBundle(
-    bundle,
-    { trust: options.trust ?? [], cosign: options.cosign },
-    async ({ reader, manifest, source, gate }) => {
-      // Opened only when it exists: a dry run must not create one.
-      const store = (await Store.exists(options.storeDir))
-        ? await Store.open(options.storeDir)
-        : undefined;
-      const index = store ? await store.readIndex() : emptyIndex();
-      const before = namesOf(index);
-      // Anti-rollback judged as the load judges it (EDOWNGRADE unless allowed); nothing recorded.
-      const rollback = store
-        ? storeRollbackGuard(store, reader, bundle, options.allowDowngrade === true)
-        : undefined;
-      await rollback?.check(before);
-      const plans = await planImages([{ source, platforms: "all" }]);
-      await gate(plans);
-      const wim = osImageLoad(plans, { latest: options.latest !== false });
-      const result = await copyPlans(new PreviewSink(store), plans, options);
-      const tagsMoved = namesMoved(index, result.images, wim.sinkOptions);
-      return {
-        bundle,
-        bundleId: manifest.id,
-        store: store?.dir ?? path.resolve(options.storeDir),
-        dryRun: true,
-        images: result.images.map((record) => {
-          const status = imageStatus(before.get(record.name), record.descriptor.digest);
-          return {
-            ref: record.name,
-            digest: record.descriptor.digest,
-            ...(rollback?.downgraded.has(record.name)
-              ? { ...status, status: "downgraded" }
-              : status),
-          };
-        }),
-        blobsWritten: result.blobsCopied,
-        blobsSkipped: result.blobsSkipped,
-        bytesWritten: result.bytesCopied,
-        bytesSkipped: result.bytesSkipped,
-        tagsMoved,
-        osImages: wim.osImages(),
-        latestMoved: wim.latestMoved(tagsMoved),
-        seconds: (Date.now() - started) / 1000,
-      };
-    },
-  );
+  return withBundle(bundle, options, async ({ reader, manifest, source, gate }) => {
+    // Opened only when it exists: a dry run must not create one.
+    const store = (await Store.exists(options.storeDir))
+      ? await Store.open(options.storeDir)
+      : undefined;
+    const index = store ? await store.readIndex() : emptyIndex();
+    const before = namesOf(index);
+    // Anti-rollback judged as the load judges it (EDOWNGRADE unless allowed); nothing recorded.
+    const rollback = store
+      ? storeRollbackGuard(store, reader, bundle, options.allowDowngrade === true)
+      : undefined;
+    await rollback?.check(before);
+    const plans = await planImages([{ source, platforms: "all" }]);
+    await gate(plans);
+    const wim = osImageLoad(plans, { latest: options.latest !== false });
+    const result = await copyPlans(new PreviewSink(store), plans, options);
+    const tagsMoved = namesMoved(index, result.images, wim.sinkOptions);
+    return {
+      bundle,
+      bundleId: manifest.id,
+      store: store?.dir ?? path.resolve(options.storeDir),
+      dryRun: true,
+      ...loadedFigures(result, before, rollback?.downgraded),
+      tagsMoved,
+      osImages: wim.osImages(),
+      latestMoved: wim.latestMoved(tagsMoved),
+      seconds: (Date.now() - started) / 1000,
+    };
+  });
 }

@@ -1,4 +1,4 @@
-import type { CopyEvent } from "../engine/copy.js";
+import type { CopyEvent, CopyResult } from "../engine/copy.js";
 import { StoreSink, type StoreSinkOptions, type TagChange } from "../transports/layout/sink.js";
 import { Store } from "../transports/layout/store.js";
 import type { TrustedKey } from "../trust/keys.js";
@@ -58,66 +58,74 @@ export interface LoadOptions {
 }
 
 /**
+ * A store load's images (each named new / updated / unchanged against `before`, or downgraded)
+ * and blob counts, as the load and its dry run report them.
+ */
+export function loadedFigures(
+  result: CopyResult,
+  before: ReadonlyMap<string, string>,
+  downgraded: ReadonlySet<string> | undefined,
+): Pick<LoadReport, "images" | "blobsWritten" | "blobsSkipped" | "bytesWritten" | "bytesSkipped"> {
+  return {
+    images: result.images.map((record) => {
+      const status = imageStatus(before.get(record.name), record.descriptor.digest);
+      return {
+        ref: record.name,
+        digest: record.descriptor.digest,
+        ...(downgraded?.has(record.name) ? { ...status, status: "downgraded" } : status),
+      };
+    }),
+    blobsWritten: result.blobsCopied,
+    blobsSkipped: result.blobsSkipped,
+    bytesWritten: result.bytesCopied,
+    bytesSkipped: result.bytesSkipped,
+  };
+}
+
+/**
  * Verify a bundle while installing it into the store: structure first (a hostile bundle is
  * refused before anything is written), then every blob hashed as it is written to the store's
  * staging area, then one atomic index update. Any failure leaves the store as it was.
  */
 export async function loadBundle(path: string, options: LoadOptions): Promise<LoadReport> {
   const started = Date.now();
-  return withBundle(
-    path,
-    { trust: options.trust ?? [], cosign: options.cosign },
-    async ({ reader, manifest, source, gate }) => {
-      // Manifests and configs verified, and the cosign gate judged, before the store is even
-      // created: a refused bundle leaves no trace.
-      const plans = await planImages([{ source, platforms: "all" }]);
-      const cosign = await gate(plans);
-      const store = await Store.open(options.storeDir, { create: true });
-      const before = namesOf(await store.readIndex());
-      // Anti-rollback: refused here, before any blob is copied, and judged again at commit.
-      const rollback = storeRollbackGuard(store, reader, path, options.allowDowngrade === true);
-      await rollback.check(before);
-      const wim = osImageLoad(plans, {
-        latest: options.latest !== false,
-        ...(options.sinkOptions ? { base: options.sinkOptions } : {}),
-      });
-      const sink = new StoreSink(store, {
-        ...wim.sinkOptions,
-        beforeIndexWrite: rollback.beforeIndexWrite,
-        logEntry: {
-          action: "load",
-          bundle: path,
-          bundleId: manifest.id,
-          created: manifest.created,
-        },
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-      const result = await copyPlans(sink, plans, options);
-      return {
+  return withBundle(path, options, async ({ reader, manifest, source, gate }) => {
+    // Manifests and configs verified, and the cosign gate judged, before the store is even
+    // created: a refused bundle leaves no trace.
+    const plans = await planImages([{ source, platforms: "all" }]);
+    const cosign = await gate(plans);
+    const store = await Store.open(options.storeDir, { create: true });
+    const before = namesOf(await store.readIndex());
+    // Anti-rollback: refused here, before any blob is copied, and judged again at commit.
+    const rollback = storeRollbackGuard(store, reader, path, options.allowDowngrade === true);
+    await rollback.check(before);
+    const wim = osImageLoad(plans, {
+      latest: options.latest !== false,
+      ...(options.sinkOptions ? { base: options.sinkOptions } : {}),
+    });
+    const sink = new StoreSink(store, {
+      ...wim.sinkOptions,
+      beforeIndexWrite: rollback.beforeIndexWrite,
+      logEntry: {
+        action: "load",
         bundle: path,
         bundleId: manifest.id,
-        store: store.dir,
-        images: result.images.map((record) => {
-          const status = imageStatus(before.get(record.name), record.descriptor.digest);
-          return {
-            ref: record.name,
-            digest: record.descriptor.digest,
-            ...(rollback.downgraded.has(record.name)
-              ? { ...status, status: "downgraded" }
-              : status),
-          };
-        }),
-        blobsWritten: result.blobsCopied,
-        blobsSkipped: result.blobsSkipped,
-        bytesWritten: result.bytesCopied,
-        bytesSkipped: result.bytesSkipped,
-        tagsMoved: sink.tagChanges,
-        osImages: wim.osImages(),
-        latestMoved: wim.latestMoved(sink.tagChanges),
-        ...(sink.warnings.length > 0 ? { warnings: sink.warnings } : {}),
-        ...(cosign ? { cosign } : {}),
-        seconds: (Date.now() - started) / 1000,
-      };
-    },
-  );
+        created: manifest.created,
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const result = await copyPlans(sink, plans, options);
+    return {
+      bundle: path,
+      bundleId: manifest.id,
+      store: store.dir,
+      ...loadedFigures(result, before, rollback.downgraded),
+      tagsMoved: sink.tagChanges,
+      osImages: wim.osImages(),
+      latestMoved: wim.latestMoved(sink.tagChanges),
+      ...(sink.warnings.length > 0 ? { warnings: sink.warnings } : {}),
+      ...(cosign ? { cosign } : {}),
+      seconds: (Date.now() - started) / 1000,
+    };
+  });
 }

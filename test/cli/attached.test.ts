@@ -20,7 +20,7 @@ import {
   type SigningKey,
   SPDX,
 } from "../helpers/attached.js";
-import { ferryAsync, jsonOutput, run, tempDir } from "../helpers/cli.js";
+import { ferryAsync, homeEnv, jsonOutput, loadToRegistry, run, tempDir } from "../helpers/cli.js";
 import { startFaultProxy } from "../helpers/fault-proxy.js";
 import {
   makeImage,
@@ -85,15 +85,39 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
   let sbomSignature: ReturnType<typeof makeCosignSignature>;
   let bundle: string;
 
+  /** `ferry save SOURCE/team/app:1 -o OUT ARGS` (the source registry is plain HTTP). */
+  const saveApp = (out: string, ...args: string[]) =>
+    ferryAsync(
+      ["save", `${source.host}/team/app:1`, "-o", out, "--insecure-registry", source.host, ...args],
+      { env },
+    );
+  /** `ferry pull SOURCE/team/app:1 --store STORE --platform linux/amd64 ARGS`. */
+  const pullApp = (store: string, ...args: string[]) =>
+    ferryAsync(
+      [
+        "pull",
+        `${source.host}/team/app:1`,
+        "--store",
+        store,
+        "--platform",
+        "linux/amd64",
+        "--insecure-registry",
+        source.host,
+        ...args,
+      ],
+      { env },
+    );
+  /** `ferry load BUNDLE --to-registry OFFLINE/PREFIX ARGS`. */
+  const loadToOffline = (prefix: string, ...args: string[]) =>
+    loadToRegistry(
+      bundle,
+      `${offline.host}/${prefix}`,
+      ["--insecure-registry", offline.host, ...args],
+      env,
+    );
+
   beforeAll(async () => {
-    env = {
-      HOME: work,
-      FERRY_AUTH_FILE: path.join(work, "auth.json"),
-      DOCKER_CONFIG: path.join(work, "docker"),
-      FERRY_CACHE: path.join(work, "cache"),
-      FERRY_STORE: path.join(work, "store"),
-      FERRY_PROGRESS: "none",
-    };
+    env = homeEnv(work);
     [source, offline] = await Promise.all([startRegistry(), startRegistry()]);
     key = makeSigningKey("ecdsa-p256");
     image = makeImage();
@@ -113,18 +137,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     await pushImage(source.url, "team/app", `${digestTag(sbom.digest)}.sig`, sbomSignature);
 
     bundle = path.join(work, "app.zip");
-    const saved = await ferryAsync(
-      [
-        "save",
-        `${source.host}/team/app:1`,
-        "-o",
-        bundle,
-        "--insecure-registry",
-        source.host,
-        "--json",
-      ],
-      { env },
-    );
+    const saved = await saveApp(bundle, "--json");
     expect(saved.code, saved.stderr).toBe(0);
   });
 
@@ -191,18 +204,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
   });
 
   it("load --to-registry recreates the signature tags and the referrers tag, byte-exact; openssl checks the signature there", async () => {
-    const loaded = await ferryAsync(
-      [
-        "load",
-        bundle,
-        "--to-registry",
-        `${offline.host}/mirror`,
-        "--insecure-registry",
-        offline.host,
-        "--json",
-      ],
-      { env },
-    );
+    const loaded = await loadToOffline("mirror", "--json");
     expect(loaded.code, loaded.stderr).toBe(0);
     const repo = "mirror/team/app";
     const pushedImage = await getManifest(offline.url, repo, "1");
@@ -274,18 +276,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     const siteSignature = makeCosignSignature(`${source.host}/team/app`, image.digest, [siteKey]);
     await pushImage(offline.url, repo, `${digestTag(image.digest)}.sig`, siteSignature);
 
-    const loaded = await ferryAsync(
-      [
-        "load",
-        bundle,
-        "--to-registry",
-        `${offline.host}/merge`,
-        "--insecure-registry",
-        offline.host,
-        "--json",
-      ],
-      { env },
-    );
+    const loaded = await loadToOffline("merge", "--json");
     expect(loaded.code, loaded.stderr).toBe(0);
     const referrers = await getManifest(offline.url, repo, digestTag(image.digest));
     const index = JSON.parse(referrers.bytes.toString()) as {
@@ -309,18 +300,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     );
 
     // Again: nothing changes, every name is already right.
-    const again = await ferryAsync(
-      [
-        "load",
-        bundle,
-        "--to-registry",
-        `${offline.host}/merge`,
-        "--insecure-registry",
-        offline.host,
-        "--json",
-      ],
-      { env },
-    );
+    const again = await loadToOffline("merge", "--json");
     expect(again.code, again.stderr).toBe(0);
     const second = jsonOutput<{ images: Array<{ attachedTags?: Array<{ status: string }> }> }>(
       again,
@@ -338,17 +318,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     const repo = "clash/team/app";
     const squatter = makeImage();
     await pushImage(offline.url, repo, `${digestTag(image.digest)}.sig`, squatter);
-    const loaded = await ferryAsync(
-      [
-        "load",
-        bundle,
-        "--to-registry",
-        `${offline.host}/clash`,
-        "--insecure-registry",
-        offline.host,
-      ],
-      { env },
-    );
+    const loaded = await loadToOffline("clash");
     expect(loaded.code, loaded.stderr).toBe(9);
     expect(loaded.stderr).toContain(
       `${offline.host}/${repo}:${digestTag(image.digest)}.sig holds something that is not a cosign signature manifest`,
@@ -454,17 +424,11 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
             },
           },
         });
-        const loaded = await ferryAsync(
-          [
-            "load",
-            out,
-            "--to-registry",
-            `${target.host}/withapi`,
-            "--insecure-registry",
-            target.host,
-            "--json",
-          ],
-          { env },
+        const loaded = await loadToRegistry(
+          out,
+          `${target.host}/withapi`,
+          ["--insecure-registry", target.host, "--json"],
+          env,
         );
         expect(loaded.code, loaded.stderr).toBe(0);
         const report = jsonOutput<{
@@ -560,16 +524,11 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
       .images[0];
     expect(savedChart).toMatchObject({ artifactType: "application/vnd.cncf.helm.config.v1+json" });
 
-    const loaded = await ferryAsync(
-      [
-        "load",
-        both,
-        "--to-registry",
-        `${offline.host}/charts`,
-        "--insecure-registry",
-        offline.host,
-      ],
-      { env },
+    const loaded = await loadToRegistry(
+      both,
+      `${offline.host}/charts`,
+      ["--insecure-registry", offline.host],
+      env,
     );
     expect(loaded.code, loaded.stderr).toBe(0);
     const pushed = await getManifest(offline.url, "charts/charts/app", "0.1.0");
@@ -633,20 +592,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
 
   it("pull carries them into the store too; --no-attached pulls the image alone", async () => {
     const store = path.join(work, "pulled");
-    const pulled = await ferryAsync(
-      [
-        "pull",
-        `${source.host}/team/app:1`,
-        "--store",
-        store,
-        "--platform",
-        "linux/amd64",
-        "--insecure-registry",
-        source.host,
-        "--json",
-      ],
-      { env },
-    );
+    const pulled = await pullApp(store, "--json");
     expect(pulled.code, pulled.stderr).toBe(0);
     const report = jsonOutput<{ images: Array<{ attached?: Attached[] }> }>(pulled);
     expect(report.images[0]?.attached?.map((a) => a.digest).sort()).toEqual(
@@ -655,21 +601,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     const images = await ferryAsync(["images", "--store", store], { env });
     expect(images.stdout).toContain("2 signature, 1 sbom");
     // Pulled again without them: the store keeps what it had for the same manifest.
-    const again = await ferryAsync(
-      [
-        "pull",
-        `${source.host}/team/app:1`,
-        "--store",
-        store,
-        "--platform",
-        "linux/amd64",
-        "--insecure-registry",
-        source.host,
-        "--no-attached",
-        "-q",
-      ],
-      { env },
-    );
+    const again = await pullApp(store, "--no-attached", "-q");
     expect(again.code, again.stderr).toBe(0);
     const kept = await ferryAsync(["images", "--store", store], { env });
     expect(kept.stdout).toContain("2 signature, 1 sbom");
@@ -679,21 +611,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
     expect(check.code, check.stdout + check.stderr).toBe(0);
 
     const bareStore = path.join(work, "pulled-bare");
-    const bare = await ferryAsync(
-      [
-        "pull",
-        `${source.host}/team/app:1`,
-        "--store",
-        bareStore,
-        "--platform",
-        "linux/amd64",
-        "--insecure-registry",
-        source.host,
-        "--no-attached",
-        "-q",
-      ],
-      { env },
-    );
+    const bare = await pullApp(bareStore, "--no-attached", "-q");
     expect(bare.code, bare.stderr).toBe(0);
     const bareImages = await ferryAsync(["images", "--store", bareStore], { env });
     expect(bareImages.stdout).not.toContain("ATTACHED");
@@ -701,20 +619,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
 
   it("a delta against a bundle that carried them verifies and loads on top of it", async () => {
     const delta = path.join(work, "delta.zip");
-    const saved = await ferryAsync(
-      [
-        "save",
-        `${source.host}/team/app:1`,
-        "-o",
-        delta,
-        "--since",
-        bundle,
-        "--insecure-registry",
-        source.host,
-        "-q",
-      ],
-      { env },
-    );
+    const saved = await saveApp(delta, "--since", bundle, "-q");
     expect(saved.code, saved.stderr).toBe(0);
     const manifest = JSON.parse(run("unzip", ["-p", delta, "ferry.json"]).stdout);
     expect(manifest.images[0].attached).toHaveLength(3);
@@ -731,19 +636,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
 
   it("--no-attached carries the image alone", async () => {
     const plain = path.join(work, "plain.zip");
-    const saved = await ferryAsync(
-      [
-        "save",
-        `${source.host}/team/app:1`,
-        "-o",
-        plain,
-        "--insecure-registry",
-        source.host,
-        "--no-attached",
-        "-q",
-      ],
-      { env },
-    );
+    const saved = await saveApp(plain, "--no-attached", "-q");
     expect(saved.code, saved.stderr).toBe(0);
     const manifest = JSON.parse(run("unzip", ["-p", plain, "ferry.json"]).stdout);
     expect(manifest.images[0].attached).toBeUndefined();
@@ -753,20 +646,7 @@ describe("attached artifacts cross the gap (CLI, real registry)", () => {
 
   it("--attached sbom carries the SBOM alone", async () => {
     const only = path.join(work, "sbom-only.zip");
-    const saved = await ferryAsync(
-      [
-        "save",
-        `${source.host}/team/app:1`,
-        "-o",
-        only,
-        "--insecure-registry",
-        source.host,
-        "--attached",
-        "sbom",
-        "-q",
-      ],
-      { env },
-    );
+    const saved = await saveApp(only, "--attached", "sbom", "-q");
     expect(saved.code, saved.stderr).toBe(0);
     const manifest = JSON.parse(run("unzip", ["-p", only, "ferry.json"]).stdout);
     expect(manifest.images[0].attached.map((a: Attached) => a.digest)).toEqual([sbom.digest]);
@@ -781,14 +661,7 @@ describe("buildx attestation manifests and platform subsets (CLI, real registry)
   let buildx: ReturnType<typeof makeBuildxIndex>;
 
   beforeAll(async () => {
-    env = {
-      HOME: work,
-      FERRY_AUTH_FILE: path.join(work, "auth.json"),
-      DOCKER_CONFIG: path.join(work, "docker"),
-      FERRY_CACHE: path.join(work, "cache"),
-      FERRY_STORE: path.join(work, "store"),
-      FERRY_PROGRESS: "none",
-    };
+    env = homeEnv(work);
     registry = await startRegistry();
     buildx = makeBuildxIndex([
       { os: "linux", architecture: "amd64" },

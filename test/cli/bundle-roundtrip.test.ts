@@ -1,12 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryJson, repoRoot, run, tempDir } from "../helpers/cli.js";
+import { ferry, ferryJson, repoRoot, run, samplesOci, tempDir } from "../helpers/cli.js";
 import { threeImageLayout } from "../helpers/oci-layout.js";
 import { fingerprint } from "../helpers/tree.js";
 import { corruptEntry, zipEntries } from "../helpers/zip-tamper.js";
 
-const samplesOci = path.join(repoRoot, "samples", "oci");
 const samplesDocker = path.join(repoRoot, "samples", "docker-save.tar");
 
 interface SaveSummary {
@@ -240,12 +239,7 @@ describe("shared layers and corruption", () => {
     expect(
       ferry(["load", path.join(repoRoot, "ferry-demo-missing.zip"), "--store", store]).code,
     ).not.toBe(0);
-    const good = ferry([
-      "save",
-      `oci:${path.join(repoRoot, "samples", "oci")}`,
-      "-o",
-      path.join(tmp.dir, "samples.zip"),
-    ]);
+    const good = ferry(["save", `oci:${samplesOci}`, "-o", path.join(tmp.dir, "samples.zip")]);
     expect(good.code).toBe(0);
     expect(ferry(["load", path.join(tmp.dir, "samples.zip"), "--store", store]).code).toBe(0);
     const before = fingerprint(store);

@@ -14,7 +14,7 @@ import {
   makeSigningKey,
   type SigningKey,
 } from "../helpers/attached.js";
-import { ferryAsync, jsonOutput, tempDir } from "../helpers/cli.js";
+import { ferryAsync, homeEnv, jsonOutput, tempDir } from "../helpers/cli.js";
 import {
   makeImage,
   pushImage,
@@ -73,14 +73,7 @@ describe("cosign signatures checked offline (CLI, real registry)", () => {
   }
 
   beforeAll(async () => {
-    env = {
-      HOME: work,
-      FERRY_AUTH_FILE: path.join(work, "auth.json"),
-      DOCKER_CONFIG: path.join(work, "docker"),
-      FERRY_CACHE: path.join(work, "cache"),
-      FERRY_STORE: path.join(work, "store"),
-      FERRY_PROGRESS: "none",
-    };
+    env = homeEnv(work);
     registry = await startRegistry();
     ecdsa = makeSigningKey("ecdsa-p256");
     ed25519 = makeSigningKey("ed25519");
@@ -225,32 +218,23 @@ describe("cosign signatures checked offline (CLI, real registry)", () => {
 
     // docker-archive: the tarball leaves signatures out, the gate still judges them.
     const tar = path.join(work, "gated.tar");
-    const unsignedTar = await ferryAsync(
-      [
-        "load",
-        bundle("unsigned"),
-        "--docker-archive",
-        tar,
-        "--cosign-key",
-        keyFile("ecdsa"),
-        "--require-signed",
-      ],
-      { env },
-    );
+    const loadGatedTar = (name: string) =>
+      ferryAsync(
+        [
+          "load",
+          bundle(name),
+          "--docker-archive",
+          tar,
+          "--cosign-key",
+          keyFile("ecdsa"),
+          "--require-signed",
+        ],
+        { env },
+      );
+    const unsignedTar = await loadGatedTar("unsigned");
     expect(unsignedTar.code, unsignedTar.stderr).toBe(6);
     expect(existsSync(tar)).toBe(false);
-    const signedTar = await ferryAsync(
-      [
-        "load",
-        bundle("good"),
-        "--docker-archive",
-        tar,
-        "--cosign-key",
-        keyFile("ecdsa"),
-        "--require-signed",
-      ],
-      { env },
-    );
+    const signedTar = await loadGatedTar("good");
     expect(signedTar.code, signedTar.stderr).toBe(0);
     expect(existsSync(tar)).toBe(true);
   });

@@ -71,6 +71,13 @@ function failure(result: AsyncRun): { code: string; message: string } {
   return doc.error;
 }
 
+/** A command that could not reach its engine: exit 9, ENETWORK naming the socket it tried. */
+function expectUnreachable(result: AsyncRun, socket: string): void {
+  expect(result.code).toBe(9);
+  expect(failure(result).code).toBe("ENETWORK");
+  expect(failure(result).message).toContain(socket);
+}
+
 /** Every image ID an engine holds, sorted (docker lists images of one date in any order). */
 async function imageIds(engine: RunningDocker): Promise<string[]> {
   const out = await engine.docker(["images", "-a", "-q", "--no-trunc"]);
@@ -130,6 +137,30 @@ describe.skipIf(skip !== undefined)(
       CONTAINERD_ADDRESS: "",
     };
     const cli = (args: string[]) => ferryAsync(args, { env, safetyNetMs: 300_000 });
+    /** `ferry load BUNDLE --to docker --docker-host SECOND --platform linux/amd64 --json`. */
+    const loadToSecondDocker = (bundle: string) =>
+      cli([
+        "load",
+        bundle,
+        "--to",
+        "docker",
+        "--docker-host",
+        second.host,
+        "--platform",
+        "linux/amd64",
+        "--json",
+      ]);
+    /** `ferry load BUNDLE --to containerd:SOCKET --namespace NS --json` into the test's containerd. */
+    const loadToContainerd = (bundle: string, namespace: string) =>
+      cli([
+        "load",
+        bundle,
+        "--to",
+        `containerd:${containerd.address}`,
+        "--namespace",
+        namespace,
+        "--json",
+      ]);
     let first: RunningDocker;
     let second: RunningDocker;
     let containerd: RunningContainerd;
@@ -407,19 +438,7 @@ describe.skipIf(skip !== undefined)(
     });
 
     it("an OS image (.wim) in the bundle is skipped with a notice for docker and containerd", async () => {
-      const docker = report(
-        await cli([
-          "load",
-          wimBundle,
-          "--to",
-          "docker",
-          "--docker-host",
-          second.host,
-          "--platform",
-          "linux/amd64",
-          "--json",
-        ]),
-      );
+      const docker = report(await loadToSecondDocker(wimBundle));
       expect(docker.images.map((i) => i.repoTag).sort()).toEqual([
         "example.com/team/multi:3",
         "lone:1",
@@ -436,17 +455,7 @@ describe.skipIf(skip !== undefined)(
       );
 
       const ns = "wim-test";
-      const containerdRun = report(
-        await cli([
-          "load",
-          wimBundle,
-          "--to",
-          `containerd:${containerd.address}`,
-          "--namespace",
-          ns,
-          "--json",
-        ]),
-      );
+      const containerdRun = report(await loadToContainerd(wimBundle, ns));
       expect(containerdRun.skipped?.length).toBe(1);
       expect([...(await ctrImages(containerd, ns)).keys()].sort()).toEqual([
         "docker.io/library/lone:1",
@@ -493,15 +502,7 @@ describe.skipIf(skip !== undefined)(
       expect(await imageIds(second)).toEqual(before);
 
       const ns = "windows-test";
-      const refusedByContainerd = await cli([
-        "load",
-        windowsBundle,
-        "--to",
-        `containerd:${containerd.address}`,
-        "--namespace",
-        ns,
-        "--json",
-      ]);
+      const refusedByContainerd = await loadToContainerd(windowsBundle, ns);
       expect(refusedByContainerd.code).toBe(2);
       expect(failure(refusedByContainerd).message).toContain("has no linux platform");
       expect((await ctrImages(containerd, ns)).size).toBe(0);
@@ -512,32 +513,14 @@ describe.skipIf(skip !== undefined)(
       copyFileSync(layoutBundle, bad);
       await corruptEntry(bad, `blobs/sha256/${loneLayer.slice(7)}`);
       const before = await imageIds(second);
-      const toDocker = await cli([
-        "load",
-        bad,
-        "--to",
-        "docker",
-        "--docker-host",
-        second.host,
-        "--platform",
-        "linux/amd64",
-        "--json",
-      ]);
+      const toDocker = await loadToSecondDocker(bad);
       expect(toDocker.code, toDocker.stdout).toBe(3);
       expect(failure(toDocker).code).toBe("EINTEGRITY");
       expect(failure(toDocker).message).toContain(loneLayer);
       expect(await imageIds(second)).toEqual(before);
 
       const ns = "damaged-test";
-      const toContainerd = await cli([
-        "load",
-        bad,
-        "--to",
-        `containerd:${containerd.address}`,
-        "--namespace",
-        ns,
-        "--json",
-      ]);
+      const toContainerd = await loadToContainerd(bad, ns);
       expect(toContainerd.code, toContainerd.stdout).toBe(3);
       expect(failure(toContainerd).code).toBe("EINTEGRITY");
       expect((await ctrImages(containerd, ns)).size).toBe(0);
@@ -554,9 +537,7 @@ describe.skipIf(skip !== undefined)(
         path.join(dir, "never.zip"),
         "--json",
       ]);
-      expect(save.code).toBe(9);
-      expect(failure(save).code).toBe("ENETWORK");
-      expect(failure(save).message).toContain(gone);
+      expectUnreachable(save, gone);
 
       const toDocker = await cli([
         "load",
@@ -567,9 +548,7 @@ describe.skipIf(skip !== undefined)(
         "linux/amd64",
         "--json",
       ]);
-      expect(toDocker.code).toBe(9);
-      expect(failure(toDocker).code).toBe("ENETWORK");
-      expect(failure(toDocker).message).toContain(gone);
+      expectUnreachable(toDocker, gone);
 
       const toContainerd = await cli([
         "load",
@@ -578,11 +557,7 @@ describe.skipIf(skip !== undefined)(
         `containerd:${path.join(dir, "no-engine", "containerd.sock")}`,
         "--json",
       ]);
-      expect(toContainerd.code).toBe(9);
-      expect(failure(toContainerd).code).toBe("ENETWORK");
-      expect(failure(toContainerd).message).toContain(
-        path.join(dir, "no-engine", "containerd.sock"),
-      );
+      expectUnreachable(toContainerd, path.join(dir, "no-engine", "containerd.sock"));
 
       // An image the engine does not hold: ENOTFOUND naming it.
       const missing = await cli([

@@ -14,10 +14,9 @@ import {
 } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, repoRoot, tempDir } from "../helpers/cli.js";
+import { ferry, samplesOci, tempDir } from "../helpers/cli.js";
 import { corruptEntry } from "../helpers/zip-tamper.js";
 
-const samplesOci = path.join(repoRoot, "samples", "oci");
 const IMAGE = "example.com/ferry/hello:1.0";
 
 describe("a damaged blob on the way to a docker tarball", () => {

@@ -6,9 +6,7 @@
 import { copyFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryJson, repoRoot, run, tempDir } from "../helpers/cli.js";
-
-const samplesOci = path.join(repoRoot, "samples", "oci");
+import { ferry, ferryJson, run, samplesOci, tempDir } from "../helpers/cli.js";
 
 describe("inspect on a bundle with a problem", () => {
   const tmp = tempDir("ferry-inspect-problems-");

@@ -7,9 +7,7 @@
 import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
-
-const samplesOci = path.join(repoRoot, "samples", "oci");
+import { ferry, ferryJson, samplesOci, tempDir } from "../helpers/cli.js";
 
 describe("the files a split save says to copy", () => {
   const tmp = tempDir("ferry-split-files-");

@@ -2,9 +2,8 @@ import { createHash } from "node:crypto";
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryJson, repoRoot, run, tempDir } from "../helpers/cli.js";
+import { ferry, ferryJson, repoRoot, run, samplesOci, tempDir } from "../helpers/cli.js";
 
-const samplesOci = path.join(repoRoot, "samples", "oci");
 const samplesDocker = path.join(repoRoot, "samples", "docker-save.tar");
 
 function blobFile(store: string, digest: string): string {

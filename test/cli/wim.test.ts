@@ -2,7 +2,7 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
+import { ferry, ferryJson, samplesOci, tempDir } from "../helpers/cli.js";
 import { fingerprint } from "../helpers/tree.js";
 import {
   captureWindows,
@@ -15,7 +15,6 @@ import {
 } from "../helpers/wimtools.js";
 import { zipEntries } from "../helpers/zip-tamper.js";
 
-const samplesOci = path.join(repoRoot, "samples", "oci");
 /** The Windows manifest of samples/oci's example.com/ferry/hello:multi has this os.version. */
 const SAMPLE_WINDOWS = "10.0.20348.2113";
 

@@ -11,6 +11,8 @@
  */
 
 import { createHash, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { COSIGN_SIGNATURE_ANNOTATION, COSIGN_SIMPLESIGNING } from "../../src/types/attached.js";
+import { MediaType } from "../../src/types/media-types.js";
 import {
   makeImage,
   OCI_CONFIG,
@@ -20,9 +22,6 @@ import {
   type TestImage,
 } from "./registry.js";
 
-export const SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json";
-export const COSIGN_SIGNATURE = "dev.cosignproject.cosign/signature";
-export const EMPTY_CONFIG = "application/vnd.oci.empty.v1+json";
 export const SPDX = "application/spdx+json";
 export const IN_TOTO = "application/vnd.in-toto+json";
 
@@ -110,10 +109,10 @@ export function makeCosignSignature(
       mediaType: OCI_MANIFEST,
       config: { mediaType: OCI_CONFIG, size: config.length, digest: sha256(config) },
       layers: signatures.map((signature) => ({
-        mediaType: SIMPLESIGNING,
+        mediaType: COSIGN_SIMPLESIGNING,
         size: payload.length,
         digest: sha256(payload),
-        annotations: { [COSIGN_SIGNATURE]: signature },
+        annotations: { [COSIGN_SIGNATURE_ANNOTATION]: signature },
       })),
     },
     [config, payload],
@@ -134,7 +133,7 @@ export function makeReferrer(
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       artifactType,
-      config: { mediaType: EMPTY_CONFIG, size: empty.length, digest: sha256(empty) },
+      config: { mediaType: MediaType.OciEmpty, size: empty.length, digest: sha256(empty) },
       layers: [{ mediaType: artifactType, size: content.length, digest: sha256(content) }],
       subject,
       ...(Object.keys(annotations).length > 0 ? { annotations } : {}),

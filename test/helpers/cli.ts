@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const ferryBin = path.join(repoRoot, "bin", "ferry");
+/** samples/oci: the checked-in OCI layout most CLI tests save from. */
+export const samplesOci = path.join(repoRoot, "samples", "oci");
 
 export interface RunResult {
   code: number;

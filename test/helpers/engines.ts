@@ -12,7 +12,7 @@
  * (`CI=true`) it is always undefined, so a missing engine fails the tests instead of skipping.
  */
 
-import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -20,17 +20,9 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { commandRuns } from "./installed.js";
 
 const run = promisify(execFile);
-
-function installed(command: string, args: string[]): boolean {
-  try {
-    execFileSync(command, args, { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Why real engines cannot start here (undefined: they can, and always in CI). */
 export function engineSkipReason(needs: Array<"dockerd" | "containerd">): string | undefined {
@@ -38,7 +30,7 @@ export function engineSkipReason(needs: Array<"dockerd" | "containerd">): string
   if (process.getuid?.() !== 0) return "the engines start as root only (run the tests as root)";
   for (const need of needs) {
     const [binary, args] = need === "dockerd" ? ["dockerd", ["--version"]] : ["ctr", ["--version"]];
-    if (!installed(binary as string, args as string[])) {
+    if (!commandRuns(binary as string, args as string[])) {
       return `${binary} is not installed (scripts/setup.sh installs docker.io and containerd)`;
     }
   }

@@ -35,9 +35,11 @@ export function openSockets(): string[] {
   return found;
 }
 
-/** A sink that keeps nothing and offers no blob writer: the engine streams every blob. */
-export function streamingDiscard(): Sink {
-  const sink = new DiscardSink();
+/**
+ * A sink that passes every call on to `sink` except the blob writer: `blobWriter` instead
+ * (none given: the sink offers none, and the engine streams every blob).
+ */
+export function sinkWithWriter(sink: Sink, blobWriter?: Sink["blobWriter"]): Sink {
   return {
     label: sink.label,
     maxConcurrentBlobs: sink.maxConcurrentBlobs,
@@ -47,5 +49,11 @@ export function streamingDiscard(): Sink {
     addImage: (record) => sink.addImage(record),
     commit: () => sink.commit(),
     abort: () => sink.abort(),
+    ...(blobWriter ? { blobWriter } : {}),
   };
+}
+
+/** A sink that keeps nothing and offers no blob writer: the engine streams every blob. */
+export function streamingDiscard(): Sink {
+  return sinkWithWriter(new DiscardSink());
 }

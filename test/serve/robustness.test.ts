@@ -4,14 +4,23 @@
  * a non-loopback address, bad flags. Each test serves its own copy of a small store.
  */
 
-import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry, ferryAsync, run, tempDir } from "../helpers/cli.js";
 import { createLayout, randomLayer } from "../helpers/oci-layout.js";
+import { makeCertificate } from "../helpers/registry.js";
 import { errorCode, request, sha256 } from "./http-client.js";
 import { startServe } from "./serve-process.js";
 
@@ -279,35 +288,17 @@ describe("ferry serve: damaged stores, removals, limits, stop, TLS", () => {
 
   it("serves HTTPS with --tls-cert/--tls-key, which skopeo trusts through its cert dir", async () => {
     const certs = path.join(tmp.dir, "certs");
-    execFileSync("mkdir", ["-p", certs]);
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-days",
-        "2",
-        "-keyout",
-        path.join(certs, "key.pem"),
-        "-out",
-        path.join(certs, "ca.crt"),
-      ],
-      { stdio: "ignore" },
-    );
+    mkdirSync(certs, { recursive: true });
+    // The key stays out of the cert dir: skopeo would take a lone KEY.key for a client key.
+    const tls = path.join(tmp.dir, "tls");
+    mkdirSync(tls, { recursive: true });
+    const { certificate, key } = await makeCertificate(tls, "127.0.0.1");
+    copyFileSync(certificate, path.join(certs, "ca.crt"));
     const serve = await startServe(pristine, [
       "--tls-cert",
       path.join(certs, "ca.crt"),
       "--tls-key",
-      path.join(certs, "key.pem"),
+      key,
     ]);
     try {
       expect(serve.url.startsWith("https://")).toBe(true);

@@ -10,6 +10,7 @@ import { meansNoHardLinks } from "../../util/fs-retry.js";
 import { trackRunTemp } from "../../util/run-temps.js";
 import { createOwnFile, setOwnMode } from "../../util/safe-open.js";
 import { attachedAnnotations } from "./attached-records.js";
+import { BackgroundSyncs } from "./background-syncs.js";
 import { refNameOf, upsertRef } from "./index-file.js";
 import { STORE_MODES, type Store } from "./store.js";
 
@@ -19,42 +20,6 @@ import { STORE_MODES, type Store } from "./store.js";
  * was no better and costs more syncs.
  */
 const SYNC_AHEAD_BYTES = 64 * 1024 * 1024;
-
-/** Background fdatasyncs of finished staged files running at once, and waiting at most. */
-const SYNCS_AT_ONCE = 2;
-const SYNCS_QUEUED = 32;
-
-/** Runs at most `limit` tasks at once, in order. */
-class Limiter {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-  private readonly watchers: Array<() => void> = [];
-
-  constructor(private readonly limit: number) {}
-
-  /** Tasks running or waiting to run. */
-  get queued(): number {
-    return this.running + this.waiting.length;
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((go) => this.waiting.push(go));
-    else this.running++;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-      for (const watcher of this.watchers.splice(0)) watcher();
-    }
-  }
-
-  /** Resolves when some task ends. */
-  oneDone(): Promise<void> {
-    return new Promise((resolve) => this.watchers.push(resolve));
-  }
-}
 
 /** A name that moved: `ref` pointed at `from` and now points at `to`. */
 export interface TagChange {
@@ -110,8 +75,7 @@ export class StoreSink implements Sink {
   private readonly staged = new Map<string, Descriptor>();
   private readonly records: ImageRecord[] = [];
   /** Staged files still being made durable (fdatasync, close, rename). */
-  private readonly syncing: Array<Promise<void>> = [];
-  private readonly durability = new Limiter(SYNCS_AT_ONCE);
+  private readonly syncs = new BackgroundSyncs();
   private untrackStaging: (() => void) | undefined;
   /** Set once a link failed because the store's file system has none (FAT32, exFAT). */
   private noHardLinks = false;
@@ -239,9 +203,7 @@ export class StoreSink implements Sink {
    * A staged blob whose bytes were all written (and, from the pump, verified): fdatasync,
    * close and rename it to its staged name in the background, so the next blob does not wait
    * for the disk. `commit()` waits for every one of these before anything is published, and
-   * fails if any failed. At most SYNCS_AT_ONCE run at once (the rest wait here, not in the
-   * libuv pool, where they would hold up reads and writes); past SYNCS_QUEUED waiting, the
-   * writer waits too, so open files stay bounded.
+   * fails if any failed (./background-syncs.ts bounds how many run and wait).
    */
   private async makeDurable(
     descriptor: Descriptor,
@@ -249,9 +211,8 @@ export class StoreSink implements Sink {
     from: string,
     to: string,
   ): Promise<void> {
-    while (this.durability.queued >= SYNCS_QUEUED) await this.durability.oneDone();
     const where = this.store.blobFile(descriptor.digest);
-    const durable = this.durability.run(async () => {
+    await this.syncs.add(async () => {
       try {
         // Readable by all once linked into blobs/ (see STORE_MODES), whatever the umask.
         await setOwnMode(file, STORE_MODES.file);
@@ -264,17 +225,7 @@ export class StoreSink implements Sink {
         throw fromSystemError(error, where, "writing");
       }
     });
-    durable.catch(() => {});
-    this.syncing.push(durable);
     this.staged.set(descriptor.digest, descriptor);
-  }
-
-  /** Wait until every staged file is on disk; the first failure, if any, is thrown. */
-  private async settleStaged(): Promise<void> {
-    const all = this.syncing.splice(0);
-    const results = await Promise.allSettled(all);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) throw failed.reason;
   }
 
   async putManifest(descriptor: Descriptor, bytes: Buffer): Promise<void> {
@@ -363,7 +314,7 @@ export class StoreSink implements Sink {
   async commit(): Promise<void> {
     // Every staged blob durable before any of them is linked into blobs/ (outside the lock:
     // other loads need not wait for this one's disk).
-    await this.settleStaged();
+    await this.syncs.settle();
     const lockOptions = this.options.signal ? { signal: this.options.signal } : {};
     await this.store.withLock(
       "loading images",
@@ -442,7 +393,7 @@ export class StoreSink implements Sink {
   }
 
   private async cleanUp(): Promise<void> {
-    await Promise.allSettled(this.syncing.splice(0));
+    await this.syncs.drain();
     const dir = await this.stagingDir?.catch(() => undefined);
     this.stagingDir = undefined;
     this.staged.clear();

@@ -19,11 +19,9 @@ import type { Digest } from "../../types/digest.js";
 import { type ImageIndex, type ImageManifest, parseManifest } from "../../types/manifest.js";
 import { MediaType } from "../../types/media-types.js";
 import { pushScope } from "./auth.js";
-import { MANIFEST_ACCEPT, type RegistryClient } from "./client.js";
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, type RegistryClient } from "./client.js";
 import { headerValue } from "./http.js";
 import { putManifest } from "./manifest-push.js";
-
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** A layer of a cosign manifest as one signature: its digest and its annotations. */
 function layerIdentity(layer: Descriptor): string {

@@ -75,8 +75,8 @@ export const MANIFEST_ACCEPT = [
   MediaType.DockerManifest,
 ].join(", ");
 
-/** Manifests are small: distribution caps them at 4 MiB. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Manifests are small: distribution caps them at 4 MiB (every manifest read here is capped so). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 

@@ -26,12 +26,11 @@ import { type Digest, isDigest } from "../../types/digest.js";
 import { parseManifest } from "../../types/manifest.js";
 import { isIndexMediaType, isManifestMediaType, MediaType } from "../../types/media-types.js";
 import { repositoryScope } from "./auth.js";
-import { MANIFEST_ACCEPT, type RegistryClient } from "./client.js";
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, type RegistryClient } from "./client.js";
 import { RegistryError } from "./errors.js";
 import { headerValue } from "./http.js";
 import { nextPageUrl } from "./link-header.js";
 
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_REFERRERS_PAGE_BYTES = 16 * 1024 * 1024;
 const MAX_REFERRERS_PAGES = 100;
 /** Statuses that mean "nothing here, or not for you to know": no error. */

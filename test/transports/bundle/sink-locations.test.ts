@@ -15,6 +15,7 @@ import { MediaType } from "../../../src/types/media-types.js";
 import type { BlobLocation, BlobWriter, Sink } from "../../../src/types/transport.js";
 import { tempDir } from "../../helpers/cli.js";
 import { threeImageLayout } from "../../helpers/oci-layout.js";
+import { sinkWithWriter } from "../../helpers/open-files.js";
 
 const MiB = 1024 * 1024;
 
@@ -195,16 +196,6 @@ function watchWriters(sink: BundleSink): { sink: Sink; mismatches: string[]; mos
       },
     };
   };
-  watched.sink = {
-    label: sink.label,
-    maxConcurrentBlobs: sink.maxConcurrentBlobs,
-    hasBlob: (d) => sink.hasBlob(d),
-    putBlob: (d, stream) => sink.putBlob(d, stream),
-    putManifest: (d, bytes) => sink.putManifest(d, bytes),
-    addImage: (record) => sink.addImage(record),
-    commit: () => sink.commit(),
-    abort: () => sink.abort(),
-    blobWriter: openWriter,
-  };
+  watched.sink = sinkWithWriter(sink, openWriter);
   return watched;
 }

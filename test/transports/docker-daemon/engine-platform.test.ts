@@ -5,23 +5,15 @@ import { platformOfInfo } from "../../../src/transports/docker-daemon/engine-pla
 
 describe("platformOfInfo", () => {
   it("reads docker's uname-style architectures as platforms", () => {
-    expect(platformOfInfo({ OSType: "linux", Architecture: "x86_64" })).toEqual({
-      os: "linux",
-      architecture: "amd64",
-    });
-    expect(platformOfInfo({ OSType: "windows", Architecture: "x86_64" })).toEqual({
-      os: "windows",
-      architecture: "amd64",
-    });
-    expect(platformOfInfo({ OSType: "linux", Architecture: "aarch64" })).toEqual({
-      os: "linux",
-      architecture: "arm64",
-    });
-    expect(platformOfInfo({ OSType: "linux", Architecture: "armv7l" })).toEqual({
-      os: "linux",
-      architecture: "arm",
-      variant: "v7",
-    });
+    const cases: Array<[os: string, uname: string, platform: Record<string, string>]> = [
+      ["linux", "x86_64", { os: "linux", architecture: "amd64" }],
+      ["windows", "x86_64", { os: "windows", architecture: "amd64" }],
+      ["linux", "aarch64", { os: "linux", architecture: "arm64" }],
+      ["linux", "armv7l", { os: "linux", architecture: "arm", variant: "v7" }],
+    ];
+    for (const [os, uname, platform] of cases) {
+      expect(platformOfInfo({ OSType: os, Architecture: uname })).toEqual(platform);
+    }
   });
 
   it("is undefined when the engine does not say (this machine's platform is used then)", () => {
