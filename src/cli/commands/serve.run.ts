@@ -1,9 +1,7 @@
 import { UsageError } from "../../errors.js";
+import { serveStore } from "../../ops/serve.js";
 import { accessLogJson, accessLogLine } from "../../serve/access-log.js";
 import { isLoopback, parseListenAddress } from "../../serve/address.js";
-import { startServer } from "../../serve/server.js";
-import { StoreReader } from "../../serve/store-reader.js";
-import { Store } from "../../transports/layout/store.js";
 import { escapeControls, terminalSafeJson } from "../../types/terminal-text.js";
 import { readRegularFile } from "../../util/safe-open.js";
 import { untilInterrupted } from "../interrupt.js";
@@ -29,10 +27,9 @@ async function readTls(flags: ServeFlags): Promise<{ cert: Buffer; key: Buffer }
 export async function runServe(flags: ServeFlags): Promise<void> {
   const address = parseListenAddress(flags.addr);
   const tls = await readTls(flags);
-  const store = await Store.open(resolveStoreDir(flags.store));
   const json = Boolean(flags.json);
-  const server = await startServer({
-    reader: new StoreReader(store),
+  const { server, storeDir } = await serveStore({
+    storeDir: resolveStoreDir(flags.store),
     host: address.host,
     port: address.port,
     ...(tls ? { tls } : {}),
@@ -56,11 +53,11 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   const host = new URL(server.url).host;
   if (json) {
     process.stdout.write(
-      `${terminalSafeJson({ event: "listening", url: server.url, host: server.host, port: server.port, store: store.dir })}\n`,
+      `${terminalSafeJson({ event: "listening", url: server.url, host: server.host, port: server.port, store: storeDir })}\n`,
     );
   } else {
     process.stdout.write(
-      `${escapeControls(`serving ${store.dir} read-only at ${server.url}: docker pull ${host}/NAME:TAG (see ferry serve --help for names); Ctrl-C stops`)}\n`,
+      `${escapeControls(`serving ${storeDir} read-only at ${server.url}: docker pull ${host}/NAME:TAG (see ferry serve --help for names); Ctrl-C stops`)}\n`,
     );
   }
   const received = await signal;
