@@ -3,9 +3,11 @@
  * names what is wrong and what to do, with its documented exit code.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
+import { ferry, ferryAsync, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
+import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
 
 const tmp = tempDir("ferry-messages-");
 afterAll(() => tmp.cleanup());
@@ -66,3 +68,69 @@ describe("ferry images says which store it read, and refuses a folder that is no
     expect(result.stderr).toContain(`store: ${empty} (not created yet: nothing loaded)`);
   });
 });
+
+describe("registry messages", () => {
+  const ALICE = { name: "alice", password: "right-pass" };
+  let locked: RunningRegistry;
+  const env = (name: string): NodeJS.ProcessEnv => ({
+    HOME: path.join(tmp.dir, name),
+    FERRY_AUTH_FILE: path.join(tmp.dir, name, "auth.json"),
+    DOCKER_CONFIG: path.join(tmp.dir, name, "docker"),
+    FERRY_CACHE: path.join(tmp.dir, name, "cache"),
+  });
+  beforeAll(async () => {
+    locked = await startRegistry({
+      auth: { htpasswd: { users: { [ALICE.name]: ALICE.password } } },
+    });
+  });
+  afterAll(async () => {
+    await locked?.stop();
+  });
+
+  it("wrong --creds: the registry rejected the credentials for user alice (EUNAUTHORIZED, exit 5)", async () => {
+    const result = await ferryAsync(
+      ["tags", `${locked.host}/team/app`, "--creds", "alice:wrong-secret"],
+      { env: env("wrong-creds") },
+    );
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain("[EUNAUTHORIZED]");
+    expect(result.stderr).toContain(`${locked.host} rejected the credentials for user alice`);
+    expect(result.stderr).toMatch(
+      /hint: check the user name and password given on the command line/,
+    );
+    expect(result.stderr).not.toContain("log in with ferry login");
+    expect(result.stderr).not.toContain("wrong-secret");
+  });
+
+  it("wrong password to ferry login: rejected for that user (exit 5)", async () => {
+    const result = await ferryAsync(["login", locked.host, "-u", "alice", "--password-stdin"], {
+      env: env("wrong-login"),
+      input: "wrong-secret\n",
+    });
+    expect(result.code).toBe(5);
+    expect(result.stderr).toContain("rejected the credentials for user alice");
+    expect(result.stderr).not.toContain("wrong-secret");
+  });
+
+  it("nothing listening: connection refused to HOST:PORT, each retry shown, check host and port (ENETWORK, exit 9)", async () => {
+    const port = await unusedPort();
+    const result = await ferryAsync(["tags", `127.0.0.1:${port}/x`], { env: env("refused") });
+    expect(result.code).toBe(9);
+    const retries = result.stderr.split("\n").filter((line) => /; retry \d of 5 in /.test(line));
+    expect(retries).toHaveLength(5);
+    expect(retries[0]).toContain(`connection refused to 127.0.0.1:${port}; retry 1 of 5 in `);
+    expect(result.stderr).toContain(
+      `[ENETWORK]: https://127.0.0.1:${port}/v2/: connection refused to 127.0.0.1:${port} (gave up after 6 attempts)`,
+    );
+    expect(result.stderr).toMatch(/hint: .*check the host and port/);
+  });
+});
+
+/** A loopback port nothing listens on: bound by the system, then closed. */
+async function unusedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
