@@ -2,12 +2,13 @@
  * Issue 19, "messages that cost minutes": each mistake a new user makes gets a message that
  * names what is wrong and what to do, with its documented exit code.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryAsync, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
+import { ferry, ferryAsync, ferryJson, repoRoot, run, tempDir } from "../helpers/cli.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
+import { makeSourceTree, wimCapture } from "../helpers/wimtools.js";
 
 const tmp = tempDir("ferry-messages-");
 afterAll(() => tmp.cleanup());
@@ -134,3 +135,109 @@ async function unusedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+describe("files given where something else is expected", () => {
+  it("ferry load FILE.wim: says it is a WIM and shows the save command (EUSAGE, exit 2)", async () => {
+    const tree = await makeSourceTree(path.join(tmp.dir, "wim-tree"));
+    const wim = await wimCapture(tree, path.join(tmp.dir, "NanoServer.wim"), "NanoServer");
+    const store = path.join(tmp.dir, "wim-store");
+    const result = ferry(["load", wim, "--store", store]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `[EUSAGE]: ${wim} is a WIM file (a Windows OS image), not a ferry bundle`,
+    );
+    expect(result.stderr).toContain(
+      `hint: make a bundle of it first: ferry save ${wim} -o NanoServer.zip, then ferry load NanoServer.zip`,
+    );
+    expect(result.stderr).not.toMatch(/truncated|copy it again/);
+    expect(existsSync(store)).toBe(false);
+  });
+
+  it("save ../dir (an OCI layout folder): a path, use oci:DIR (EUSAGE, exit 2)", () => {
+    const cwd = path.join(tmp.dir, "cwd");
+    mkdirSync(cwd, { recursive: true });
+    cpSync(sampleLayout, path.join(tmp.dir, "layout"), { recursive: true });
+    const result = ferry(["save", "../layout", "-o", "x.zip"], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "[EUSAGE]: ../layout is a path to a folder holding an OCI layout, not a registry reference",
+    );
+    expect(result.stderr).toContain("hint: use oci:../layout");
+    expect(result.stderr).not.toContain("invalid registry");
+  });
+
+  it("save ./plain-folder: a path, names the prefixes to choose from (exit 2)", () => {
+    const cwd = path.join(tmp.dir, "cwd2");
+    mkdirSync(path.join(cwd, "dir"), { recursive: true });
+    const result = ferry(["save", "./dir", "-o", "x.zip"], { cwd });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("./dir is a path, not a registry reference");
+    expect(result.stderr).toMatch(/hint: .*oci:PATH .*oci-archive:PATH .*docker-archive:PATH/);
+  });
+
+  it("save ./missing.tar: no such file, a path (ENOTFOUND, exit 4)", () => {
+    const result = ferry(["save", "./missing.tar", "-o", path.join(tmp.dir, "x.zip")]);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain(
+      "[ENOTFOUND]: ./missing.tar: no such file or folder (a path, not a registry reference)",
+    );
+  });
+
+  it("search ./dir that does not exist: the folder does not exist (ENOTFOUND, exit 4), not 'invalid registry'", () => {
+    const result = ferry(["search", "./no-such-dir"], { cwd: tmp.dir });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain("[ENOTFOUND]: folder ./no-such-dir does not exist");
+    expect(result.stderr).not.toContain("invalid registry");
+  });
+
+  it("a missing oci: folder and a missing docker-archive: file get the same exit code (ENOTFOUND, 4)", () => {
+    const layout = ferry([
+      "save",
+      `oci:${path.join(tmp.dir, "no-layout")}`,
+      "-o",
+      path.join(tmp.dir, "y.zip"),
+    ]);
+    const archive = ferry([
+      "save",
+      `docker-archive:${path.join(tmp.dir, "no.tar")}`,
+      "-o",
+      path.join(tmp.dir, "y.zip"),
+    ]);
+    expect(layout.stderr).toContain("[ENOTFOUND]");
+    expect(archive.stderr).toContain("[ENOTFOUND]");
+    expect([layout.code, archive.code]).toEqual([4, 4]);
+  });
+});
+
+describe("docker-archive:FILE@N, as the help writes it", () => {
+  it("FILE@1 and FILE:@1 both pick the second image of manifest.json", () => {
+    const root = path.join(tmp.dir, "two");
+    mkdirSync(root);
+    expect(
+      run("tar", ["-xf", path.join(repoRoot, "samples", "docker-save.tar"), "-C", root]).code,
+    ).toBe(0);
+    const [entry] = JSON.parse(readFileSync(path.join(root, "manifest.json"), "utf8"));
+    writeFileSync(
+      path.join(root, "manifest.json"),
+      JSON.stringify([
+        { ...entry, RepoTags: ["example.com/first/app:1"] },
+        { ...entry, RepoTags: ["example.com/second/app:2"] },
+      ]),
+    );
+    const archive = path.join(tmp.dir, "two.tar");
+    expect(run("tar", ["-C", root, "-cf", archive, "."]).code).toBe(0);
+    expect(ferry(["--help"]).stdout + ferry(["save", "--help"]).stdout).toContain(
+      "docker-archive:FILE[:REF|@N]",
+    );
+    for (const text of [`docker-archive:${archive}@1`, `docker-archive:${archive}:@1`]) {
+      const { code, json } = ferryJson<{ images: Array<{ ref: string }> }>([
+        "save",
+        text,
+        "-o",
+        path.join(tmp.dir, `at-${text.endsWith(":@1") ? "colon" : "plain"}.zip`),
+      ]);
+      expect(code).toBe(0);
+      expect(json.images.map((image) => image.ref)).toEqual(["example.com/second/app:2"]);
+    }
+  });
+});
