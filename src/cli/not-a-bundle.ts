@@ -1,8 +1,10 @@
 import { open } from "node:fs/promises";
 import nodePath from "node:path";
 import { UsageError } from "../errors.js";
-import { WIM_MAGIC } from "../transports/wim/header.js";
 import { escapeControls } from "../types/terminal-text.js";
+
+/** The first 8 bytes of every WIM and split part (as in transports/wim/header.ts). */
+const WIM_MAGIC = Buffer.from("MSWIM\0\0\0", "latin1");
 
 /** wimlib's pipable WIMs start with this instead of `MSWIM`. */
 const PIPABLE_WIM_MAGIC = Buffer.from("WLPWM\0\0\0", "latin1");
