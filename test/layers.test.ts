@@ -44,7 +44,7 @@ const NARROWER: Array<{ files: RegExp; may: string[]; why: string }> = [
   {
     // The transport table loads on every run of ferry (test/cli/startup.test.ts traces it).
     files:
-      /^transports\/(table|entry|local-spec|spec-path|docker-repo-tag)\.ts$|^transports\/[^/]+\/entry\.ts$/,
+      /^transports\/(table|entry|local-spec|spec-path|docker-repo-tag|path-argument)\.ts$|^transports\/[^/]+\/entry\.ts$/,
     may: ["errors", "types", "transports/(shared)"],
     why: "the table and its entries load at start-up: they import() transport code",
   },
@@ -55,7 +55,7 @@ const NARROWER: Array<{ files: RegExp; may: string[]; why: string }> = [
  * facts for `ferry wim` and OS-image names.
  */
 const CLI_TRANSPORT_FILES =
-  /^transports\/(table|entry|spec-path|local-spec)\.ts$|^transports\/[^/]+\/entry\.ts$|^transports\/wim\/(artifact|reader)\.ts$/;
+  /^transports\/(table|entry|spec-path|local-spec|path-argument)\.ts$|^transports\/[^/]+\/entry\.ts$|^transports\/wim\/(artifact|reader)\.ts$/;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -162,6 +162,7 @@ export async function clientOptionsFromFlags(
     ...(flags.timeout !== undefined ? { requestTimeoutMs: flags.timeout * 1000 } : {}),
     ...(flags.minRate !== undefined ? { minRate: { bytesPerSecond: flags.minRate } } : {}),
     ...(io.userAgent ? { userAgent: io.userAgent } : {}),
+    ...(io.onNote ? { onRetryNote: io.onNote } : {}),
   };
 }
 

@@ -11,6 +11,7 @@
 
 import nodePath from "node:path";
 import { UsageError } from "../errors.js";
+import { parseReference } from "../types/reference.js";
 import { escapeControls } from "../types/terminal-text.js";
 import type { Source } from "../types/transport.js";
 import { containerdTransport } from "./containerd/entry.js";
@@ -27,6 +28,7 @@ import type {
 } from "./entry.js";
 import { ociTransport, storeTransport } from "./layout/entry.js";
 import { ociArchiveTransport } from "./oci-archive/entry.js";
+import { pathArgumentError } from "./path-argument.js";
 import { registryTransport } from "./registry/entry.js";
 import { type PathFunctions, startsWithDrive } from "./spec-path.js";
 import { wimTransport } from "./wim/entry.js";
@@ -171,6 +173,16 @@ export function sourceRole(spec: SourceSpec): SourceRole<SourceSpec> {
   return role as SourceRole<SourceSpec>;
 }
 
+/** Whether `text` parses as an image reference (a path never should be taken for one). */
+function isValidReference(text: string): boolean {
+  try {
+    parseReference(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Parse a source argument: the transport whose prefix starts it (the longest), else the first
  * transport that recognizes it (a `.wim` path or URL, a bare image reference).
@@ -186,6 +198,11 @@ export function parseSource(text: string): SourceSpec {
   }
   if (best) return best.role.parse(text.slice(best.prefix.length), text) as SourceSpec;
   for (const entry of ENTRIES) {
+    if (entry === (registryTransport as TransportEntry)) {
+      // `./dir`, `../x.tar`, `/srv/app`: a path, not a registry reference (`invalid registry ".."`).
+      const pathError = pathArgumentError(text, isValidReference(text));
+      if (pathError) throw pathError;
+    }
     const spec = entry.source?.recognize?.(text);
     if (spec) return spec as SourceSpec;
   }

@@ -3,6 +3,7 @@ import { type AttachedArtifact, attachedRecordProblem } from "./attached.js";
 import { type Digest, isDigest } from "./digest.js";
 import { FerryAnnotation, OS_IMAGE_KIND } from "./media-types.js";
 import { formatReference, isFullReference, parseReference } from "./reference.js";
+import { shownField } from "./terminal-text.js";
 import { type OsImageSummary, wimImageNamesOf } from "./wim.js";
 
 /** A full, normalized reference with a tag or digest, as ferry writes names. */
@@ -170,7 +171,7 @@ function checkImage(image: unknown, i: number, check: Check): void {
   check(
     typeof m.ref === "string" && isCanonicalReference(m.ref),
     subject,
-    `has a ref that is not a full image reference: ${JSON.stringify(m.ref)}`,
+    `has a ref that is not a full image reference: ${shownField(m.ref)}`,
   );
   check(isDigest(m.digest), subject, "has no valid digest");
   check(typeof m.mediaType === "string", subject, "has no mediaType");
@@ -220,7 +221,13 @@ function checkBlob(blob: unknown, i: number, list: string, check: Check): void {
     return;
   }
   const b = blob as Record<string, unknown>;
-  check(isDigest(b.digest), subject, `has an invalid digest ${JSON.stringify(b.digest)}`);
+  check(
+    isDigest(b.digest),
+    subject,
+    b.digest === undefined
+      ? "has no digest (missing)"
+      : `has an invalid digest ${shownField(b.digest)}`,
+  );
   check(Number.isSafeInteger(b.size) && (b.size as number) >= 0, subject, "has an invalid size");
   check(typeof b.mediaType === "string", subject, "has no mediaType");
   if (list === "blobs") check(typeof b.integrity === "string", subject, "has no integrity");
@@ -252,7 +259,9 @@ export function parseBundleManifest(bytes: Uint8Array): BundleManifest {
   if (m.schema !== BUNDLE_SCHEMA) {
     throw new FerryError(
       "EBADBUNDLE",
-      `ferry.json declares schema ${JSON.stringify(m.schema)}; this ferry reads ${BUNDLE_SCHEMA}`,
+      m.schema === undefined
+        ? `ferry.json has no schema (missing); this ferry reads ${BUNDLE_SCHEMA}`
+        : `ferry.json declares schema ${shownField(m.schema)}; this ferry reads ${BUNDLE_SCHEMA}`,
       { hint: "use the ferry version that wrote the bundle, or a newer one" },
     );
   }
@@ -261,7 +270,7 @@ export function parseBundleManifest(bytes: Uint8Array): BundleManifest {
   check(
     m.sequence === undefined || (Number.isSafeInteger(m.sequence) && (m.sequence as number) >= 1),
     "ferry.json",
-    `has a sequence that is not a positive integer: ${JSON.stringify(m.sequence)}`,
+    `has a sequence that is not a positive integer: ${shownField(m.sequence)}`,
   );
   check(Array.isArray(m.images), "ferry.json", "has no images list");
   check(Array.isArray(m.blobs), "ferry.json", "has no blobs list");

@@ -9,6 +9,7 @@ import {
   MediaType,
 } from "./media-types.js";
 import type { Platform } from "./platform.js";
+import { shownField } from "./terminal-text.js";
 
 /** An OCI image manifest (or Docker v2 schema 2 manifest, which has the same shape). */
 export interface ImageManifest {
@@ -81,10 +82,20 @@ export function checkDescriptor(value: unknown, what: string): Descriptor {
     throw bad(what, "descriptor has no valid mediaType");
   }
   if (!isDigest(d.digest)) {
-    throw bad(what, `descriptor digest ${JSON.stringify(d.digest)} is not a sha256 digest`);
+    throw bad(
+      what,
+      d.digest === undefined
+        ? "descriptor digest is missing"
+        : `descriptor digest ${shownField(d.digest)} is not a sha256 digest`,
+    );
   }
   if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) {
-    throw bad(what, `descriptor ${d.digest} has an invalid size ${JSON.stringify(d.size)}`);
+    throw bad(
+      what,
+      d.size === undefined
+        ? `descriptor ${d.digest} has no size (missing)`
+        : `descriptor ${d.digest} has an invalid size ${shownField(d.size)}`,
+    );
   }
   if (
     d.urls !== undefined &&
@@ -148,7 +159,12 @@ export function parseManifest(
     );
   }
   if (m.schemaVersion !== 2)
-    throw bad(what, `has schemaVersion ${JSON.stringify(m.schemaVersion)}, expected 2`);
+    throw bad(
+      what,
+      m.schemaVersion === undefined
+        ? "schemaVersion is missing, expected 2"
+        : `has schemaVersion ${shownField(m.schemaVersion)}, expected 2`,
+    );
   const isIndex = Array.isArray(m.manifests);
   const isManifest = typeof m.config === "object" && Array.isArray(m.layers);
   if (isIndex === isManifest) throw bad(what, "is neither an image manifest nor an index");
@@ -211,8 +227,28 @@ function shortened(text: string): string {
 
 /** Parse an image config blob (lenient: only the fields ferry reads are checked). */
 export function parseImageConfig(bytes: Uint8Array, what: string): ImageConfig {
-  return parseJsonObject(bytes, what) as ImageConfig;
+  const config = parseJsonObject(bytes, what) as Record<string, unknown>;
+  for (const field of PLATFORM_FIELDS) {
+    const value = config[field];
+    if (value !== undefined && typeof value !== "string") {
+      throw bad(what, `config field "${field}" must be a string, found ${shownField(value)}`);
+    }
+  }
+  const features = config["os.features"];
+  if (
+    features !== undefined &&
+    !(Array.isArray(features) && features.every((f) => typeof f === "string"))
+  ) {
+    throw bad(
+      what,
+      `config field "os.features" must be a list of strings, found ${shownField(features)}`,
+    );
+  }
+  return config as ImageConfig;
 }
+
+/** The config fields that name the platform: strings when present. */
+const PLATFORM_FIELDS = ["os", "architecture", "variant", "os.version"] as const;
 
 /** The platform an image config describes. */
 export function platformOfConfig(config: ImageConfig): Platform | undefined {

@@ -85,3 +85,13 @@ export function terminalSafeJson(value: unknown, space?: number): string {
     (code) => `\\u${code.toString(16).padStart(4, "0")}`,
   );
 }
+
+/**
+ * A field read from a document, for an error message: its JSON (`"abc"`, `12`, `null`), cut to
+ * `length` characters, or `missing` when the field is absent (JSON.stringify would give undefined).
+ */
+export function shownField(value: unknown, length = 100): string {
+  if (value === undefined) return "missing";
+  const json = terminalSafeJson(value) ?? "missing";
+  return json.length > length ? `${json.slice(0, length)}...` : json;
+}

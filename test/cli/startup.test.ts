@@ -80,6 +80,7 @@ const TABLE = [
   ...ENTRIES,
   "dist/transports/docker-repo-tag.js",
   "dist/transports/local-spec.js",
+  "dist/transports/path-argument.js",
   "dist/transports/spec-path.js",
   "dist/transports/table.js",
 ].sort();

@@ -12,6 +12,7 @@ import { platformSelector, toolName } from "../context.js";
 import { cosignPolicy } from "../cosign-policy.js";
 import { chooseDestination, defaultPlatforms } from "../destination.js";
 import { cancellation } from "../interrupt.js";
+import { refuseWimAsBundle } from "../not-a-bundle.js";
 import { createOutput, formatSeconds, formatSize, formatTable } from "../output.js";
 import { createProgress } from "../progress.js";
 import { resolveStoreDir } from "../store-location.js";
@@ -43,6 +44,7 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
       hint: "a registry gets every image and platform the bundle carries",
     });
   }
+  await refuseWimAsBundle(bundle, "load");
   const result = await loadTo(bundle, chosen.spec, {
     trust: await trustedKeys(flags),
     cosign: await cosignPolicy(flags),

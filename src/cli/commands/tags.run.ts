@@ -10,7 +10,10 @@ export async function runTags(repository: string, flags: TagsFlags): Promise<voi
   const out = createOutput(flags);
   const result = await listTags(
     repository,
-    await clientOptionsFromFlags(flags, { userAgent: toolName() }),
+    await clientOptionsFromFlags(flags, {
+      userAgent: toolName(),
+      onNote: (text) => out.note(text),
+    }),
   );
   const invalid = result.invalid ?? [];
   if (invalid.length > 0) {

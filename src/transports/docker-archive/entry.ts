@@ -6,11 +6,26 @@
 import { UsageError } from "../../errors.js";
 import { escapeControls } from "../../types/terminal-text.js";
 import { dockerRepoTag } from "../docker-repo-tag.js";
-import type { TransportEntry } from "../entry.js";
+import type { SourceRole, TransportEntry } from "../entry.js";
 import { type LocalSpec, localSourceRole } from "../local-spec.js";
 
 /** `ref`: an image reference in the archive, or `@N`: the N-th entry of its manifest.json. */
 export type DockerArchiveSpec = LocalSpec<"docker-archive">;
+
+/**
+ * The help writes `FILE[:REF|@N]`: `images.tar@1` is the tarball `images.tar`, its image 1, as
+ * `images.tar:@1` (skopeo's spelling) is.
+ */
+function withIndexSuffix(role: SourceRole<DockerArchiveSpec>): SourceRole<DockerArchiveSpec> {
+  return {
+    ...role,
+    parse(rest, text) {
+      const spec = role.parse(rest, text);
+      const indexed = spec.ref === undefined ? /^(.+)@(\d+)$/.exec(spec.path) : null;
+      return indexed ? { ...spec, path: indexed[1] as string, ref: `@${indexed[2]}` } : spec;
+    },
+  };
+}
 
 export interface DockerArchiveDestination {
   transport: "docker-archive";
@@ -21,10 +36,12 @@ export interface DockerArchiveDestination {
 export const dockerArchiveTransport: TransportEntry<DockerArchiveSpec, DockerArchiveDestination> = {
   name: "docker-archive",
   summary: "a `docker save` tarball (read in place), or one for `docker load` (Docker 25+ layout)",
-  source: localSourceRole("docker-archive", "docker-archive:FILE[:REF|@N]", async (spec) => {
-    const { DockerArchiveSource } = await import("./source.js");
-    return DockerArchiveSource.open(spec.path, spec.ref);
-  }),
+  source: withIndexSuffix(
+    localSourceRole("docker-archive", "docker-archive:FILE[:REF|@N]", async (spec) => {
+      const { DockerArchiveSource } = await import("./source.js");
+      return DockerArchiveSource.open(spec.path, spec.ref);
+    }),
+  ),
   destination: {
     forms: ["docker-archive:FILE"],
     help: "a tarball for `docker load` (one platform per image: --platform)",

@@ -5,7 +5,7 @@
 
 import { stat } from "node:fs/promises";
 import path from "node:path";
-import { UsageError } from "../../errors.js";
+import { NotFoundError, UsageError } from "../../errors.js";
 import type { TransportEntry } from "../entry.js";
 import { type LocalSpec, localSourceRole } from "../local-spec.js";
 
@@ -22,7 +22,13 @@ export const ociTransport: TransportEntry<OciSpec, never> = {
   summary: "an OCI image layout folder (skopeo's, umoci's, buildah's oci: output)",
   source: localSourceRole("oci", "oci:DIR[:REF]", async (spec) => {
     const info = await stat(spec.path).catch(() => undefined);
-    if (!info?.isDirectory()) throw new UsageError(`oci:${spec.path}: no such directory`);
+    // A missing folder is ENOTFOUND (exit 4), as a missing archive file is; a file is misnamed.
+    if (!info) throw new NotFoundError(`oci:${spec.path}: no such directory`);
+    if (!info.isDirectory()) {
+      throw new UsageError(`oci:${spec.path}: not a directory`, {
+        hint: `a tar of a layout is oci-archive:${spec.path}; a docker save tar is docker-archive:${spec.path}`,
+      });
+    }
     const [{ DirectoryFiles }, { localRepositoryName }, { LayoutSource }] = await Promise.all([
       import("./layout-files.js"),
       import("./local-name.js"),

@@ -20,8 +20,8 @@ import {
 import { resolveLocation } from "./location.js";
 import { readPages } from "./paged-list.js";
 import { displayUrl } from "./redact.js";
-import { type RetryPolicy, withRetries } from "./retry.js";
-import { statusError } from "./status-error.js";
+import { type RetryNotice, type RetryPolicy, withRetries } from "./retry.js";
+import { credentialsRejected, statusError } from "./status-error.js";
 
 export interface RegistryClientOptions {
   /** The registry name as references spell it: `docker.io`, `127.0.0.1:5000`. */
@@ -44,6 +44,8 @@ export interface RegistryClientOptions {
    */
   requestTimeoutMs?: number;
   userAgent: string;
+  /** Told of each retry after a transient failure, as it happens (a note for stderr). */
+  onRetry?: (text: string) => void;
 }
 
 /** One request to the registry API. */
@@ -175,29 +177,33 @@ export class RegistryClient {
     for (const scheme of schemes) {
       const url = new URL(`${scheme}//${this.host}/v2/`);
       try {
-        return await withRetries(this.options.retry, async () => {
-          const response = await sendHttp(url, {
-            headers: { "User-Agent": this.options.userAgent },
-            agent: this.agentFor(url),
-            stallTimeoutMs: this.options.stallTimeoutMs,
-            ...this.deadline(false),
-          });
-          this.requestsSent++;
-          await discardBody(response);
-          if (response.status === 200) return url;
-          if (response.status === 401) {
-            this.auth.learn(headerValue(response.headers, "www-authenticate"));
-            return url;
-          }
-          if (response.status === 404) {
-            throw new RegistryError(
-              "EREGISTRY",
-              `${this.registry} does not offer the registry API (GET ${displayUrl(url)} answered 404)`,
-              { hint: "check the registry name", status: 404 },
-            );
-          }
-          throw statusError(this.registry, response, `the registry API of ${this.registry}`);
-        });
+        return await withRetries(
+          this.options.retry,
+          async () => {
+            const response = await sendHttp(url, {
+              headers: { "User-Agent": this.options.userAgent },
+              agent: this.agentFor(url),
+              stallTimeoutMs: this.options.stallTimeoutMs,
+              ...this.deadline(false),
+            });
+            this.requestsSent++;
+            await discardBody(response);
+            if (response.status === 200) return url;
+            if (response.status === 401) {
+              this.auth.learn(headerValue(response.headers, "www-authenticate"));
+              return url;
+            }
+            if (response.status === 404) {
+              throw new RegistryError(
+                "EREGISTRY",
+                `${this.registry} does not offer the registry API (GET ${displayUrl(url)} answered 404)`,
+                { hint: "check the registry name", status: 404 },
+              );
+            }
+            throw statusError(this.registry, response, `the registry API of ${this.registry}`);
+          },
+          this.retryNotes(),
+        );
       } catch (error) {
         lastError = error;
         if (scheme === "https:" && schemes.length > 1 && isProtocolMismatch(error)) continue;
@@ -273,6 +279,11 @@ export class RegistryClient {
       }
       if (response.status >= 200 && response.status < 300) return response;
       if (request.acceptStatus?.includes(response.status)) return response;
+      if (response.status === 401 && headers.Authorization?.startsWith("Basic ")) {
+        // The registry saw a user name and password and said no: that, not "log in".
+        await discardBody(response);
+        throw credentialsRejected(this.registry, await this.auth.credential(), request.what);
+      }
       throw statusError(this.registry, response, request.what, await readErrorBody(response));
     }
   }
@@ -288,8 +299,21 @@ export class RegistryClient {
         const response = await this.send(request);
         return { response, bytes: await readBody(response, limit) };
       },
-      request.signal ? { signal: request.signal } : {},
+      { ...this.retryNotes(), ...(request.signal ? { signal: request.signal } : {}) },
     );
+  }
+
+  /** `withRetries` options that tell `onRetry` of each retry. */
+  private retryNotes(): { onRetry?: (notice: RetryNotice) => void } {
+    const onRetry = this.options.onRetry;
+    if (!onRetry) return {};
+    const retries = this.options.retry.retries;
+    return {
+      onRetry: ({ attempt, delayMs, error }) =>
+        onRetry(
+          `${error.message}; retry ${attempt} of ${retries} in ${(delayMs / 1000).toFixed(1)} s`,
+        ),
+    };
   }
 
   /** A manifest by tag or digest, with the Accept header for OCI and Docker v2 types. */

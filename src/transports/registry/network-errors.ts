@@ -70,6 +70,14 @@ export function networkError(error: unknown, url: URL, route?: ProxyRoute): Regi
   if (code === "ABORT_ERR") {
     return new RegistryError("ENETWORK", `${at}: cancelled`, { cause: error });
   }
+  if (code === "ECONNREFUSED" && !route) {
+    return new RegistryError("ENETWORK", `${at}: connection refused to ${url.host}`, {
+      hint: `nothing answers at ${url.host}: check the host and port, and that the registry is running`,
+      transient: true,
+      details: { host: url.host, systemCode: code },
+      cause: error,
+    });
+  }
   return new RegistryError("ENETWORK", `${at}: ${describeCode(code, detail)}`, {
     transient: !PROTOCOL_MISMATCH.has(code),
     details: { host: url.host, ...(code ? { systemCode: code } : {}) },

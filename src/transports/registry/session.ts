@@ -58,6 +58,8 @@ export interface RegistrySessionOptions {
   userAgent?: string;
   /** Retries, resumes and other things a user may want to know about. */
   onNote?: (text: string) => void;
+  /** Told of each retry of a registry request as it happens (default: `onNote`). */
+  onRetryNote?: (text: string) => void;
   /**
    * Hand downloads straight to the copy engine instead of through the cache's partial files
    * (for a sink that writes each blob contiguously into one file, a single-file bundle): the
@@ -112,6 +114,7 @@ export async function openClient(
     stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     userAgent: options.userAgent ?? "ferry",
+    ...(options.onRetryNote ? { onRetry: options.onRetryNote } : {}),
   });
 }
 
@@ -170,7 +173,8 @@ export class RegistrySession {
   client(registry: string): Promise<RegistryClient> {
     let client = this.clients.get(registry);
     if (!client) {
-      client = openClient(registry, this.options);
+      const onRetryNote = this.options.onRetryNote ?? this.options.onNote;
+      client = openClient(registry, { ...this.options, ...(onRetryNote ? { onRetryNote } : {}) });
       this.clients.set(registry, client);
     }
     return client;

@@ -1,5 +1,6 @@
 import { boundedList, truncateText } from "../../types/bounded-list.js";
 import { escapeControls } from "../../types/terminal-text.js";
+import type { Credential } from "./credentials.js";
 import { errorCodes, type RegistryErrorBody } from "./error-body.js";
 import { RegistryError } from "./errors.js";
 import type { HttpResponse } from "./http.js";
@@ -52,6 +53,31 @@ export function statusError(
             hint: "the registry is throttling: wait, log in (higher limits), or use fewer --jobs",
           }
         : {}),
+    },
+  );
+}
+
+/**
+ * A 401 to a request that carried a user name and password (Basic): the registry rejected them.
+ * Names the user and where the credentials came from; never the password.
+ */
+export function credentialsRejected(
+  registry: string,
+  credential: Credential | undefined,
+  what: string,
+): RegistryError {
+  const user =
+    credential?.username === undefined ? "" : ` for user ${escapeControls(credential.username)}`;
+  const origin = credential ? ` (from ${escapeControls(credential.origin)})` : "";
+  return new RegistryError(
+    "EUNAUTHORIZED",
+    `${what}: ${registry} rejected the credentials${user}${origin}`,
+    {
+      hint:
+        credential?.origin === "the command line"
+          ? "check the user name and password given on the command line (--creds USER:PASSWORD, or --username with --password-stdin)"
+          : `check the user name and password, or log in again with ferry login ${registry}`,
+      status: 401,
     },
   );
 }
