@@ -1,8 +1,9 @@
 import { listImages } from "../../ops/images.js";
+import { checkStoreToRead } from "../../ops/store-to-read.js";
 import { summarizeAttached } from "../../types/attached.js";
 import { shortDigest } from "../../types/digest.js";
 import { createOutput, formatAge, formatSize, formatTable } from "../output.js";
-import { checkStoreToRead, resolveStoreDir, storeChosenBy } from "../store-location.js";
+import { resolveStoreDir, storeChosenBy } from "../store-location.js";
 import type { ImagesFlags } from "./images.js";
 import { osImagesTable } from "./os-image-lines.js";
 
