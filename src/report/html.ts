@@ -15,6 +15,7 @@ table { border-collapse: collapse; margin: .4em 0; }
 th, td { border: 1px solid #bbb; padding: .25em .5em; text-align: left; vertical-align: top; }
 th { background: #eee; }
 code { font: 12px/1.3 ui-monospace, monospace; overflow-wrap: anywhere; }
+code.digest { white-space: nowrap; }
 .ok { color: #065f10; font-weight: bold; }
 .bad { color: #a00000; font-weight: bold; }
 .image { page-break-inside: avoid; break-inside: avoid; }
@@ -52,7 +53,7 @@ function signatureCell(image: ReportImage): string {
 
 function imageSection(image: ReportImage): string {
   const facts: string[][] = [
-    ["Digest", code(image.digest)],
+    ["Digest", `<code class="digest">${e(image.digest)}</code>`],
     ["Kind", e(image.artifactType ? `artifact (${image.artifactType})` : image.kind)],
     ["Platforms", image.platforms.length ? image.platforms.map(code).join(", ") : "-"],
     ...(image.osVersions.length ? [["OS version", image.osVersions.map(code).join(", ")]] : []),
@@ -133,6 +134,13 @@ export function renderHtml(report: TransferReport): string {
       ...(report.base ? [e(i.delta ?? "")] : []),
     ]),
   );
+  const deltaNote = report.base
+    ? `<p>Delta: ${
+        report.since && report.images.some((i) => i.delta === "unchanged")
+          ? "judged by name and digest against the base bundle given with --since."
+          : "judged from the layers alone: <b>same-layers</b> means every layer comes from the base (the image is unchanged, or only its configuration changed; give the base bundle with --since to tell). "
+      }</p>`
+    : "";
   const body = [
     `<h1>Transfer report</h1>`,
     `<p>Bundle ${code(report.id)}: what crosses the gap, for approval.</p>`,
@@ -156,6 +164,7 @@ export function renderHtml(report: TransferReport): string {
   body.push(
     `<h2>Images</h2>`,
     overview,
+    deltaNote,
     `<h2>Details</h2>`,
     ...report.images.map(imageSection),
     `<h2>Approval</h2>`,

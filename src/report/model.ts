@@ -43,7 +43,7 @@ export interface ReportImage {
   /** Layers this image shares with other images of the bundle. */
   sharedLayers: Array<{ digest: string; size: number; with: string[] }>;
   /** Delta bundles: judged from the blobs (see docs/report.md). */
-  delta: "new" | "updated" | "unchanged" | null;
+  delta: "new" | "updated" | "unchanged" | "same-layers" | null;
 }
 
 export interface ReportChange {
@@ -138,12 +138,25 @@ function sharedLayersOf(manifest: BundleManifest): Map<string, ReportImage["shar
 }
 
 /**
- * A delta's image: `unchanged` when the base holds its root manifest, `new` when it needs
- * nothing from the base, else `updated` (new content on layers the base has).
+ * A delta's image against its base. With the base bundle at hand (`--since`), by name: `new`,
+ * `unchanged` (same digest), `updated`. From the delta alone, which always carries manifests
+ * and configs, only its layers tell: `new` (needs no layer from the base), `same-layers` (every
+ * layer from the base: unchanged, or only its config changed), `updated` (some of each).
  */
-function deltaStatus(image: BundleImage, required: Set<string>): ReportImage["delta"] {
-  if (required.has(image.digest)) return "unchanged";
-  return image.blobs.some((d) => required.has(d)) ? "updated" : "new";
+function deltaStatus(
+  image: BundleImage,
+  required: Set<string>,
+  types: Map<string, string>,
+  base: Map<string, string> | undefined,
+): ReportImage["delta"] {
+  if (base) {
+    const before = base.get(image.ref);
+    return before === undefined ? "new" : before === image.digest ? "unchanged" : "updated";
+  }
+  const layers = image.blobs.filter((d) => isLayerType(types.get(d) ?? ""));
+  const fromBase = layers.filter((d) => required.has(d)).length;
+  if (fromBase === 0) return "new";
+  return fromBase === layers.length ? "same-layers" : "updated";
 }
 
 function changesSince(older: BundleManifest, newer: BundleManifest): ReportChange[] {
@@ -171,6 +184,13 @@ export function buildReport(input: ReportInput): TransferReport {
   const required = new Set<string>(manifest.requires.map((r) => r.digest));
   const isDelta = manifest.requires.length > 0 || manifest.base !== null;
   const shared = sharedLayersOf(manifest);
+  const types = new Map<string, string>(
+    [...manifest.blobs, ...manifest.requires].map((b) => [b.digest, b.mediaType]),
+  );
+  const sinceIsBase = input.since !== undefined && input.since.manifest.id === manifest.base?.id;
+  const baseImages = sinceIsBase
+    ? new Map<string, string>(input.since?.manifest.images.map((i) => [i.ref, i.digest]))
+    : undefined;
   const cosign = new Map((input.cosign?.images ?? []).map((c) => [c.ref, c]));
   const images = manifest.images.map((image): ReportImage => {
     const attached = attachedOf(image);
@@ -196,7 +216,7 @@ export function buildReport(input: ReportInput): TransferReport {
         ? { signed: verdict.signed, keys: verdict.keys, rejected: verdict.rejected }
         : null,
       sharedLayers: shared.get(image.ref) ?? [],
-      delta: isDelta ? deltaStatus(image, required) : null,
+      delta: isDelta ? deltaStatus(image, required, types, baseImages) : null,
     };
   });
   return {

@@ -139,18 +139,18 @@ describe("what the report says", () => {
     expect(html).toContain("@media print");
   });
 
-  it("a delta: unchanged (base holds the manifest), updated (new content on base layers), new", () => {
+  it("a delta alone: same-layers (every layer from the base), updated (new content on base layers), new", () => {
     const delta = bundle(
       [
         image("example.com/base:1", 1, 101, [201]),
         image("example.com/app:2", 3, 103, [201, 203]),
         image("example.com/fresh:1", 4, 104, [204]),
       ],
-      [3, 4, 103, 104, 203, 204],
-      [1, 101, 201],
+      [1, 3, 4, 101, 103, 104, 203, 204],
+      [201],
     );
     const report = buildReport({ bundle: "d.zip", manifest: delta });
-    expect(report.images.map((i) => i.delta)).toEqual(["unchanged", "updated", "new"]);
+    expect(report.images.map((i) => i.delta)).toEqual(["same-layers", "updated", "new"]);
     expect(report.base).toEqual({ kind: "bundle", id: "old-1", description: "old.zip" });
     expect(renderMarkdown(report)).toContain("| updated |");
   });
