@@ -5,11 +5,11 @@
  */
 
 import { FerryError } from "../errors.js";
-import { renderHtml } from "../report/html.js";
-import { renderMarkdown } from "../report/markdown.js";
-import { buildReport, type TransferReport } from "../report/model.js";
 import type { TrustedKey } from "../trust/keys.js";
 import type { BundleManifest } from "../types/bundle.js";
+import { renderHtml } from "../types/report/html.js";
+import { renderMarkdown } from "../types/report/markdown.js";
+import { buildReport, type TransferReport } from "../types/report/model.js";
 import { terminalSafeJson } from "../types/terminal-text.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import type { CosignPolicy } from "./cosign-check.js";
@@ -40,10 +40,11 @@ async function verified(
   });
   if (report.problems.length > 0 || !manifest) {
     const integrity = report.problems.some((p) => p.code === "EINTEGRITY" || p.code === "ESIZE");
+    const trust = report.problems.some((p) => p.code === "ETRUST");
     const listed = report.problems.slice(0, 5).map((p) => `\n  ${p.message}`);
     const more = report.problems.length > 5 ? `\n  ... ${report.problems.length - 5} more` : "";
     throw new FerryError(
-      integrity ? "EINTEGRITY" : "EBADBUNDLE",
+      integrity ? "EINTEGRITY" : trust ? "ETRUST" : "EBADBUNDLE",
       `${path} failed verification (${report.problems.length} problem(s)); no report written:${listed.join("")}${more}`,
       {
         hint: "copy the bundle again from the original, or save a new one; `ferry verify` lists every problem",

@@ -7,7 +7,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TransferReport } from "../../src/report/model.js";
+import type { TransferReport } from "../../src/types/report/model.js";
 import {
   digestTag,
   makeCosignSignature,
@@ -103,6 +103,12 @@ describe("ferry report on bundles saved from the samples", () => {
     expect(unchecked.signer).toEqual({ keyId: expect.any(String), verified: false });
     const checked = reportJson(signed, "--trust", `${key}.pub`);
     expect(checked.signer).toEqual({ keyId: unchecked.signer?.keyId, verified: true });
+    // --trust makes the signer a requirement, as in verify: an unsigned bundle gets no report.
+    const refused = path.join(work, "unsigned.html");
+    const unsigned = ferry(["report", bundle, "--trust", `${key}.pub`, "-o", refused]);
+    expect(unsigned.code).toBe(6);
+    expect(unsigned.stderr).toContain("is not signed");
+    expect(existsSync(refused)).toBe(false);
     const html = ferry(["report", signed, "--trust", `${key}.pub`]).stdout;
     expect(html).toContain("verified against a --trust key");
   });

@@ -1,16 +1,16 @@
 import type { Command } from "commander";
 import { collect } from "../context.js";
-import { addCosignOptions, type CosignFlags } from "../cosign-options.js";
+import type { CosignFlags } from "../cosign-options.js";
 import type { TrustFlags } from "../trust-options.js";
 
-export interface ReportFlags extends TrustFlags, Omit<CosignFlags, "requireSigned"> {
+export interface ReportFlags extends TrustFlags, Pick<CosignFlags, "cosignKey"> {
   output?: string;
   format?: string;
   since?: string;
 }
 
 export function registerReport(program: Command): void {
-  const command = program
+  program
     .command("report")
     .description(
       "verify a bundle, then write a transfer report a reviewer can approve (one self-contained HTML page, or Markdown / JSON)",
@@ -30,9 +30,14 @@ export function registerReport(program: Command): void {
     .option(
       "--trust-dir <dir>",
       "check the signer against the keys in this folder (*.pub); also $FERRY_TRUST_DIR",
-    );
-  addCosignOptions(command).action(async (bundle: string, flags: ReportFlags) => {
-    const { runReport } = await import("./report.run.js");
-    await runReport(bundle, flags);
-  });
+    )
+    .option(
+      "--cosign-key <key.pub>",
+      "show whether each image's cosign signature is by this public key (ECDSA P-256 or Ed25519 PEM; repeatable); keyless signatures cannot be checked offline",
+      collect,
+    )
+    .action(async (bundle: string, flags: ReportFlags) => {
+      const { runReport } = await import("./report.run.js");
+      await runReport(bundle, flags);
+    });
 }

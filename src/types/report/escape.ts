@@ -1,6 +1,6 @@
 /** Text from a bundle made safe for a report page: HTML and Markdown. Pure, no I/O. */
 
-import { escapeControls } from "../types/terminal-text.js";
+import { escapeControls } from "../terminal-text.js";
 
 const HTML_ENTITIES: Record<string, string> = {
   "&": "&amp;",

@@ -5,10 +5,10 @@
  * pure values, no I/O (rendered by ./html.ts and ./markdown.ts).
  */
 
-import type { AttachedArtifact } from "../types/attached.js";
-import type { BundleImage, BundleManifest } from "../types/bundle.js";
-import { osImagesOf } from "../types/bundle.js";
-import { isIndexMediaType, isManifestMediaType } from "../types/media-types.js";
+import type { AttachedArtifact } from "../attached.js";
+import type { BundleImage, BundleManifest } from "../bundle.js";
+import { osImagesOf } from "../bundle.js";
+import { isIndexMediaType, isManifestMediaType } from "../media-types.js";
 
 /** One image's cosign signature check (from `ferry verify --cosign-key`). */
 export interface ReportCosign {

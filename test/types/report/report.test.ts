@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { escapeHtml, escapeMarkdown } from "../../src/report/escape.js";
-import { renderHtml } from "../../src/report/html.js";
-import { renderMarkdown } from "../../src/report/markdown.js";
-import { buildReport } from "../../src/report/model.js";
-import type { BundleImage, BundleManifest } from "../../src/types/bundle.js";
-import type { Digest } from "../../src/types/digest.js";
+import type { BundleImage, BundleManifest } from "../../../src/types/bundle.js";
+import type { Digest } from "../../../src/types/digest.js";
+import { escapeHtml, escapeMarkdown } from "../../../src/types/report/escape.js";
+import { renderHtml } from "../../../src/types/report/html.js";
+import { renderMarkdown } from "../../../src/types/report/markdown.js";
+import { buildReport } from "../../../src/types/report/model.js";
 
 const d = (n: number): Digest => `sha256:${n.toString(16).padStart(64, "0")}`;
 const LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
