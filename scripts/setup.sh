@@ -4,11 +4,12 @@
 # tinyproxy (a real HTTP proxy for the proxy tests), the Docker engine and containerd (with ctr:
 # the engine tests and `ferry serve`'s real clients start their own daemons), unzip/zip, FAT32 and exFAT tools (mkfs and,
 # for kernels without the vfat/exfat modules, the FUSE drivers fusefat and exfat-fuse: stores and
-# bundles on USB-stick file systems), then the npm packages from the lock file.
+# bundles on USB-stick file systems), headless Chromium and poppler-utils (pdftotext: the transfer
+# report rendered in a real browser), then the npm packages from the lock file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(docker-registry skopeo umoci wimtools tinyproxy docker.io containerd unzip zip python3 openssl
-  apache2-utils time dosfstools exfatprogs fusefat exfat-fuse)
+  apache2-utils time dosfstools exfatprogs fusefat exfat-fuse chromium poppler-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -24,6 +24,7 @@ import { registerLogout } from "./commands/logout.js";
 import { registerPull } from "./commands/pull.js";
 import { registerPush } from "./commands/push.js";
 import { registerRepair } from "./commands/repair.js";
+import { registerReport } from "./commands/report.js";
 import { registerRmi } from "./commands/rmi.js";
 import { registerSave } from "./commands/save.js";
 import { registerSearch } from "./commands/search.js";
@@ -60,6 +61,7 @@ export function buildProgram(): Command {
   registerSave(program);
   registerVerify(program);
   registerInspect(program);
+  registerReport(program);
   registerLoad(program);
   registerRepair(program);
   registerImages(program);

@@ -70,6 +70,8 @@ export async function verifyBundle(
     onEvent?: (event: CopyEvent) => void;
     trust?: TrustedKey[];
     cosign?: CosignPolicy;
+    /** Given the ferry.json this verification read and checked (read once: for a report). */
+    onManifest?: (manifest: BundleManifest) => void;
   } = {},
 ): Promise<VerifyReport> {
   const started = Date.now();
@@ -104,6 +106,7 @@ export async function verifyBundle(
       report.signature = { keyId: reader.signatureKeyId, verified: reader.signatureVerified };
     }
     if (manifest) {
+      options.onManifest?.(manifest);
       report.id = manifest.id;
       if (split?.id && split.id !== manifest.id) {
         report.problems.push({
