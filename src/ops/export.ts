@@ -29,6 +29,7 @@ import type { SourceImage } from "../types/transport.js";
 import { refuseReservedOutput } from "../types/windows-names.js";
 import type { CosignPolicy } from "./cosign-check.js";
 import { copyPlans, planImages, withBundle } from "./transfer.js";
+import { storeRefName } from "./wim-refs.js";
 
 export interface ExportReport {
   /** Where the copy landed (the tarball). */
@@ -215,7 +216,7 @@ export async function exportImages(
     const source = await LayoutSource.open(store.files, {
       transport: `store:${store.dir}`,
       fallbackRepository: "localhost/unnamed",
-      refName: ref,
+      refName: await storeRefName(store, ref),
     });
     inputs.push({ source, platforms: options.platforms });
     for (const image of await source.images()) {
