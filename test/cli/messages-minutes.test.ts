@@ -2,9 +2,10 @@
  * Issue 19, "messages that cost minutes" (second part): each mistake gets a message naming what
  * is wrong and what to do, with its documented exit code.
  */
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryJson, tempDir } from "../helpers/cli.js";
+import { ferry, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
 import { makeSourceTree } from "../helpers/wimtools.js";
 import { containerStore, installWim, makeOsWim } from "../ops/wim-store-helpers.js";
 
@@ -64,5 +65,70 @@ describe("history, inspect and export take OS image names as every command does"
     const result = ferry(["inspect", "nanoserver:1.2.3.4", "--store", store]);
     expect(result.code).toBe(4);
     expect(result.stderr).toContain("[ENOTFOUND]");
+  });
+});
+
+describe("bundles with OS images loaded for docker (--docker-archive)", () => {
+  const sampleLayout = path.join(repoRoot, "samples", "oci");
+  const osBundle = path.join(tmp.dir, "os-only.zip");
+  const mixedBundle = path.join(tmp.dir, "mixed.zip");
+  beforeAll(async () => {
+    const tree = await makeSourceTree(path.join(tmp.dir, "da-tree"));
+    const wim = await makeOsWim(tmp.dir, tree, "WindowsServerCore", "10.0.20348.1");
+    expect(ferry(["save", wim, "-o", osBundle]).code).toBe(0);
+    expect(ferry(["save", wim, `oci:${sampleLayout}`, "-o", mixedBundle]).code).toBe(0);
+  });
+
+  it("an OS-only bundle: nothing can go in, said so (exit 2), no tar written, no 'docker load'", () => {
+    const tar = path.join(tmp.dir, "os-only.tar");
+    const result = ferry(["load", osBundle, "--docker-archive", tar]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`nothing to write to ${tar}`);
+    expect(result.stderr).toContain("os.ferry.invalid/windowsservercore:10.0.20348.1");
+    expect(result.stdout + result.stderr).not.toContain("docker load");
+    expect(existsSync(tar)).toBe(false);
+  });
+
+  it("a mixed bundle with --platform linux/amd64: the OS image is left out with a notice", () => {
+    const tar = path.join(tmp.dir, "mixed.tar");
+    const result = ferry([
+      "load",
+      mixedBundle,
+      "--docker-archive",
+      tar,
+      "--platform",
+      "linux/amd64",
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("example.com/ferry/hello:1.0");
+    expect(result.stdout).toContain(
+      "skipped os.ferry.invalid/windowsservercore:10.0.20348.1: a Windows base OS image (.wim), not a container image",
+    );
+    expect(statSync(tar).size).toBeGreaterThan(0);
+  });
+});
+
+describe("--since takes a split bundle as every other command does", () => {
+  it("B.zip.parts, B.zip (volumes only) and B.zip.001 are each the base of a delta", () => {
+    const sampleLayout = path.join(repoRoot, "samples", "oci");
+    const base = path.join(tmp.dir, "split-base.zip");
+    expect(ferry(["save", `oci:${sampleLayout}`, "-o", base, "--split", "1M"]).code).toBe(0);
+    expect(existsSync(base)).toBe(false);
+    for (const [name, since] of [
+      ["parts", `${base}.parts`],
+      ["volumes", base],
+      ["first", `${base}.001`],
+    ] as const) {
+      const { code, json } = ferryJson<{ requires: number }>([
+        "save",
+        `oci:${sampleLayout}`,
+        "-o",
+        path.join(tmp.dir, `delta-${name}.zip`),
+        "--since",
+        since,
+      ]);
+      expect(code).toBe(0);
+      expect(json.requires).toBe(3);
+    }
   });
 });
