@@ -2,10 +2,12 @@
  * Issue 19, "messages that cost minutes" (second part): each mistake gets a message naming what
  * is wrong and what to do, with its documented exit code.
  */
+import { randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
+import { ferry, ferryAsync, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
+import { makeImage, pushImage, type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { makeSourceTree } from "../helpers/wimtools.js";
 import { containerStore, installWim, makeOsWim } from "../ops/wim-store-helpers.js";
 
@@ -130,5 +132,58 @@ describe("--since takes a split bundle as every other command does", () => {
       expect(code).toBe(0);
       expect(json.requires).toBe(3);
     }
+  });
+});
+
+describe("a --skip-foreign bundle loaded into a store", () => {
+  let registry: RunningRegistry;
+  afterAll(async () => {
+    await registry?.stop();
+  });
+
+  it("names the foreign layers left out by --skip-foreign, not 'a delta' (ENOTFOUND, exit 4)", async () => {
+    registry = await startRegistry();
+    await pushImage(
+      registry.url,
+      "windows/old",
+      "1",
+      makeImage({
+        docker: true,
+        platform: { os: "windows", architecture: "amd64", "os.version": "10.0.17763.1" },
+        foreign: [{ bytes: randomBytes(1000), urls: ["http://127.0.0.1:9/never-fetched.tar.gz"] }],
+      }),
+    );
+    const env = {
+      HOME: tmp.dir,
+      FERRY_AUTH_FILE: path.join(tmp.dir, "auth.json"),
+      DOCKER_CONFIG: path.join(tmp.dir, "docker"),
+      FERRY_CACHE: path.join(tmp.dir, "cache"),
+    };
+    const bundle = path.join(tmp.dir, "foreign.zip");
+    const save = await ferryAsync(
+      [
+        "save",
+        `${registry.host}/windows/old:1`,
+        "-o",
+        bundle,
+        "--platform",
+        "windows/amd64",
+        "--skip-foreign",
+      ],
+      { env },
+    );
+    expect(save.code).toBe(0);
+    const store = path.join(tmp.dir, "foreign-store");
+    const load = ferry(["load", bundle, "--store", store], { env });
+    expect(load.code).toBe(4);
+    expect(load.stderr).toContain("[ENOTFOUND]");
+    expect(load.stderr).toContain(
+      `${bundle} leaves out 1 foreign layer(s) (saved with --skip-foreign) that`,
+    );
+    expect(load.stderr).toMatch(
+      /hint: save the bundle again without --skip-foreign, or load it into a registry/,
+    );
+    expect(load.stderr).not.toContain("is a delta");
+    expect(load.stderr).not.toContain("--since");
   });
 });
