@@ -239,13 +239,17 @@ export async function exportImages(
 /** `ferry load BUNDLE --to KIND`: a verified bundle straight to a copy destination. */
 export function bundleToDestination(
   bundle: string,
-  options: ExportOptions & { trust?: TrustedKey[]; cosign?: CosignPolicy },
+  options: ExportOptions & {
+    trust?: TrustedKey[];
+    cosign?: CosignPolicy;
+    partsFrom?: string | undefined;
+  },
 ): Promise<ExportReport> {
   const started = Date.now();
   const copy = copyRole(options.destination);
   return withBundle(
     bundle,
-    { trust: options.trust ?? [], cosign: options.cosign },
+    { trust: options.trust ?? [], cosign: options.cosign, partsFrom: options.partsFrom },
     async ({ source, manifest, gate }) => {
       // OS images are left out before planning (their platform is not the one docker gets).
       const skipped: NonNullable<ExportReport["skipped"]> = [];

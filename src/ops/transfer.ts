@@ -142,11 +142,19 @@ export interface OpenedBundle {
  */
 export async function withBundle<T>(
   path: string,
-  options: { trust?: TrustedKey[]; cosign?: CosignPolicy | undefined },
+  options: {
+    trust?: TrustedKey[];
+    cosign?: CosignPolicy | undefined;
+    /** Split volumes: a folder of rebuilt volumes (`--parts-from`). */
+    partsFrom?: string | undefined;
+  },
   use: (bundle: OpenedBundle) => Promise<T>,
 ): Promise<T> {
   await warmUpFor(path);
-  const reader = await BundleReader.open(path, { trust: options.trust ?? [] });
+  const reader = await BundleReader.open(path, {
+    trust: options.trust ?? [],
+    partsFrom: options.partsFrom,
+  });
   try {
     const manifest = reader.manifest;
     if (!manifest) throw reader.problemsError();

@@ -3,7 +3,7 @@
  * is wrong and what to do, with its documented exit code.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry, ferryAsync, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
@@ -185,5 +185,68 @@ describe("a --skip-foreign bundle loaded into a store", () => {
     );
     expect(load.stderr).not.toContain("is a delta");
     expect(load.stderr).not.toContain("--since");
+  });
+});
+
+describe("repair --out DIR (read-only stick): verify and load read the rebuilt part with --parts-from DIR", () => {
+  it("a missing part rebuilt into DIR: repair says how, verify and load succeed with --parts-from (exit 0)", () => {
+    const sampleLayout = path.join(repoRoot, "samples", "oci");
+    const usb = path.join(tmp.dir, "usb");
+    mkdirSync(usb);
+    const bundle = path.join(usb, "nightly.zip");
+    expect(
+      ferry(["save", `oci:${sampleLayout}`, "-o", bundle, "--split", "4K", "--parity"]).code,
+    ).toBe(0);
+    const partsFile = `${bundle}.parts`;
+    const second = JSON.parse(readFileSync(partsFile, "utf8")).parts[1].name as string;
+    rmSync(path.join(usb, second));
+    const before = ferry(["verify", partsFile]);
+    expect(before.code).toBe(3);
+    const out = path.join(tmp.dir, "incoming");
+    const repaired = ferry(["repair", partsFile, "--out", out]);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.stdout).toContain(
+      `ferry verify ${partsFile} --parts-from ${out}\` (and the same --parts-from on load)`,
+    );
+    const verified = ferry(["verify", partsFile, "--parts-from", out]);
+    expect(verified.code, verified.stderr + verified.stdout).toBe(0);
+    const store = path.join(tmp.dir, "parts-from-store");
+    const loaded = ferryJson<{ images: Array<{ status: string }> }>([
+      "load",
+      partsFile,
+      "--store",
+      store,
+      "--parts-from",
+      out,
+    ]);
+    expect(loaded.code, loaded.stderr).toBe(0);
+    expect(loaded.json.images.map((i) => i.status)).toEqual(["new", "new"]);
+    // The stick was only read: the part is still missing there.
+    expect(existsSync(path.join(usb, second))).toBe(false);
+  });
+
+  it("--parts-from a folder with none of the volumes, or with a single-file bundle: said so", () => {
+    const empty = path.join(tmp.dir, "empty-parts");
+    mkdirSync(empty);
+    const usb = path.join(tmp.dir, "usb2");
+    mkdirSync(usb);
+    const split = path.join(usb, "b.zip");
+    const sampleLayout = path.join(repoRoot, "samples", "oci");
+    expect(ferry(["save", `oci:${sampleLayout}`, "-o", split, "--split", "4K"]).code).toBe(0);
+    const none = ferry(["verify", `${split}.parts`, "--parts-from", empty]);
+    expect(none.code).toBe(4);
+    expect(none.stderr).toContain(`--parts-from ${empty} holds none of the volumes of ${split}`);
+    const single = path.join(tmp.dir, "single.zip");
+    expect(ferry(["save", `oci:${sampleLayout}`, "-o", single]).code).toBe(0);
+    const notSplit = ferry([
+      "load",
+      single,
+      "--store",
+      path.join(tmp.dir, "s3"),
+      "--parts-from",
+      empty,
+    ]);
+    expect(notSplit.code).toBe(2);
+    expect(notSplit.stderr).toContain(`--parts-from ${empty}: ${single} is not a split bundle`);
   });
 });
