@@ -3,10 +3,18 @@
  * is wrong and what to do, with its documented exit code.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryAsync, ferryJson, repoRoot, tempDir } from "../helpers/cli.js";
+import { ferry, ferryAsync, ferryJson, repoRoot, run, tempDir } from "../helpers/cli.js";
 import { makeImage, pushImage, type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { makeSourceTree } from "../helpers/wimtools.js";
 import { containerStore, installWim, makeOsWim } from "../ops/wim-store-helpers.js";
@@ -248,5 +256,58 @@ describe("repair --out DIR (read-only stick): verify and load read the rebuilt p
     ]);
     expect(notSplit.code).toBe(2);
     expect(notSplit.stderr).toContain(`--parts-from ${empty}: ${single} is not a split bundle`);
+  });
+});
+
+describe("a name listed twice inside a layout's or archive's index is blamed on that file", () => {
+  it("oci:DIR whose index.json names an image twice: EBADIMAGE (exit 3) naming DIR/index.json", () => {
+    const layout = path.join(tmp.dir, "dup-layout");
+    cpSync(path.join(repoRoot, "samples", "oci"), layout, { recursive: true });
+    const index = JSON.parse(readFileSync(path.join(layout, "index.json"), "utf8"));
+    index.manifests.push({ ...index.manifests[0] });
+    writeFileSync(path.join(layout, "index.json"), JSON.stringify(index));
+    const name = index.manifests[0].annotations["org.opencontainers.image.ref.name"];
+    const result = ferry(["save", `oci:${layout}`, "-o", path.join(tmp.dir, "dup.zip")]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(
+      `[EBADIMAGE]: oci:${layout} lists the image name ${name} twice`,
+    );
+    expect(result.stderr).toContain(`hint: ${layout}/index.json must name each image once`);
+    expect(result.stderr).not.toContain("comes from both");
+    expect(result.stderr).not.toContain("save each image name once");
+  });
+
+  it("docker-archive: whose manifest.json repeats an entry: names manifest.json in the archive", () => {
+    const root = path.join(tmp.dir, "dup-archive");
+    mkdirSync(root);
+    expect(
+      run("tar", ["-xf", path.join(repoRoot, "samples", "docker-save.tar"), "-C", root]).code,
+    ).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(root, "manifest.json"), "utf8"));
+    writeFileSync(path.join(root, "manifest.json"), JSON.stringify([manifest[0], manifest[0]]));
+    const archive = path.join(tmp.dir, "dup.tar");
+    expect(run("tar", ["-C", root, "-cf", archive, "."]).code).toBe(0);
+    const result = ferry([
+      "save",
+      `docker-archive:${archive}`,
+      "-o",
+      path.join(tmp.dir, "dup2.zip"),
+    ]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(`[EBADIMAGE]: docker-archive:${archive} lists the image name`);
+    expect(result.stderr).toContain(`hint: manifest.json in ${archive} must name each image once`);
+  });
+
+  it("the same image named twice on the command line is still the command line's mistake (exit 2)", () => {
+    const layout = path.join(repoRoot, "samples", "oci");
+    const result = ferry([
+      "save",
+      `oci:${layout}`,
+      `oci:${layout}`,
+      "-o",
+      path.join(tmp.dir, "twice.zip"),
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("comes from both");
   });
 });
