@@ -7,6 +7,7 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -309,5 +310,41 @@ describe("a name listed twice inside a layout's or archive's index is blamed on 
     ]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("comes from both");
+  });
+});
+
+describe("wim extract of a damaged WIM", () => {
+  it("EBADWIM (exit 3) naming the OS image and its WIM, wimlib's words shown, no partial tree left", async () => {
+    const store = path.join(tmp.dir, "damaged-wim-store");
+    const tree = await makeSourceTree(path.join(tmp.dir, "big-tree"), {
+      fileCount: 6,
+      fileBytes: 200_000,
+    });
+    await installWim(store, await makeOsWim(tmp.dir, tree, "NanoServer", "10.0.17763.9"));
+    const blobs = path.join(store, "blobs", "sha256");
+    const wim = readdirSync(blobs).find((name) =>
+      readFileSync(path.join(blobs, name)).subarray(0, 5).equals(Buffer.from("MSWIM")),
+    ) as string;
+    const file = path.join(blobs, wim);
+    const bytes = readFileSync(file);
+    // Damage file data late in the WIM: the files before it are applied first.
+    const at = Math.floor(bytes.length * 0.7);
+    for (let i = at; i < at + 64; i++) bytes[i] = (bytes[i] ?? 0) ^ 0xff;
+    writeFileSync(file, bytes);
+    const target = path.join(tmp.dir, "extract-target");
+    const result = ferry(["wim", "extract", "nanoserver:10.0.17763.9", target, "--store", store]);
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(
+      `[EBADWIM]: image 1 of the WIM of nanoserver:10.0.17763.9 (sha256:${wim}) could not be applied`,
+    );
+    expect(result.stderr).toContain("wimlib says:");
+    expect(result.stderr).toMatch(/hint: `ferry check`/);
+    expect(existsSync(target)).toBe(false);
+    // A folder that was there (empty) stays, and stays empty.
+    const existing = path.join(tmp.dir, "extract-existing");
+    mkdirSync(existing);
+    const again = ferry(["wim", "extract", "nanoserver:10.0.17763.9", existing, "--store", store]);
+    expect(again.code).toBe(3);
+    expect(readdirSync(existing)).toEqual([]);
   });
 });
