@@ -348,3 +348,22 @@ describe("wim extract of a damaged WIM", () => {
     expect(readdirSync(existing)).toEqual([]);
   });
 });
+
+describe("rmi refused has its own exit code", () => {
+  it("an OS image a container image is built on: EREFUSED, exit 11, the store unchanged", async () => {
+    const store = path.join(tmp.dir, "refused-store");
+    containerStore(store);
+    const tree = await makeSourceTree(path.join(tmp.dir, "refused-tree"));
+    await installWim(store, await makeOsWim(tmp.dir, tree, "NanoServer", "10.0.20348.2113"));
+    const before = readFileSync(path.join(store, "index.json"));
+    const result = ferry(["rmi", "nanoserver:10.0.20348.2113", "--store", store]);
+    expect(result.code).toBe(11);
+    expect(result.stderr).toContain("[EREFUSED]: refusing to remove: nanoserver:10.0.20348.2113");
+    expect(result.stderr).toContain("test.example/win:1");
+    expect(result.stderr).toContain("--force");
+    expect(readFileSync(path.join(store, "index.json"))).toEqual(before);
+    const doc = readFileSync(path.join(repoRoot, "docs", "errors.md"), "utf8");
+    expect(doc).toMatch(/\| `EREFUSED` +\| 11 +\|/);
+    expect(doc).toMatch(/\| 11 +\| refused: `rmi`/);
+  });
+});
