@@ -141,6 +141,8 @@ async function copyTo(
   options: ExportOptions,
   started: number,
   skipped: NonNullable<ExportReport["skipped"]> = [],
+  /** What to do when nothing can go in (default: for images from the store). */
+  nothingHint = "carry artifacts and OS images in a bundle, or push them to a registry (ferry push, ferry load --to registry:)",
 ): Promise<ExportReport> {
   const copy = copyRole(options.destination);
   const where = copy.location(options.destination);
@@ -159,9 +161,7 @@ async function copyTo(
     throw new FerryError(
       "EUSAGE",
       `nothing to write to ${where}: ${skipped.map((s) => `${s.ref} (${s.reason})`).join(", ")}`,
-      {
-        hint: "carry artifacts and OS images in a bundle, or push them to a registry (ferry push, ferry load --to registry:)",
-      },
+      { hint: nothingHint },
     );
   }
   if (copy.onePlatform) checkOnePlatform(plans, copy.onePlatform);
@@ -283,7 +283,13 @@ export function bundleToDestination(
         }));
         noteAttachedLeftOut(counts, copy.location(options.destination), options.onNote);
       }
-      return await copyTo(plans, options, started, skipped);
+      return await copyTo(
+        plans,
+        options,
+        started,
+        skipped,
+        `load the bundle into a store (ferry load ${bundle} --store DIR) or a registry (--to registry:HOST): they hold OS images and artifacts`,
+      );
     },
   ).catch((error: unknown) => {
     throw withRemedy(

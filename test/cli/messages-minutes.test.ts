@@ -96,6 +96,9 @@ describe("bundles with OS images loaded for docker (--docker-archive)", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`nothing to write to ${tar}`);
     expect(result.stderr).toContain("os.ferry.invalid/windowsservercore:10.0.20348.1");
+    expect(result.stderr).toContain(
+      `hint: load the bundle into a store (ferry load ${osBundle} --store DIR) or a registry (--to registry:HOST)`,
+    );
     expect(result.stdout + result.stderr).not.toContain("docker load");
     expect(existsSync(tar)).toBe(false);
   });
