@@ -189,6 +189,14 @@ export async function extractOsImage(
       `image ${imageIndex} of the WIM of ${name} (${facts.wim.digest})`,
     ).catch(async (error: unknown) => {
       await removePartial(target, created);
+      // wimlib names the staging link, removed below: show the store's file instead.
+      if (error instanceof FerryError && source !== store.blobFile(facts.wim.digest)) {
+        throw new FerryError(
+          error.code,
+          error.message.replaceAll(source, store.blobFile(facts.wim.digest)),
+          { ...(error.hint ? { hint: error.hint } : {}), cause: error },
+        );
+      }
       throw error;
     });
     for (const line of warnings) options.onWarning?.(line);

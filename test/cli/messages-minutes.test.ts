@@ -341,6 +341,7 @@ describe("wim extract of a damaged WIM", () => {
       `[EBADWIM]: image 1 of the WIM of nanoserver:10.0.17763.9 (sha256:${wim}) could not be applied`,
     );
     expect(result.stderr).toContain("wimlib says:");
+    expect(result.stderr).toContain(`WIM file: "${file}"`);
     expect(result.stderr).toMatch(/hint: `ferry check`/);
     expect(existsSync(target)).toBe(false);
     // A folder that was there (empty) stays, and stays empty.
