@@ -18,6 +18,8 @@ export const EXIT_CODES = {
   IO: 8,
   NETWORK: 9,
   CONFLICT: 10,
+  /** `rmi` refused: the image is still used (a base of other images) or needs --force. */
+  REFUSED: 11,
   /** 128 + the signal's number, as shells report it: SIGINT (Ctrl-C, and Ctrl-Break on Windows). */
   INTERRUPTED: 130,
   /** SIGTERM. */
@@ -48,6 +50,7 @@ export type ErrorCode =
   | "ECONFLICT"
   | "EUNSUPPORTED"
   | "EDOWNGRADE"
+  | "EREFUSED"
   | "EINTERRUPTED"
   | "EINTERNAL";
 
@@ -73,6 +76,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   EENGINE: EXIT_CODES.NETWORK,
   ECONFLICT: EXIT_CODES.CONFLICT,
   EDOWNGRADE: EXIT_CODES.TRUST,
+  EREFUSED: EXIT_CODES.REFUSED,
   EINTERRUPTED: EXIT_CODES.INTERRUPTED,
   EINTERNAL: EXIT_CODES.INTERNAL,
 };

@@ -1,6 +1,7 @@
 import { sharedHashPool, WORKER_MIN_BYTES } from "../digest/hash-pool.js";
 import { FerryError } from "../errors.js";
 import type { Descriptor } from "../types/descriptor.js";
+import { isForeignLayerMediaType } from "../types/media-types.js";
 import type { ImageRecord, Sink, Source } from "../types/transport.js";
 import type { ImagePlan, PlannedBlob } from "./plan.js";
 
@@ -104,12 +105,33 @@ export async function checkRequiredBlobs(sink: Sink, jobs: BlobJob[]): Promise<v
   }
   if (missing.length === 0) return;
   const lines = missing.map((m) => `  ${m.descriptor.digest} (${m.role})`).join("\n");
+  const foreign = missing.filter((m) => isForeignLayerMediaType(m.descriptor.mediaType));
+  const label = missing[0]?.source.label;
+  const details = {
+    missing: missing.map((m) => ({ digest: m.descriptor.digest, images: m.images })),
+  };
+  if (foreign.length === missing.length) {
+    // Not a delta: a save with --skip-foreign left out the Windows layers the manifests fetch
+    // from their URLs, and this destination keeps every layer itself.
+    throw new FerryError(
+      "ENOTFOUND",
+      `${label} leaves out ${foreign.length} foreign layer(s) (saved with --skip-foreign) that ${sink.label} lacks:\n${lines}`,
+      {
+        hint: "save the bundle again without --skip-foreign, or load it into a registry (--to registry:HOST), whose clients fetch foreign layers from their URLs",
+        details,
+      },
+    );
+  }
+  const also =
+    foreign.length > 0
+      ? ` (${foreign.length} of them foreign layers left out by --skip-foreign)`
+      : "";
   throw new FerryError(
     "ENOTFOUND",
-    `${missing[0]?.source.label} is a delta: it requires ${missing.length} blob(s) that ${sink.label} lacks:\n${lines}`,
+    `${label} is a delta: it requires ${missing.length} blob(s) that ${sink.label} lacks${also}:\n${lines}`,
     {
       hint: "load the bundle this delta is based on first, or save a full bundle (without --since)",
-      details: { missing: missing.map((m) => ({ digest: m.descriptor.digest, images: m.images })) },
+      details,
     },
   );
 }

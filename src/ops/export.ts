@@ -29,6 +29,7 @@ import type { SourceImage } from "../types/transport.js";
 import { refuseReservedOutput } from "../types/windows-names.js";
 import type { CosignPolicy } from "./cosign-check.js";
 import { copyPlans, planImages, withBundle } from "./transfer.js";
+import { storeRefName } from "./wim-refs.js";
 
 export interface ExportReport {
   /** Where the copy landed (the tarball). */
@@ -140,6 +141,8 @@ async function copyTo(
   options: ExportOptions,
   started: number,
   skipped: NonNullable<ExportReport["skipped"]> = [],
+  /** What to do when nothing can go in (default: for images from the store). */
+  nothingHint = "carry artifacts and OS images in a bundle, or push them to a registry (ferry push, ferry load --to registry:)",
 ): Promise<ExportReport> {
   const copy = copyRole(options.destination);
   const where = copy.location(options.destination);
@@ -158,9 +161,7 @@ async function copyTo(
     throw new FerryError(
       "EUSAGE",
       `nothing to write to ${where}: ${skipped.map((s) => `${s.ref} (${s.reason})`).join(", ")}`,
-      {
-        hint: "carry artifacts and OS images in a bundle, or push them to a registry (ferry push, ferry load --to registry:)",
-      },
+      { hint: nothingHint },
     );
   }
   if (copy.onePlatform) checkOnePlatform(plans, copy.onePlatform);
@@ -215,7 +216,7 @@ export async function exportImages(
     const source = await LayoutSource.open(store.files, {
       transport: `store:${store.dir}`,
       fallbackRepository: "localhost/unnamed",
-      refName: ref,
+      refName: await storeRefName(store, ref),
     });
     inputs.push({ source, platforms: options.platforms });
     for (const image of await source.images()) {
@@ -238,13 +239,17 @@ export async function exportImages(
 /** `ferry load BUNDLE --to KIND`: a verified bundle straight to a copy destination. */
 export function bundleToDestination(
   bundle: string,
-  options: ExportOptions & { trust?: TrustedKey[]; cosign?: CosignPolicy },
+  options: ExportOptions & {
+    trust?: TrustedKey[];
+    cosign?: CosignPolicy;
+    partsFrom?: string | undefined;
+  },
 ): Promise<ExportReport> {
   const started = Date.now();
   const copy = copyRole(options.destination);
   return withBundle(
     bundle,
-    { trust: options.trust ?? [], cosign: options.cosign },
+    { trust: options.trust ?? [], cosign: options.cosign, partsFrom: options.partsFrom },
     async ({ source, manifest, gate }) => {
       // OS images are left out before planning (their platform is not the one docker gets).
       const skipped: NonNullable<ExportReport["skipped"]> = [];
@@ -278,7 +283,13 @@ export function bundleToDestination(
         }));
         noteAttachedLeftOut(counts, copy.location(options.destination), options.onNote);
       }
-      return await copyTo(plans, options, started, skipped);
+      return await copyTo(
+        plans,
+        options,
+        started,
+        skipped,
+        `load the bundle into a store (ferry load ${bundle} --store DIR) or a registry (--to registry:HOST): they hold OS images and artifacts`,
+      );
     },
   ).catch((error: unknown) => {
     throw withRemedy(

@@ -5,13 +5,14 @@ import { Store } from "../transports/layout/store.js";
 import type { AttachedArtifact } from "../types/attached.js";
 import { type ImageConfig, parseImageConfig, parseManifest } from "../types/manifest.js";
 import { formatPlatform, type PlatformSelector } from "../types/platform.js";
+import { storeRefName } from "./wim-refs.js";
 
 async function planStored(storeDir: string, ref: string, platforms: PlatformSelector) {
   const store = await Store.open(storeDir);
   const source = await LayoutSource.open(store.files, {
     transport: `store:${store.dir}`,
     fallbackRepository: "localhost/unnamed",
-    refName: ref,
+    refName: await storeRefName(store, ref),
   });
   const [image] = await source.images();
   if (!image) throw new FerryError("ENOTFOUND", `no image ${ref} in ${store.dir}`);

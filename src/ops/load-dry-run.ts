@@ -30,6 +30,8 @@ export interface DryRunLoadOptions {
   latest?: boolean;
   /** As the load: judge an older bundle as allowed (its names reported `downgraded`). */
   allowDowngrade?: boolean;
+  /** As the load: a folder of rebuilt split volumes. */
+  partsFrom?: string;
 }
 
 /**

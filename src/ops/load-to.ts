@@ -43,6 +43,8 @@ export interface LoadToOptions {
   signal?: AbortSignal;
   /** A destination that takes one platform per image (docker): which. */
   platforms: PlatformSelector;
+  /** Split volumes: a folder of rebuilt volumes read instead of those in place. */
+  partsFrom?: string | undefined;
   /** A registry: how to reach it and what to do there. */
   push: Omit<PushSettings, "dryRun" | "jobs" | "progress" | "onNote">;
 }
@@ -77,6 +79,7 @@ export async function loadTo(
         latest: options.latest,
         allowDowngrade: options.allowDowngrade,
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.partsFrom ? { partsFrom: options.partsFrom } : {}),
       };
       const report = await withProgress(
         options.progress,
@@ -95,6 +98,7 @@ export async function loadTo(
         trust: options.trust,
         cosign: options.cosign,
         allowDowngrade: options.allowDowngrade,
+        partsFrom: options.partsFrom,
         ...(options.jobs ? { jobs: options.jobs } : {}),
         ...(options.progress ? { progress: options.progress } : {}),
         ...(options.onNote ? { onNote: options.onNote } : {}),
@@ -110,6 +114,7 @@ export async function loadTo(
             destination,
             platforms: options.platforms,
             trust: options.trust,
+            partsFrom: options.partsFrom,
             ...(options.cosign ? { cosign: options.cosign } : {}),
             ...(options.dryRun ? { dryRun: true } : {}),
             ...(options.onNote ? { onNote: options.onNote } : {}),

@@ -55,6 +55,8 @@ export interface LoadOptions {
   allowDowngrade?: boolean;
   /** Stop cleanly when this aborts (Ctrl-C): nothing committed, staged files removed. */
   signal?: AbortSignal;
+  /** Split volumes: a folder of rebuilt volumes read instead of those in place. */
+  partsFrom?: string;
 }
 
 /**

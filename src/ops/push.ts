@@ -104,6 +104,7 @@ export function pushBundleToRegistry(
     trust: TrustedKey[];
     allowDowngrade: boolean;
     cosign?: CosignPolicy | undefined;
+    partsFrom?: string | undefined;
   },
 ): Promise<PushReport> {
   return withRegistry(target.registry, settings, (options) =>
@@ -113,6 +114,7 @@ export function pushBundleToRegistry(
       ...(settings.cosign ? { cosign: settings.cosign } : {}),
       rollbackFile: registryRollbackFile(defaultStateDir(), target.registry),
       allowDowngrade: settings.allowDowngrade,
+      partsFrom: settings.partsFrom,
     }),
   );
 }

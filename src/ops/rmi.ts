@@ -98,7 +98,7 @@ function namesToRemove(
     );
     if (repositories.size > 1 && !force) {
       throw new FerryError(
-        "ECONFLICT",
+        "EREFUSED",
         `${resolved[0]?.descriptor.digest} is named in ${repositories.size} repositories: ${[...result].map((e) => displayName(e.ref)).join(", ")}`,
         { hint: "remove the names one by one, or use --force to remove them all" },
       );
@@ -270,7 +270,7 @@ export async function removeImages(
     }
     const dependants = await findDependants(store, next, bases);
     if (dependants.length > 0 && !options.force) {
-      throw new FerryError("ECONFLICT", `refusing to remove: ${describeDependants(dependants)}`, {
+      throw new FerryError("EREFUSED", `refusing to remove: ${describeDependants(dependants)}`, {
         hint: "remove those images first, or use --force to remove the OS image anyway",
         details: { dependants },
       });

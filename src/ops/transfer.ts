@@ -10,6 +10,7 @@ import { stat } from "node:fs/promises";
 import { warmHashPool } from "../digest/hash-pool.js";
 import { type CopyEvent, type CopyResult, copyImages } from "../engine/copy.js";
 import { type ImagePlan, planImage } from "../engine/plan.js";
+import { FerryError } from "../errors.js";
 import { BundleReader } from "../transports/bundle/reader.js";
 import { BundleSource } from "../transports/bundle/source.js";
 import type { TrustedKey } from "../trust/keys.js";
@@ -71,20 +72,43 @@ export interface PlanImagesOptions {
   attached?: AttachedSelection | false;
 }
 
+/**
+ * One source names an image twice (an OCI layout's index.json with two entries of the same
+ * ref name, a docker save's manifest.json with the same RepoTag twice): the file is at fault,
+ * not the command line.
+ */
+function nameListedTwice(source: Source, image: SourceImage, earlierDigest: string): FerryError {
+  const digests = earlierDigest === image.descriptor.digest ? "both" : `${earlierDigest} and`;
+  const file = source.label.startsWith("oci:")
+    ? `${source.label.slice(4)}/index.json`
+    : source.label.startsWith("docker-archive:")
+      ? `manifest.json in ${source.label.slice(15)}`
+      : "its index (index.json of an OCI layout, manifest.json of a docker save)";
+  return new FerryError(
+    "EBADIMAGE",
+    `${source.label} lists the image name ${image.name} twice (${digests} ${image.descriptor.digest})`,
+    {
+      hint: `${file} must name each image once: remove or rename one of the two entries, then run again`,
+      details: { name: image.name, digests: [earlierDigest, image.descriptor.digest] },
+    },
+  );
+}
+
 /** Plan every image of every source, in order (manifests and configs fetched and verified). */
 export async function planImages(
   inputs: PlanInput[],
   options: PlanImagesOptions = {},
 ): Promise<ImagePlan[]> {
   const plans: ImagePlan[] = [];
-  const origins = new Map<string, string>();
+  const origins = new Map<string, { origin: string; source: Source; digest: string }>();
   for (const { source, platforms } of inputs) {
     for (const image of await source.images()) {
       if (options.include && !options.include(image)) continue;
       if (options.distinctNames) {
         const earlier = origins.get(image.name);
-        if (earlier !== undefined) throw options.distinctNames(image, earlier);
-        origins.set(image.name, image.origin);
+        if (earlier?.source === source) throw nameListedTwice(source, image, earlier.digest);
+        if (earlier !== undefined) throw options.distinctNames(image, earlier.origin);
+        origins.set(image.name, { origin: image.origin, source, digest: image.descriptor.digest });
       }
       try {
         const attached = options.attached === undefined ? {} : { attached: options.attached };
@@ -142,11 +166,19 @@ export interface OpenedBundle {
  */
 export async function withBundle<T>(
   path: string,
-  options: { trust?: TrustedKey[]; cosign?: CosignPolicy | undefined },
+  options: {
+    trust?: TrustedKey[];
+    cosign?: CosignPolicy | undefined;
+    /** Split volumes: a folder of rebuilt volumes (`--parts-from`). */
+    partsFrom?: string | undefined;
+  },
   use: (bundle: OpenedBundle) => Promise<T>,
 ): Promise<T> {
   await warmUpFor(path);
-  const reader = await BundleReader.open(path, { trust: options.trust ?? [] });
+  const reader = await BundleReader.open(path, {
+    trust: options.trust ?? [],
+    partsFrom: options.partsFrom,
+  });
   try {
     const manifest = reader.manifest;
     if (!manifest) throw reader.problemsError();

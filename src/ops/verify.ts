@@ -72,13 +72,20 @@ export async function verifyBundle(
     cosign?: CosignPolicy;
     /** Given the ferry.json this verification read and checked (read once: for a report). */
     onManifest?: (manifest: BundleManifest) => void;
+    /** Split volumes: a folder of rebuilt volumes read instead of those in place. */
+    partsFrom?: string;
   } = {},
 ): Promise<VerifyReport> {
   const started = Date.now();
   const trust = options.trust ?? [];
   // Split volumes: `.parts` is read once (and its signature checked on those bytes), every
   // part hashed against it; the reader below uses the same `.parts`, never a second read.
-  const opened = await openBundleRandomAccess(path, { hash: true, collect: true, trust });
+  const opened = await openBundleRandomAccess(path, {
+    hash: true,
+    collect: true,
+    trust,
+    partsFrom: options.partsFrom,
+  });
   const split = opened.split ? describeSplit(opened.split) : undefined;
   if (split && !split.partsOk) {
     await opened.source.close();

@@ -8,7 +8,7 @@
  */
 
 import { spawn } from "node:child_process";
-import { link, mkdir, readdir, stat } from "node:fs/promises";
+import { link, mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { FerryError, NotFoundError, UsageError } from "../errors.js";
 import { Store } from "../transports/layout/store.js";
@@ -21,6 +21,8 @@ export interface ExtractOptions {
   wimlib?: string;
   /** Environment for wimlib (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** wimlib's warnings on an apply that succeeded, one line each (as wimlib wrote them). */
+  onWarning?: (line: string) => void;
 }
 
 export interface ExtractReport {
@@ -31,16 +33,19 @@ export interface ExtractReport {
   imageName: string;
   target: string;
   seconds: number;
+  /** What wimlib warned about while applying (its stderr lines); empty when nothing. */
+  warnings: string[];
 }
 
 export const WIMLIB_HINT =
   "install wimlib: `apt-get install wimtools` (Debian/Ubuntu), `dnf install wimlib-utils` (Fedora), `brew install wimlib` (macOS); on Windows, DISM does the same job: dism /Apply-Image /ImageFile:<wim> /Index:<n> /ApplyDir:<dir>";
 
-async function checkTarget(target: string): Promise<void> {
+/** Make sure `target` is a new or empty folder; true when it was created here. */
+async function checkTarget(target: string): Promise<boolean> {
   const info = await stat(target).catch(() => undefined);
   if (!info) {
     await mkdir(target, { recursive: true });
-    return;
+    return true;
   }
   if (!info.isDirectory()) throw new UsageError(`${target} exists and is not a folder`);
   if ((await readdir(target)).length > 0) {
@@ -48,6 +53,40 @@ async function checkTarget(target: string): Promise<void> {
       hint: "extract into a new or empty folder",
     });
   }
+  return false;
+}
+
+/** After a failed apply: no partial tree left behind (the folder itself too when made here). */
+async function removePartial(target: string, created: boolean): Promise<void> {
+  if (created) {
+    await rm(target, { recursive: true, force: true });
+    return;
+  }
+  for (const name of await readdir(target).catch(() => [])) {
+    await rm(path.join(target, name), { recursive: true, force: true });
+  }
+}
+
+/** wimlib failed: say why in ferry's words, naming the WIM, with wimlib's own lines. */
+function applyFailed(what: string, code: number | null, stderr: string): FerryError {
+  const said = stderr.trim() ? `; wimlib says:\n${stderr.trim()}` : "";
+  if (/no space left/i.test(stderr)) {
+    return new FerryError("ENOSPC", `applying ${what}: no space left on the target${said}`, {
+      hint: "free space on the target folder's disk, or extract elsewhere",
+    });
+  }
+  if (/permission denied|read-only file ?system|operation not permitted/i.test(stderr)) {
+    return new FerryError("EIO", `applying ${what}: the target cannot be written${said}`, {
+      hint: "extract into a folder you can write to",
+    });
+  }
+  return new FerryError(
+    "EBADWIM",
+    `${what} could not be applied: wimlib-imagex exited ${code} (the WIM's data is damaged or not what wimlib reads)${said}`,
+    {
+      hint: "`ferry check` verifies every blob's sha256 in the store (--repair sets a damaged one aside); then load the bundle holding this OS image again",
+    },
+  );
 }
 
 function runWimlib(
@@ -55,7 +94,8 @@ function runWimlib(
   args: string[],
   env: NodeJS.ProcessEnv | undefined,
   hint: string,
-): Promise<void> {
+  what: string,
+): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       stdio: ["ignore", "ignore", "pipe"],
@@ -80,14 +120,14 @@ function runWimlib(
         reject(new FerryError("EIO", `running ${command}: ${error.message}`, { cause: error }));
     });
     child.on("close", (code) => {
-      if (code === 0) resolve();
-      else {
-        reject(
-          new FerryError("EIO", `${command} ${args[0]} failed (exit ${code}): ${stderr.trim()}`, {
-            hint: "the message above is wimlib's",
-          }),
+      if (code === 0) {
+        resolve(
+          stderr
+            .split(/\r?\n/)
+            .map((line) => line.trimEnd())
+            .filter((line) => line.length > 0),
         );
-      }
+      } else reject(applyFailed(what, code, stderr));
     });
   });
 }
@@ -138,15 +178,28 @@ export async function extractOsImage(
     const source = (await stat(wimFile).catch(() => undefined))
       ? wimFile
       : store.blobFile(facts.wim.digest);
-    await checkTarget(target);
-    await runWimlib(
+    const created = await checkTarget(target);
+    const warnings = await runWimlib(
       options.wimlib ?? "wimlib-imagex",
       ["apply", source, String(imageIndex), target],
       options.env,
       WIMLIB_HINT.replace("<wim>", store.blobFile(facts.wim.digest))
         .replace("<n>", String(imageIndex))
         .replace("<dir>", target),
-    );
+      `image ${imageIndex} of the WIM of ${name} (${facts.wim.digest})`,
+    ).catch(async (error: unknown) => {
+      await removePartial(target, created);
+      // wimlib names the staging link, removed below: show the store's file instead.
+      if (error instanceof FerryError && source !== store.blobFile(facts.wim.digest)) {
+        throw new FerryError(
+          error.code,
+          error.message.replaceAll(source, store.blobFile(facts.wim.digest)),
+          { ...(error.hint ? { hint: error.hint } : {}), cause: error },
+        );
+      }
+      throw error;
+    });
+    for (const line of warnings) options.onWarning?.(line);
     return {
       ref: name,
       fullName: facts.fullName,
@@ -155,6 +208,7 @@ export async function extractOsImage(
       imageName: facts.imageNames[imageIndex - 1] ?? "",
       target,
       seconds: (Date.now() - started) / 1000,
+      warnings,
     };
   } finally {
     await store.removeStagingDir(staging);

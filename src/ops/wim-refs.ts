@@ -264,3 +264,28 @@ export async function tagImage(
     return report;
   });
 }
+
+/**
+ * The index.json name of the one image a user's name means, for commands that read one image
+ * (`inspect`, `history`, `export`): an OS image short name, a `CN=` full name or a digest
+ * resolves as in `rmi`; a name written as index.json has it is taken as it is. A name that
+ * resolves to nothing is returned as given, so the layout's own "no image named" answers.
+ */
+export async function storeRefName(store: Store, input: string): Promise<string> {
+  const index = await store.readIndex();
+  if (index.manifests.some((descriptor) => refNameOf(descriptor) === input)) return input;
+  let resolved: Resolution;
+  try {
+    resolved = resolveStoreRef(await readStoreEntries(store, index), input, store.dir);
+  } catch (error) {
+    if (error instanceof NotFoundError) return input;
+    throw error;
+  }
+  const digests = new Set(resolved.entries.map((e) => e.descriptor.digest));
+  if (digests.size > 1) {
+    throw new UsageError(`${input} names ${digests.size} different images in ${store.dir}`, {
+      hint: `name one: ${resolved.entries.map((e) => e.ref).join(", ")}`,
+    });
+  }
+  return resolved.entries[0]?.ref ?? input;
+}

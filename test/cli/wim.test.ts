@@ -334,12 +334,13 @@ describe("Windows base OS images end to end (save, inspect, verify, load, images
     const store = storeWith("rmi-refused", ["b1", "b2", "b3"]);
     const before = fingerprint(store);
     const refused = run(["rmi", `nanoserver:${SAMPLE_WINDOWS}`, "--store", store]);
-    expect(refused.code).toBe(10);
+    expect(refused.code).toBe(11);
+    expect(refused.stderr).toContain("[EREFUSED]: refusing to remove");
     expect(refused.stderr).toContain("example.com/ferry/hello:multi");
     expect(refused.stderr).toContain(`windows/amd64:${SAMPLE_WINDOWS} matches`);
     expect(refused.stderr).toContain("--force");
     const byFullName = run(["rmi", `CN=Microsoft_NanoServer_${SAMPLE_WINDOWS}`, "--store", store]);
-    expect(byFullName.code).toBe(10);
+    expect(byFullName.code).toBe(11);
     expect(fingerprint(store)).toEqual(before);
   });
 

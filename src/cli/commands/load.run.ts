@@ -55,6 +55,7 @@ export async function runLoad(bundle: string, flags: LoadFlags): Promise<void> {
     storeDir: resolveStoreDir,
     latest: flags.latest !== false,
     allowDowngrade: flags.allowDowngrade === true,
+    partsFrom: flags.partsFrom,
     // The first Ctrl-C stops the copy cleanly (see cli/interrupt.ts).
     signal: cancellation(),
     // One platform per image (docker): the engine's (else this machine's) unless --platform

@@ -16,6 +16,7 @@ export interface LoadFlags extends LoadPushFlags, CosignFlags {
   toContainerd?: boolean;
   platform?: string[];
   allowDowngrade?: boolean;
+  partsFrom?: string;
 }
 
 export function registerLoad(program: Command): void {
@@ -43,6 +44,10 @@ export function registerLoad(program: Command): void {
     .option(
       "--allow-downgrade",
       "load a bundle older than one loaded before (lower signed sequence, or an older bundle's image under a name)",
+    )
+    .option(
+      "--parts-from <dir>",
+      "a split bundle: read the volumes found in DIR (a part rebuilt by ferry repair --out DIR) instead of those beside .parts",
     )
     .option("--docker-archive <out.tar>", "same as --to docker-archive:OUT.tar")
     .option("--to-docker", "same as --to docker (the engine: --docker-host, else $DOCKER_HOST)")

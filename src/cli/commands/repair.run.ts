@@ -20,7 +20,7 @@ export async function runRepair(input: string, flags: RepairFlags): Promise<void
     ];
     if (!rebuilt.replaced) {
       lines.push(
-        `copy ${rebuilt.name} beside the other parts (or copy them beside it) before load or verify`,
+        `the parts were left as they are: read the rebuilt one from its folder with \`ferry verify ${report.partsFile} --parts-from ${path.dirname(rebuilt.path)}\` (and the same --parts-from on load), or copy ${rebuilt.name} beside the other parts`,
       );
     }
     return lines.join("\n");

@@ -18,6 +18,7 @@ export async function runVerify(bundle: string, flags: VerifyFlags): Promise<voi
     onEvent: progress.onEvent,
     trust,
     ...(cosign ? { cosign } : {}),
+    ...(flags.partsFrom ? { partsFrom: flags.partsFrom } : {}),
   }).finally(progress.stop);
   out.result(report, () => {
     const lines = report.problems.map((p) => {

@@ -6,6 +6,7 @@ import type { TrustFlags } from "../trust-options.js";
 export interface VerifyFlags extends TrustFlags, CosignFlags {
   json?: boolean;
   quiet?: boolean;
+  partsFrom?: string;
 }
 
 export function registerVerify(program: Command): void {
@@ -19,6 +20,10 @@ export function registerVerify(program: Command): void {
       "require a signature by a key in this folder (*.pub); also $FERRY_TRUST_DIR",
     );
   addCosignOptions(command)
+    .option(
+      "--parts-from <dir>",
+      "a split bundle: read the volumes found in DIR (a part rebuilt by ferry repair --out DIR) instead of those beside .parts",
+    )
     .option("--json", "print a JSON report")
     .option("-q, --quiet", "no progress")
     .action(async (bundle: string, flags: VerifyFlags) => {

@@ -46,6 +46,7 @@ export async function runWimExtract(
   const out = createOutput(flags);
   const report = await extractOsImage(resolveStoreDir(flags.store), ref, dir, {
     ...(flags.index ? { index: flags.index } : {}),
+    onWarning: (line) => out.note(`wimlib: ${line}`),
   });
   out.result(
     report,

@@ -31,6 +31,8 @@ export interface BundlePushOptions extends PushOptions {
   rollbackFile?: string;
   /** Push an older bundle anyway (its names are reported `downgraded`). */
   allowDowngrade?: boolean;
+  /** Split volumes: a folder of rebuilt volumes read instead of those in place. */
+  partsFrom?: string | undefined;
 }
 
 /**
@@ -46,7 +48,7 @@ export function pushBundle(
 ): Promise<PushReport> {
   return withBundle(
     bundle,
-    { trust: options.trust ?? [], cosign: options.cosign },
+    { trust: options.trust ?? [], cosign: options.cosign, partsFrom: options.partsFrom },
     async ({ reader, source: inner, gate }) => {
       // Foreign layers a --skip-foreign save left out keep their URLs (unless made plain).
       const source: Source = options.stripForeignUrls ? inner : new ForeignTolerantSource(inner);

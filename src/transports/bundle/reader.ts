@@ -61,6 +61,8 @@ export interface BundleOpenOptions {
    * signature or one by another key fails with ETRUST before anything else is trusted.
    */
   trust?: TrustedKey[];
+  /** Split volumes: a folder of rebuilt volumes read instead of those in place (`--parts-from`). */
+  partsFrom?: string | undefined;
 }
 
 /**
@@ -98,7 +100,7 @@ export class BundleReader {
    */
   static async open(path: string, options: BundleOpenOptions = {}): Promise<BundleReader> {
     return BundleReader.fromOpened(
-      await openBundleAccess(path, { trust: options.trust ?? [] }),
+      await openBundleAccess(path, { trust: options.trust ?? [], partsFrom: options.partsFrom }),
       options,
     );
   }

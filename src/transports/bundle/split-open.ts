@@ -1,6 +1,13 @@
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { BadBundleError, type BundleProblem, FerryError, isFerryError } from "../../errors.js";
+import {
+  BadBundleError,
+  type BundleProblem,
+  FerryError,
+  isFerryError,
+  NotFoundError,
+  UsageError,
+} from "../../errors.js";
 import type { TrustedKey } from "../../trust/keys.js";
 import { verifySignature } from "../../trust/signature.js";
 import { parsePartName } from "../../types/parts.js";
@@ -36,6 +43,11 @@ export interface OpenBundleOptions extends CheckOptions {
    * looked at: an unsigned `.parts` decides nothing). A split bundle without one: ETRUST.
    */
   trust?: TrustedKey[];
+  /**
+   * A folder holding volumes rebuilt elsewhere (`ferry repair --out DIR` when the parts are on
+   * read-only media): a volume found there by name is read from there, the others in place.
+   */
+  partsFrom?: string | undefined;
 }
 
 async function isFile(file: string): Promise<boolean> {
@@ -77,6 +89,39 @@ async function checkPartsSignature(split: SplitBundle, trust: TrustedKey[]): Pro
   const signature = await readFile(`${partsFile}.sig`).catch(() => undefined);
   if (!signature) throw missingPartsSignature(partsFile);
   verifySignature(partsBytes, signature, trust, path.basename(partsFile));
+}
+
+/**
+ * Read each volume found by name in `dir` from there (a part rebuilt by `ferry repair --out
+ * DIR`), the others where they are. The names come from `.parts` (plain file names, checked).
+ */
+async function withPartsFrom(split: SplitBundle, dir: string): Promise<SplitBundle> {
+  const found = await stat(dir).catch(() => undefined);
+  if (!found?.isDirectory()) {
+    throw new NotFoundError(`--parts-from ${dir}: no such folder`, {
+      hint: "give the folder `ferry repair --out DIR` wrote the rebuilt part to",
+    });
+  }
+  let taken = 0;
+  const from = async <T extends { name: string; path: string }>(volume: T): Promise<T> => {
+    const candidate = path.join(dir, volume.name);
+    if (!(await isFile(candidate))) return volume;
+    taken++;
+    return { ...volume, path: candidate };
+  };
+  const parts = [];
+  for (const part of split.parts) parts.push(await from(part));
+  const parity = split.parity ? await from(split.parity) : undefined;
+  if (taken === 0) {
+    const names = [...split.parts, ...(split.parity ? [split.parity] : [])].map((v) => v.name);
+    throw new NotFoundError(
+      `--parts-from ${dir} holds none of the volumes of ${split.bundlePath}`,
+      {
+        hint: `it should hold the part \`ferry repair --out ${dir}\` rebuilt: one of ${names.join(", ")}`,
+      },
+    );
+  }
+  return { ...split, parts, parity };
 }
 
 /** A problem per bad volume, naming its file. */
@@ -134,8 +179,14 @@ export async function openBundleAccess(
   input: string,
   options: OpenBundleOptions = {},
 ): Promise<OpenedBundle> {
-  const split = await findSplitBundle(input);
-  if (!split) return { source: await FileRandomAccess.open(input) };
+  const found = await findSplitBundle(input);
+  if (!found && options.partsFrom !== undefined) {
+    throw new UsageError(`--parts-from ${options.partsFrom}: ${input} is not a split bundle`, {
+      hint: "--parts-from is for split bundles: give the .parts file, with the folder `ferry repair --out DIR` wrote to",
+    });
+  }
+  if (!found) return { source: await FileRandomAccess.open(input) };
+  const split = options.partsFrom ? await withPartsFrom(found, options.partsFrom) : found;
   await checkPartsSignature(split, options.trust ?? []);
   const checks = await checkSplitBundle(split, options);
   const partProblems = volumeProblems(checks.filter((check) => check.role === "part"));
