@@ -61,3 +61,13 @@ export function addTransportOptions(
   for (const option of options) command.option(option.flags, option.help);
   return command;
 }
+
+/** `--trust KEY` (repeatable) and `--trust-dir DIR`: a signature by one of these keys is required. */
+export function addTrustOptions(command: Command): Command {
+  return command
+    .option("--trust <key.pub>", "require a signature by this public key (repeatable)", collect)
+    .option(
+      "--trust-dir <dir>",
+      "require a signature by a key in this folder (*.pub); also $FERRY_TRUST_DIR",
+    );
+}

@@ -5,6 +5,7 @@
  * escaped, never sent to the terminal (see src/types/terminal-text.ts).
  */
 
+import { scaleBytes } from "../types/byte-units.js";
 import {
   escapeControls,
   escapeControlsKeepingLines,
@@ -45,12 +46,7 @@ export function createOutput(options: { json?: boolean; quiet?: boolean }): Outp
 /** Sizes the way docker prints them: decimal units, three significant digits. */
 export function formatSize(bytes: number): string {
   const units = ["B", "kB", "MB", "GB", "TB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
+  const { value, unit } = scaleBytes(bytes, 1000, units);
   const digits = unit === 0 ? 0 : value < 10 ? 2 : value < 100 ? 1 : 0;
   return `${value.toFixed(digits)}${units[unit]}`;
 }

@@ -1,8 +1,3 @@
-/**
- * Issue 19, "messages that cost minutes" (second part): each mistake gets a message naming what
- * is wrong and what to do, with its documented exit code.
- */
-import { randomBytes } from "node:crypto";
 import {
   cpSync,
   existsSync,
@@ -16,7 +11,7 @@ import {
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ferry, ferryAsync, ferryJson, repoRoot, run, tempDir } from "../helpers/cli.js";
-import { makeImage, pushImage, type RunningRegistry, startRegistry } from "../helpers/registry.js";
+import { pushForeignLayerImage, type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { makeSourceTree } from "../helpers/wimtools.js";
 import { containerStore, installWim, makeOsWim } from "../ops/wim-store-helpers.js";
 
@@ -155,16 +150,7 @@ describe("a --skip-foreign bundle loaded into a store", () => {
 
   it("names the foreign layers left out by --skip-foreign, not 'a delta' (ENOTFOUND, exit 4)", async () => {
     registry = await startRegistry();
-    await pushImage(
-      registry.url,
-      "windows/old",
-      "1",
-      makeImage({
-        docker: true,
-        platform: { os: "windows", architecture: "amd64", "os.version": "10.0.17763.1" },
-        foreign: [{ bytes: randomBytes(1000), urls: ["http://127.0.0.1:9/never-fetched.tar.gz"] }],
-      }),
-    );
+    await pushForeignLayerImage(registry.url, "windows/old");
     const env = {
       HOME: tmp.dir,
       FERRY_AUTH_FILE: path.join(tmp.dir, "auth.json"),

@@ -8,6 +8,7 @@ import { startFerry } from "../helpers/cli.js";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault-proxy.js";
 import {
   makeImage,
+  pushForeignLayerImage,
   pushImage,
   type RunningRegistry,
   startRegistry,
@@ -52,16 +53,7 @@ describe("ferry save from a registry (CLI)", () => {
     big = makeImage({ layers: [randomBytes(bigSize), randomBytes(1000)] });
     bigDigest = big.layers[0]?.digest ?? "";
     await pushImage(registry.url, "big/app", "1", big);
-    await pushImage(
-      registry.url,
-      "windows/old",
-      "1",
-      makeImage({
-        docker: true,
-        platform: { os: "windows", architecture: "amd64", "os.version": "10.0.17763.1" },
-        foreign: [{ bytes: randomBytes(1000), urls: ["http://127.0.0.1:9/never-fetched.tar.gz"] }],
-      }),
-    );
+    await pushForeignLayerImage(registry.url, "windows/old");
   });
 
   afterAll(async () => {

@@ -242,6 +242,23 @@ export interface MakeImageOptions {
 }
 
 /** An image manifest with a config naming its platform. */
+/**
+ * Push a Windows image (Docker media types) with one foreign layer whose URL is never fetched:
+ * `REPO:1` on the registry at `url` (what `--skip-foreign` is for).
+ */
+export async function pushForeignLayerImage(url: string, repository: string): Promise<void> {
+  await pushImage(
+    url,
+    repository,
+    "1",
+    makeImage({
+      docker: true,
+      platform: { os: "windows", architecture: "amd64", "os.version": "10.0.17763.1" },
+      foreign: [{ bytes: randomBytes(1000), urls: ["http://127.0.0.1:9/never-fetched.tar.gz"] }],
+    }),
+  );
+}
+
 export function makeImage(options: MakeImageOptions = {}): TestImage {
   const platform = options.platform ?? { os: "linux", architecture: "amd64" };
   const layers = options.layers ?? [randomBytes(1024)];

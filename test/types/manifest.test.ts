@@ -2,20 +2,10 @@ import { describe, expect, it } from "vitest";
 import { FerryError } from "../../src/errors.js";
 import { parseBundleManifest } from "../../src/types/bundle.js";
 import { parseImageConfig, parseManifest } from "../../src/types/manifest.js";
+import { errorOfSync } from "../helpers/errors.js";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
-
-/** The FerryError `action` throws (fails the test when it throws nothing or something else). */
-function thrown(action: () => unknown): FerryError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FerryError);
-    return error as FerryError;
-  }
-  throw new Error("expected a FerryError");
-}
 
 function manifestWithConfig(config: Record<string, unknown>) {
   return json({
@@ -44,7 +34,7 @@ describe("validator messages name a missing field as missing, never undefined", 
       /schemaVersion is missing, expected 2/,
     ],
   ])("%s", (_name, bytes, message) => {
-    const error = thrown(() => parseManifest(bytes, undefined, "manifest m"));
+    const error = errorOfSync(() => parseManifest(bytes, undefined, "manifest m"));
     expect(error.message).toMatch(message);
     expect(error.message).toMatch(/^manifest m/);
     expect(error.message).not.toMatch(/undefined/);
@@ -53,14 +43,14 @@ describe("validator messages name a missing field as missing, never undefined", 
   });
 
   it("a wrong value is still quoted", () => {
-    const error = thrown(() =>
+    const error = errorOfSync(() =>
       parseManifest(manifestWithConfig({ digest: DIGEST, size: "2" }), undefined, "m"),
     );
     expect(error.message).toMatch(/invalid size "2"/);
   });
 
   it("ferry.json without a schema", () => {
-    const error = thrown(() => parseBundleManifest(json({ id: "x" })));
+    const error = errorOfSync(() => parseBundleManifest(json({ id: "x" })));
     expect(error.message).toMatch(/ferry\.json has no schema \(missing\)/);
     expect(error.message).not.toMatch(/undefined/);
     expect(error.exitCode).toBe(3);
@@ -87,7 +77,7 @@ describe("image config fields of the wrong JSON type", () => {
       /"os.features" must be a list of strings/,
     ],
   ])("refuses %j naming the field", (config, message) => {
-    const error = thrown(() => parseImageConfig(json(config), "config sha256:abc"));
+    const error = errorOfSync(() => parseImageConfig(json(config), "config sha256:abc"));
     expect(error.message).toMatch(/^config sha256:abc: /);
     expect(error.message).toMatch(message);
     expect(error.code).toBe("EBADIMAGE");

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { destinationForms, destinationOptions, listForms } from "../../transports/table.js";
-import { addTransportOptions, collect, positiveInteger } from "../context.js";
+import { addTransportOptions, addTrustOptions, collect, positiveInteger } from "../context.js";
 import { addCosignOptions, type CosignFlags } from "../cosign-options.js";
 import { addPushOptions, type LoadPushFlags } from "./push.js";
 
@@ -34,12 +34,8 @@ export function registerLoad(program: Command): void {
     )
     .option("--store <dir>", "same as --to store:DIR (default: $FERRY_STORE or the per-OS default)")
     .option("-j, --jobs <n>", "blob writes at once", positiveInteger)
-    .option("--no-latest", "do not move OS images' latest tags to the newest installed version")
-    .option("--trust <key.pub>", "require a signature by this public key (repeatable)", collect)
-    .option(
-      "--trust-dir <dir>",
-      "require a signature by a key in this folder (*.pub); also $FERRY_TRUST_DIR",
-    );
+    .option("--no-latest", "do not move OS images' latest tags to the newest installed version");
+  addTrustOptions(command);
   addCosignOptions(command)
     .option(
       "--allow-downgrade",

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { collect } from "../context.js";
+import { addTrustOptions } from "../context.js";
 import { addCosignOptions, type CosignFlags } from "../cosign-options.js";
 import type { TrustFlags } from "../trust-options.js";
 
@@ -13,12 +13,8 @@ export function registerVerify(program: Command): void {
   const command = program
     .command("verify")
     .description("check a bundle's structure and every byte; report every bad entry")
-    .argument("<bundle>", "the bundle zip, or a split bundle's .parts file (or its .001 part)")
-    .option("--trust <key.pub>", "require a signature by this public key (repeatable)", collect)
-    .option(
-      "--trust-dir <dir>",
-      "require a signature by a key in this folder (*.pub); also $FERRY_TRUST_DIR",
-    );
+    .argument("<bundle>", "the bundle zip, or a split bundle's .parts file (or its .001 part)");
+  addTrustOptions(command);
   addCosignOptions(command)
     .option(
       "--parts-from <dir>",

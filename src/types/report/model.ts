@@ -8,6 +8,7 @@
 import type { AttachedArtifact } from "../attached.js";
 import type { BundleImage, BundleManifest } from "../bundle.js";
 import { osImagesOf } from "../bundle.js";
+import { scaleBytes } from "../byte-units.js";
 import { isIndexMediaType, isManifestMediaType } from "../media-types.js";
 
 /** One image's cosign signature check (from `ferry verify --cosign-key`). */
@@ -257,12 +258,7 @@ export function buildReport(input: ReportInput): TransferReport {
 /** Bytes as a reviewer reads them (1024-based, one decimal). */
 export function reportSize(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
+  const { value, unit } = scaleBytes(bytes, 1024, units);
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 

@@ -1,15 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { BundleImage, BundleManifest } from "../../../src/types/bundle.js";
 import type { Digest } from "../../../src/types/digest.js";
+import { MediaType } from "../../../src/types/media-types.js";
 import { escapeHtml, escapeMarkdown } from "../../../src/types/report/escape.js";
 import { renderHtml } from "../../../src/types/report/html.js";
 import { renderMarkdown } from "../../../src/types/report/markdown.js";
 import { buildReport } from "../../../src/types/report/model.js";
 
 const d = (n: number): Digest => `sha256:${n.toString(16).padStart(64, "0")}`;
-const LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
-const MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-const CONFIG = "application/vnd.oci.image.config.v1+json";
+const { OciLayerGzip: LAYER, OciManifest: MANIFEST, OciConfig: CONFIG } = MediaType;
 
 function image(
   ref: string,
