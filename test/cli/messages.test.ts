@@ -2,11 +2,18 @@
  * Issue 19, "messages that cost minutes": each mistake a new user makes gets a message that
  * names what is wrong and what to do, with its documented exit code.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ferry, ferryAsync, ferryJson, repoRoot, run, tempDir } from "../helpers/cli.js";
+import {
+  ferry,
+  ferryAsync,
+  ferryJson,
+  repoRoot,
+  tempDir,
+  twoImageDockerArchive,
+} from "../helpers/cli.js";
 import { type RunningRegistry, startRegistry } from "../helpers/registry.js";
 import { makeSourceTree, wimCapture } from "../helpers/wimtools.js";
 
@@ -211,21 +218,8 @@ describe("files given where something else is expected", () => {
 
 describe("docker-archive:FILE@N, as the help writes it", () => {
   it("FILE@1 and FILE:@1 both pick the second image of manifest.json", () => {
-    const root = path.join(tmp.dir, "two");
-    mkdirSync(root);
-    expect(
-      run("tar", ["-xf", path.join(repoRoot, "samples", "docker-save.tar"), "-C", root]).code,
-    ).toBe(0);
-    const [entry] = JSON.parse(readFileSync(path.join(root, "manifest.json"), "utf8"));
-    writeFileSync(
-      path.join(root, "manifest.json"),
-      JSON.stringify([
-        { ...entry, RepoTags: ["example.com/first/app:1"] },
-        { ...entry, RepoTags: ["example.com/second/app:2"] },
-      ]),
-    );
     const archive = path.join(tmp.dir, "two.tar");
-    expect(run("tar", ["-C", root, "-cf", archive, "."]).code).toBe(0);
+    twoImageDockerArchive(archive);
     expect(ferry(["--help"]).stdout + ferry(["save", "--help"]).stdout).toContain(
       "docker-archive:FILE[:REF|@N]",
     );

@@ -1,5 +1,5 @@
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -220,4 +220,27 @@ export function homeEnv(home: string): NodeJS.ProcessEnv {
 export function tempDir(prefix = "ferry-test-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The sample `docker save` archive with its one manifest.json entry made two (tags
+ * example.com/first/app:1 and example.com/second/app:2), written to `archive` (unpacked in
+ * `archive`'s folder under `two/`).
+ */
+export function twoImageDockerArchive(archive: string): void {
+  const root = path.join(path.dirname(archive), "two");
+  mkdirSync(root);
+  const sample = path.join(repoRoot, "samples", "docker-save.tar");
+  if (run("tar", ["-xf", sample, "-C", root]).code !== 0)
+    throw new Error(`cannot unpack ${sample}`);
+  const [entry] = JSON.parse(readFileSync(path.join(root, "manifest.json"), "utf8"));
+  writeFileSync(
+    path.join(root, "manifest.json"),
+    JSON.stringify([
+      { ...entry, RepoTags: ["example.com/first/app:1"] },
+      { ...entry, RepoTags: ["example.com/second/app:2"] },
+    ]),
+  );
+  if (run("tar", ["-C", root, "-cf", archive, "."]).code !== 0)
+    throw new Error(`cannot write ${archive}`);
 }

@@ -1,11 +1,3 @@
-/**
- * The transport table: the source argument of `ferry save` (and of image lists) — every
- * transport prefix, the `PATH[:REF]` split (at the first colon, as skopeo does, except after a
- * Windows drive), `@N` for docker-archive, WIM paths and URLs, registry references, and what is
- * refused — and the destination grammar of `--to`. Windows drive and UNC paths parse the same
- * on every platform, and resolve with `path.win32` semantics.
- */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -20,7 +12,7 @@ import {
   sourcePrefixes,
   TRANSPORTS,
 } from "../../src/transports/table.js";
-import { repoRoot, run, tempDir } from "../helpers/cli.js";
+import { tempDir, twoImageDockerArchive } from "../helpers/cli.js";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 
@@ -293,22 +285,7 @@ describe("resolveSourcePaths (an image list's relative paths)", () => {
 describe("docker-archive:FILE:@N opens the N-th image", () => {
   const tmp = tempDir();
   const archive = path.join(tmp.dir, "two.tar");
-  beforeAll(() => {
-    // The sample `docker save` archive, its one manifest.json entry made two (other tags).
-    const root = path.join(tmp.dir, "two");
-    mkdirSync(root);
-    const sample = path.join(repoRoot, "samples", "docker-save.tar");
-    expect(run("tar", ["-xf", sample, "-C", root]).code).toBe(0);
-    const [entry] = JSON.parse(readFileSync(path.join(root, "manifest.json"), "utf8"));
-    writeFileSync(
-      path.join(root, "manifest.json"),
-      JSON.stringify([
-        { ...entry, RepoTags: ["example.com/first/app:1"] },
-        { ...entry, RepoTags: ["example.com/second/app:2"] },
-      ]),
-    );
-    expect(run("tar", ["-C", root, "-cf", archive, "."]).code).toBe(0);
-  });
+  beforeAll(() => twoImageDockerArchive(archive));
   afterAll(() => tmp.cleanup());
 
   async function namesIn(text: string): Promise<string[]> {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { FerryError } from "../../src/errors.js";
 import { parseBundleManifest } from "../../src/types/bundle.js";
 import { parseImageConfig, parseManifest } from "../../src/types/manifest.js";
 import { errorOfSync } from "../helpers/errors.js";
